@@ -1,0 +1,121 @@
+// buildApp(config) registers every plugin and route group, in order. The server entry
+// (server.ts) adds the logger, timeouts, graceful close and listen; tests build the same app.
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
+import cookie from '@fastify/cookie'
+import cors from '@fastify/cors'
+import formbody from '@fastify/formbody'
+import helmet from '@fastify/helmet'
+import type { Config } from './config.js'
+import { OAuthError, PageError } from './errors.js'
+import { logSerializers, REDACT_PATHS } from './log.js'
+import context, { type Clock } from './plugins/context.js'
+import { createSqliteStore } from './store/sqlite/index.js'
+import type { Store } from './store/types.js'
+import authorizeRoutes from './oauth/authorize.js'
+import metadataRoutes from './oauth/metadata.js'
+import registerRoutes from './oauth/register.js'
+import tokenRoutes from './oauth/token.js'
+import loginRoutes from './web/login.js'
+import pages, { renderPage } from './web/pages.js'
+import { currentUser } from './web/current-user.js'
+
+export type AppOptions = {
+  /** A store to use instead of opening config.dbPath (the caller closes it). */
+  store?: Store
+  /** Milliseconds since the epoch; tests pass a controlled clock. */
+  clock?: Clock
+  /** Pino options, or false for no logs (tests). */
+  logger?: boolean | Record<string, unknown>
+}
+
+// Paths that browser-based MCP clients (MCP Inspector) call cross-origin.
+const CORS_PATHS = /^\/(\.well-known\/|register$|token$|revoke$|introspect$|mcp$)/
+const HTML_PATHS = /^\/(authorize|login|logout|dashboard)?(\/|$|\?)/
+
+function isHtmlRoute(req: FastifyRequest): boolean {
+  return HTML_PATHS.test(req.url)
+}
+
+async function sendError(app: FastifyInstance, err: FastifyError | OAuthError | PageError, req: FastifyRequest, reply: FastifyReply) {
+  if (err instanceof PageError) {
+    reply.code(err.status)
+    return renderPage(app, req, reply, 'error', { title: err.title, message: err.message }, await currentUser(app, req).catch(() => null))
+  }
+  if (err instanceof OAuthError) {
+    return reply.code(err.status).headers(err.headers).header('cache-control', 'no-store').send(err.toJSON())
+  }
+  const status = err.statusCode && err.statusCode >= 400 ? err.statusCode : 500
+  if (status >= 500) {
+    req.log.error({ err }, 'request failed')
+    // A 5xx never shows its message.
+    return reply.code(status).header('cache-control', 'no-store').send({ error: 'server_error', error_description: 'internal server error' })
+  }
+  const description = status === 413 ? 'request body is too large' : err.message
+  if (isHtmlRoute(req)) {
+    reply.code(status)
+    return renderPage(app, req, reply, 'error', { title: 'Bad request', message: description })
+  }
+  return reply.code(status).header('cache-control', 'no-store').send({ error: 'invalid_request', error_description: description })
+}
+
+export async function buildApp(config: Config, options: AppOptions = {}): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: options.logger === undefined || options.logger === false
+      ? false
+      : { level: config.logLevel, redact: { paths: REDACT_PATHS, censor: '[redacted]' }, serializers: logSerializers, ...(options.logger === true ? {} : options.logger) },
+    trustProxy: config.trustProxy,
+    bodyLimit: 256 * 1024,
+    requestIdHeader: 'x-request-id',
+    return503OnClosing: true,
+  })
+  const store = options.store ?? createSqliteStore(config.dbPath)
+  await app.register(context, { config, store, clock: options.clock ?? Date.now, closeStore: !options.store })
+  await app.register(cookie)
+  await app.register(formbody, { bodyLimit: 64 * 1024 })
+  await app.register(cors, {
+    delegator: (req, cb) =>
+      cb(null, CORS_PATHS.test(req.url ?? '')
+        ? {
+            origin: '*',
+            methods: ['GET', 'POST', 'DELETE', 'OPTIONS'],
+            allowedHeaders: ['Authorization', 'Content-Type', 'MCP-Protocol-Version', 'Mcp-Session-Id', 'Last-Event-ID', 'Accept'],
+            exposedHeaders: ['WWW-Authenticate', 'Mcp-Session-Id'],
+            maxAge: 600,
+          }
+        : { origin: false }),
+  })
+  const https = config.issuer.startsWith('https:')
+  await app.register(helmet, {
+    contentSecurityPolicy: {
+      useDefaults: false,
+      directives: {
+        defaultSrc: ["'none'"],
+        styleSrc: ["'self'"],
+        imgSrc: ["'self'", 'data:'],
+        scriptSrc: ["'self'"],
+        connectSrc: ["'self'"],
+        baseUri: ["'none'"],
+        frameAncestors: ["'none'"],
+        // No form-action: the consent form's redirect goes to the client's redirect_uri,
+        // and Chromium applies form-action to redirects after a form submission.
+        ...(https ? { upgradeInsecureRequests: [] } : {}),
+      },
+    },
+    frameguard: { action: 'deny' },
+    strictTransportSecurity: https,
+    crossOriginResourcePolicy: { policy: 'cross-origin' },
+  })
+  await app.register(pages)
+
+  app.setErrorHandler((err: FastifyError, req, reply) => sendError(app, err, req, reply))
+  app.setNotFoundHandler(async (req, reply) =>
+    reply.code(404).header('cache-control', 'no-store').send({ error: 'not_found', error_description: `no route for ${req.method} ${req.url.split('?')[0]}` }),
+  )
+
+  await app.register(metadataRoutes)
+  await app.register(registerRoutes)
+  await app.register(authorizeRoutes)
+  await app.register(tokenRoutes)
+  await app.register(loginRoutes)
+  return app
+}

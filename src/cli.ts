@@ -1,0 +1,206 @@
+// The keygate command line. Each command prints its result on stdout; an error prints one
+// line on stderr and exits non-zero.
+import { parseArgs, type ParseArgsConfig } from 'node:util'
+import { randomBytes } from 'node:crypto'
+import { ConfigError, loadConfig, type Config } from './config.js'
+import { mintKey } from './crypto/api-key.js'
+import { sha256Hex } from './crypto/compare.js'
+import { hashPassword } from './crypto/password.js'
+import { checkRedirectUriForRegistration } from './oauth/redirect-uri.js'
+import { createSqliteStore } from './store/sqlite/index.js'
+import { ConflictError, ForeignKeyError, type Account, type Role, type Store } from './store/types.js'
+
+export const HELP = `keygate: an OAuth 2.1 gateway that turns API keys into MCP access tokens
+
+Usage: keygate <command> [options]
+
+Commands:
+  serve                                              start the server (configured by KEYGATE_* variables)
+  user add --email E --password P [--name N]         create a user and their personal account
+  account add --name N --owner EMAIL                 create a team account owned by EMAIL
+  member add --account A --email E [--role R]        add a user to an account (R: owner|admin|member, default member)
+  key create --email E --account A --name N [--scopes "read write"]
+                                                     create an API key (printed once)
+  key list [--account A]                             list keys (never the keys themselves)
+  key revoke ID                                      revoke a key: its next request gets 401
+  client add --name N --redirect-uri URI... [--confidential]
+                                                     pre-register an OAuth client (secret printed once)
+  help                                               this text
+
+Accounts (A) are given by id or by name. See README.md for the configuration variables.`
+
+export type Io = { out: (line: string) => void; err: (line: string) => void; env: NodeJS.ProcessEnv }
+
+class UsageError extends Error {}
+
+const defaultIo: Io = { out: (l) => console.log(l), err: (l) => console.error(l), env: process.env }
+
+type Options = Record<string, string | boolean | string[] | undefined>
+
+function parse(argv: string[], options: ParseArgsConfig['options']): { values: Options; positionals: string[] } {
+  try {
+    const { values, positionals } = parseArgs({ args: argv, options, allowPositionals: true, strict: true })
+    return { values: values as Options, positionals }
+  } catch (err) {
+    throw new UsageError((err as Error).message.split('\n')[0]!)
+  }
+}
+
+function required(values: Options, name: string): string {
+  const v = values[name]
+  if (typeof v !== 'string' || v.trim() === '') throw new UsageError(`--${name} is required`)
+  return v.trim()
+}
+
+async function findUser(store: Store, email: string) {
+  const user = await store.users.byEmail(email)
+  if (!user) throw new UsageError(`no user with email ${email}`)
+  return user
+}
+
+async function findAccount(store: Store, ref: string): Promise<Account> {
+  if (/^\d+$/.test(ref)) {
+    const account = await store.accounts.byId(Number(ref))
+    if (account) return account
+  }
+  const byName = await store.accounts.byName(ref)
+  if (byName.length === 0) throw new UsageError(`no account ${ref}`)
+  if (byName.length > 1) throw new UsageError(`several accounts are named ${ref}: use the id (${byName.map((a) => a.id).join(', ')})`)
+  return byName[0]!
+}
+
+function checkScopes(config: Config, raw: string | undefined): string[] {
+  if (raw === undefined) return [...config.scopes]
+  const scopes = [...new Set(raw.split(/[\s,]+/).filter(Boolean))]
+  const unknown = scopes.find((s) => !config.scopes.includes(s))
+  if (unknown) throw new UsageError(`unknown scope ${unknown} (known: ${config.scopes.join(' ')})`)
+  for (const s of config.alwaysScopes) if (!scopes.includes(s)) scopes.unshift(s)
+  return scopes
+}
+
+const now = () => Math.floor(Date.now() / 1000)
+
+type Command = (args: string[], ctx: { config: Config; store: Store; io: Io }) => Promise<void>
+
+const commands: Record<string, Command> = {
+  async 'user add'(args, { store, io }) {
+    const { values } = parse(args, { email: { type: 'string' }, password: { type: 'string' }, name: { type: 'string' } })
+    const email = required(values, 'email').toLowerCase()
+    const password = required(values, 'password')
+    if (!/^[^\s@]+@[^\s@]+$/.test(email) || email.length > 254) throw new UsageError(`--email ${email} is not an email address`)
+    if (password.length < 8) throw new UsageError('--password must be at least 8 characters')
+    const name = typeof values.name === 'string' && values.name.trim() ? values.name.trim() : email
+    const user = await store.users.create({ email, name, passwordHash: await hashPassword(password), createdAt: now() })
+    const account = await store.accounts.create({ name, kind: 'personal', ownerId: user.id, createdAt: now() })
+    io.out(`user ${user.id} ${email} created, with personal account ${account.id} (${account.name})`)
+  },
+  async 'account add'(args, { store, io }) {
+    const { values } = parse(args, { name: { type: 'string' }, owner: { type: 'string' } })
+    const owner = await findUser(store, required(values, 'owner'))
+    const account = await store.accounts.create({ name: required(values, 'name'), kind: 'team', ownerId: owner.id, createdAt: now() })
+    io.out(`account ${account.id} (${account.name}) created, owned by ${owner.email}`)
+  },
+  async 'member add'(args, { store, io }) {
+    const { values } = parse(args, { account: { type: 'string' }, email: { type: 'string' }, role: { type: 'string' } })
+    const role = (typeof values.role === 'string' ? values.role : 'member') as Role
+    if (!['owner', 'admin', 'member'].includes(role)) throw new UsageError('--role must be owner, admin or member')
+    const account = await findAccount(store, required(values, 'account'))
+    const user = await findUser(store, required(values, 'email'))
+    await store.accounts.addMember(account.id, user.id, role, now())
+    io.out(`${user.email} is now ${role} of account ${account.id} (${account.name})`)
+  },
+  async 'key create'(args, { config, store, io }) {
+    const { values } = parse(args, { email: { type: 'string' }, account: { type: 'string' }, name: { type: 'string' }, scopes: { type: 'string' } })
+    const user = await findUser(store, required(values, 'email'))
+    const account = await findAccount(store, required(values, 'account'))
+    const scopes = checkScopes(config, values.scopes as string | undefined)
+    const key = mintKey(config.keyPrefix)
+    const result = await store.keys.insert({
+      accountId: account.id, userId: user.id, name: required(values, 'name'), keyHash: key.hash, displayPrefix: key.displayPrefix,
+      scopes, resource: null, clientId: null, grantId: null, createdAt: now(), expiresAt: null,
+    })
+    if (!result.ok) throw new Error('key could not be stored')
+    await store.audit.record({ createdAt: now(), event: 'key_created', accountId: account.id, actorUserId: user.id, subject: String(result.key.id), ip: null, detail: { name: result.key.name, via: 'cli' } })
+    io.out(`key ${result.key.id} created for account ${account.id} (${account.name}), scopes: ${scopes.join(' ')}`)
+    io.out('This is the only time the key is shown:')
+    io.out(key.raw)
+  },
+  async 'key list'(args, { store, io }) {
+    const { values } = parse(args, { account: { type: 'string' } })
+    const account = typeof values.account === 'string' ? await findAccount(store, values.account) : undefined
+    const keys = await store.keys.list({ accountId: account?.id })
+    io.out(['id', 'account', 'prefix', 'name', 'scopes', 'source', 'status'].join('\t'))
+    const t = now()
+    for (const k of keys) {
+      const status = k.revokedAt !== null ? 'revoked' : k.expiresAt !== null && k.expiresAt <= t ? 'expired' : 'active'
+      io.out([k.id, k.accountId, `${k.displayPrefix}…`, k.name, k.scopes.join(' '), k.clientId ?? 'manual', status].join('\t'))
+    }
+  },
+  async 'key revoke'(args, { store, io }) {
+    const { positionals } = parse(args, {})
+    const id = positionals[0]
+    if (!id || !/^\d+$/.test(id) || positionals.length > 1) throw new UsageError('usage: keygate key revoke ID')
+    const key = await store.keys.byId(Number(id))
+    if (!key) throw new UsageError(`no key ${id}`)
+    if (!(await store.keys.revoke(key.id, now()))) throw new UsageError(`key ${id} was already revoked`)
+    await store.audit.record({ createdAt: now(), event: 'key_revoked', accountId: key.accountId, actorUserId: null, subject: String(key.id), ip: null, detail: { name: key.name, via: 'cli' } })
+    io.out(`key ${id} revoked`)
+  },
+  async 'client add'(args, { store, io }) {
+    const { values } = parse(args, { name: { type: 'string' }, 'redirect-uri': { type: 'string', multiple: true }, confidential: { type: 'boolean' } })
+    const name = required(values, 'name')
+    const uris = (values['redirect-uri'] as string[] | undefined) ?? []
+    if (uris.length === 0) throw new UsageError('--redirect-uri is required (repeat it for several)')
+    for (const uri of uris) {
+      try {
+        checkRedirectUriForRegistration(uri)
+      } catch (err) {
+        throw new UsageError((err as Error).message)
+      }
+    }
+    const secret = values.confidential ? randomBytes(32).toString('base64url') : null
+    const method = secret ? 'client_secret_basic' : 'none'
+    const client = await store.clients.register({
+      clientId: randomBytes(16).toString('base64url'), clientName: name, redirectUris: uris, tokenEndpointAuthMethod: method,
+      clientSecretHash: secret && sha256Hex(secret), fingerprint: null, source: 'cli',
+      metadata: { client_name: name, redirect_uris: uris, token_endpoint_auth_method: method, grant_types: ['authorization_code'], response_types: ['code'] },
+    }, now())
+    io.out(`client_id: ${client.clientId}`)
+    if (secret) io.out(`client_secret: ${secret}   (shown once; authenticate with client_secret_basic)`)
+  },
+}
+
+function describe(err: unknown): string {
+  if (err instanceof UsageError || err instanceof ConfigError) return err.message
+  if (err instanceof ConflictError) return 'that already exists'
+  if (err instanceof ForeignKeyError) return 'the user is not a member of that account'
+  return (err as Error).message
+}
+
+export async function main(argv: string[], io: Io = defaultIo): Promise<number> {
+  const [first, second, ...rest] = argv
+  try {
+    if (!first || first === 'help' || first === '--help' || first === '-h') {
+      io.out(HELP)
+      return 0
+    }
+    if (first === 'serve') {
+      const { startServer } = await import('./server.js')
+      await startServer(loadConfig(io.env, { warn: io.err }), io.out)
+      return 0
+    }
+    const command = commands[`${first} ${second ?? ''}`]
+    if (!command) throw new UsageError(`unknown command "${argv.slice(0, 2).join(' ')}" (see keygate --help)`)
+    const config = loadConfig(io.env, { warn: io.err })
+    const store = createSqliteStore(config.dbPath)
+    try {
+      await command(rest, { config, store, io })
+    } finally {
+      await store.close()
+    }
+    return 0
+  } catch (err) {
+    io.err(`keygate: ${describe(err)}`)
+    return 1
+  }
+}

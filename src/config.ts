@@ -1,0 +1,176 @@
+// Configuration: the only module that reads the environment. One zod schema, parsed once
+// at start-up; a bad value stops keygate with one line naming the variable.
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { randomBytes } from 'node:crypto'
+import { dirname, resolve } from 'node:path'
+import { z } from 'zod'
+
+const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]'])
+const SCOPE_TOKEN = /^[\x21\x23-\x5b\x5d-\x7e]+$/ // RFC 6749 §3.3 scope-token
+
+const list = (sep: RegExp) => (s: string) => s.split(sep).map((x) => x.trim()).filter(Boolean)
+const port = z.coerce.number().int().min(0).max(65535)
+const positiveInt = z.coerce.number().int().positive()
+const bool = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1')
+
+const envSchema = z.object({
+  NODE_ENV: z.string().default('development'),
+  PORT: port.default(3000),
+  HOST: z.string().min(1).default('localhost'),
+  KEYGATE_ISSUER: z.string().optional(),
+  KEYGATE_DB: z.string().min(1).default('./data/keygate.db'),
+  KEYGATE_SECRET: z.string().optional(),
+  KEYGATE_PREVIOUS_SECRETS: z.string().default(''),
+  KEYGATE_KEY_PREFIX: z.string().regex(/^[a-z][a-z0-9]{0,9}_$/, 'must be 1-10 lowercase letters or digits followed by "_" (like kg_)').default('kg_'),
+  KEYGATE_SCOPES: z.string().default('read write'),
+  KEYGATE_ALWAYS_SCOPES: z.string().default('read'),
+  KEYGATE_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  KEYGATE_LOGIN_MAX_FAILURES: positiveInt.default(5),
+  KEYGATE_LOGIN_WINDOW_SECONDS: positiveInt.default(900),
+  KEYGATE_SESSION_TTL_SECONDS: positiveInt.default(60 * 60 * 12),
+  KEYGATE_UPSTREAM: z.string().optional(),
+  KEYGATE_OPENAPI: z.string().optional(),
+  KEYGATE_UPSTREAM_TIMEOUT_MS: positiveInt.default(10_000),
+  KEYGATE_UPSTREAM_MAX_BYTES: positiveInt.default(1024 * 1024),
+  KEYGATE_ALLOWED_HOSTS: z.string().default(''),
+  KEYGATE_ALLOWED_ORIGINS: z.string().default(''),
+  KEYGATE_TRUST_PROXY: bool.default(false),
+})
+
+export type Config = {
+  production: boolean
+  port: number
+  host: string
+  /** Issuer URL, never with a trailing slash (RFC 8414 §3.3 compares it byte for byte). */
+  issuer: string
+  /** The MCP resource: ISSUER + "/mcp" (RFC 9728 resource, RFC 8707 audience). */
+  resource: string
+  dbPath: string
+  secret: string
+  previousSecrets: string[]
+  secretGenerated: boolean
+  keyPrefix: string
+  scopes: string[]
+  alwaysScopes: string[]
+  logLevel: string
+  loginMaxFailures: number
+  loginWindowSeconds: number
+  sessionTtlSeconds: number
+  upstream: string | undefined
+  openapi: string | undefined
+  upstreamTimeoutMs: number
+  upstreamMaxBytes: number
+  allowedHosts: string[]
+  allowedOrigins: string[]
+  trustProxy: boolean
+}
+
+export class ConfigError extends Error {}
+
+function fail(variable: string, problem: string): never {
+  throw new ConfigError(`${variable}: ${problem}`)
+}
+
+function parseIssuer(raw: string): string {
+  let url: URL
+  try {
+    url = new URL(raw)
+  } catch {
+    fail('KEYGATE_ISSUER', `not an absolute URL: ${raw}`)
+  }
+  if (url.search || url.hash) fail('KEYGATE_ISSUER', 'must not have a query or fragment (RFC 8414 §2)')
+  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && LOOPBACK_HOSTS.has(url.hostname))) {
+    fail('KEYGATE_ISSUER', 'must be https (http is allowed only for localhost) (OAuth 2.1 §1.5)')
+  }
+  if (url.username || url.password) fail('KEYGATE_ISSUER', 'must not contain credentials')
+  // keygate serves /authorize, /token, /mcp and the well-known documents at the root.
+  if (url.pathname !== '/') fail('KEYGATE_ISSUER', 'must be an origin without a path, like https://mcp.example.com')
+  return url.origin
+}
+
+function checkSecret(variable: string, secret: string): string {
+  if (Buffer.byteLength(secret) < 32) fail(variable, 'must be at least 32 bytes long')
+  return secret
+}
+
+/** Reads or creates the development secret beside the database file. */
+function developmentSecret(dbPath: string, warn: (msg: string) => void): string {
+  const file = resolve(dirname(dbPath), 'secret')
+  if (existsSync(file)) return checkSecret(file, readFileSync(file, 'utf8').trim())
+  mkdirSync(dirname(file), { recursive: true })
+  const secret = randomBytes(32).toString('base64url')
+  writeFileSync(file, `${secret}\n`, { mode: 0o600 })
+  warn(`KEYGATE_SECRET is not set: generated one into ${file}. Set KEYGATE_SECRET in production.`)
+  return secret
+}
+
+function parseScopes(raw: string, alwaysRaw: string): { scopes: string[]; alwaysScopes: string[] } {
+  const scopes = [...new Set(list(/\s+/)(raw))]
+  if (scopes.length === 0) fail('KEYGATE_SCOPES', 'must list at least one scope')
+  const bad = scopes.find((s) => !SCOPE_TOKEN.test(s))
+  if (bad) fail('KEYGATE_SCOPES', `invalid scope token: ${bad}`)
+  const alwaysScopes = [...new Set(list(/\s+/)(alwaysRaw))]
+  const unknown = alwaysScopes.find((s) => !scopes.includes(s))
+  if (unknown) fail('KEYGATE_ALWAYS_SCOPES', `${unknown} is not in KEYGATE_SCOPES`)
+  return { scopes, alwaysScopes }
+}
+
+export type LoadOptions = { warn?: (msg: string) => void; generateSecret?: boolean }
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: LoadOptions = {}): Config {
+  const parsed = envSchema.safeParse(env)
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!
+    fail(String(issue.path[0] ?? 'environment'), issue.message)
+  }
+  const e = parsed.data
+  const production = e.NODE_ENV === 'production'
+  const issuer = parseIssuer(e.KEYGATE_ISSUER ?? `http://localhost:${e.PORT}`)
+  const warn = options.warn ?? ((msg: string) => console.warn(msg))
+  let secret: string
+  let secretGenerated = false
+  if (e.KEYGATE_SECRET !== undefined) {
+    secret = checkSecret('KEYGATE_SECRET', e.KEYGATE_SECRET)
+  } else if (production) {
+    fail('KEYGATE_SECRET', 'is required when NODE_ENV=production (32+ bytes, e.g. `openssl rand -base64 32`)')
+  } else if (options.generateSecret === false) {
+    fail('KEYGATE_SECRET', 'is not set')
+  } else {
+    secret = developmentSecret(e.KEYGATE_DB, warn)
+    secretGenerated = true
+  }
+  const previousSecrets = list(/,/)(e.KEYGATE_PREVIOUS_SECRETS).map((s) => checkSecret('KEYGATE_PREVIOUS_SECRETS', s))
+  const { scopes, alwaysScopes } = parseScopes(e.KEYGATE_SCOPES, e.KEYGATE_ALWAYS_SCOPES)
+  if (e.KEYGATE_UPSTREAM !== undefined) {
+    try {
+      new URL(e.KEYGATE_UPSTREAM)
+    } catch {
+      fail('KEYGATE_UPSTREAM', `not an absolute URL: ${e.KEYGATE_UPSTREAM}`)
+    }
+  }
+  return {
+    production,
+    port: e.PORT,
+    host: e.HOST,
+    issuer,
+    resource: `${issuer}/mcp`,
+    dbPath: e.KEYGATE_DB,
+    secret,
+    previousSecrets,
+    secretGenerated,
+    keyPrefix: e.KEYGATE_KEY_PREFIX,
+    scopes,
+    alwaysScopes,
+    logLevel: e.KEYGATE_LOG_LEVEL,
+    loginMaxFailures: e.KEYGATE_LOGIN_MAX_FAILURES,
+    loginWindowSeconds: e.KEYGATE_LOGIN_WINDOW_SECONDS,
+    sessionTtlSeconds: e.KEYGATE_SESSION_TTL_SECONDS,
+    upstream: e.KEYGATE_UPSTREAM?.replace(/\/+$/, ''),
+    openapi: e.KEYGATE_OPENAPI,
+    upstreamTimeoutMs: e.KEYGATE_UPSTREAM_TIMEOUT_MS,
+    upstreamMaxBytes: e.KEYGATE_UPSTREAM_MAX_BYTES,
+    allowedHosts: list(/,/)(e.KEYGATE_ALLOWED_HOSTS).map((h) => h.toLowerCase()),
+    allowedOrigins: list(/,/)(e.KEYGATE_ALLOWED_ORIGINS),
+    trustProxy: e.KEYGATE_TRUST_PROXY,
+  }
+}

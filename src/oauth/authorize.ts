@@ -1,0 +1,105 @@
+// GET /authorize shows the consent page; POST /authorize (the consent form) answers with
+// a redirect carrying a signed code, or access_denied. Both run the same checks.
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { audit } from '../audit.js'
+import { OAuthError, PageError } from '../errors.js'
+import { ForeignKeyError, type User } from '../store/types.js'
+import { currentUser } from '../web/current-user.js'
+import { renderPage } from '../web/pages.js'
+import { checkCsrf, readSession } from '../web/session.js'
+import { checkClientAndRedirect, checkRest, clientRedirect, stateOf, type AuthorizationRequest } from './authorize-request.js'
+import { signCode } from './code.js'
+
+const FORWARDED = ['client_id', 'redirect_uri', 'response_type', 'state', 'code_challenge', 'code_challenge_method', 'resource', 'scope']
+
+type Params = Record<string, unknown>
+
+/** Runs both phases; phase-two errors become a redirect to the client. */
+async function validate(app: FastifyInstance, params: Params, reply: FastifyReply): Promise<AuthorizationRequest | null> {
+  const { client, redirectUri } = await checkClientAndRedirect(app, params)
+  const state = stateOf(params)
+  try {
+    return { client, redirectUri, state, ...checkRest(app, params) }
+  } catch (err) {
+    if (!(err instanceof OAuthError)) throw err
+    reply.redirect(clientRedirect(app, redirectUri, state, { error: err.code, error_description: err.message }), 302)
+    return null
+  }
+}
+
+function frameHeaders(reply: FastifyReply): void {
+  reply.header('x-frame-options', 'DENY')
+}
+
+async function consentPage(app: FastifyInstance, req: FastifyRequest, reply: FastifyReply, user: User, request: AuthorizationRequest, params: Params) {
+  const accounts = await app.store.accounts.membershipsOf(user.id)
+  if (accounts.length === 0) throw new PageError(403, 'No account', 'Your user belongs to no account, so there is nothing to grant access to.')
+  frameHeaders(reply)
+  reply.header('referrer-policy', 'no-referrer')
+  return renderPage(app, req, reply, 'consent', {
+    clientName: request.client.clientName,
+    redirectHost: new URL(request.redirectUri).host || request.redirectUri,
+    clientIdHost: request.client.source === 'cimd' ? new URL(request.client.clientId).host : null,
+    params: FORWARDED.filter((k) => typeof params[k] === 'string').map((k) => [k, params[k]]),
+    accounts,
+    scopes: request.scopes.map((name) => ({ name, always: app.config.alwaysScopes.includes(name) })),
+  }, user)
+}
+
+function chosenScopes(app: FastifyInstance, request: AuthorizationRequest, body: Params): string[] {
+  const raw = body.scope_choice
+  const ticked = Array.isArray(raw) ? raw : raw === undefined ? [] : [raw]
+  return request.scopes.filter((s) => app.config.alwaysScopes.includes(s) || ticked.includes(s))
+}
+
+function chosenAccount(body: Params): number {
+  const raw = body.account_id
+  const id = typeof raw === 'string' && /^\d{1,15}$/.test(raw) ? Number(raw) : NaN
+  if (!Number.isSafeInteger(id)) throw new PageError(400, 'Invalid account', 'Choose an account to grant access to.')
+  return id
+}
+
+export default async function authorizeRoutes(app: FastifyInstance): Promise<void> {
+  app.get('/authorize', async (req, reply) => {
+    const params = req.query as Params
+    const request = await validate(app, params, reply)
+    if (!request) return reply
+    const user = await currentUser(app, req)
+    if (!user) return reply.redirect(`/login?return_to=${encodeURIComponent(req.url)}`, 302)
+    return consentPage(app, req, reply, user, request, params)
+  })
+
+  app.post('/authorize', async (req, reply) => {
+    const body = (req.body ?? {}) as Params
+    const session = await readSession(app, req)
+    checkCsrf(session, body.csrf)
+    const user = await currentUser(app, req)
+    if (!user) throw new PageError(401, 'Signed out', 'Your session has ended. Start the connection again from the application.')
+    const request = await validate(app, body, reply)
+    if (!request) return reply
+    if (body.decision !== 'approve') {
+      await audit(app, req, { event: 'consent_denied', actorUserId: user.id, subject: request.client.clientId })
+      return reply.redirect(clientRedirect(app, request.redirectUri, request.state, { error: 'access_denied', error_description: 'the user denied the request' }), 302)
+    }
+    const accountId = chosenAccount(body)
+    const scopes = chosenScopes(app, request, body)
+    try {
+      await app.store.consents.upsert({ userId: user.id, clientId: request.client.clientId, accountId, scopes }, app.now())
+    } catch (err) {
+      // The foreign key to memberships(user_id, account_id) refuses a forged account id.
+      if (err instanceof ForeignKeyError) throw new PageError(403, 'Not your account', 'You are not a member of the account you chose.')
+      throw err
+    }
+    await audit(app, req, { event: 'consent_granted', accountId, actorUserId: user.id, subject: request.client.clientId, detail: { client_name: request.client.clientName, scopes } })
+    const code = await signCode(app.keyrings.code, app.config.issuer, {
+      clientId: request.client.clientId,
+      redirectUri: request.redirectUri,
+      codeChallenge: request.codeChallenge,
+      userId: user.id,
+      accountId,
+      scopes,
+      resource: request.resource,
+    }, app.now())
+    return reply.redirect(clientRedirect(app, request.redirectUri, request.state, { code }), 302)
+  })
+}

@@ -1,0 +1,57 @@
+// Client authentication at /token (and later /revoke): none, client_secret_basic
+// (RFC 6749 §2.3.1, form-urlencoded id and secret) or client_secret_post, exactly as the
+// client registered. invalid_client answers 401 when the client tried to authenticate.
+import type { FastifyInstance, FastifyRequest } from 'fastify'
+import { safeEqual, sha256Hex } from '../crypto/compare.js'
+import { OAuthError } from '../errors.js'
+import type { AuthMethod, Client } from '../store/types.js'
+
+type Presented = { clientId: string; secret: string | null; method: AuthMethod }
+
+const unauthorized = (description: string) =>
+  new OAuthError('invalid_client', description, 401, { 'www-authenticate': 'Basic realm="keygate", charset="UTF-8"' })
+
+function decodeBasicPart(part: string): string {
+  try {
+    return decodeURIComponent(part.replace(/\+/g, ' '))
+  } catch {
+    throw unauthorized('the Basic authorization header is malformed')
+  }
+}
+
+function fromBasic(header: string): Presented {
+  const decoded = Buffer.from(header.slice(6).trim(), 'base64').toString('utf8')
+  const colon = decoded.indexOf(':')
+  if (colon < 1) throw unauthorized('the Basic authorization header is malformed')
+  return { clientId: decodeBasicPart(decoded.slice(0, colon)), secret: decodeBasicPart(decoded.slice(colon + 1)), method: 'client_secret_basic' }
+}
+
+function presented(req: FastifyRequest, body: Record<string, unknown>): Presented {
+  const header = req.headers.authorization
+  const bodyId = typeof body.client_id === 'string' && body.client_id !== '' ? body.client_id : undefined
+  const bodySecret = typeof body.client_secret === 'string' && body.client_secret !== '' ? body.client_secret : undefined
+  if (header !== undefined && /^basic /i.test(header)) {
+    // RFC 6749 §2.3: one authentication method per request.
+    if (bodySecret !== undefined) throw new OAuthError('invalid_request', 'use one client authentication method, not both')
+    const basic = fromBasic(header)
+    if (bodyId !== undefined && bodyId !== basic.clientId) throw unauthorized('client_id does not match the Basic credentials')
+    return basic
+  }
+  if (bodyId === undefined) throw new OAuthError('invalid_request', 'client_id is required')
+  if (bodySecret !== undefined) return { clientId: bodyId, secret: bodySecret, method: 'client_secret_post' }
+  return { clientId: bodyId, secret: null, method: 'none' }
+}
+
+export async function authenticateClient(app: FastifyInstance, req: FastifyRequest, body: Record<string, unknown>): Promise<Client> {
+  const p = presented(req, body)
+  const client = await app.store.clients.byId(p.clientId)
+  if (!client) throw p.method === 'none' ? new OAuthError('invalid_client', 'unknown client_id') : unauthorized('unknown client_id')
+  if (client.tokenEndpointAuthMethod !== p.method) {
+    const description = `this client must authenticate with ${client.tokenEndpointAuthMethod}`
+    throw p.method === 'none' ? new OAuthError('invalid_client', description, 401) : unauthorized(description)
+  }
+  if (p.method !== 'none' && (client.clientSecretHash === null || !safeEqual(sha256Hex(p.secret!), client.clientSecretHash))) {
+    throw unauthorized('client authentication failed')
+  }
+  return client
+}

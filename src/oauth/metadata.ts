@@ -1,0 +1,49 @@
+// Discovery: RFC 8414 authorization server metadata and RFC 9728 protected resource
+// metadata. issuer and authorization_servers[0] are byte-identical (no trailing slash):
+// clients compare them exactly. Unknown /.well-known paths answer a JSON 404, never HTML,
+// a redirect or a 5xx (the MCP SDK gives up on a 5xx).
+import type { FastifyInstance } from 'fastify'
+import { OAuthError } from '../errors.js'
+
+export function authorizationServerMetadata(app: FastifyInstance): Record<string, unknown> {
+  const { issuer, scopes } = app.config
+  return {
+    issuer,
+    authorization_endpoint: `${issuer}/authorize`,
+    token_endpoint: `${issuer}/token`,
+    registration_endpoint: `${issuer}/register`,
+    scopes_supported: scopes,
+    response_types_supported: ['code'],
+    response_modes_supported: ['query'],
+    grant_types_supported: ['authorization_code'],
+    token_endpoint_auth_methods_supported: ['none', 'client_secret_basic', 'client_secret_post'],
+    code_challenge_methods_supported: ['S256'],
+    authorization_response_iss_parameter_supported: true,
+    service_documentation: `${issuer}/`,
+  }
+}
+
+export function protectedResourceMetadata(app: FastifyInstance): Record<string, unknown> {
+  const { issuer, resource, scopes } = app.config
+  return {
+    resource,
+    authorization_servers: [issuer],
+    scopes_supported: scopes,
+    bearer_methods_supported: ['header'],
+    resource_name: 'keygate MCP server',
+  }
+}
+
+export default async function metadataRoutes(app: FastifyInstance): Promise<void> {
+  const asMetadata = authorizationServerMetadata(app)
+  const prMetadata = protectedResourceMetadata(app)
+  const send = (body: unknown) => async (_req: unknown, reply: import('fastify').FastifyReply) =>
+    reply.header('cache-control', 'public, max-age=300').send(body)
+
+  app.get('/.well-known/oauth-authorization-server', send(asMetadata))
+  app.get('/.well-known/oauth-protected-resource', send(prMetadata))
+  app.get('/.well-known/oauth-protected-resource/mcp', send(prMetadata))
+  app.all('/.well-known/*', async () => {
+    throw new OAuthError('not_found', 'no such metadata document on this server', 404)
+  })
+}

@@ -1,0 +1,62 @@
+// Redirect URI policy: what may be registered (RFC 7591 §2, RFC 8252 §7, OAuth 2.1 §2.3.1)
+// and how a requested URI is matched against the registered ones.
+import { OAuthError } from '../errors.js'
+
+export const MAX_REDIRECT_URI_LENGTH = 2000
+const LOOPBACK_HOSTS = new Set(['127.0.0.1', '[::1]', 'localhost'])
+// Schemes that run code, read local files or are not redirect targets at all.
+const FORBIDDEN_SCHEMES = new Set(['javascript:', 'data:', 'file:', 'vbscript:', 'blob:', 'about:', 'filesystem:', 'ftp:', 'ws:', 'wss:', 'mailto:', 'chrome:', 'view-source:'])
+const CONTROL_OR_SPACE = /[\s\x00-\x1f\x7f\\]/
+
+export function isLoopback(url: URL): boolean {
+  return url.protocol === 'http:' && LOOPBACK_HOSTS.has(url.hostname)
+}
+
+function refuse(uri: string, why: string): never {
+  throw new OAuthError('invalid_redirect_uri', `redirect_uri ${JSON.stringify(uri.slice(0, 200))} ${why}`)
+}
+
+/** Parses a redirect URI a client wants to register, or throws invalid_redirect_uri. */
+export function checkRedirectUriForRegistration(uri: string): URL {
+  if (uri.length > MAX_REDIRECT_URI_LENGTH) refuse(uri, `is longer than ${MAX_REDIRECT_URI_LENGTH} characters`)
+  // Backslashes, spaces and control characters let parsers disagree on the host.
+  if (CONTROL_OR_SPACE.test(uri)) refuse(uri, 'contains spaces, control characters or backslashes')
+  let url: URL
+  try {
+    url = new URL(uri)
+  } catch {
+    refuse(uri, 'is not an absolute URI')
+  }
+  if (FORBIDDEN_SCHEMES.has(url.protocol)) refuse(uri, `uses the forbidden scheme ${url.protocol}`)
+  if (uri.includes('#')) refuse(uri, 'must not contain a fragment (RFC 6749 §3.1.2)')
+  // https://claude.ai@evil.example/ sends the code to evil.example.
+  if (url.username || url.password || /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*@/i.test(uri)) refuse(uri, 'must not contain userinfo')
+  if (url.protocol === 'http:' && !isLoopback(url)) refuse(uri, 'must use https (http is allowed only for loopback, RFC 8252 §7.3)')
+  if ((url.protocol === 'https:' || url.protocol === 'http:') && !url.hostname) refuse(uri, 'has no host')
+  return url
+}
+
+/**
+ * True when `requested` is one of the registered URIs. Exact string match, except that
+ * loopback redirect URIs match on any port (RFC 8252 §7.3): native clients pick a free
+ * port at run time, and some register http://localhost/callback without one.
+ */
+export function matchRedirectUri(requested: string, registered: readonly string[]): boolean {
+  if (registered.includes(requested)) return true
+  let req: URL
+  try {
+    req = new URL(requested)
+  } catch {
+    return false
+  }
+  if (!isLoopback(req) || requested.includes('#') || req.username || req.password) return false
+  return registered.some((candidate) => {
+    let reg: URL
+    try {
+      reg = new URL(candidate)
+    } catch {
+      return false
+    }
+    return isLoopback(reg) && reg.hostname === req.hostname && reg.pathname === req.pathname && reg.search === req.search
+  })
+}

@@ -1,0 +1,36 @@
+// Shared resources as one named plugin: configuration, the store, the clock and the
+// signing keyrings. Closed with the app.
+import fp from 'fastify-plugin'
+import type { Config } from '../config.js'
+import { keyring, type Keyring } from '../crypto/secrets.js'
+import type { Store } from '../store/types.js'
+
+export type Clock = () => number
+
+export type Keyrings = { code: Keyring; session: Keyring }
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    config: Config
+    store: Store
+    /** Current time in Unix seconds; tests pass a controlled clock. */
+    now: () => number
+    keyrings: Keyrings
+  }
+}
+
+export type ContextOptions = { config: Config; store: Store; clock: Clock; closeStore: boolean }
+
+export default fp<ContextOptions>(
+  async (app, { config, store, clock, closeStore }) => {
+    app.decorate('config', config)
+    app.decorate('store', store)
+    app.decorate('now', () => Math.floor(clock() / 1000))
+    app.decorate('keyrings', {
+      code: keyring('authorization-code', config.secret, config.previousSecrets),
+      session: keyring('session', config.secret, config.previousSecrets),
+    })
+    if (closeStore) app.addHook('onClose', async () => store.close())
+  },
+  { name: 'keygate-context' },
+)

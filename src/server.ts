@@ -1,0 +1,28 @@
+// Boots the app: logger, timeouts, listen, graceful close on SIGTERM/SIGINT.
+import type { FastifyInstance } from 'fastify'
+import { buildApp } from './app.js'
+import type { Config } from './config.js'
+
+export async function startServer(config: Config, print: (line: string) => void = console.log): Promise<FastifyInstance> {
+  const app = await buildApp(config, { logger: true })
+  let closing = false
+  const close = (signal: string) => {
+    if (closing) return
+    closing = true
+    app.log.info({ signal }, 'shutting down: finishing in-flight requests')
+    const force = setTimeout(() => process.exit(1), 10_000)
+    force.unref()
+    app.close().then(() => process.exit(0), () => process.exit(1))
+  }
+  process.once('SIGTERM', () => close('SIGTERM'))
+  process.once('SIGINT', () => close('SIGINT'))
+  await app.listen({ port: config.port, host: config.host })
+  const address = app.server.address()
+  const port = typeof address === 'object' && address ? address.port : config.port
+  print(`keygate listening on http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`)
+  print(`issuer:   ${config.issuer}`)
+  print(`MCP URL:  ${config.resource}`)
+  print(`database: ${config.dbPath}`)
+  print('first user: npx keygate user add --email you@example.com --password <password>')
+  return app
+}

@@ -1,0 +1,26 @@
+// The embedded SQLite store: one file, WAL, shared safely by several processes on one machine.
+import type { Store } from '../types.js'
+import { openDatabase } from './db.js'
+import { sqliteAccounts, sqliteUsers } from './identity.js'
+import { sqliteClients, sqliteConsents, sqliteKeys } from './oauth.js'
+import { sqliteAudit, sqliteNotes } from './records.js'
+
+export function createSqliteStore(path: string): Store {
+  const db = openDatabase(path)
+  const ping = db.prepare('SELECT 1')
+  return {
+    users: sqliteUsers(db),
+    accounts: sqliteAccounts(db),
+    clients: sqliteClients(db),
+    consents: sqliteConsents(db),
+    keys: sqliteKeys(db),
+    audit: sqliteAudit(db),
+    notes: sqliteNotes(db),
+    async ping() {
+      return ping.get() !== undefined
+    },
+    async close() {
+      db.close()
+    },
+  }
+}

@@ -1,0 +1,180 @@
+// OAuth clients, consents and API keys on SQLite.
+import type { ApiKey, Client, ClientStore, Consent, ConsentStore, KeyStore } from '../types.js'
+import { ConflictError } from '../types.js'
+import { mapConstraint, splitScopes, type Db } from './db.js'
+
+type ClientRow = {
+  client_id: string
+  client_name: string
+  redirect_uris: string
+  token_endpoint_auth_method: Client['tokenEndpointAuthMethod']
+  client_secret_hash: string | null
+  metadata: string
+  source: Client['source']
+  created_at: number
+}
+
+const toClient = (r: ClientRow): Client => ({
+  clientId: r.client_id,
+  clientName: r.client_name,
+  redirectUris: JSON.parse(r.redirect_uris) as string[],
+  tokenEndpointAuthMethod: r.token_endpoint_auth_method,
+  clientSecretHash: r.client_secret_hash,
+  metadata: JSON.parse(r.metadata) as Record<string, unknown>,
+  source: r.source,
+  createdAt: r.created_at,
+})
+
+export function sqliteClients(db: Db): ClientStore {
+  const insert = db.prepare<unknown[], ClientRow>(
+    `INSERT INTO oauth_clients (client_id, client_name, redirect_uris, token_endpoint_auth_method,
+       client_secret_hash, metadata, fingerprint, source, created_at)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (fingerprint) DO NOTHING RETURNING *`,
+  )
+  const byFingerprint = db.prepare<[string], ClientRow>('SELECT * FROM oauth_clients WHERE fingerprint = ?')
+  const byId = db.prepare<[string], ClientRow>('SELECT * FROM oauth_clients WHERE client_id = ?')
+  return {
+    async register(c, createdAt) {
+      const row = mapConstraint(() =>
+        insert.get(
+          c.clientId, c.clientName, JSON.stringify(c.redirectUris), c.tokenEndpointAuthMethod,
+          c.clientSecretHash, JSON.stringify(c.metadata), c.fingerprint, c.source, createdAt,
+        ),
+      )
+      if (row) return toClient(row)
+      return toClient(byFingerprint.get(c.fingerprint!)!)
+    },
+    async byId(clientId) {
+      const row = byId.get(clientId)
+      return row && toClient(row)
+    },
+  }
+}
+
+type ConsentRow = { user_id: number; client_id: string; account_id: number; scopes: string; created_at: number; updated_at: number }
+
+const toConsent = (r: ConsentRow): Consent => ({
+  userId: r.user_id,
+  clientId: r.client_id,
+  accountId: r.account_id,
+  scopes: splitScopes(r.scopes),
+  createdAt: r.created_at,
+  updatedAt: r.updated_at,
+})
+
+export function sqliteConsents(db: Db): ConsentStore {
+  const upsert = db.prepare<[number, string, number, string, number, number], ConsentRow>(
+    `INSERT INTO consents (user_id, client_id, account_id, scopes, created_at, updated_at)
+     VALUES (?, ?, ?, ?, ?, ?)
+     ON CONFLICT (user_id, client_id) DO UPDATE
+       SET account_id = excluded.account_id, scopes = excluded.scopes, updated_at = excluded.updated_at
+     RETURNING *`,
+  )
+  const get = db.prepare<[number, string], ConsentRow>('SELECT * FROM consents WHERE user_id = ? AND client_id = ?')
+  return {
+    async upsert(c, now) {
+      return toConsent(mapConstraint(() => upsert.get(c.userId, c.clientId, c.accountId, c.scopes.join(' '), now, now)!))
+    },
+    async get(userId, clientId) {
+      const row = get.get(userId, clientId)
+      return row && toConsent(row)
+    },
+  }
+}
+
+type KeyRow = {
+  id: number
+  account_id: number
+  user_id: number
+  name: string
+  key_hash: string
+  display_prefix: string
+  scopes: string
+  resource: string | null
+  client_id: string | null
+  grant_id: string | null
+  created_at: number
+  last_used_at: number | null
+  expires_at: number | null
+  revoked_at: number | null
+}
+
+const toKey = (r: KeyRow): ApiKey => ({
+  id: r.id,
+  accountId: r.account_id,
+  userId: r.user_id,
+  name: r.name,
+  keyHash: r.key_hash,
+  displayPrefix: r.display_prefix,
+  scopes: splitScopes(r.scopes),
+  resource: r.resource,
+  clientId: r.client_id,
+  grantId: r.grant_id,
+  createdAt: r.created_at,
+  lastUsedAt: r.last_used_at,
+  expiresAt: r.expires_at,
+  revokedAt: r.revoked_at,
+})
+
+export function sqliteKeys(db: Db): KeyStore {
+  const insert = db.prepare<unknown[], KeyRow>(
+    `INSERT INTO api_keys (account_id, user_id, name, key_hash, display_prefix, scopes, resource,
+       client_id, grant_id, created_at, expires_at)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *`,
+  )
+  const byHash = db.prepare<[string], KeyRow>('SELECT * FROM api_keys WHERE key_hash = ?')
+  const byId = db.prepare<[number], KeyRow>('SELECT * FROM api_keys WHERE id = ?')
+  const listAll = db.prepare<[], KeyRow>('SELECT * FROM api_keys ORDER BY id')
+  const listAccount = db.prepare<[number], KeyRow>('SELECT * FROM api_keys WHERE account_id = ? ORDER BY id DESC')
+  const listAccountUser = db.prepare<[number, number], KeyRow>(
+    'SELECT * FROM api_keys WHERE account_id = ? AND user_id = ? ORDER BY id DESC',
+  )
+  const listUser = db.prepare<[number], KeyRow>('SELECT * FROM api_keys WHERE user_id = ? ORDER BY id DESC')
+  const revoke = db.prepare<[number, number]>('UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL')
+  const revokeByGrant = db.prepare<[number, string], KeyRow>(
+    'UPDATE api_keys SET revoked_at = coalesce(revoked_at, ?) WHERE grant_id = ? RETURNING *',
+  )
+  const touch = db.prepare<[number, number, number]>(
+    'UPDATE api_keys SET last_used_at = ? WHERE id = ? AND (last_used_at IS NULL OR last_used_at <= ?)',
+  )
+  return {
+    async insert(k) {
+      try {
+        const row = mapConstraint(() =>
+          insert.get(
+            k.accountId, k.userId, k.name, k.keyHash, k.displayPrefix, k.scopes.join(' '), k.resource,
+            k.clientId, k.grantId, k.createdAt, k.expiresAt,
+          )!,
+        )
+        return { ok: true, key: toKey(row) }
+      } catch (err) {
+        if (err instanceof ConflictError && err.message.includes('api_keys.grant_id')) return { ok: false, reason: 'grant_used' }
+        throw err
+      }
+    },
+    async byHash(keyHash) {
+      const row = byHash.get(keyHash)
+      return row && toKey(row)
+    },
+    async byId(id) {
+      const row = byId.get(id)
+      return row && toKey(row)
+    },
+    async list({ accountId, userId }) {
+      if (accountId !== undefined && userId !== undefined) return listAccountUser.all(accountId, userId).map(toKey)
+      if (accountId !== undefined) return listAccount.all(accountId).map(toKey)
+      if (userId !== undefined) return listUser.all(userId).map(toKey)
+      return listAll.all().map(toKey)
+    },
+    async revoke(id, now) {
+      return revoke.run(now, id).changes === 1
+    },
+    async revokeByGrant(grantId, now) {
+      const row = revokeByGrant.get(now, grantId)
+      return row && toKey(row)
+    },
+    async touch(id, now, minInterval) {
+      touch.run(now, id, now - minInterval)
+    },
+  }
+}

@@ -1,0 +1,143 @@
+// The storage contract. Routes and services only see these interfaces, whose methods all
+// return promises, so a PostgreSQL store can replace SQLite without touching them.
+
+export type Role = 'owner' | 'admin' | 'member'
+export type AccountKind = 'personal' | 'team'
+export type AuthMethod = 'none' | 'client_secret_basic' | 'client_secret_post'
+export type ClientSource = 'dcr' | 'cli' | 'config' | 'cimd'
+
+export type User = { id: number; email: string; name: string; passwordHash: string; createdAt: number }
+export type Account = { id: number; name: string; kind: AccountKind; createdAt: number }
+export type Membership = { account: Account; role: Role }
+
+export type Client = {
+  clientId: string
+  clientName: string
+  redirectUris: string[]
+  tokenEndpointAuthMethod: AuthMethod
+  clientSecretHash: string | null
+  metadata: Record<string, unknown>
+  source: ClientSource
+  createdAt: number
+}
+
+export type NewClient = Omit<Client, 'createdAt'> & { fingerprint: string | null }
+
+export type Consent = {
+  userId: number
+  clientId: string
+  accountId: number
+  scopes: string[]
+  createdAt: number
+  updatedAt: number
+}
+
+export type ApiKey = {
+  id: number
+  accountId: number
+  userId: number
+  name: string
+  keyHash: string
+  displayPrefix: string
+  scopes: string[]
+  resource: string | null
+  clientId: string | null
+  grantId: string | null
+  createdAt: number
+  lastUsedAt: number | null
+  expiresAt: number | null
+  revokedAt: number | null
+}
+
+export type NewApiKey = Omit<ApiKey, 'id' | 'lastUsedAt' | 'revokedAt'>
+
+export type AuditEvent = {
+  id: number
+  createdAt: number
+  event: string
+  accountId: number | null
+  actorUserId: number | null
+  subject: string | null
+  ip: string | null
+  detail: Record<string, unknown>
+}
+
+export type NewAuditEvent = Omit<AuditEvent, 'id'>
+
+export type Note = { id: number; accountId: number; title: string; body: string; createdAt: number }
+
+export interface UserStore {
+  create(user: { email: string; name: string; passwordHash: string; createdAt: number }): Promise<User>
+  byEmail(email: string): Promise<User | undefined>
+  byId(id: number): Promise<User | undefined>
+}
+
+export interface AccountStore {
+  /** Creates an account and makes `ownerId` its owner, atomically. */
+  create(account: { name: string; kind: AccountKind; ownerId: number; createdAt: number }): Promise<Account>
+  byId(id: number): Promise<Account | undefined>
+  byName(name: string): Promise<Account[]>
+  addMember(accountId: number, userId: number, role: Role, createdAt: number): Promise<void>
+  membershipsOf(userId: number): Promise<Membership[]>
+  roleOf(userId: number, accountId: number): Promise<Role | undefined>
+}
+
+export interface ClientStore {
+  /** Inserts the client; a public registration whose fingerprint exists returns that row. */
+  register(client: NewClient, createdAt: number): Promise<Client>
+  byId(clientId: string): Promise<Client | undefined>
+}
+
+export interface ConsentStore {
+  /** Inserts or updates the one consent row of (user, client). */
+  upsert(consent: Omit<Consent, 'createdAt' | 'updatedAt'>, now: number): Promise<Consent>
+  get(userId: number, clientId: string): Promise<Consent | undefined>
+}
+
+export type InsertKeyResult = { ok: true; key: ApiKey } | { ok: false; reason: 'grant_used' }
+
+export interface KeyStore {
+  /** Inserts a key row. A grant_id that exists already is reported, not thrown. */
+  insert(key: NewApiKey): Promise<InsertKeyResult>
+  byHash(keyHash: string): Promise<ApiKey | undefined>
+  byId(id: number): Promise<ApiKey | undefined>
+  list(filter: { accountId?: number; userId?: number }): Promise<ApiKey[]>
+  /** Sets revoked_at if not set; returns whether this call revoked it. */
+  revoke(id: number, now: number): Promise<boolean>
+  /** Revokes the key minted from an authorization code (RFC 6749 §4.1.2). */
+  revokeByGrant(grantId: string, now: number): Promise<ApiKey | undefined>
+  /** Writes last_used_at unless it was written less than `minInterval` seconds ago. */
+  touch(id: number, now: number, minInterval: number): Promise<void>
+}
+
+export interface AuditStore {
+  record(event: NewAuditEvent): Promise<void>
+  /** Counts events of one kind about one subject since a time (sign-in throttling). */
+  count(event: string, subject: string, since: number): Promise<number>
+  list(accountId: number, options: { before?: number; limit: number }): Promise<AuditEvent[]>
+}
+
+export interface NoteStore {
+  list(accountId: number): Promise<Note[]>
+  get(accountId: number, id: number): Promise<Note | undefined>
+  create(note: Omit<Note, 'id'>): Promise<Note>
+  remove(accountId: number, id: number): Promise<boolean>
+}
+
+export interface Store {
+  users: UserStore
+  accounts: AccountStore
+  clients: ClientStore
+  consents: ConsentStore
+  keys: KeyStore
+  audit: AuditStore
+  notes: NoteStore
+  /** True when the database answers a trivial query. */
+  ping(): Promise<boolean>
+  close(): Promise<void>
+}
+
+/** The database refused a row because of a foreign key (a user outside the account). */
+export class ForeignKeyError extends Error {}
+/** A unique column already holds the value. */
+export class ConflictError extends Error {}

@@ -1,0 +1,39 @@
+// Server-rendered pages (eta via @fastify/view) and the static stylesheet.
+import { readFileSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import fp from 'fastify-plugin'
+import view from '@fastify/view'
+import { Eta } from 'eta'
+import { ensureSession } from './session.js'
+import type { User } from '../store/types.js'
+
+const ROOT = fileURLToPath(new URL('../../../', import.meta.url))
+const STYLESHEET = readFileSync(`${ROOT}public/style.css`)
+
+export default fp(
+  async (app) => {
+    await app.register(view, {
+      engine: { eta: new Eta({ views: `${ROOT}templates`, autoEscape: true, cache: true }) },
+      root: `${ROOT}templates`,
+    })
+    app.get('/static/style.css', async (_req, reply) =>
+      reply.type('text/css; charset=utf-8').header('cache-control', 'public, max-age=3600').send(STYLESHEET),
+    )
+  },
+  { name: 'keygate-pages', dependencies: ['keygate-context'] },
+)
+
+/** Renders a page with the signed-in user (if any) and the session's CSRF token. */
+export async function renderPage(
+  app: FastifyInstance,
+  req: FastifyRequest,
+  reply: FastifyReply,
+  template: string,
+  data: Record<string, unknown>,
+  user: User | null = null,
+): Promise<FastifyReply> {
+  const session = await ensureSession(app, req, reply)
+  reply.header('cache-control', 'no-store')
+  return reply.type('text/html; charset=utf-8').view(template, { ...data, user, csrf: session.csrf })
+}

@@ -1,0 +1,143 @@
+// Test helpers: one build(t) with a throw-away SQLite file and a controlled clock, plus
+// small fixtures that drive the real routes (sign-in, registration, consent) through
+// app.inject.
+import { createHash, randomBytes } from 'node:crypto'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
+import { buildApp } from '../src/app.js'
+import { loadConfig, type Config } from '../src/config.js'
+import { hashPassword } from '../src/crypto/password.js'
+
+export type Test = { teardown(fn: () => unknown): void }
+
+export const SECRET = 'test-secret-0123456789-abcdefghijklmnopqrstuvwxyz'
+
+export class TestClock {
+  ms = Date.parse('2026-11-23T12:00:00Z')
+  now = () => this.ms
+  advance(seconds: number) {
+    this.ms += seconds * 1000
+  }
+}
+
+export function tempDir(t: Test): string {
+  const dir = mkdtempSync(join(tmpdir(), 'keygate-test-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  return dir
+}
+
+export function testConfig(dir: string, env: Record<string, string> = {}): Config {
+  return loadConfig({ KEYGATE_DB: join(dir, 'keygate.db'), KEYGATE_SECRET: SECRET, KEYGATE_ISSUER: 'http://localhost:3000', ...env }, { generateSecret: false })
+}
+
+export type Built = { app: FastifyInstance; config: Config; clock: TestClock; dir: string }
+
+export async function build(t: Test, env: Record<string, string> = {}): Promise<Built> {
+  const dir = tempDir(t)
+  const config = testConfig(dir, env)
+  const clock = new TestClock()
+  const app = await buildApp(config, { clock: clock.now })
+  t.teardown(() => app.close())
+  return { app, config, clock, dir }
+}
+
+const hashes = new Map<string, Promise<string>>()
+
+export async function createUser(app: FastifyInstance, email: string, password = 'correct horse battery') {
+  if (!hashes.has(password)) hashes.set(password, hashPassword(password))
+  const user = await app.store.users.create({ email, name: email.split('@')[0]!, passwordHash: await hashes.get(password)!, createdAt: app.now() })
+  const account = await app.store.accounts.create({ name: `${user.name} personal`, kind: 'personal', ownerId: user.id, createdAt: app.now() })
+  return { user, account, password }
+}
+
+/** Merges Set-Cookie headers of a response into a Cookie header value. */
+export function cookiesOf(res: LightMyRequestResponse, previous = ''): string {
+  const jar = new Map(previous.split('; ').filter(Boolean).map((c) => c.split('=', 2) as [string, string]))
+  for (const c of res.cookies as Array<{ name: string; value: string }>) jar.set(c.name, c.value)
+  return [...jar].map(([k, v]) => `${k}=${v}`).join('; ')
+}
+
+export function csrfOf(html: string): string {
+  const m = /name="csrf" value="([^"]+)"/.exec(html)
+  if (!m) throw new Error('no csrf field in page')
+  return m[1]!
+}
+
+/** Signs in through /login and returns the Cookie header for later requests. */
+export async function signIn(app: FastifyInstance, email: string, password = 'correct horse battery'): Promise<string> {
+  const page = await app.inject({ method: 'GET', url: '/login' })
+  let cookie = cookiesOf(page)
+  const res = await app.inject({
+    method: 'POST', url: '/login', headers: { cookie },
+    payload: { csrf: csrfOf(page.body), email, password, return_to: '/dashboard' },
+  })
+  if (res.statusCode !== 303) throw new Error(`sign-in failed: ${res.statusCode}`)
+  cookie = cookiesOf(res, cookie)
+  return cookie
+}
+
+export const REDIRECT_URI = 'https://client.example/callback'
+
+export async function registerClient(app: FastifyInstance, body: Record<string, unknown> = {}): Promise<Record<string, any>> {
+  const res = await app.inject({ method: 'POST', url: '/register', payload: { client_name: 'Test Client', redirect_uris: [REDIRECT_URI], ...body } })
+  if (res.statusCode !== 201) throw new Error(`registration failed: ${res.body}`)
+  return res.json()
+}
+
+export function pkce() {
+  const verifier = randomBytes(32).toString('base64url')
+  return { verifier, challenge: createHash('sha256').update(verifier).digest('base64url') }
+}
+
+export function authorizeQuery(clientId: string, challenge: string, extra: Record<string, string> = {}): string {
+  return new URLSearchParams({
+    response_type: 'code', client_id: clientId, redirect_uri: REDIRECT_URI, code_challenge: challenge,
+    code_challenge_method: 'S256', state: 'st-123', scope: 'read write', resource: 'http://localhost:3000/mcp', ...extra,
+  }).toString()
+}
+
+/** Runs GET /authorize and approves the consent; returns the redirect Location. */
+export async function approve(app: FastifyInstance, cookie: string, query: string, form: Record<string, string | string[]> = {}) {
+  const page = await app.inject({ method: 'GET', url: `/authorize?${query}`, headers: { cookie } })
+  if (page.statusCode !== 200) throw new Error(`consent page: ${page.statusCode} ${page.headers.location ?? page.body.slice(0, 300)}`)
+  const fields: Record<string, string | string[]> = { csrf: csrfOf(page.body), decision: 'approve', scope_choice: 'write' }
+  for (const m of page.body.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)">/g)) {
+    if (m[1] !== 'csrf') fields[m[1]!] = m[2]!.replaceAll('&amp;', '&').replaceAll('&quot;', '"').replaceAll('&#39;', "'").replaceAll('&lt;', '<').replaceAll('&gt;', '>')
+  }
+  const res = await app.inject({
+    method: 'POST', url: '/authorize', headers: { cookie, 'content-type': 'application/x-www-form-urlencoded' },
+    payload: new URLSearchParams(Object.entries({ ...fields, ...form }).flatMap(([k, v]) => (Array.isArray(v) ? v.map((x) => [k, x]) : [[k, v]]))).toString(),
+  })
+  return res
+}
+
+/** Full flow to a code: register, sign in, approve. */
+export async function codeFor(app: FastifyInstance, opts: { email?: string; form?: Record<string, string | string[]>; client?: Record<string, any> } = {}) {
+  const email = opts.email ?? 'alice@example.com'
+  if (!(await app.store.users.byEmail(email))) await createUser(app, email)
+  const client = opts.client ?? (await registerClient(app))
+  const cookie = await signIn(app, email)
+  const { verifier, challenge } = pkce()
+  const res = await approve(app, cookie, authorizeQuery(client.client_id, challenge), opts.form)
+  if (res.statusCode !== 302) throw new Error(`approve: ${res.statusCode} ${res.body.slice(0, 300)}`)
+  const location = new URL(res.headers.location as string)
+  return { code: location.searchParams.get('code')!, verifier, client, cookie, location }
+}
+
+export function tokenRequest(app: FastifyInstance, form: Record<string, string>, headers: Record<string, string> = {}) {
+  return app.inject({ method: 'POST', url: '/token', headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers }, payload: new URLSearchParams(form).toString() })
+}
+
+/** Asserts no JSON null anywhere in a value (ChatGPT and the SDK break on them). */
+export function findNull(value: unknown, path = '$'): string | null {
+  if (value === null) return path
+  if (typeof value === 'object') {
+    for (const [k, v] of Object.entries(value as object)) {
+      const found = findNull(v, `${path}.${k}`)
+      if (found) return found
+    }
+  }
+  return null
+}

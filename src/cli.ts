@@ -42,7 +42,7 @@ function parse(argv: string[], options: ParseArgsConfig['options']): { values: O
     const { values, positionals } = parseArgs({ args: argv, options, allowPositionals: true, strict: true })
     return { values: values as Options, positionals }
   } catch (err) {
-    throw new UsageError((err as Error).message.split('\n')[0]!)
+    throw new UsageError((err as Error).message.split(/\. |\n/)[0]!)
   }
 }
 

@@ -1,0 +1,54 @@
+import t from 'tap'
+import { existsSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { ConfigError, loadConfig } from '../src/config.js'
+import { SECRET, tempDir } from './helper.js'
+
+t.test('defaults', async (t) => {
+  const dir = tempDir(t)
+  const warnings: string[] = []
+  const c = loadConfig({ KEYGATE_DB: join(dir, 'k.db') }, { warn: (m) => warnings.push(m) })
+  t.equal(c.port, 3000)
+  t.equal(c.issuer, 'http://localhost:3000')
+  t.equal(c.resource, 'http://localhost:3000/mcp')
+  t.equal(c.keyPrefix, 'kg_')
+  t.same(c.scopes, ['read', 'write'])
+  t.same(c.alwaysScopes, ['read'])
+  t.ok(c.secretGenerated)
+  t.equal(warnings.length, 1, 'warns once')
+  t.match(warnings[0], /KEYGATE_SECRET is not set/)
+  const file = join(dir, 'secret')
+  t.ok(existsSync(file))
+  const again = loadConfig({ KEYGATE_DB: join(dir, 'k.db') }, { warn: (m) => warnings.push(m) })
+  t.equal(again.secret, readFileSync(file, 'utf8').trim(), 'the generated secret is reused')
+  t.equal(warnings.length, 1, 'and not warned about again')
+  t.equal(loadConfig({ PORT: '8080', KEYGATE_SECRET: SECRET }).issuer, 'http://localhost:8080')
+})
+
+t.test('issuer is stored without a trailing slash', async (t) => {
+  t.equal(loadConfig({ KEYGATE_ISSUER: 'https://mcp.example.com/', KEYGATE_SECRET: SECRET }).issuer, 'https://mcp.example.com')
+  t.equal(loadConfig({ KEYGATE_ISSUER: 'https://MCP.Example.com', KEYGATE_SECRET: SECRET }).issuer, 'https://mcp.example.com')
+})
+
+t.test('bad values stop start-up with one line naming the variable', async (t) => {
+  const cases: Array<[Record<string, string>, string]> = [
+    [{ PORT: 'abc' }, 'PORT: '],
+    [{ PORT: '70000' }, 'PORT: '],
+    [{ KEYGATE_ISSUER: 'not a url' }, 'KEYGATE_ISSUER: not an absolute URL: not a url'],
+    [{ KEYGATE_ISSUER: 'http://mcp.example.com' }, 'KEYGATE_ISSUER: must be https (http is allowed only for localhost) (OAuth 2.1 §1.5)'],
+    [{ KEYGATE_ISSUER: 'https://mcp.example.com/x' }, 'KEYGATE_ISSUER: must be an origin without a path, like https://mcp.example.com'],
+    [{ KEYGATE_ISSUER: 'https://mcp.example.com/?a=1' }, 'KEYGATE_ISSUER: must not have a query or fragment (RFC 8414 §2)'],
+    [{ KEYGATE_SECRET: 'short' }, 'KEYGATE_SECRET: must be at least 32 bytes long'],
+    [{ KEYGATE_PREVIOUS_SECRETS: `${SECRET},short` }, 'KEYGATE_PREVIOUS_SECRETS: must be at least 32 bytes long'],
+    [{ KEYGATE_KEY_PREFIX: 'KG-' }, 'KEYGATE_KEY_PREFIX: must be 1-10 lowercase letters or digits followed by "_" (like kg_)'],
+    [{ KEYGATE_SCOPES: '' }, 'KEYGATE_SCOPES: must list at least one scope'],
+    [{ KEYGATE_SCOPES: 'read "bad"' }, 'KEYGATE_SCOPES: invalid scope token: "bad"'],
+    [{ KEYGATE_ALWAYS_SCOPES: 'admin' }, 'KEYGATE_ALWAYS_SCOPES: admin is not in KEYGATE_SCOPES'],
+    [{ KEYGATE_LOG_LEVEL: 'loud' }, 'KEYGATE_LOG_LEVEL: '],
+    [{ KEYGATE_TRUST_PROXY: 'yes' }, 'KEYGATE_TRUST_PROXY: '],
+  ]
+  for (const [env, message] of cases) {
+    t.throws(() => loadConfig({ KEYGATE_SECRET: SECRET, ...env }, { generateSecret: false }), { constructor: ConfigError, message: new RegExp(`^${message.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`) }, message)
+  }
+  t.throws(() => loadConfig({ NODE_ENV: 'production' }), { message: /^KEYGATE_SECRET: is required when NODE_ENV=production/ })
+})

@@ -1,0 +1,142 @@
+import t from 'tap'
+import { build, findNull } from '../helper.js'
+
+const register = (app: any, payload: unknown, headers: Record<string, string> = {}) =>
+  app.inject({ method: 'POST', url: '/register', payload, headers })
+
+// Every redirect URI real MCP clients were seen registering (INTEROP.md).
+const IN_THE_WILD = [
+  'https://claude.ai/api/mcp/auth_callback',
+  'https://claude.com/api/mcp/auth_callback',
+  'https://chatgpt.com/connector/oauth/abc123XYZ',
+  'cursor://anysphere.cursor-mcp/oauth/callback',
+  'https://vscode.dev/redirect',
+  'http://127.0.0.1:33418/',
+  'http://localhost:6274/oauth/callback',
+  'http://localhost/callback',
+  'http://[::1]:8080/cb',
+]
+
+t.test('every redirect URI seen in the wild registers', async (t) => {
+  const { app } = await build(t)
+  for (const uri of IN_THE_WILD) {
+    const res = await register(app, { client_name: 'c', redirect_uris: [uri] })
+    t.equal(res.statusCode, 201, uri)
+  }
+  // Cursor sends three at once.
+  const cursor = await register(app, { client_name: 'Cursor', redirect_uris: ['cursor://anysphere.cursor-mcp/oauth/callback', 'https://cursor.com/cb', 'http://127.0.0.1:5000/cb'] })
+  t.equal(cursor.statusCode, 201)
+  t.same(cursor.json().redirect_uris, ['cursor://anysphere.cursor-mcp/oauth/callback', 'https://cursor.com/cb', 'http://127.0.0.1:5000/cb'])
+})
+
+t.test('dangerous redirect URIs are refused with invalid_redirect_uri', async (t) => {
+  const { app } = await build(t)
+  const cases: Array<[string, string]> = [
+    ['javascript:alert(1)', 'uses the forbidden scheme javascript:'],
+    ['data:text/html,<script>alert(1)</script>', 'uses the forbidden scheme data:'],
+    ['data:text/html;base64,PHNjcmlwdD4=', 'uses the forbidden scheme data:'],
+    ['file:///etc/passwd', 'uses the forbidden scheme file:'],
+    ['https://client.example/cb#frag', 'must not contain a fragment (RFC 6749 §3.1.2)'],
+    ['https://claude.ai@evil.example/cb', 'must not contain userinfo'],
+    ['https://user:pw@evil.example/cb', 'must not contain userinfo'],
+    ['https://evil.example\\@claude.ai/cb', 'contains spaces, control characters or backslashes'],
+    ['http://evil.example/cb', 'must use https (http is allowed only for loopback, RFC 8252 §7.3)'],
+    ['http://localhost.evil.example/cb', 'must use https (http is allowed only for loopback, RFC 8252 §7.3)'],
+    ['/relative/cb', 'is not an absolute URI'],
+    ['https://client.example/\ncb', 'contains spaces, control characters or backslashes'],
+    [`https://client.example/${'a'.repeat(2100)}`, 'is longer than 2000 characters'],
+  ]
+  for (const [uri, why] of cases) {
+    const res = await register(app, { client_name: 'bad', redirect_uris: ['https://ok.example/cb', uri] })
+    t.equal(res.statusCode, 400, uri.slice(0, 60))
+    t.same(res.json(), { error: 'invalid_redirect_uri', error_description: `redirect_uri ${JSON.stringify(uri.slice(0, 200))} ${why}` }, uri.slice(0, 60))
+  }
+  t.equal((await app.store.clients.byId('x')), undefined)
+})
+
+t.test('bad metadata is refused with invalid_client_metadata', async (t) => {
+  const { app } = await build(t)
+  const ok = { redirect_uris: ['https://ok.example/cb'] }
+  const cases: Array<[unknown, string, string]> = [
+    [[1, 2], 'invalid_client_metadata', 'the request body must be a JSON object'],
+    [{}, 'invalid_redirect_uri', 'redirect_uris is required'],
+    [{ redirect_uris: [] }, 'invalid_redirect_uri', 'redirect_uris must be a non-empty array of strings'],
+    [{ redirect_uris: 'https://ok.example/cb' }, 'invalid_redirect_uri', 'redirect_uris must be a non-empty array of strings'],
+    [{ redirect_uris: Array.from({ length: 11 }, (_, i) => `https://ok.example/${i}`) }, 'invalid_redirect_uri', 'redirect_uris may hold at most 10 entries'],
+    [{ ...ok, token_endpoint_auth_method: 'private_key_jwt' }, 'invalid_client_metadata', 'token_endpoint_auth_method must be one of: none, client_secret_basic, client_secret_post'],
+    [{ ...ok, grant_types: ['implicit'] }, 'invalid_client_metadata', 'grant_type implicit is not supported (supported: authorization_code, refresh_token)'],
+    [{ ...ok, grant_types: ['refresh_token'] }, 'invalid_client_metadata', 'grant_types must include authorization_code'],
+    [{ ...ok, response_types: ['token'] }, 'invalid_client_metadata', 'response_types may only contain "code"'],
+    [{ ...ok, client_name: 42 }, 'invalid_client_metadata', 'client_name must be a string'],
+    [{ ...ok, client_name: 'x'.repeat(201) }, 'invalid_client_metadata', 'client_name must be at most 200 characters'],
+    [{ ...ok, logo_uri: 'javascript:alert(1)' }, 'invalid_client_metadata', 'logo_uri must be an absolute https URL'],
+    [{ ...ok, client_uri: 'http://evil.example' }, 'invalid_client_metadata', 'client_uri must be an absolute https URL'],
+    [{ ...ok, contacts: 'me@example.com' }, 'invalid_client_metadata', 'contacts must be an array of strings'],
+    [{ ...ok, application_type: 'desktop' }, 'invalid_client_metadata', 'application_type must be "web" or "native"'],
+  ]
+  for (const [payload, error, description] of cases) {
+    const res = await register(app, payload)
+    t.equal(res.statusCode, 400, description)
+    t.same(res.json(), { error, error_description: description })
+  }
+  const form = await register(app, 'redirect_uris=https://ok.example/cb', { 'content-type': 'application/x-www-form-urlencoded' })
+  t.same(form.json(), { error: 'invalid_client_metadata', error_description: 'the request body must be application/json' })
+  const broken = await register(app, '{"redirect_uris": [', { 'content-type': 'application/json' })
+  t.equal(broken.statusCode, 400)
+  t.equal(broken.json().error, 'invalid_request')
+  const huge = await register(app, { ...ok, client_name: 'x', padding: 'y'.repeat(20_000) })
+  t.equal(huge.statusCode, 413)
+  t.same(huge.json(), { error: 'invalid_request', error_description: 'request body is too large' })
+})
+
+t.test('a public registration: 201, echoes metadata, no secret, no null, persists', async (t) => {
+  const { app, config, clock } = await build(t)
+  const body = {
+    client_name: 'Claude', redirect_uris: ['https://claude.ai/api/mcp/auth_callback'], token_endpoint_auth_method: 'none',
+    grant_types: ['authorization_code', 'refresh_token'], response_types: ['code'], scope: 'claudeai read',
+    application_type: 'web', software_id: 'x', unknown_field: { nested: true }, client_uri: null, logo_uri: 'https://claude.ai/logo.png',
+  }
+  const res = await register(app, body)
+  t.equal(res.statusCode, 201)
+  t.equal(res.headers['cache-control'], 'no-store')
+  const json = res.json()
+  t.equal(findNull(json), null, 'no null anywhere')
+  t.type(json.client_id, 'string')
+  t.equal(json.client_id_issued_at, Math.floor(clock.ms / 1000))
+  t.notOk('client_secret' in json)
+  t.notOk('unknown_field' in json, 'unknown fields are accepted, not echoed')
+  t.notOk('client_uri' in json, 'a null field is treated as absent')
+  t.match(json, { client_name: 'Claude', redirect_uris: body.redirect_uris, token_endpoint_auth_method: 'none', grant_types: body.grant_types, scope: 'claudeai read', logo_uri: body.logo_uri })
+
+  const again = await register(app, body)
+  t.equal(again.json().client_id, json.client_id, 'identical public registrations share one client_id')
+  const different = await register(app, { ...body, client_name: 'Claude 2' })
+  t.not(different.json().client_id, json.client_id)
+
+  // Registrations survive a restart: a new app on the same database file knows the client.
+  const { buildApp } = await import('../../src/app.js')
+  const second = await buildApp(config)
+  t.teardown(() => second.close())
+  t.equal((await second.store.clients.byId(json.client_id))?.clientName, 'Claude')
+
+  const omitted = await register(app, { redirect_uris: ['https://x.example/cb'] })
+  t.equal(omitted.json().token_endpoint_auth_method, 'none', 'absent method means a public client')
+  t.notOk('client_secret' in omitted.json())
+})
+
+t.test('confidential registrations get a secret, stored hashed, never deduplicated', async (t) => {
+  const { app } = await build(t)
+  for (const method of ['client_secret_basic', 'client_secret_post']) {
+    const body = { client_name: 'Hosted', redirect_uris: ['https://claude.ai/api/mcp/auth_callback'], token_endpoint_auth_method: method }
+    const a = (await register(app, body)).json()
+    const b = (await register(app, body)).json()
+    t.type(a.client_secret, 'string')
+    t.ok(a.client_secret.length >= 43)
+    t.equal(a.client_secret_expires_at, 0)
+    t.not(a.client_id, b.client_id)
+    const stored = await app.store.clients.byId(a.client_id)
+    t.not(stored!.clientSecretHash, a.client_secret)
+    t.match(stored!.clientSecretHash, /^[0-9a-f]{64}$/)
+    t.equal(findNull(a), null)
+  }
+})

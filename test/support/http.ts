@@ -1,0 +1,88 @@
+// Real HTTP for end-to-end tests: keygate listening on a local port, and a small cookie-
+// keeping "browser" (undici fetch) that signs in and approves a consent like a person would.
+import { createServer } from 'node:net'
+import type { FastifyInstance } from 'fastify'
+import { buildApp } from '../../src/app.js'
+import { testConfig, tempDir, type Test } from '../helper.js'
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer()
+    srv.once('error', reject)
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number }
+      srv.close(() => resolve(port))
+    })
+  })
+}
+
+export type Listening = { app: FastifyInstance; base: string; dir: string }
+
+/** keygate on a real port, issuer http://localhost:<port>. */
+export async function listen(t: Test, env: Record<string, string> = {}, dir = tempDir(t)): Promise<Listening> {
+  const port = await freePort()
+  const base = `http://localhost:${port}`
+  const app = await buildApp(testConfig(dir, { KEYGATE_ISSUER: base, PORT: String(port), ...env }))
+  await app.listen({ port, host: '127.0.0.1' })
+  t.teardown(() => app.close())
+  return { app, base, dir }
+}
+
+export class Browser {
+  private jar = new Map<string, string>()
+  readonly base: string
+  constructor(base: string) {
+    this.base = base
+  }
+
+  private cookieHeader(): string {
+    return [...this.jar].map(([k, v]) => `${k}=${v}`).join('; ')
+  }
+
+  async request(url: string, init: { method?: string; form?: Record<string, string | string[]> } = {}): Promise<Response> {
+    const body = init.form
+      ? new URLSearchParams(Object.entries(init.form).flatMap(([k, v]) => (Array.isArray(v) ? v.map((x) => [k, x]) : [[k, v]])))
+      : undefined
+    const res = await fetch(new URL(url, this.base), {
+      method: init.method ?? (body ? 'POST' : 'GET'),
+      headers: { cookie: this.cookieHeader(), ...(body ? { 'content-type': 'application/x-www-form-urlencoded' } : {}) },
+      body,
+      redirect: 'manual',
+    })
+    for (const c of res.headers.getSetCookie()) {
+      const [pair] = c.split(';')
+      const [name, value] = pair!.split(/=(.*)/s) as [string, string]
+      if (value === '') this.jar.delete(name)
+      else this.jar.set(name, value)
+    }
+    return res
+  }
+
+  async signIn(email: string, password = 'correct horse battery'): Promise<void> {
+    const page = await (await this.request('/login')).text()
+    const res = await this.request('/login', { form: { csrf: csrfIn(page), email, password, return_to: '/dashboard' } })
+    if (res.status !== 303) throw new Error(`sign-in failed with ${res.status}`)
+  }
+
+  /** Opens the authorization URL, approves, and returns the redirect Location. */
+  async approve(authorizationUrl: string | URL, form: Record<string, string | string[]> = {}): Promise<URL> {
+    const page = await this.request(String(authorizationUrl))
+    if (page.status !== 200) throw new Error(`consent page answered ${page.status} ${page.headers.get('location') ?? ''}`)
+    const html = await page.text()
+    const fields: Record<string, string | string[]> = { decision: 'approve', scope_choice: 'write' }
+    for (const m of html.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)">/g)) fields[m[1]!] = unescapeHtml(m[2]!)
+    const res = await this.request('/authorize', { form: { ...fields, ...form } })
+    if (res.status !== 302) throw new Error(`consent POST answered ${res.status}: ${(await res.text()).slice(0, 300)}`)
+    return new URL(res.headers.get('location')!)
+  }
+}
+
+export function csrfIn(html: string): string {
+  const m = /name="csrf" value="([^"]+)"/.exec(html)
+  if (!m) throw new Error('no csrf field')
+  return m[1]!
+}
+
+export function unescapeHtml(s: string): string {
+  return s.replaceAll('&quot;', '"').replaceAll('&#39;', "'").replaceAll('&lt;', '<').replaceAll('&gt;', '>').replaceAll('&amp;', '&')
+}

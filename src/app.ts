@@ -16,6 +16,8 @@ import metadataRoutes from './oauth/metadata.js'
 import registerRoutes from './oauth/register.js'
 import tokenRoutes from './oauth/token.js'
 import loginRoutes from './web/login.js'
+import mcpRoutes from './mcp/route.js'
+import demoApi from './demo/api.js'
 import pages, { renderPage } from './web/pages.js'
 import { currentUser } from './web/current-user.js'
 
@@ -117,5 +119,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
   await app.register(authorizeRoutes)
   await app.register(tokenRoutes)
   await app.register(loginRoutes)
+  await app.register(mcpRoutes)
+  if (!config.upstream) await app.register(demoApi)
   return app
 }

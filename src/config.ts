@@ -32,6 +32,8 @@ const envSchema = z.object({
   KEYGATE_OPENAPI: z.string().optional(),
   KEYGATE_UPSTREAM_TIMEOUT_MS: positiveInt.default(10_000),
   KEYGATE_UPSTREAM_MAX_BYTES: positiveInt.default(1024 * 1024),
+  KEYGATE_MCP_MAX_BODY_BYTES: positiveInt.default(1024 * 1024),
+  KEYGATE_MCP_RESPONSE: z.enum(['json', 'sse']).default('json'),
   KEYGATE_ALLOWED_HOSTS: z.string().default(''),
   KEYGATE_ALLOWED_ORIGINS: z.string().default(''),
   KEYGATE_TRUST_PROXY: bool.default(false),
@@ -60,6 +62,8 @@ export type Config = {
   openapi: string | undefined
   upstreamTimeoutMs: number
   upstreamMaxBytes: number
+  mcpMaxBodyBytes: number
+  mcpResponse: 'json' | 'sse'
   allowedHosts: string[]
   allowedOrigins: string[]
   trustProxy: boolean
@@ -169,6 +173,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: LoadOp
     openapi: e.KEYGATE_OPENAPI,
     upstreamTimeoutMs: e.KEYGATE_UPSTREAM_TIMEOUT_MS,
     upstreamMaxBytes: e.KEYGATE_UPSTREAM_MAX_BYTES,
+    mcpMaxBodyBytes: e.KEYGATE_MCP_MAX_BODY_BYTES,
+    mcpResponse: e.KEYGATE_MCP_RESPONSE,
     allowedHosts: list(/,/)(e.KEYGATE_ALLOWED_HOSTS).map((h) => h.toLowerCase()),
     allowedOrigins: list(/,/)(e.KEYGATE_ALLOWED_ORIGINS),
     trustProxy: e.KEYGATE_TRUST_PROXY,

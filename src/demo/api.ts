@@ -1,0 +1,74 @@
+// The built-in demo API at /api/v1, standing in for a product's own REST API. It
+// authenticates like an existing product would: it looks the Bearer key up in the same
+// api_keys table (through the store), honours the key's scopes, and scopes every note to
+// the key's account.
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { bearerToken, lookUpKey } from '../mcp/bearer.js'
+import type { ApiKey, Note } from '../store/types.js'
+import { DEMO_OPENAPI } from './openapi.js'
+
+const MAX_TITLE = 200
+const MAX_BODY = 10_000
+
+const noteJson = (n: Note) => ({ id: n.id, title: n.title, body: n.body, created_at: n.createdAt })
+
+function fail(reply: FastifyReply, status: number, error: string, message: string) {
+  return reply.code(status).send({ error, message })
+}
+
+async function keyWithScope(app: FastifyInstance, req: FastifyRequest, reply: FastifyReply, scope: string): Promise<ApiKey | null> {
+  const { outcome, key } = await lookUpKey(app, bearerToken(req), null)
+  if (outcome !== 'ok') {
+    reply.header('www-authenticate', 'Bearer realm="api"')
+    fail(reply, 401, 'unauthorized', outcome === 'missing' ? 'an API key is required' : `the API key is ${outcome}`)
+    return null
+  }
+  if (!key!.scopes.includes(scope)) {
+    fail(reply, 403, 'forbidden', `this API key lacks the ${scope} scope`)
+    return null
+  }
+  return key!
+}
+
+function noteId(req: FastifyRequest): number | null {
+  const raw = (req.params as { id: string }).id
+  return /^\d{1,12}$/.test(raw) && Number(raw) > 0 ? Number(raw) : null
+}
+
+export default async function demoApi(app: FastifyInstance): Promise<void> {
+  app.get('/api/v1/openapi.json', async () => DEMO_OPENAPI)
+
+  app.get('/api/v1/notes', async (req, reply) => {
+    const key = await keyWithScope(app, req, reply, 'read')
+    if (!key) return reply
+    return { notes: (await app.store.notes.list(key.accountId)).map(noteJson) }
+  })
+
+  app.get('/api/v1/notes/:id', async (req, reply) => {
+    const key = await keyWithScope(app, req, reply, 'read')
+    if (!key) return reply
+    const id = noteId(req)
+    const note = id === null ? undefined : await app.store.notes.get(key.accountId, id)
+    return note ? noteJson(note) : fail(reply, 404, 'not_found', 'no such note')
+  })
+
+  app.post('/api/v1/notes', { bodyLimit: 32 * 1024 }, async (req, reply) => {
+    const key = await keyWithScope(app, req, reply, 'write')
+    if (!key) return reply
+    const body = req.body as { title?: unknown; body?: unknown } | null
+    const title = body?.title
+    const text = body?.body ?? ''
+    if (typeof title !== 'string' || title.trim() === '' || title.length > MAX_TITLE) return fail(reply, 400, 'invalid', `title must be a string of 1-${MAX_TITLE} characters`)
+    if (typeof text !== 'string' || text.length > MAX_BODY) return fail(reply, 400, 'invalid', `body must be a string of at most ${MAX_BODY} characters`)
+    const note = await app.store.notes.create({ accountId: key.accountId, title, body: text, createdAt: app.now() })
+    return reply.code(201).send(noteJson(note))
+  })
+
+  app.delete('/api/v1/notes/:id', async (req, reply) => {
+    const key = await keyWithScope(app, req, reply, 'write')
+    if (!key) return reply
+    const id = noteId(req)
+    const removed = id !== null && (await app.store.notes.remove(key.accountId, id))
+    return removed ? reply.code(204).send() : fail(reply, 404, 'not_found', 'no such note')
+  })
+}

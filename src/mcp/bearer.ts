@@ -1,0 +1,68 @@
+// The Bearer check in front of /mcp, run on every request and never cached: a well-formed
+// key (prefix and checksum, no database), found by SHA-256, not revoked, not expired, and
+// bound to this resource (or unbound, for keys made by hand). Failures answer 401 with a
+// WWW-Authenticate challenge that points at the protected resource metadata (RFC 9728 §5.1).
+import type { FastifyInstance, FastifyRequest } from 'fastify'
+import { hashKey, isWellFormedKey } from '../crypto/api-key.js'
+import { OAuthError } from '../errors.js'
+import type { ApiKey } from '../store/types.js'
+
+export const LAST_USED_INTERVAL_SECONDS = 60
+
+export type BearerOutcome = 'ok' | 'missing' | 'malformed' | 'unknown' | 'revoked' | 'expired' | 'wrong_audience'
+
+export function challenge(app: FastifyInstance, params: { error?: string; description?: string; scope?: string[] } = {}): string {
+  const parts: string[] = []
+  if (params.error) parts.push(`error="${params.error}"`)
+  if (params.description) parts.push(`error_description="${params.description}"`)
+  parts.push(`scope="${(params.scope ?? app.config.scopes).join(' ')}"`)
+  parts.push(`resource_metadata="${app.config.issuer}/.well-known/oauth-protected-resource/mcp"`)
+  return `Bearer ${parts.join(', ')}`
+}
+
+const DESCRIPTIONS: Record<Exclude<BearerOutcome, 'ok' | 'missing'>, string> = {
+  malformed: 'the access token is malformed',
+  unknown: 'the access token is not known',
+  revoked: 'the access token has been revoked',
+  expired: 'the access token has expired',
+  wrong_audience: 'the access token is not meant for this resource',
+}
+
+function unauthorized(app: FastifyInstance, outcome: Exclude<BearerOutcome, 'ok'>): OAuthError {
+  if (outcome === 'missing') {
+    return new OAuthError('invalid_token', 'an access token is required', 401, { 'www-authenticate': challenge(app) })
+  }
+  const description = DESCRIPTIONS[outcome]
+  return new OAuthError('invalid_token', description, 401, { 'www-authenticate': challenge(app, { error: 'invalid_token', description }) })
+}
+
+/** Classifies a presented token; exported for the in-process benchmark and the demo API. */
+export async function lookUpKey(app: FastifyInstance, token: string | undefined, audience: string | null): Promise<{ outcome: BearerOutcome; key?: ApiKey }> {
+  if (!token) return { outcome: 'missing' }
+  if (!isWellFormedKey(token, app.config.keyPrefix)) return { outcome: 'malformed' }
+  const key = await app.store.keys.byHash(hashKey(token))
+  if (!key) return { outcome: 'unknown' }
+  if (key.revokedAt !== null) return { outcome: 'revoked' }
+  if (key.expiresAt !== null && key.expiresAt <= app.now()) return { outcome: 'expired' }
+  if (audience !== null && key.resource !== null && key.resource !== audience) return { outcome: 'wrong_audience' }
+  return { outcome: 'ok', key }
+}
+
+/** The token from `Authorization: Bearer …`; never from the query string (OAuth 2.1 §5.1.1). */
+export function bearerToken(req: FastifyRequest): string | undefined {
+  const header = req.headers.authorization
+  if (!header) return undefined
+  const m = /^Bearer +([\x21-\x7e]+) *$/i.exec(header)
+  return m ? m[1] : ''
+}
+
+/** Authenticates a /mcp request or throws the 401. Records last use at most once a minute. */
+export async function authenticate(app: FastifyInstance, req: FastifyRequest): Promise<ApiKey> {
+  const token = bearerToken(req)
+  const { outcome, key } = await lookUpKey(app, token === '' ? 'x' : token, app.config.resource)
+  if (outcome !== 'ok') throw unauthorized(app, outcome)
+  if (key!.lastUsedAt === null || key!.lastUsedAt <= app.now() - LAST_USED_INTERVAL_SECONDS) {
+    await app.store.keys.touch(key!.id, app.now(), LAST_USED_INTERVAL_SECONDS)
+  }
+  return key!
+}

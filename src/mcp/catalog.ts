@@ -1,0 +1,37 @@
+// Where the tools and the upstream come from: KEYGATE_OPENAPI (file or URL) and
+// KEYGATE_UPSTREAM, or by default the built-in demo API served by this same process.
+import type { FastifyInstance } from 'fastify'
+import { DEMO_OPENAPI } from '../demo/openapi.js'
+import { readDocument, toolsFromOpenApi, type ToolDef } from './openapi.js'
+
+export type Catalog = {
+  tools(): Promise<ToolDef[]>
+  /** Base URL the tool paths are appended to. */
+  upstreamBase(): string
+}
+
+function localBase(app: FastifyInstance): string {
+  const address = app.server.address()
+  if (!address || typeof address === 'string') return `${app.config.issuer}/api/v1`
+  const host = address.family === 'IPv6' ? (address.address === '::' ? '[::1]' : `[${address.address}]`) : address.address === '0.0.0.0' ? '127.0.0.1' : address.address
+  return `http://${host}:${address.port}/api/v1`
+}
+
+export function catalog(app: FastifyInstance): Catalog {
+  const { openapi, upstream } = app.config
+  const source = openapi ?? (upstream ? `${upstream}/openapi.json` : undefined)
+  let loaded: Promise<ToolDef[]> | undefined
+  return {
+    tools() {
+      // A remote document that fails to load is tried again on the next request.
+      loaded ??= (source ? readDocument(source) : Promise.resolve(DEMO_OPENAPI as unknown as Record<string, unknown>))
+        .then(toolsFromOpenApi)
+        .catch((err) => {
+          loaded = undefined
+          throw err
+        })
+      return loaded
+    },
+    upstreamBase: () => upstream ?? localBase(app),
+  }
+}

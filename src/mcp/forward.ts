@@ -1,0 +1,142 @@
+// Forwarding a tool call to the upstream API: one undici Pool per upstream origin, the
+// caller's key as the only credential, nothing else from the client's headers. Time-out and
+// response size are bounded; every failure becomes a tool result with isError, never a
+// crash, and nothing of one request can reach another's answer.
+import { Pool, errors } from 'undici'
+import type { ToolDef } from './openapi.js'
+
+export type CallResult = {
+  content: Array<{ type: 'text'; text: string }>
+  structuredContent?: Record<string, unknown>
+  isError?: boolean
+}
+
+const ERROR_EXCERPT = 2000
+
+export type UpstreamOptions = { timeoutMs: number; maxBytes: number }
+
+function errorResult(text: string): CallResult {
+  return { content: [{ type: 'text', text }], isError: true }
+}
+
+function pathWith(tool: ToolDef, args: Record<string, unknown>): string {
+  let path = tool.path
+  const query = new URLSearchParams()
+  for (const p of tool.params) {
+    const value = args[p.arg]
+    if (value === undefined || value === null) continue
+    const text = typeof value === 'object' ? JSON.stringify(value) : String(value)
+    if (p.in === 'path') path = path.replaceAll(`{${p.name}}`, encodeURIComponent(text))
+    else if (p.in === 'query') for (const v of Array.isArray(value) ? value : [value]) query.append(p.name, String(v))
+  }
+  const qs = query.toString()
+  return qs ? `${path}?${qs}` : path
+}
+
+function headersFor(tool: ToolDef, args: Record<string, unknown>, key: string): Record<string, string> {
+  const headers: Record<string, string> = { authorization: `Bearer ${key}`, accept: 'application/json', 'user-agent': 'keygate' }
+  for (const p of tool.params) {
+    const value = args[p.arg]
+    if (p.in === 'header' && value !== undefined && value !== null) headers[p.name.toLowerCase()] = String(value).replace(/[\r\n]/g, ' ')
+  }
+  if (tool.hasBody && args.body !== undefined) headers['content-type'] = 'application/json'
+  return headers
+}
+
+function missingArgument(tool: ToolDef, args: Record<string, unknown>): string | undefined {
+  return tool.params.find((p) => p.required && (args[p.arg] === undefined || args[p.arg] === null))?.arg
+}
+
+async function readBounded(body: AsyncIterable<Buffer>, maxBytes: number): Promise<Buffer | null> {
+  const chunks: Buffer[] = []
+  let size = 0
+  for await (const chunk of body) {
+    size += chunk.length
+    if (size > maxBytes) return null
+    chunks.push(chunk)
+  }
+  return Buffer.concat(chunks)
+}
+
+function describeFailure(err: unknown, timeoutMs: number): string {
+  if (err instanceof errors.HeadersTimeoutError || err instanceof errors.BodyTimeoutError || (err as Error).name === 'TimeoutError') {
+    return `The upstream API did not answer within ${timeoutMs} ms.`
+  }
+  const code = (err as { code?: string }).code
+  if (code === 'ECONNREFUSED') return 'The upstream API refused the connection (is it running?).'
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return 'The upstream API host could not be resolved.'
+  return `The upstream API request failed (${code ?? (err as Error).name}).`
+}
+
+function toResult(status: number, contentType: string, body: Buffer): CallResult {
+  const text = body.toString('utf8')
+  if (status < 200 || status >= 300) {
+    const excerpt = text.length > ERROR_EXCERPT ? `${text.slice(0, ERROR_EXCERPT)}…` : text
+    return errorResult(`The upstream API answered HTTP ${status}.${excerpt ? `\n\n${excerpt}` : ''}`)
+  }
+  if (text === '') return { content: [{ type: 'text', text: `HTTP ${status} (no content)` }] }
+  if (/^application\/([\w.+-]*\+)?json\b/i.test(contentType)) {
+    let parsed: unknown
+    try {
+      parsed = JSON.parse(text)
+    } catch {
+      return errorResult('The upstream API sent invalid JSON.')
+    }
+    // structuredContent must be an object (MCP 2025-06-18); wrap arrays and scalars.
+    const structured = typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : { result: parsed }
+    return { content: [{ type: 'text', text }], structuredContent: structured }
+  }
+  return { content: [{ type: 'text', text }] }
+}
+
+export class Upstream {
+  private readonly pools = new Map<string, Pool>()
+  private readonly options: UpstreamOptions
+
+  constructor(options: UpstreamOptions) {
+    this.options = options
+  }
+
+  private pool(origin: string): Pool {
+    let pool = this.pools.get(origin)
+    if (!pool) {
+      pool = new Pool(origin, { connections: 64, headersTimeout: this.options.timeoutMs, bodyTimeout: this.options.timeoutMs })
+      this.pools.set(origin, pool)
+    }
+    return pool
+  }
+
+  async call(base: string, tool: ToolDef, args: Record<string, unknown>, key: string): Promise<CallResult> {
+    const missing = missingArgument(tool, args)
+    if (missing) return errorResult(`Missing required argument: ${missing}`)
+    const url = new URL(base)
+    const path = `${url.pathname.replace(/\/$/, '')}${pathWith(tool, args)}`
+    const { timeoutMs, maxBytes } = this.options
+    try {
+      const res = await this.pool(url.origin).request({
+        method: tool.method as 'GET',
+        path,
+        headers: headersFor(tool, args, key),
+        body: tool.hasBody && args.body !== undefined ? JSON.stringify(args.body) : undefined,
+        signal: AbortSignal.timeout(timeoutMs),
+      })
+      const declared = Number(res.headers['content-length'])
+      if (declared > maxBytes) {
+        res.body.destroy()
+        return errorResult(`The upstream response is larger than the ${maxBytes}-byte limit.`)
+      }
+      const body = await readBounded(res.body, maxBytes)
+      if (body === null) {
+        res.body.destroy()
+        return errorResult(`The upstream response is larger than the ${maxBytes}-byte limit.`)
+      }
+      return toResult(res.statusCode, String(res.headers['content-type'] ?? ''), body)
+    } catch (err) {
+      return errorResult(describeFailure(err, timeoutMs))
+    }
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.pools.values()].map((p) => p.close()))
+  }
+}

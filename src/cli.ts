@@ -25,6 +25,8 @@ Commands:
   key revoke ID                                      revoke a key: its next request gets 401
   client add --name N --redirect-uri URI... [--confidential]
                                                      pre-register an OAuth client (secret printed once)
+  stdio --url URL                                    serve MCP on stdin/stdout, relayed to a remote /mcp
+                                                     with the API key from KEYGATE_API_KEY
   help                                               this text
 
 Accounts (A) are given by id or by name. See README.md for the configuration variables.`
@@ -188,6 +190,10 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
       const { startServer } = await import('./server.js')
       await startServer(loadConfig(io.env, { warn: io.err }), io.out)
       return 0
+    }
+    if (first === 'stdio') {
+      const { runStdioBridge } = await import('./stdio-bridge.js')
+      return await runStdioBridge(argv.slice(1), io)
     }
     const command = commands[`${first} ${second ?? ''}`]
     if (!command) throw new UsageError(`unknown command "${argv.slice(0, 2).join(' ')}" (see keygate --help)`)

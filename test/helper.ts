@@ -141,3 +141,16 @@ export function findNull(value: unknown, path = '$'): string | null {
   }
   return null
 }
+
+/** A key made the way the CLI or dashboard makes one; returns the raw key and its row. */
+export async function createKey(app: FastifyInstance, owner: { userId: number; accountId: number }, extra: { scopes?: string[]; resource?: string | null; expiresAt?: number | null; clientId?: string | null } = {}) {
+  const { mintKey } = await import('../src/crypto/api-key.js')
+  const key = mintKey(app.config.keyPrefix)
+  const result = await app.store.keys.insert({
+    accountId: owner.accountId, userId: owner.userId, name: 'test key', keyHash: key.hash, displayPrefix: key.displayPrefix,
+    scopes: extra.scopes ?? ['read', 'write'], resource: extra.resource ?? null, clientId: extra.clientId ?? null, grantId: null,
+    createdAt: app.now(), expiresAt: extra.expiresAt ?? null,
+  })
+  if (!result.ok) throw new Error('key insert failed')
+  return { raw: key.raw, row: result.key }
+}

@@ -27,8 +27,10 @@ function requestId(message: JSONRPCMessage): string | number | undefined {
 
 function failureText(err: unknown): string {
   const message = (err as Error).message ?? String(err)
-  if (/\b401\b/.test(message)) return 'The remote keygate refused the API key (HTTP 401): check KEYGATE_API_KEY; it may have been revoked.'
-  if (/\b403\b/.test(message)) return `The remote keygate refused the request (HTTP 403): ${message}`
+  // The SDK's StreamableHTTPError carries the HTTP status as `code`.
+  const status = (err as { code?: unknown }).code
+  if (status === 401 || /\b401\b/.test(message)) return 'The remote keygate refused the API key (HTTP 401): check KEYGATE_API_KEY; it may have been revoked.'
+  if (status === 403 || /\b403\b/.test(message)) return `The remote keygate refused the request (HTTP 403): ${message}`
   return `The remote keygate could not be reached: ${message}`
 }
 

@@ -30,14 +30,6 @@ export type AppOptions = {
   logger?: boolean | Record<string, unknown>
 }
 
-// Paths that browser-based MCP clients (MCP Inspector) call cross-origin.
-const CORS_PATHS = /^\/(\.well-known\/|register$|token$|revoke$|introspect$|mcp$)/
-const HTML_PATHS = /^\/(authorize|login|logout|dashboard)?(\/|$|\?)/
-
-function isHtmlRoute(req: FastifyRequest): boolean {
-  return HTML_PATHS.test(req.url)
-}
-
 async function sendError(app: FastifyInstance, err: FastifyError | OAuthError | PageError, req: FastifyRequest, reply: FastifyReply) {
   if (err instanceof PageError) {
     reply.code(err.status)
@@ -53,41 +45,16 @@ async function sendError(app: FastifyInstance, err: FastifyError | OAuthError | 
     return reply.code(status).header('cache-control', 'no-store').send({ error: 'server_error', error_description: 'internal server error' })
   }
   const description = status === 413 ? 'request body is too large' : err.message
-  if (isHtmlRoute(req)) {
+  if (typeof reply.view === 'function') {
     reply.code(status)
     return renderPage(app, req, reply, 'error', { title: 'Bad request', message: description })
   }
   return reply.code(status).header('cache-control', 'no-store').send({ error: 'invalid_request', error_description: description })
 }
 
-export async function buildApp(config: Config, options: AppOptions = {}): Promise<FastifyInstance> {
-  const app = Fastify({
-    logger: options.logger === undefined || options.logger === false
-      ? false
-      : { level: config.logLevel, redact: { paths: REDACT_PATHS, censor: '[redacted]' }, serializers: logSerializers, ...(options.logger === true ? {} : options.logger) },
-    trustProxy: config.trustProxy,
-    bodyLimit: 256 * 1024,
-    requestIdHeader: 'x-request-id',
-    return503OnClosing: true,
-  })
-  const store = options.store ?? createSqliteStore(config.dbPath)
-  await app.register(context, { config, store, clock: options.clock ?? Date.now, closeStore: !options.store })
-  await app.register(cookie)
-  await app.register(formbody, { bodyLimit: 64 * 1024 })
-  await app.register(cors, {
-    delegator: (req, cb) =>
-      cb(null, CORS_PATHS.test(req.url ?? '')
-        ? {
-            origin: '*',
-            methods: ['GET', 'POST', 'DELETE', 'OPTIONS'],
-            allowedHeaders: ['Authorization', 'Content-Type', 'MCP-Protocol-Version', 'Mcp-Session-Id', 'Last-Event-ID', 'Accept'],
-            exposedHeaders: ['WWW-Authenticate', 'Mcp-Session-Id'],
-            maxAge: 600,
-          }
-        : { origin: false }),
-  })
+function helmetOptions(config: Config) {
   const https = config.issuer.startsWith('https:')
-  await app.register(helmet, {
+  return {
     contentSecurityPolicy: {
       useDefaults: false,
       directives: {
@@ -103,23 +70,56 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
         ...(https ? { upgradeInsecureRequests: [] } : {}),
       },
     },
-    frameguard: { action: 'deny' },
+    frameguard: { action: 'deny' as const },
     strictTransportSecurity: https,
-    crossOriginResourcePolicy: { policy: 'cross-origin' },
-  })
-  await app.register(pages)
+    crossOriginResourcePolicy: { policy: 'cross-origin' as const },
+  }
+}
 
+export async function buildApp(config: Config, options: AppOptions = {}): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: options.logger === undefined || options.logger === false
+      ? false
+      : { level: config.logLevel, redact: { paths: REDACT_PATHS, censor: '[redacted]' }, serializers: logSerializers, ...(options.logger === true ? {} : options.logger) },
+    trustProxy: config.trustProxy,
+    bodyLimit: 256 * 1024,
+    requestIdHeader: 'x-request-id',
+    return503OnClosing: true,
+  })
+  const store = options.store ?? createSqliteStore(config.dbPath)
+  await app.register(context, { config, store, clock: options.clock ?? Date.now, closeStore: !options.store })
+  await app.register(formbody, { bodyLimit: 64 * 1024 })
   app.setErrorHandler((err: FastifyError, req, reply) => sendError(app, err, req, reply))
   app.setNotFoundHandler(async (req, reply) =>
     reply.code(404).header('cache-control', 'no-store').send({ error: 'not_found', error_description: `no route for ${req.method} ${req.url.split('?')[0]}` }),
   )
 
-  await app.register(metadataRoutes)
-  await app.register(registerRoutes)
-  await app.register(authorizeRoutes)
-  await app.register(tokenRoutes)
-  await app.register(loginRoutes)
-  await app.register(mcpRoutes)
+  // The JSON side: discovery, registration, token and /mcp. CORS for browser-based MCP
+  // clients; no cookies. (@fastify/cors answers preflights for every path; only routes
+  // in this context send CORS headers on the actual response.)
+  await app.register(async (api) => {
+    await api.register(cors, {
+      origin: '*',
+      methods: ['GET', 'POST', 'DELETE', 'OPTIONS'],
+      allowedHeaders: ['Authorization', 'Content-Type', 'MCP-Protocol-Version', 'Mcp-Session-Id', 'Last-Event-ID', 'Accept'],
+      exposedHeaders: ['WWW-Authenticate', 'Mcp-Session-Id'],
+      maxAge: 600,
+    })
+    await api.register(metadataRoutes)
+    await api.register(registerRoutes)
+    await api.register(tokenRoutes)
+    await api.register(mcpRoutes)
+  })
+
+  // The pages: sign-in, consent. Cookies, security headers and templates; no CORS.
+  await app.register(async (web) => {
+    await web.register(cookie)
+    await web.register(helmet, helmetOptions(config))
+    await web.register(pages)
+    await web.register(loginRoutes)
+    await web.register(authorizeRoutes)
+  })
+
   if (!config.upstream) await app.register(demoApi)
   return app
 }

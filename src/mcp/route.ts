@@ -6,6 +6,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { Server } from '@modelcontextprotocol/sdk/server/index.js'
 import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js'
 import { CallToolRequestSchema, ListToolsRequestSchema } from '@modelcontextprotocol/sdk/types.js'
+import { AjvJsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/ajv-provider.js'
 import { OAuthError } from '../errors.js'
 import type { ApiKey } from '../store/types.js'
 import { VERSION } from '../version.js'
@@ -37,16 +38,31 @@ function insufficientScope(app: FastifyInstance, key: ApiKey, needed: string[]):
   })
 }
 
+// One validator for every per-request Server: building an Ajv instance is the costliest
+// part of constructing a Server.
+const VALIDATOR = new AjvJsonSchemaValidator()
+
 function buildServer(tools: ToolDef[], call: (tool: ToolDef, args: Record<string, unknown>) => Promise<Record<string, unknown>>): Server {
-  const server = new Server({ name: 'keygate', version: VERSION }, { capabilities: { tools: { listChanged: false } } })
-  const listed = tools.map(({ name, description, inputSchema, annotations }) => ({ name, description, inputSchema, annotations }))
-  server.setRequestHandler(ListToolsRequestSchema, async () => ({ tools: listed }))
+  const server = new Server({ name: 'keygate', version: VERSION }, { capabilities: { tools: { listChanged: false } }, jsonSchemaValidator: VALIDATOR })
+  server.setRequestHandler(ListToolsRequestSchema, async () => ({ tools: listedTools(tools) }))
   server.setRequestHandler(CallToolRequestSchema, async (request) => {
     const tool = tools.find((t) => t.name === request.params.name)
     if (!tool) return { content: [{ type: 'text', text: `Unknown tool: ${request.params.name}` }], isError: true }
     return call(tool, (request.params.arguments ?? {}) as Record<string, unknown>)
   })
   return server
+}
+
+const listings = new WeakMap<ToolDef[], object[]>()
+
+/** tools/list's answer, computed once per tool catalogue. */
+function listedTools(tools: ToolDef[]): object[] {
+  let listed = listings.get(tools)
+  if (!listed) {
+    listed = tools.map(({ name, description, inputSchema, annotations }) => ({ name, description, inputSchema, annotations }))
+    listings.set(tools, listed)
+  }
+  return listed
 }
 
 export default async function mcpRoutes(app: FastifyInstance): Promise<void> {

@@ -1,0 +1,37 @@
+// The benchmark's server process: keygate (with the built-in demo API as its upstream) and
+// a plain Fastify reverse proxy (no auth, no MCP) in front of the same demo API, so that
+// both paths cost one extra hop inside one process. Prints its ports and a key as JSON.
+import Fastify from 'fastify'
+import { mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { Pool } from 'undici'
+import { buildApp } from '../src/app.js'
+import { loadConfig } from '../src/config.js'
+import { mintKey } from '../src/crypto/api-key.js'
+
+const port = Number(process.argv[2])
+const dir = mkdtempSync(join(tmpdir(), 'keygate-bench-'))
+const app = await buildApp(loadConfig({ KEYGATE_DB: join(dir, 'k.db'), KEYGATE_SECRET: 'bench-secret-0123456789-abcdefghijklmnop', PORT: String(port) }, { generateSecret: false }))
+await app.listen({ port, host: '127.0.0.1' })
+const user = await app.store.users.create({ email: 'bench@example.com', name: 'bench', passwordHash: 'x', createdAt: app.now() })
+const account = await app.store.accounts.create({ name: 'bench', kind: 'personal', ownerId: user.id, createdAt: app.now() })
+const key = mintKey('kg_')
+await app.store.keys.insert({ accountId: account.id, userId: user.id, name: 'bench', keyHash: key.hash, displayPrefix: key.displayPrefix, scopes: ['read', 'write'], resource: null, clientId: null, grantId: null, createdAt: app.now(), expiresAt: null })
+for (let i = 0; i < 5; i++) await app.store.notes.create({ accountId: account.id, title: `note ${i}`, body: 'x'.repeat(200), createdAt: app.now() })
+
+const pool = new Pool(`http://127.0.0.1:${port}`, { connections: 64 })
+const proxy = Fastify()
+proxy.all('/*', async (req, reply) => {
+  const res = await pool.request({ method: req.method as 'GET', path: req.url, headers: { authorization: req.headers.authorization ?? '', accept: 'application/json' } })
+  reply.code(res.statusCode).header('content-type', res.headers['content-type'] ?? 'application/json')
+  return reply.send(await res.body.text())
+})
+await proxy.listen({ port: port + 1, host: '127.0.0.1' })
+process.stdout.write(`${JSON.stringify({ port, proxyPort: port + 1, key: key.raw, dir })}\n`)
+process.on('SIGTERM', async () => {
+  await proxy.close()
+  await app.close()
+  await pool.close()
+  process.exit(0)
+})

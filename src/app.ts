@@ -16,6 +16,7 @@ import metadataRoutes from './oauth/metadata.js'
 import registerRoutes from './oauth/register.js'
 import tokenRoutes from './oauth/token.js'
 import loginRoutes from './web/login.js'
+import dashboardRoutes from './web/dashboard.js'
 import mcpRoutes from './mcp/route.js'
 import demoApi from './demo/api.js'
 import pages, { renderPage } from './web/pages.js'
@@ -118,6 +119,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
     await web.register(pages)
     await web.register(loginRoutes)
     await web.register(authorizeRoutes)
+    await web.register(dashboardRoutes)
   })
 
   if (!config.upstream) await app.register(demoApi)

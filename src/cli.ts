@@ -3,9 +3,9 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util'
 import { randomBytes } from 'node:crypto'
 import { ConfigError, loadConfig, type Config } from './config.js'
-import { mintKey } from './crypto/api-key.js'
 import { sha256Hex } from './crypto/compare.js'
 import { hashPassword } from './crypto/password.js'
+import { createManualKey, keyStatus, revokeKey } from './keys.js'
 import { checkRedirectUriForRegistration } from './oauth/redirect-uri.js'
 import { createSqliteStore } from './store/sqlite/index.js'
 import { ConflictError, ForeignKeyError, type Account, type Role, type Store } from './store/types.js'
@@ -116,16 +116,12 @@ const commands: Record<string, Command> = {
     const user = await findUser(store, required(values, 'email'))
     const account = await findAccount(store, required(values, 'account'))
     const scopes = checkScopes(config, values.scopes as string | undefined)
-    const key = mintKey(config.keyPrefix)
-    const result = await store.keys.insert({
-      accountId: account.id, userId: user.id, name: required(values, 'name'), keyHash: key.hash, displayPrefix: key.displayPrefix,
-      scopes, resource: null, clientId: null, grantId: null, createdAt: now(), expiresAt: null,
+    const { raw, key } = await createManualKey(store, config.keyPrefix, {
+      accountId: account.id, userId: user.id, name: required(values, 'name'), scopes, expiresAt: null, now: now(), ip: null, via: 'cli',
     })
-    if (!result.ok) throw new Error('key could not be stored')
-    await store.audit.record({ createdAt: now(), event: 'key_created', accountId: account.id, actorUserId: user.id, subject: String(result.key.id), ip: null, detail: { name: result.key.name, via: 'cli' } })
-    io.out(`key ${result.key.id} created for account ${account.id} (${account.name}), scopes: ${scopes.join(' ')}`)
+    io.out(`key ${key.id} created for account ${account.id} (${account.name}), scopes: ${scopes.join(' ')}`)
     io.out('This is the only time the key is shown:')
-    io.out(key.raw)
+    io.out(raw)
   },
   async 'key list'(args, { store, io }) {
     const { values } = parse(args, { account: { type: 'string' } })
@@ -133,10 +129,7 @@ const commands: Record<string, Command> = {
     const keys = await store.keys.list({ accountId: account?.id })
     io.out(['id', 'account', 'prefix', 'name', 'scopes', 'source', 'status'].join('\t'))
     const t = now()
-    for (const k of keys) {
-      const status = k.revokedAt !== null ? 'revoked' : k.expiresAt !== null && k.expiresAt <= t ? 'expired' : 'active'
-      io.out([k.id, k.accountId, `${k.displayPrefix}…`, k.name, k.scopes.join(' '), k.clientId ?? 'manual', status].join('\t'))
-    }
+    for (const k of keys) io.out([k.id, k.accountId, `${k.displayPrefix}…`, k.name, k.scopes.join(' '), k.clientId ?? 'manual', keyStatus(k, t)].join('\t'))
   },
   async 'key revoke'(args, { store, io }) {
     const { positionals } = parse(args, {})
@@ -144,8 +137,7 @@ const commands: Record<string, Command> = {
     if (!id || !/^\d+$/.test(id) || positionals.length > 1) throw new UsageError('usage: keygate key revoke ID')
     const key = await store.keys.byId(Number(id))
     if (!key) throw new UsageError(`no key ${id}`)
-    if (!(await store.keys.revoke(key.id, now()))) throw new UsageError(`key ${id} was already revoked`)
-    await store.audit.record({ createdAt: now(), event: 'key_revoked', accountId: key.accountId, actorUserId: null, subject: String(key.id), ip: null, detail: { name: key.name, via: 'cli' } })
+    if (!(await revokeKey(store, key, { userId: null, ip: null, via: 'cli' }, now()))) throw new UsageError(`key ${id} was already revoked`)
     io.out(`key ${id} revoked`)
   },
   async 'client add'(args, { store, io }) {

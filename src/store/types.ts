@@ -51,6 +51,19 @@ export type ApiKey = {
 
 export type NewApiKey = Omit<ApiKey, 'id' | 'lastUsedAt' | 'revokedAt'>
 
+/** A key as the dashboard lists it: with its OAuth client's name and its creator's email. */
+export type KeyListing = ApiKey & { clientName: string | null; creatorEmail: string }
+
+/** A consent as the dashboard lists it. */
+export type ConsentListing = Consent & {
+  clientName: string
+  redirectUris: string[]
+  accountName: string
+  lastUsedAt: number | null
+}
+
+export type AuditListing = AuditEvent & { actorEmail: string | null }
+
 export type AuditEvent = {
   id: number
   createdAt: number
@@ -92,6 +105,9 @@ export interface ConsentStore {
   /** Inserts or updates the one consent row of (user, client). */
   upsert(consent: Omit<Consent, 'createdAt' | 'updatedAt'>, now: number): Promise<Consent>
   get(userId: number, clientId: string): Promise<Consent | undefined>
+  listForUser(userId: number): Promise<ConsentListing[]>
+  /** Deletes the consent and revokes every key of (user, client), atomically. */
+  disconnect(userId: number, clientId: string, now: number): Promise<{ deleted: boolean; revokedKeys: number }>
 }
 
 export type InsertKeyResult = { ok: true; key: ApiKey } | { ok: false; reason: 'grant_used' }
@@ -102,6 +118,8 @@ export interface KeyStore {
   byHash(keyHash: string): Promise<ApiKey | undefined>
   byId(id: number): Promise<ApiKey | undefined>
   list(filter: { accountId?: number; userId?: number }): Promise<ApiKey[]>
+  /** The dashboard's view of an account's keys (optionally only one creator's). */
+  listForAccount(accountId: number, userId?: number): Promise<KeyListing[]>
   /** Sets revoked_at if not set; returns whether this call revoked it. */
   revoke(id: number, now: number): Promise<boolean>
   /** Revokes the key minted from an authorization code (RFC 6749 §4.1.2). */
@@ -114,7 +132,7 @@ export interface AuditStore {
   record(event: NewAuditEvent): Promise<void>
   /** Counts events of one kind about one subject since a time (sign-in throttling). */
   count(event: string, subject: string, since: number): Promise<number>
-  list(accountId: number, options: { before?: number; limit: number }): Promise<AuditEvent[]>
+  list(accountId: number, options: { before?: number; limit: number }): Promise<AuditListing[]>
 }
 
 export interface NoteStore {

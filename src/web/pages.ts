@@ -10,6 +10,12 @@ import type { User } from '../store/types.js'
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url))
 const STYLESHEET = readFileSync(`${ROOT}public/style.css`)
+const COPY_SCRIPT = readFileSync(`${ROOT}public/copy.js`)
+
+/** "2026-11-23 12:00 UTC", or a dash for never. */
+export function fmtTime(seconds: number | null | undefined): string {
+  return seconds ? `${new Date(seconds * 1000).toISOString().slice(0, 16).replace('T', ' ')} UTC` : '—'
+}
 
 export default fp(
   async (app) => {
@@ -19,6 +25,9 @@ export default fp(
     })
     app.get('/static/style.css', async (_req, reply) =>
       reply.type('text/css; charset=utf-8').header('cache-control', 'public, max-age=3600').send(STYLESHEET),
+    )
+    app.get('/static/copy.js', async (_req, reply) =>
+      reply.type('text/javascript; charset=utf-8').header('cache-control', 'public, max-age=3600').send(COPY_SCRIPT),
     )
   },
   { name: 'keygate-pages', dependencies: ['keygate-context'] },
@@ -35,5 +44,5 @@ export async function renderPage(
 ): Promise<FastifyReply> {
   const session = await ensureSession(app, req, reply)
   reply.header('cache-control', 'no-store')
-  return reply.type('text/html; charset=utf-8').view(template, { ...data, user, csrf: session.csrf })
+  return reply.type('text/html; charset=utf-8').view(template, { ...data, user, csrf: session.csrf, fmtTime })
 }

@@ -1,5 +1,5 @@
 // OAuth clients, consents and API keys on SQLite.
-import type { ApiKey, Client, ClientStore, Consent, ConsentStore, KeyStore } from '../types.js'
+import type { ApiKey, Client, ClientStore, Consent, ConsentListing, ConsentStore, KeyListing, KeyStore } from '../types.js'
 import { ConflictError } from '../types.js'
 import { mapConstraint, splitScopes, type Db } from './db.js'
 
@@ -71,6 +71,20 @@ export function sqliteConsents(db: Db): ConsentStore {
      RETURNING *`,
   )
   const get = db.prepare<[number, string], ConsentRow>('SELECT * FROM consents WHERE user_id = ? AND client_id = ?')
+  const listForUser = db.prepare<[number], ConsentRow & { client_name: string; redirect_uris: string; account_name: string; last_used_at: number | null }>(
+    `SELECT c.*, oc.client_name, oc.redirect_uris, a.name AS account_name,
+       (SELECT max(k.last_used_at) FROM api_keys k WHERE k.user_id = c.user_id AND k.client_id = c.client_id) AS last_used_at
+     FROM consents c JOIN oauth_clients oc ON oc.client_id = c.client_id JOIN accounts a ON a.id = c.account_id
+     WHERE c.user_id = ? ORDER BY c.updated_at DESC`,
+  )
+  const remove = db.prepare<[number, string]>('DELETE FROM consents WHERE user_id = ? AND client_id = ?')
+  const revokeClientKeys = db.prepare<[number, number, string]>(
+    'UPDATE api_keys SET revoked_at = ? WHERE user_id = ? AND client_id = ? AND revoked_at IS NULL',
+  )
+  const disconnect = db.transaction((userId: number, clientId: string, now: number) => ({
+    revokedKeys: revokeClientKeys.run(now, userId, clientId).changes,
+    deleted: remove.run(userId, clientId).changes === 1,
+  }))
   return {
     async upsert(c, now) {
       return toConsent(mapConstraint(() => upsert.get(c.userId, c.clientId, c.accountId, c.scopes.join(' '), now, now)!))
@@ -78,6 +92,18 @@ export function sqliteConsents(db: Db): ConsentStore {
     async get(userId, clientId) {
       const row = get.get(userId, clientId)
       return row && toConsent(row)
+    },
+    async listForUser(userId) {
+      return listForUser.all(userId).map((r): ConsentListing => ({
+        ...toConsent(r),
+        clientName: r.client_name,
+        redirectUris: JSON.parse(r.redirect_uris) as string[],
+        accountName: r.account_name,
+        lastUsedAt: r.last_used_at,
+      }))
+    },
+    async disconnect(userId, clientId, now) {
+      return disconnect(userId, clientId, now)
     },
   }
 }
@@ -130,6 +156,12 @@ export function sqliteKeys(db: Db): KeyStore {
     'SELECT * FROM api_keys WHERE account_id = ? AND user_id = ? ORDER BY id DESC',
   )
   const listUser = db.prepare<[number], KeyRow>('SELECT * FROM api_keys WHERE user_id = ? ORDER BY id DESC')
+  type ListingRow = KeyRow & { client_name: string | null; creator_email: string }
+  const listing = `SELECT k.*, oc.client_name, u.email AS creator_email FROM api_keys k
+     LEFT JOIN oauth_clients oc ON oc.client_id = k.client_id JOIN users u ON u.id = k.user_id`
+  const listingAccount = db.prepare<[number], ListingRow>(`${listing} WHERE k.account_id = ? ORDER BY k.id DESC`)
+  const listingAccountUser = db.prepare<[number, number], ListingRow>(`${listing} WHERE k.account_id = ? AND k.user_id = ? ORDER BY k.id DESC`)
+  const toListing = (r: ListingRow): KeyListing => ({ ...toKey(r), clientName: r.client_name, creatorEmail: r.creator_email })
   const revoke = db.prepare<[number, number]>('UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL')
   const revokeByGrant = db.prepare<[number, string], KeyRow>(
     'UPDATE api_keys SET revoked_at = coalesce(revoked_at, ?) WHERE grant_id = ? RETURNING *',
@@ -165,6 +197,9 @@ export function sqliteKeys(db: Db): KeyStore {
       if (accountId !== undefined) return listAccount.all(accountId).map(toKey)
       if (userId !== undefined) return listUser.all(userId).map(toKey)
       return listAll.all().map(toKey)
+    },
+    async listForAccount(accountId, userId) {
+      return (userId === undefined ? listingAccount.all(accountId) : listingAccountUser.all(accountId, userId)).map(toListing)
     },
     async revoke(id, now) {
       return revoke.run(now, id).changes === 1

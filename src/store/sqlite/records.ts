@@ -1,5 +1,5 @@
 // Audit events and the demo API's notes on SQLite.
-import type { AuditEvent, AuditStore, Note, NoteStore } from '../types.js'
+import type { AuditEvent, AuditListing, AuditStore, Note, NoteStore } from '../types.js'
 import type { Db } from './db.js'
 
 type AuditRow = {
@@ -32,8 +32,9 @@ export function sqliteAudit(db: Db): AuditStore {
   const count = db.prepare<[string, string, number], { n: number }>(
     'SELECT count(*) AS n FROM audit_events WHERE event = ? AND subject = ? AND created_at >= ?',
   )
-  const list = db.prepare<[number, number, number], AuditRow>(
-    'SELECT * FROM audit_events WHERE account_id = ? AND id < ? ORDER BY id DESC LIMIT ?',
+  const list = db.prepare<[number, number, number], AuditRow & { actor_email: string | null }>(
+    `SELECT e.*, u.email AS actor_email FROM audit_events e LEFT JOIN users u ON u.id = e.actor_user_id
+     WHERE e.account_id = ? AND e.id < ? ORDER BY e.id DESC LIMIT ?`,
   )
   return {
     async record(e) {
@@ -43,7 +44,7 @@ export function sqliteAudit(db: Db): AuditStore {
       return count.get(event, subject, since)!.n
     },
     async list(accountId, { before, limit }) {
-      return list.all(accountId, before ?? Number.MAX_SAFE_INTEGER, limit).map(toEvent)
+      return list.all(accountId, before ?? Number.MAX_SAFE_INTEGER, limit).map((r): AuditListing => ({ ...toEvent(r), actorEmail: r.actor_email }))
     },
   }
 }

@@ -1,0 +1,46 @@
+// Keys made by hand (dashboard, CLI): one place that mints, stores and audits them, and
+// one that revokes them.
+import { mintKey } from './crypto/api-key.js'
+import type { ApiKey, Store } from './store/types.js'
+
+export type ManualKeyInput = {
+  accountId: number
+  userId: number
+  name: string
+  scopes: string[]
+  expiresAt: number | null
+  now: number
+  ip: string | null
+  via: 'dashboard' | 'cli'
+}
+
+/** Creates a manual key (no OAuth client, no audience); returns the raw key, shown once. */
+export async function createManualKey(store: Store, prefix: string, input: ManualKeyInput): Promise<{ raw: string; key: ApiKey }> {
+  const minted = mintKey(prefix)
+  const result = await store.keys.insert({
+    accountId: input.accountId, userId: input.userId, name: input.name, keyHash: minted.hash, displayPrefix: minted.displayPrefix,
+    scopes: input.scopes, resource: null, clientId: null, grantId: null, createdAt: input.now, expiresAt: input.expiresAt,
+  })
+  if (!result.ok) throw new Error('the key could not be stored')
+  await store.audit.record({
+    createdAt: input.now, event: 'key_created', accountId: input.accountId, actorUserId: input.userId, subject: String(result.key.id),
+    ip: input.ip, detail: { name: input.name, scopes: input.scopes, via: input.via },
+  })
+  return { raw: minted.raw, key: result.key }
+}
+
+/** Revokes a key and audits it; false when it was already revoked. */
+export async function revokeKey(store: Store, key: ApiKey, actor: { userId: number | null; ip: string | null; via: 'dashboard' | 'cli' }, now: number): Promise<boolean> {
+  if (!(await store.keys.revoke(key.id, now))) return false
+  await store.audit.record({
+    createdAt: now, event: 'key_revoked', accountId: key.accountId, actorUserId: actor.userId, subject: String(key.id),
+    ip: actor.ip, detail: { name: key.name, via: actor.via },
+  })
+  return true
+}
+
+export function keyStatus(key: ApiKey, now: number): 'active' | 'revoked' | 'expired' {
+  if (key.revokedAt !== null) return 'revoked'
+  if (key.expiresAt !== null && key.expiresAt <= now) return 'expired'
+  return 'active'
+}

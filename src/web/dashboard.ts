@@ -1,0 +1,157 @@
+// The dashboard: accounts, API keys (create, revoke), connected apps (disconnect) and the
+// audit log. Owners and admins see and revoke every key of an account; members only their
+// own. A key or account the user has no membership in answers 404, as if it did not exist.
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { audit } from '../audit.js'
+import { PageError } from '../errors.js'
+import { createManualKey, keyStatus, revokeKey } from '../keys.js'
+import type { ApiKey, Membership, Role, User } from '../store/types.js'
+import { currentUser } from './current-user.js'
+import { renderPage } from './pages.js'
+import { checkCsrf, readSession } from './session.js'
+
+const AUDIT_PAGE = 50
+const EXPIRY_DAYS = [7, 30, 90, 365]
+const MAX_NAME = 100
+
+type Body = Record<string, unknown>
+
+const notFound = () => new PageError(404, 'Not found', 'There is nothing here, or it belongs to an account you are not a member of.')
+const canManage = (role: Role) => role === 'owner' || role === 'admin'
+
+async function signedIn(app: FastifyInstance, req: FastifyRequest, reply: FastifyReply): Promise<User | null> {
+  const user = await currentUser(app, req)
+  if (!user) reply.redirect(`/login?return_to=${encodeURIComponent(req.url)}`, 303)
+  return user
+}
+
+async function signedInPost(app: FastifyInstance, req: FastifyRequest): Promise<{ user: User; body: Body }> {
+  const body = (req.body ?? {}) as Body
+  checkCsrf(await readSession(app, req), body.csrf)
+  const user = await currentUser(app, req)
+  if (!user) throw new PageError(401, 'Signed out', 'Your session has ended. Sign in again.')
+  return { user, body }
+}
+
+function parseId(raw: unknown): number | null {
+  return typeof raw === 'string' && /^\d{1,15}$/.test(raw) ? Number(raw) : null
+}
+
+/** The membership the request is about: ?account=ID, or the user's first account. */
+function chooseAccount(memberships: Membership[], raw: unknown): Membership {
+  if (raw === undefined || raw === '') {
+    if (memberships.length === 0) throw new PageError(403, 'No account', 'Your user belongs to no account yet.')
+    return memberships[0]!
+  }
+  const id = parseId(raw)
+  const found = memberships.find((m) => m.account.id === id)
+  if (!found) throw notFound()
+  return found
+}
+
+/** The key, if the user may act on it: 404 outside their accounts, 403 for a member's other keys. */
+async function keyForAction(app: FastifyInstance, user: User, rawId: unknown): Promise<ApiKey> {
+  const id = parseId(rawId)
+  const key = id === null ? undefined : await app.store.keys.byId(id)
+  if (!key) throw notFound()
+  const role = await app.store.accounts.roleOf(user.id, key.accountId)
+  if (!role) throw notFound()
+  if (!canManage(role) && key.userId !== user.id) throw new PageError(403, 'Not allowed', 'Members may revoke only the keys they created. Ask an owner or admin of the account.')
+  return key
+}
+
+function checkScopes(app: FastifyInstance, raw: unknown): string[] {
+  const ticked = Array.isArray(raw) ? raw : raw === undefined ? [] : [raw]
+  return app.config.scopes.filter((s) => app.config.alwaysScopes.includes(s) || ticked.includes(s))
+}
+
+function checkExpiry(app: FastifyInstance, raw: unknown): number | null {
+  if (raw === undefined || raw === '' || raw === 'never') return null
+  const days = Number(raw)
+  if (!EXPIRY_DAYS.includes(days)) throw new PageError(400, 'Invalid expiry', 'Choose an expiry from the list.')
+  return app.now() + days * 86400
+}
+
+function checkName(raw: unknown): string {
+  const name = typeof raw === 'string' ? raw.trim() : ''
+  if (name === '' || name.length > MAX_NAME) throw new PageError(400, 'Invalid name', `Give the key a name of 1 to ${MAX_NAME} characters.`)
+  return name
+}
+
+export default async function dashboardRoutes(app: FastifyInstance): Promise<void> {
+  app.get('/dashboard', async (req, reply) => {
+    const user = await signedIn(app, req, reply)
+    if (!user) return reply
+    const memberships = await app.store.accounts.membershipsOf(user.id)
+    const current = chooseAccount(memberships, (req.query as Body).account)
+    const keys = await app.store.keys.listForAccount(current.account.id, canManage(current.role) ? undefined : user.id)
+    const now = app.now()
+    return renderPage(app, req, reply, 'dashboard', {
+      memberships,
+      current,
+      canManage: canManage(current.role),
+      keys: keys.map((k) => ({ ...k, status: keyStatus(k, now), mine: k.userId === user.id })),
+      apps: (await app.store.consents.listForUser(user.id)).map((c) => ({ ...c, redirectHost: hostOf(c.redirectUris[0]) })),
+      scopes: app.config.scopes.map((name) => ({ name, always: app.config.alwaysScopes.includes(name) })),
+      expiryDays: EXPIRY_DAYS,
+    }, user)
+  })
+
+  app.post('/dashboard/keys', async (req, reply) => {
+    const { user, body } = await signedInPost(app, req)
+    const accountId = parseId(body.account_id)
+    const role = accountId === null ? undefined : await app.store.accounts.roleOf(user.id, accountId)
+    if (!role || accountId === null) throw notFound()
+    const { raw, key } = await createManualKey(app.store, app.config.keyPrefix, {
+      accountId, userId: user.id, name: checkName(body.name), scopes: checkScopes(app, body.scopes),
+      expiresAt: checkExpiry(app, body.expires_in_days), now: app.now(), ip: req.ip, via: 'dashboard',
+    })
+    // The raw key is on this page only: never cached, never sent as a referrer.
+    reply.header('referrer-policy', 'no-referrer')
+    return renderPage(app, req, reply, 'key-created', { raw, key, mcpUrl: app.config.resource, accountId }, user)
+  })
+
+  app.post('/dashboard/keys/:id/revoke', async (req, reply) => {
+    const { user, body } = await signedInPost(app, req)
+    const key = await keyForAction(app, user, (req.params as Body).id)
+    if (body.confirm !== 'yes') return renderPage(app, req, reply, 'confirm-revoke', { key }, user)
+    await revokeKey(app.store, key, { userId: user.id, ip: req.ip, via: 'dashboard' }, app.now())
+    return reply.redirect(`/dashboard?account=${key.accountId}`, 303)
+  })
+
+  app.post('/dashboard/apps/:clientId/disconnect', async (req, reply) => {
+    const { user } = await signedInPost(app, req)
+    const clientId = String((req.params as Body).clientId)
+    const consent = await app.store.consents.get(user.id, clientId)
+    if (!consent) throw notFound()
+    const { revokedKeys } = await app.store.consents.disconnect(user.id, clientId, app.now())
+    await audit(app, req, { event: 'app_disconnected', accountId: consent.accountId, actorUserId: user.id, subject: clientId, detail: { revoked_keys: revokedKeys } })
+    return reply.redirect(`/dashboard?account=${consent.accountId}`, 303)
+  })
+
+  app.get('/dashboard/audit', async (req, reply) => {
+    const user = await signedIn(app, req, reply)
+    if (!user) return reply
+    const query = req.query as Body
+    const current = chooseAccount(await app.store.accounts.membershipsOf(user.id), query.account)
+    if (!canManage(current.role)) throw new PageError(403, 'Not allowed', 'Only owners and admins of an account can read its audit log.')
+    const before = parseId(query.before) ?? undefined
+    const events = await app.store.audit.list(current.account.id, { before, limit: AUDIT_PAGE + 1 })
+    const page = events.slice(0, AUDIT_PAGE)
+    return renderPage(app, req, reply, 'audit', {
+      current,
+      events: page.map((e) => ({ ...e, detailText: Object.keys(e.detail).length ? JSON.stringify(e.detail) : '' })),
+      older: events.length > AUDIT_PAGE ? page.at(-1)!.id : null,
+    }, user)
+  })
+}
+
+function hostOf(uri: string | undefined): string {
+  if (!uri) return ''
+  try {
+    const url = new URL(uri)
+    return url.host || uri
+  } catch {
+    return uri
+  }
+}

@@ -206,3 +206,22 @@ t.test('markup in a client name and logo URL shows as text on the consent page a
   t.match(dash.body, /<td class="client-name">&lt;script&gt;alert\(1\)/)
   t.match(consent.headers['content-security-policy'], /script-src 'self'/)
 })
+
+t.test('security headers on every HTML page', async (t) => {
+  const { app, acme } = await team(t)
+  const cookie = await signIn(app, 'owner@example.com')
+  for (const url of ['/login', '/dashboard', `/dashboard?account=${acme.id}`, `/dashboard/audit?account=${acme.id}`, '/logout', '/dashboard?account=99999']) {
+    const res = await page(app, url === '/login' ? '' : cookie, url)
+    const csp = String(res.headers['content-security-policy'])
+    t.match(csp, /frame-ancestors 'none'/, `${url}: frame-ancestors`)
+    t.match(csp, /script-src 'self'/, `${url}: no inline script`)
+    t.notMatch(csp, /unsafe-inline/, `${url}: no unsafe-inline`)
+    t.equal(res.headers['x-frame-options'], 'DENY', `${url}: X-Frame-Options`)
+    t.equal(res.headers['referrer-policy'], 'no-referrer', `${url}: no-referrer`)
+    t.equal(res.headers['cache-control'], 'no-store', `${url}: no-store`)
+    t.equal(res.headers['x-content-type-options'], 'nosniff')
+    t.notMatch(res.body, /<script>(?!<\/script>)/, `${url}: no inline script element`)
+  }
+  const css = await app.inject({ url: '/static/style.css' })
+  t.notMatch(css.body, /https?:\/\//, 'no external assets in the stylesheet')
+})

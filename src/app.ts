@@ -9,6 +9,7 @@ import type { Config } from './config.js'
 import { OAuthError, PageError } from './errors.js'
 import { logSerializers, REDACT_PATHS } from './log.js'
 import context, { type Clock } from './plugins/context.js'
+import { registerRateLimit } from './plugins/rate-limit.js'
 import { createSqliteStore } from './store/sqlite/index.js'
 import type { Store } from './store/types.js'
 import authorizeRoutes from './oauth/authorize.js'
@@ -90,6 +91,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
   const store = options.store ?? createSqliteStore(config.dbPath)
   await app.register(context, { config, store, clock: options.clock ?? Date.now, closeStore: !options.store })
   await app.register(formbody, { bodyLimit: 64 * 1024 })
+  await registerRateLimit(app)
   app.setErrorHandler((err: FastifyError, req, reply) => sendError(app, err, req, reply))
   app.setNotFoundHandler(async (req, reply) =>
     reply.code(404).header('cache-control', 'no-store').send({ error: 'not_found', error_description: `no route for ${req.method} ${req.url.split('?')[0]}` }),

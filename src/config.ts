@@ -4,6 +4,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { randomBytes } from 'node:crypto'
 import { dirname, resolve } from 'node:path'
 import { z } from 'zod'
+import { sha256Hex } from './crypto/compare.js'
 
 const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]'])
 const SCOPE_TOKEN = /^[\x21\x23-\x5b\x5d-\x7e]+$/ // RFC 6749 §3.3 scope-token
@@ -37,6 +38,21 @@ const envSchema = z.object({
   KEYGATE_ALLOWED_HOSTS: z.string().default(''),
   KEYGATE_ALLOWED_ORIGINS: z.string().default(''),
   KEYGATE_TRUST_PROXY: bool.default(false),
+  KEYGATE_ACCESS_TTL: positiveInt.optional(),
+  KEYGATE_REFRESH_TTL: positiveInt.default(30 * 86400),
+  KEYGATE_REFRESH_GRACE_SECONDS: z.coerce.number().int().min(0).default(60),
+  KEYGATE_CLEANUP_INTERVAL_SECONDS: positiveInt.default(600),
+  KEYGATE_RESOURCE_SERVERS: z.string().default(''),
+  KEYGATE_CLIENTS_FILE: z.string().optional(),
+  KEYGATE_REGISTRATION: z.enum(['open', 'closed']).default('open'),
+  KEYGATE_CIMD_ALLOW_PRIVATE: bool.default(false),
+  KEYGATE_CIMD_TIMEOUT_MS: positiveInt.default(3000),
+  KEYGATE_RATE_LIMIT_WINDOW_SECONDS: positiveInt.default(60),
+  KEYGATE_RATE_LIMIT_REGISTER: positiveInt.default(60),
+  KEYGATE_RATE_LIMIT_TOKEN: positiveInt.default(600),
+  KEYGATE_RATE_LIMIT_AUTHORIZE: positiveInt.default(300),
+  KEYGATE_RATE_LIMIT_LOGIN: positiveInt.default(60),
+  KEYGATE_RATE_LIMIT_MCP: positiveInt.default(1200),
 })
 
 export type Config = {
@@ -67,6 +83,18 @@ export type Config = {
   allowedHosts: string[]
   allowedOrigins: string[]
   trustProxy: boolean
+  /** Lifetime of OAuth-minted keys in seconds; undefined = they do not expire (no refresh tokens). */
+  accessTtl: number | undefined
+  refreshTtl: number
+  refreshGraceSeconds: number
+  cleanupIntervalSeconds: number
+  /** Resource servers allowed to call /introspect: id → SHA-256 hex of the secret. */
+  resourceServers: Map<string, string>
+  clientsFile: string | undefined
+  registrationOpen: boolean
+  cimdAllowPrivate: boolean
+  cimdTimeoutMs: number
+  rateLimits: { windowSeconds: number; register: number; token: number; authorize: number; login: number; mcp: number }
 }
 
 export class ConfigError extends Error {}
@@ -117,6 +145,20 @@ function parseScopes(raw: string, alwaysRaw: string): { scopes: string[]; always
   const unknown = alwaysScopes.find((s) => !scopes.includes(s))
   if (unknown) fail('KEYGATE_ALWAYS_SCOPES', `${unknown} is not in KEYGATE_SCOPES`)
   return { scopes, alwaysScopes }
+}
+
+/** "id:secret,id2:secret2" → id → SHA-256 of the secret (the secret is not kept). */
+function parseResourceServers(raw: string): Map<string, string> {
+  const out = new Map<string, string>()
+  for (const entry of list(/,/)(raw)) {
+    const colon = entry.indexOf(':')
+    const id = entry.slice(0, colon)
+    const secret = entry.slice(colon + 1)
+    if (colon < 1 || !/^[\w.-]{1,100}$/.test(id)) fail('KEYGATE_RESOURCE_SERVERS', 'entries must look like id:secret (id of letters, digits, "_", "-", ".")')
+    if (Buffer.byteLength(secret) < 32) fail('KEYGATE_RESOURCE_SERVERS', `the secret of ${id} must be at least 32 bytes long`)
+    out.set(id, sha256Hex(secret))
+  }
+  return out
 }
 
 export type LoadOptions = { warn?: (msg: string) => void; generateSecret?: boolean }
@@ -178,5 +220,22 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: LoadOp
     allowedHosts: list(/,/)(e.KEYGATE_ALLOWED_HOSTS).map((h) => h.toLowerCase()),
     allowedOrigins: list(/,/)(e.KEYGATE_ALLOWED_ORIGINS),
     trustProxy: e.KEYGATE_TRUST_PROXY,
+    accessTtl: e.KEYGATE_ACCESS_TTL,
+    refreshTtl: e.KEYGATE_REFRESH_TTL,
+    refreshGraceSeconds: e.KEYGATE_REFRESH_GRACE_SECONDS,
+    cleanupIntervalSeconds: e.KEYGATE_CLEANUP_INTERVAL_SECONDS,
+    resourceServers: parseResourceServers(e.KEYGATE_RESOURCE_SERVERS),
+    clientsFile: e.KEYGATE_CLIENTS_FILE,
+    registrationOpen: e.KEYGATE_REGISTRATION === 'open',
+    cimdAllowPrivate: e.KEYGATE_CIMD_ALLOW_PRIVATE,
+    cimdTimeoutMs: e.KEYGATE_CIMD_TIMEOUT_MS,
+    rateLimits: {
+      windowSeconds: e.KEYGATE_RATE_LIMIT_WINDOW_SECONDS,
+      register: e.KEYGATE_RATE_LIMIT_REGISTER,
+      token: e.KEYGATE_RATE_LIMIT_TOKEN,
+      authorize: e.KEYGATE_RATE_LIMIT_AUTHORIZE,
+      login: e.KEYGATE_RATE_LIMIT_LOGIN,
+      mcp: e.KEYGATE_RATE_LIMIT_MCP,
+    },
   }
 }

@@ -18,7 +18,7 @@ export type OAuthErrorCode =
   | 'temporarily_unavailable'
   | 'not_found'
   | 'method_not_allowed'
-  | 'rate_limited'
+  | 'too_many_requests'
   | 'invalid_token'
   | 'insufficient_scope'
 

@@ -15,6 +15,7 @@ import { catalog } from './catalog.js'
 import { Upstream } from './forward.js'
 import type { ToolDef } from './openapi.js'
 import { originPolicy } from './origin.js'
+import { limit } from '../plugins/rate-limit.js'
 
 type Message = { method?: unknown; params?: { name?: unknown } }
 
@@ -88,10 +89,10 @@ export default async function mcpRoutes(app: FastifyInstance): Promise<void> {
     if (!(await guard(req, reply))) return reply
     return jsonRpcError(reply.header('allow', 'POST'), 405, -32000, 'Method not allowed: this server is stateless and opens no streams')
   }
-  app.get('/mcp', notAllowed)
-  app.delete('/mcp', notAllowed)
+  app.get('/mcp', { config: limit(app, 'mcp') }, notAllowed)
+  app.delete('/mcp', { config: limit(app, 'mcp') }, notAllowed)
 
-  app.post('/mcp', async (req, reply) => {
+  app.post('/mcp', { config: limit(app, 'mcp') }, async (req, reply) => {
     const key = await guard(req, reply)
     if (!key) return reply
     const raw = typeof req.body === 'string' ? req.body : ''

@@ -9,6 +9,7 @@ import { renderPage } from '../web/pages.js'
 import { checkCsrf, readSession } from '../web/session.js'
 import { checkClientAndRedirect, checkRest, clientRedirect, stateOf, type AuthorizationRequest } from './authorize-request.js'
 import { signCode } from './code.js'
+import { limit } from '../plugins/rate-limit.js'
 
 const FORWARDED = ['client_id', 'redirect_uri', 'response_type', 'state', 'code_challenge', 'code_challenge_method', 'resource', 'scope']
 
@@ -60,7 +61,7 @@ function chosenAccount(body: Params): number {
 }
 
 export default async function authorizeRoutes(app: FastifyInstance): Promise<void> {
-  app.get('/authorize', async (req, reply) => {
+  app.get('/authorize', { config: limit(app, 'authorize') }, async (req, reply) => {
     const params = req.query as Params
     const request = await validate(app, params, reply)
     if (!request) return reply
@@ -69,7 +70,7 @@ export default async function authorizeRoutes(app: FastifyInstance): Promise<voi
     return consentPage(app, req, reply, user, request, params)
   })
 
-  app.post('/authorize', async (req, reply) => {
+  app.post('/authorize', { config: limit(app, 'authorize') }, async (req, reply) => {
     const body = (req.body ?? {}) as Params
     const session = await readSession(app, req)
     checkCsrf(session, body.csrf)

@@ -9,6 +9,7 @@ import { sha256Hex } from '../crypto/compare.js'
 import { OAuthError } from '../errors.js'
 import type { AuthMethod } from '../store/types.js'
 import { checkRedirectUriForRegistration } from './redirect-uri.js'
+import { limit } from '../plugins/rate-limit.js'
 
 export const REGISTRATION_BODY_LIMIT = 16 * 1024
 const MAX_REDIRECT_URIS = 10
@@ -128,7 +129,7 @@ export function fallbackName(redirectUris: string[]): string {
 }
 
 export default async function registerRoutes(app: FastifyInstance): Promise<void> {
-  app.post('/register', { bodyLimit: REGISTRATION_BODY_LIMIT }, async (req, reply) => {
+  app.post('/register', { bodyLimit: REGISTRATION_BODY_LIMIT, config: limit(app, 'register') }, async (req, reply) => {
     if (!/^application\/json\b/i.test(req.headers['content-type'] ?? '')) throw new OAuthError('invalid_client_metadata', 'the request body must be application/json')
     const metadata = acceptMetadata(req.body)
     const method = metadata.token_endpoint_auth_method as AuthMethod

@@ -13,6 +13,7 @@ import { OAuthError } from '../errors.js'
 import { ForeignKeyError, type Client } from '../store/types.js'
 import { authenticateClient } from './client-auth.js'
 import { verifyCode, type CodeClaims } from './code.js'
+import { limit } from '../plugins/rate-limit.js'
 
 export const TOKEN_BODY_LIMIT = 16 * 1024
 const VERIFIER = /^[A-Za-z0-9._~-]{43,128}$/ // RFC 7636 §4.1
@@ -92,7 +93,7 @@ async function exchangeCode(app: FastifyInstance, req: FastifyRequest, body: Bod
 }
 
 export default async function tokenRoutes(app: FastifyInstance): Promise<void> {
-  app.post('/token', { bodyLimit: TOKEN_BODY_LIMIT }, async (req, reply) => {
+  app.post('/token', { bodyLimit: TOKEN_BODY_LIMIT, config: limit(app, 'token') }, async (req, reply) => {
     reply.header('cache-control', 'no-store').header('pragma', 'no-cache')
     const body = req.body
     if (typeof body !== 'object' || body === null || Array.isArray(body)) {

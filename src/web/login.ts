@@ -5,6 +5,7 @@ import { audit } from '../audit.js'
 import { DUMMY_PASSWORD_HASH, verifyPassword } from '../crypto/password.js'
 import { currentUser } from './current-user.js'
 import { renderPage } from './pages.js'
+import { limit } from '../plugins/rate-limit.js'
 import { checkCsrf, endSession, ensureSession, readSession, safeReturnTo, startSession } from './session.js'
 
 const MAX_FIELD = 1024
@@ -21,7 +22,7 @@ export default async function loginRoutes(app: FastifyInstance): Promise<void> {
     return renderPage(app, req, reply, 'login', { returnTo, email: '', error: null })
   })
 
-  app.post('/login', async (req, reply) => {
+  app.post('/login', { config: limit(app, 'login') }, async (req, reply) => {
     checkCsrf(await readSession(app, req), field(req.body, 'csrf'))
     const email = field(req.body, 'email').trim().toLowerCase()
     const password = field(req.body, 'password')

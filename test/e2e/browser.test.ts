@@ -14,7 +14,8 @@ async function callbackServer(t: Test) {
   const port = await freePort()
   const received: URL[] = []
   const server = createServer((req, res) => {
-    received.push(new URL(req.url!, `http://127.0.0.1:${port}`))
+    const url = new URL(req.url!, `http://127.0.0.1:${port}`)
+    if (url.pathname === '/callback') received.push(url) // not the browser's /favicon.ico
     res.writeHead(200, { 'content-type': 'text/html' }).end('<!doctype html><title>Callback</title><p>The app received the code.</p>')
   })
   await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve))

@@ -77,6 +77,7 @@ CREATE TABLE IF NOT EXISTS api_keys (
   resource       TEXT,             -- audience (RFC 8707); NULL = any resource of ours
   client_id      TEXT    REFERENCES oauth_clients(client_id),
   grant_id       TEXT    UNIQUE,
+  family_id      TEXT,             -- the connection: the code's jti, shared by keys minted by refresh
   created_at     INTEGER NOT NULL,
   last_used_at   INTEGER,
   expires_at     INTEGER,
@@ -85,6 +86,25 @@ CREATE TABLE IF NOT EXISTS api_keys (
 );
 CREATE INDEX IF NOT EXISTS api_keys_account ON api_keys(account_id);
 CREATE INDEX IF NOT EXISTS api_keys_user_client ON api_keys(user_id, client_id);
+CREATE INDEX IF NOT EXISTS api_keys_family ON api_keys(family_id);
+CREATE INDEX IF NOT EXISTS api_keys_expires ON api_keys(expires_at) WHERE expires_at IS NOT NULL;
+
+-- refresh_tokens: only with KEYGATE_ACCESS_TTL set (expiring keys). Stored as SHA-256. Each
+-- refresh mints a new key in the same family and a new refresh token; the used one keeps
+-- working for KEYGATE_REFRESH_GRACE_SECONDS after rotated_at (concurrent refreshes), and
+-- reuse after that revokes the family. Rows are deleted by the periodic clean-up once
+-- expired, or once rotated and past the grace window.
+CREATE TABLE IF NOT EXISTS refresh_tokens (
+  token_hash TEXT    PRIMARY KEY,
+  family_id  TEXT    NOT NULL,
+  key_id     INTEGER NOT NULL REFERENCES api_keys(id),
+  client_id  TEXT    NOT NULL REFERENCES oauth_clients(client_id),
+  created_at INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL,
+  rotated_at INTEGER
+);
+CREATE INDEX IF NOT EXISTS refresh_tokens_family ON refresh_tokens(family_id);
+CREATE INDEX IF NOT EXISTS refresh_tokens_key ON refresh_tokens(key_id);
 
 -- audit_events: security-relevant events (keys, consents, replays, failed sign-ins) for
 -- the dashboard's audit log. account_id is NULL for events tied to no account (a failed

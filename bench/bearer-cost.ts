@@ -19,7 +19,7 @@ export async function bearerCheckCost(sizes: number[], iterations = 20_000): Pro
     for (let i = 0; i < rows; i++) {
       const k = mintKey('kg_')
       if (i % Math.max(1, Math.floor(rows / 100)) === 0) keys.push(k.raw)
-      await app.store.keys.insert({ accountId: account.id, userId: user.id, name: 'k', keyHash: k.hash, displayPrefix: k.displayPrefix, scopes: ['read'], resource: null, clientId: null, grantId: null, createdAt: 0, expiresAt: null })
+      await app.store.keys.insert({ accountId: account.id, userId: user.id, name: 'k', keyHash: k.hash, displayPrefix: k.displayPrefix, scopes: ['read'], resource: null, clientId: null, grantId: null, familyId: null, createdAt: 0, expiresAt: null })
     }
     for (let i = 0; i < 2000; i++) await lookUpKey(app, keys[i % keys.length], app.config.resource)
     const start = process.hrtime.bigint()

@@ -17,7 +17,7 @@ await app.listen({ port, host: '127.0.0.1' })
 const user = await app.store.users.create({ email: 'bench@example.com', name: 'bench', passwordHash: 'x', createdAt: app.now() })
 const account = await app.store.accounts.create({ name: 'bench', kind: 'personal', ownerId: user.id, createdAt: app.now() })
 const key = mintKey('kg_')
-await app.store.keys.insert({ accountId: account.id, userId: user.id, name: 'bench', keyHash: key.hash, displayPrefix: key.displayPrefix, scopes: ['read', 'write'], resource: null, clientId: null, grantId: null, createdAt: app.now(), expiresAt: null })
+await app.store.keys.insert({ accountId: account.id, userId: user.id, name: 'bench', keyHash: key.hash, displayPrefix: key.displayPrefix, scopes: ['read', 'write'], resource: null, clientId: null, grantId: null, familyId: null, createdAt: app.now(), expiresAt: null })
 for (let i = 0; i < 5; i++) await app.store.notes.create({ accountId: account.id, title: `note ${i}`, body: 'x'.repeat(200), createdAt: app.now() })
 
 const pool = new Pool(`http://127.0.0.1:${port}`, { connections: 64 })

@@ -10,12 +10,16 @@ import { OAuthError, PageError } from './errors.js'
 import { logSerializers, REDACT_PATHS } from './log.js'
 import context, { type Clock } from './plugins/context.js'
 import { registerRateLimit } from './plugins/rate-limit.js'
+import { scheduleCleanup } from './plugins/cleanup.js'
+import { loadPreregisteredClients } from './oauth/preregistered.js'
 import { createSqliteStore } from './store/sqlite/index.js'
 import type { Store } from './store/types.js'
 import authorizeRoutes from './oauth/authorize.js'
 import metadataRoutes from './oauth/metadata.js'
 import registerRoutes from './oauth/register.js'
 import tokenRoutes from './oauth/token.js'
+import revokeRoutes from './oauth/revoke.js'
+import introspectRoutes from './oauth/introspect.js'
 import loginRoutes from './web/login.js'
 import dashboardRoutes from './web/dashboard.js'
 import mcpRoutes from './mcp/route.js'
@@ -92,6 +96,8 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
   await app.register(context, { config, store, clock: options.clock ?? Date.now, closeStore: !options.store })
   await app.register(formbody, { bodyLimit: 64 * 1024 })
   await registerRateLimit(app)
+  if (config.clientsFile) await loadPreregisteredClients(store, config.clientsFile, app.now())
+  scheduleCleanup(app)
   app.setErrorHandler((err: FastifyError, req, reply) => sendError(app, err, req, reply))
   app.setNotFoundHandler(async (req, reply) =>
     reply.code(404).header('cache-control', 'no-store').send({ error: 'not_found', error_description: `no route for ${req.method} ${req.url.split('?')[0]}` }),
@@ -111,6 +117,8 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
     await api.register(metadataRoutes)
     await api.register(registerRoutes)
     await api.register(tokenRoutes)
+    await api.register(revokeRoutes)
+    await api.register(introspectRoutes)
     await api.register(mcpRoutes)
   })
 

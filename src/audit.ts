@@ -11,6 +11,7 @@ export type AuditInput = {
     | 'consent_revoked'
     | 'app_disconnected'
     | 'code_replay_detected'
+    | 'refresh_reuse_detected'
     | 'signin_failed'
     | 'signin_succeeded'
   accountId?: number | null

@@ -19,7 +19,7 @@ export async function createManualKey(store: Store, prefix: string, input: Manua
   const minted = mintKey(prefix)
   const result = await store.keys.insert({
     accountId: input.accountId, userId: input.userId, name: input.name, keyHash: minted.hash, displayPrefix: minted.displayPrefix,
-    scopes: input.scopes, resource: null, clientId: null, grantId: null, createdAt: input.now, expiresAt: input.expiresAt,
+    scopes: input.scopes, resource: null, clientId: null, grantId: null, familyId: null, createdAt: input.now, expiresAt: input.expiresAt,
   })
   if (!result.ok) throw new Error('the key could not be stored')
   await store.audit.record({
@@ -29,9 +29,9 @@ export async function createManualKey(store: Store, prefix: string, input: Manua
   return { raw: minted.raw, key: result.key }
 }
 
-/** Revokes a key and audits it; false when it was already revoked. */
+/** Revokes a key (for an OAuth key, its whole connection) and audits it; false when already revoked. */
 export async function revokeKey(store: Store, key: ApiKey, actor: { userId: number | null; ip: string | null; via: 'dashboard' | 'cli' }, now: number): Promise<boolean> {
-  if (!(await store.keys.revoke(key.id, now))) return false
+  if ((await store.keys.revokeFamily(key, now)) === 0) return false
   await store.audit.record({
     createdAt: now, event: 'key_revoked', accountId: key.accountId, actorUserId: actor.userId, subject: String(key.id),
     ip: actor.ip, detail: { name: key.name, via: actor.via },

@@ -148,7 +148,7 @@ export async function createKey(app: FastifyInstance, owner: { userId: number; a
   const key = mintKey(app.config.keyPrefix)
   const result = await app.store.keys.insert({
     accountId: owner.accountId, userId: owner.userId, name: 'test key', keyHash: key.hash, displayPrefix: key.displayPrefix,
-    scopes: extra.scopes ?? ['read', 'write'], resource: extra.resource ?? null, clientId: extra.clientId ?? null, grantId: null,
+    scopes: extra.scopes ?? ['read', 'write'], resource: extra.resource ?? null, clientId: extra.clientId ?? null, grantId: null, familyId: null,
     createdAt: app.now(), expiresAt: extra.expiresAt ?? null,
   })
   if (!result.ok) throw new Error('key insert failed')

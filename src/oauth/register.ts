@@ -130,6 +130,7 @@ export function fallbackName(redirectUris: string[]): string {
 
 export default async function registerRoutes(app: FastifyInstance): Promise<void> {
   app.post('/register', { bodyLimit: REGISTRATION_BODY_LIMIT, config: limit(app, 'register') }, async (req, reply) => {
+    if (!app.config.registrationOpen) throw new OAuthError('access_denied', 'open registration is switched off on this server; ask its operator for a client', 403)
     if (!/^application\/json\b/i.test(req.headers['content-type'] ?? '')) throw new OAuthError('invalid_client_metadata', 'the request body must be application/json')
     const metadata = acceptMetadata(req.body)
     const method = metadata.token_endpoint_auth_method as AuthMethod

@@ -1,31 +1,28 @@
-// POST /token, grant_type=authorization_code (RFC 6749 §4.1.3, OAuth 2.1 §4.1.3, RFC 7636
-// §4.6, RFC 8707). Checks run in this order: client, code signature and expiry, code
+// POST /token (RFC 6749 §4.1.3 and §6, OAuth 2.1 §4.1.3 and §4.3, RFC 7636 §4.6, RFC 8707).
+//
+// authorization_code: checks run in this order: client, code signature and expiry, code
 // issued to this client, redirect_uri, PKCE, resource. Only then is the key row inserted,
 // with grant_id = the code's jti: the UNIQUE constraint makes that insert the single-use
-// check, across processes and machines. A conflict is a replay: the key minted from the
-// code is revoked (RFC 6749 §4.1.2) and the answer is invalid_grant.
+// check, across processes and machines. A conflict is a replay: the keys minted from the
+// code are revoked (RFC 6749 §4.1.2) and the answer is invalid_grant.
+//
+// refresh_token (only with KEYGATE_ACCESS_TTL): rotation. The first use of a refresh token
+// marks it rotated; later uses within the grace window also get a fresh pair (clients
+// refresh concurrently); a use after the window is a replay and revokes the connection.
 import { createHash } from 'node:crypto'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { audit } from '../audit.js'
-import { mintKey } from '../crypto/api-key.js'
+import { hashKey, mintKey } from '../crypto/api-key.js'
 import { safeEqual } from '../crypto/compare.js'
 import { OAuthError } from '../errors.js'
-import { ForeignKeyError, type Client } from '../store/types.js'
+import { limit } from '../plugins/rate-limit.js'
+import { ForeignKeyError, type ApiKey, type Client } from '../store/types.js'
 import { authenticateClient } from './client-auth.js'
 import { verifyCode, type CodeClaims } from './code.js'
-import { limit } from '../plugins/rate-limit.js'
+import { findToken, formBody, param, refreshPrefix, type Body } from './token-lookup.js'
 
 export const TOKEN_BODY_LIMIT = 16 * 1024
 const VERIFIER = /^[A-Za-z0-9._~-]{43,128}$/ // RFC 7636 §4.1
-
-type Body = Record<string, unknown>
-
-function param(body: Body, name: string): string | undefined {
-  const value = body[name]
-  if (value === undefined || value === '') return undefined
-  if (typeof value !== 'string') throw new OAuthError('invalid_request', `${name} must be a single string`)
-  return value
-}
 
 function checkClientBinding(code: CodeClaims, client: Client): void {
   if (code.clientId !== client.clientId) throw new OAuthError('invalid_grant', 'authorization code was issued to another client')
@@ -45,64 +42,105 @@ function checkPkce(code: CodeClaims, body: Body): void {
   if (!safeEqual(challenge, code.codeChallenge)) throw new OAuthError('invalid_grant', 'code_verifier does not match the code_challenge')
 }
 
-function checkResource(code: CodeClaims, body: Body): void {
+function checkResource(expected: string, body: Body): void {
   const resource = param(body, 'resource')
-  if (resource !== undefined && resource !== code.resource) throw new OAuthError('invalid_target', `resource must be ${code.resource}`)
+  if (resource !== undefined && resource !== expected) throw new OAuthError('invalid_target', `resource must be ${expected}`)
+}
+
+type Grant = { accountId: number; userId: number; scopes: string[]; resource: string; grantId: string | null; familyId: string }
+
+/** Refresh tokens go to clients that registered the refresh_token grant, when keys expire. */
+function wantsRefresh(app: FastifyInstance, client: Client): boolean {
+  const grants = client.metadata.grant_types
+  return app.config.accessTtl !== undefined && Array.isArray(grants) && grants.includes('refresh_token')
+}
+
+/** Mints the key (and refresh token) of a grant and builds the token response. */
+async function issue(app: FastifyInstance, client: Client, grant: Grant) {
+  const now = app.now()
+  const ttl = app.config.accessTtl
+  const key = mintKey(app.config.keyPrefix)
+  const refresh = wantsRefresh(app, client) ? mintKey(refreshPrefix(app.config.keyPrefix)) : undefined
+  let result
+  try {
+    result = await app.store.keys.insert({
+      accountId: grant.accountId, userId: grant.userId, name: `MCP — ${client.clientName}`, keyHash: key.hash,
+      displayPrefix: key.displayPrefix, scopes: grant.scopes, resource: grant.resource, clientId: client.clientId,
+      grantId: grant.grantId, familyId: grant.familyId, createdAt: now, expiresAt: ttl === undefined ? null : now + ttl,
+    }, refresh && { tokenHash: refresh.hash, expiresAt: now + app.config.refreshTtl })
+  } catch (err) {
+    if (err instanceof ForeignKeyError) throw new OAuthError('invalid_grant', 'the user no longer belongs to the account of this grant')
+    throw err
+  }
+  if (!result.ok) return null
+  return {
+    access_token: key.raw,
+    token_type: 'Bearer',
+    ...(ttl !== undefined ? { expires_in: ttl } : {}),
+    ...(refresh ? { refresh_token: refresh.raw } : {}),
+    scope: grant.scopes.join(' '),
+  }
 }
 
 async function exchangeCode(app: FastifyInstance, req: FastifyRequest, body: Body, client: Client) {
   const raw = param(body, 'code')
   if (raw === undefined) throw new OAuthError('invalid_request', 'code is required')
-  const now = app.now()
-  const code = await verifyCode(app.keyrings.code, app.config.issuer, raw, now)
+  const code = await verifyCode(app.keyrings.code, app.config.issuer, raw, app.now())
   checkClientBinding(code, client)
   checkRedirectUri(code, body)
   checkPkce(code, body)
-  checkResource(code, body)
-  const key = mintKey(app.config.keyPrefix)
-  let result
-  try {
-    result = await app.store.keys.insert({
-      accountId: code.accountId,
-      userId: code.userId,
-      name: `MCP — ${client.clientName}`,
-      keyHash: key.hash,
-      displayPrefix: key.displayPrefix,
-      scopes: code.scopes,
-      resource: code.resource,
-      clientId: client.clientId,
-      grantId: code.jti,
-      createdAt: now,
-      expiresAt: null,
-    })
-  } catch (err) {
-    if (err instanceof ForeignKeyError) throw new OAuthError('invalid_grant', 'the user no longer belongs to the account of this grant')
-    throw err
+  checkResource(code.resource, body)
+  const response = await issue(app, client, {
+    accountId: code.accountId, userId: code.userId, scopes: code.scopes, resource: code.resource, grantId: code.jti, familyId: code.jti,
+  })
+  if (response) return response
+  const revoked = await app.store.keys.revokeByGrant(code.jti, app.now())
+  await audit(app, req, { event: 'code_replay_detected', accountId: code.accountId, subject: client.clientId, detail: { revoked_key_id: revoked?.id ?? null } })
+  throw new OAuthError('invalid_grant', 'authorization code has already been used')
+}
+
+function checkScopeNarrowing(key: ApiKey, body: Body): string[] {
+  const requested = param(body, 'scope')
+  if (requested === undefined) return key.scopes
+  const scopes = [...new Set(requested.split(' ').filter(Boolean))]
+  if (scopes.some((s) => !key.scopes.includes(s))) throw new OAuthError('invalid_scope', 'a refresh may not add scopes to the grant')
+  return scopes
+}
+
+async function refreshGrant(app: FastifyInstance, req: FastifyRequest, body: Body, client: Client) {
+  const raw = param(body, 'refresh_token')
+  if (raw === undefined) throw new OAuthError('invalid_request', 'refresh_token is required')
+  const found = await findToken(app, raw)
+  if (found?.kind !== 'refresh_token') throw new OAuthError('invalid_grant', 'refresh token is invalid')
+  const { refresh, key } = found
+  const now = app.now()
+  if (refresh.clientId !== client.clientId) throw new OAuthError('invalid_grant', 'refresh token was issued to another client')
+  if (refresh.expiresAt <= now) throw new OAuthError('invalid_grant', 'refresh token has expired')
+  if (key.revokedAt !== null) throw new OAuthError('invalid_grant', 'refresh token has been revoked')
+  checkResource(key.resource ?? app.config.resource, body)
+  const scopes = checkScopeNarrowing(key, body)
+  const rotation = await app.store.refresh.markRotated(hashKey(raw), now)
+  if (!rotation.first && now - rotation.rotatedAt > app.config.refreshGraceSeconds) {
+    const revoked = await app.store.keys.revokeFamily(key, now)
+    await audit(app, req, { event: 'refresh_reuse_detected', accountId: key.accountId, subject: client.clientId, detail: { revoked_keys: revoked } })
+    throw new OAuthError('invalid_grant', 'refresh token was already used; the grant has been revoked')
   }
-  if (!result.ok) {
-    const revoked = await app.store.keys.revokeByGrant(code.jti, now)
-    await audit(app, req, {
-      event: 'code_replay_detected',
-      accountId: code.accountId,
-      subject: client.clientId,
-      detail: { revoked_key_id: revoked?.id ?? null },
-    })
-    throw new OAuthError('invalid_grant', 'authorization code has already been used')
-  }
-  return { access_token: key.raw, token_type: 'Bearer', scope: code.scopes.join(' ') }
+  const response = await issue(app, client, {
+    accountId: key.accountId, userId: key.userId, scopes, resource: key.resource ?? app.config.resource, grantId: null, familyId: key.familyId!,
+  })
+  if (!response) throw new OAuthError('server_error', 'the refreshed key could not be stored', 500)
+  return response
 }
 
 export default async function tokenRoutes(app: FastifyInstance): Promise<void> {
   app.post('/token', { bodyLimit: TOKEN_BODY_LIMIT, config: limit(app, 'token') }, async (req, reply) => {
     reply.header('cache-control', 'no-store').header('pragma', 'no-cache')
-    const body = req.body
-    if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-      throw new OAuthError('invalid_request', 'the request body must be application/x-www-form-urlencoded')
-    }
-    const grantType = param(body as Body, 'grant_type')
+    const body = formBody(req.body)
+    const grantType = param(body, 'grant_type')
     if (grantType === undefined) throw new OAuthError('invalid_request', 'grant_type is required')
-    const client = await authenticateClient(app, req, body as Body)
-    if (grantType !== 'authorization_code') throw new OAuthError('unsupported_grant_type', `grant_type ${grantType} is not supported`)
-    return exchangeCode(app, req, body as Body, client)
+    const client = await authenticateClient(app, req, body)
+    if (grantType === 'authorization_code') return exchangeCode(app, req, body, client)
+    if (grantType === 'refresh_token' && app.config.accessTtl !== undefined) return refreshGrant(app, req, body, client)
+    throw new OAuthError('unsupported_grant_type', `grant_type ${grantType} is not supported`)
   })
 }

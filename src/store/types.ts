@@ -43,6 +43,8 @@ export type ApiKey = {
   resource: string | null
   clientId: string | null
   grantId: string | null
+  /** The connection (the authorization code's jti); null for keys made by hand. */
+  familyId: string | null
   createdAt: number
   lastUsedAt: number | null
   expiresAt: number | null
@@ -99,6 +101,8 @@ export interface ClientStore {
   /** Inserts the client; a public registration whose fingerprint exists returns that row. */
   register(client: NewClient, createdAt: number): Promise<Client>
   byId(clientId: string): Promise<Client | undefined>
+  /** Inserts or replaces a client by client_id (pre-registered and metadata-document clients). */
+  upsert(client: Omit<NewClient, 'fingerprint'>, now: number): Promise<Client>
 }
 
 export interface ConsentStore {
@@ -112,9 +116,27 @@ export interface ConsentStore {
 
 export type InsertKeyResult = { ok: true; key: ApiKey } | { ok: false; reason: 'grant_used' }
 
+export type RefreshToken = {
+  tokenHash: string
+  familyId: string
+  keyId: number
+  clientId: string
+  createdAt: number
+  expiresAt: number
+  rotatedAt: number | null
+}
+
+export interface RefreshStore {
+  byHash(tokenHash: string): Promise<RefreshToken | undefined>
+  /** Marks the token used; returns the rotation time (now on the first use, the earlier time after). */
+  markRotated(tokenHash: string, now: number): Promise<{ first: boolean; rotatedAt: number }>
+  /** Deletes up to `limit` tokens that expired, or were rotated before `rotatedBefore`. */
+  deleteStale(now: number, rotatedBefore: number, limit: number): Promise<number>
+}
+
 export interface KeyStore {
   /** Inserts a key row. A grant_id that exists already is reported, not thrown. */
-  insert(key: NewApiKey): Promise<InsertKeyResult>
+  insert(key: NewApiKey, refresh?: { tokenHash: string; expiresAt: number }): Promise<InsertKeyResult>
   byHash(keyHash: string): Promise<ApiKey | undefined>
   byId(id: number): Promise<ApiKey | undefined>
   list(filter: { accountId?: number; userId?: number }): Promise<ApiKey[]>
@@ -122,6 +144,10 @@ export interface KeyStore {
   listForAccount(accountId: number, userId?: number): Promise<KeyListing[]>
   /** Sets revoked_at if not set; returns whether this call revoked it. */
   revoke(id: number, now: number): Promise<boolean>
+  /** Revokes the key and, for an OAuth key, every key of its connection; returns how many. */
+  revokeFamily(key: ApiKey, now: number): Promise<number>
+  /** Deletes up to `limit` OAuth keys that expired before `expiredBefore` and no refresh token needs. */
+  deleteExpired(expiredBefore: number, limit: number): Promise<number>
   /** Revokes the key minted from an authorization code (RFC 6749 §4.1.2). */
   revokeByGrant(grantId: string, now: number): Promise<ApiKey | undefined>
   /** Writes last_used_at unless it was written less than `minInterval` seconds ago. */
@@ -148,6 +174,7 @@ export interface Store {
   clients: ClientStore
   consents: ConsentStore
   keys: KeyStore
+  refresh: RefreshStore
   audit: AuditStore
   notes: NoteStore
   /** True when the database answers a trivial query. */

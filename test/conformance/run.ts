@@ -21,7 +21,7 @@ await app.listen({ port, host: '127.0.0.1' })
 const user = await app.store.users.create({ email: 'conformance@example.com', name: 'conformance', passwordHash: 'x', createdAt: app.now() })
 const account = await app.store.accounts.create({ name: 'conformance', kind: 'personal', ownerId: user.id, createdAt: app.now() })
 const key = mintKey('kg_')
-await app.store.keys.insert({ accountId: account.id, userId: user.id, name: 'conformance', keyHash: key.hash, displayPrefix: key.displayPrefix, scopes: ['read', 'write'], resource: null, clientId: null, grantId: null, createdAt: app.now(), expiresAt: null })
+await app.store.keys.insert({ accountId: account.id, userId: user.id, name: 'conformance', keyHash: key.hash, displayPrefix: key.displayPrefix, scopes: ['read', 'write'], resource: null, clientId: null, grantId: null, familyId: null, createdAt: app.now(), expiresAt: null })
 
 const proxyPort = await freePort()
 const proxy = createServer((req, res) => {

@@ -2,7 +2,7 @@
 import type { Store } from '../types.js'
 import { openDatabase } from './db.js'
 import { sqliteAccounts, sqliteUsers } from './identity.js'
-import { sqliteClients, sqliteConsents, sqliteKeys } from './oauth.js'
+import { sqliteClients, sqliteConsents, sqliteKeys, sqliteRefresh } from './oauth.js'
 import { sqliteAudit, sqliteNotes } from './records.js'
 
 export function createSqliteStore(path: string): Store {
@@ -14,6 +14,7 @@ export function createSqliteStore(path: string): Store {
     clients: sqliteClients(db),
     consents: sqliteConsents(db),
     keys: sqliteKeys(db),
+    refresh: sqliteRefresh(db),
     audit: sqliteAudit(db),
     notes: sqliteNotes(db),
     async ping() {

@@ -1,5 +1,5 @@
 // OAuth clients, consents and API keys on SQLite.
-import type { ApiKey, Client, ClientStore, Consent, ConsentListing, ConsentStore, KeyListing, KeyStore } from '../types.js'
+import type { ApiKey, Client, ClientStore, Consent, ConsentListing, ConsentStore, KeyListing, KeyStore, NewApiKey, RefreshStore, RefreshToken } from '../types.js'
 import { ConflictError } from '../types.js'
 import { mapConstraint, splitScopes, type Db } from './db.js'
 
@@ -33,7 +33,20 @@ export function sqliteClients(db: Db): ClientStore {
   )
   const byFingerprint = db.prepare<[string], ClientRow>('SELECT * FROM oauth_clients WHERE fingerprint = ?')
   const byId = db.prepare<[string], ClientRow>('SELECT * FROM oauth_clients WHERE client_id = ?')
+  const upsert = db.prepare<unknown[], ClientRow>(
+    `INSERT INTO oauth_clients (client_id, client_name, redirect_uris, token_endpoint_auth_method,
+       client_secret_hash, metadata, fingerprint, source, created_at)
+     VALUES (?, ?, ?, ?, ?, ?, NULL, ?, ?)
+     ON CONFLICT (client_id) DO UPDATE SET client_name = excluded.client_name, redirect_uris = excluded.redirect_uris,
+       token_endpoint_auth_method = excluded.token_endpoint_auth_method, client_secret_hash = excluded.client_secret_hash,
+       metadata = excluded.metadata, source = excluded.source
+     RETURNING *`,
+  )
   return {
+    async upsert(c, now) {
+      return toClient(upsert.get(c.clientId, c.clientName, JSON.stringify(c.redirectUris), c.tokenEndpointAuthMethod,
+        c.clientSecretHash, JSON.stringify(c.metadata), c.source, now)!)
+    },
     async register(c, createdAt) {
       const row = mapConstraint(() =>
         insert.get(
@@ -119,6 +132,7 @@ type KeyRow = {
   resource: string | null
   client_id: string | null
   grant_id: string | null
+  family_id: string | null
   created_at: number
   last_used_at: number | null
   expires_at: number | null
@@ -136,6 +150,7 @@ const toKey = (r: KeyRow): ApiKey => ({
   resource: r.resource,
   clientId: r.client_id,
   grantId: r.grant_id,
+  familyId: r.family_id,
   createdAt: r.created_at,
   lastUsedAt: r.last_used_at,
   expiresAt: r.expires_at,
@@ -145,8 +160,26 @@ const toKey = (r: KeyRow): ApiKey => ({
 export function sqliteKeys(db: Db): KeyStore {
   const insert = db.prepare<unknown[], KeyRow>(
     `INSERT INTO api_keys (account_id, user_id, name, key_hash, display_prefix, scopes, resource,
-       client_id, grant_id, created_at, expires_at)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *`,
+       client_id, grant_id, family_id, created_at, expires_at)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *`,
+  )
+  const insertRefresh = db.prepare<[string, string, number, string, number, number]>(
+    'INSERT INTO refresh_tokens (token_hash, family_id, key_id, client_id, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)',
+  )
+  const insertBoth = db.transaction((k: NewApiKey, refresh?: { tokenHash: string; expiresAt: number }) => {
+    const row = insert.get(
+      k.accountId, k.userId, k.name, k.keyHash, k.displayPrefix, k.scopes.join(' '), k.resource,
+      k.clientId, k.grantId, k.familyId, k.createdAt, k.expiresAt,
+    )!
+    if (refresh) insertRefresh.run(refresh.tokenHash, k.familyId!, row.id, k.clientId!, k.createdAt, refresh.expiresAt)
+    return row
+  })
+  const revokeFamily = db.prepare<[number, string]>('UPDATE api_keys SET revoked_at = ? WHERE family_id = ? AND revoked_at IS NULL')
+  const deleteExpired = db.prepare<[number, number]>(
+    `DELETE FROM api_keys WHERE id IN (
+       SELECT k.id FROM api_keys k WHERE k.expires_at < ? AND k.family_id IS NOT NULL
+         AND NOT EXISTS (SELECT 1 FROM refresh_tokens r WHERE r.key_id = k.id)
+       LIMIT ?)`,
   )
   const byHash = db.prepare<[string], KeyRow>('SELECT * FROM api_keys WHERE key_hash = ?')
   const byId = db.prepare<[number], KeyRow>('SELECT * FROM api_keys WHERE id = ?')
@@ -157,27 +190,25 @@ export function sqliteKeys(db: Db): KeyStore {
   )
   const listUser = db.prepare<[number], KeyRow>('SELECT * FROM api_keys WHERE user_id = ? ORDER BY id DESC')
   type ListingRow = KeyRow & { client_name: string | null; creator_email: string }
+  // One row per connection: of the keys a refresh minted, only the newest is listed.
   const listing = `SELECT k.*, oc.client_name, u.email AS creator_email FROM api_keys k
-     LEFT JOIN oauth_clients oc ON oc.client_id = k.client_id JOIN users u ON u.id = k.user_id`
-  const listingAccount = db.prepare<[number], ListingRow>(`${listing} WHERE k.account_id = ? ORDER BY k.id DESC`)
-  const listingAccountUser = db.prepare<[number, number], ListingRow>(`${listing} WHERE k.account_id = ? AND k.user_id = ? ORDER BY k.id DESC`)
+     LEFT JOIN oauth_clients oc ON oc.client_id = k.client_id JOIN users u ON u.id = k.user_id
+     WHERE (k.family_id IS NULL OR k.id = (SELECT max(f.id) FROM api_keys f WHERE f.family_id = k.family_id))`
+  const listingAccount = db.prepare<[number], ListingRow>(`${listing} AND k.account_id = ? ORDER BY k.id DESC`)
+  const listingAccountUser = db.prepare<[number, number], ListingRow>(`${listing} AND k.account_id = ? AND k.user_id = ? ORDER BY k.id DESC`)
   const toListing = (r: ListingRow): KeyListing => ({ ...toKey(r), clientName: r.client_name, creatorEmail: r.creator_email })
   const revoke = db.prepare<[number, number]>('UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL')
+  // The whole connection minted from the code: its first key and any refreshed ones.
   const revokeByGrant = db.prepare<[number, string], KeyRow>(
-    'UPDATE api_keys SET revoked_at = coalesce(revoked_at, ?) WHERE grant_id = ? RETURNING *',
+    'UPDATE api_keys SET revoked_at = coalesce(revoked_at, ?) WHERE family_id = ? RETURNING *',
   )
   const touch = db.prepare<[number, number, number]>(
     'UPDATE api_keys SET last_used_at = ? WHERE id = ? AND (last_used_at IS NULL OR last_used_at <= ?)',
   )
   return {
-    async insert(k) {
+    async insert(k, refresh) {
       try {
-        const row = mapConstraint(() =>
-          insert.get(
-            k.accountId, k.userId, k.name, k.keyHash, k.displayPrefix, k.scopes.join(' '), k.resource,
-            k.clientId, k.grantId, k.createdAt, k.expiresAt,
-          )!,
-        )
+        const row = mapConstraint(() => insertBoth(k, refresh))
         return { ok: true, key: toKey(row) }
       } catch (err) {
         if (err instanceof ConflictError && err.message.includes('api_keys.grant_id')) return { ok: false, reason: 'grant_used' }
@@ -205,11 +236,48 @@ export function sqliteKeys(db: Db): KeyStore {
       return revoke.run(now, id).changes === 1
     },
     async revokeByGrant(grantId, now) {
-      const row = revokeByGrant.get(now, grantId)
-      return row && toKey(row)
+      const rows = revokeByGrant.all(now, grantId).map(toKey)
+      return rows.find((k) => k.grantId === grantId) ?? rows[0]
+    },
+    async revokeFamily(key, now) {
+      if (key.familyId === null) return revoke.run(now, key.id).changes
+      return revokeFamily.run(now, key.familyId).changes
+    },
+    async deleteExpired(expiredBefore, limit) {
+      return deleteExpired.run(expiredBefore, limit).changes
     },
     async touch(id, now, minInterval) {
       touch.run(now, id, now - minInterval)
+    },
+  }
+}
+
+type RefreshRow = { token_hash: string; family_id: string; key_id: number; client_id: string; created_at: number; expires_at: number; rotated_at: number | null }
+
+const toRefresh = (r: RefreshRow): RefreshToken => ({
+  tokenHash: r.token_hash, familyId: r.family_id, keyId: r.key_id, clientId: r.client_id,
+  createdAt: r.created_at, expiresAt: r.expires_at, rotatedAt: r.rotated_at,
+})
+
+export function sqliteRefresh(db: Db): RefreshStore {
+  const byHash = db.prepare<[string], RefreshRow>('SELECT * FROM refresh_tokens WHERE token_hash = ?')
+  const rotate = db.prepare<[number, string]>('UPDATE refresh_tokens SET rotated_at = ? WHERE token_hash = ? AND rotated_at IS NULL')
+  const deleteStale = db.prepare<[number, number, number]>(
+    `DELETE FROM refresh_tokens WHERE token_hash IN (
+       SELECT token_hash FROM refresh_tokens WHERE expires_at <= ? OR rotated_at < ? LIMIT ?)`,
+  )
+  return {
+    async byHash(tokenHash) {
+      const row = byHash.get(tokenHash)
+      return row && toRefresh(row)
+    },
+    async markRotated(tokenHash, now) {
+      // The conditional UPDATE is the race: exactly one caller sees changes === 1.
+      if (rotate.run(now, tokenHash).changes === 1) return { first: true, rotatedAt: now }
+      return { first: false, rotatedAt: byHash.get(tokenHash)?.rotated_at ?? 0 }
+    },
+    async deleteStale(now, rotatedBefore, limit) {
+      return deleteStale.run(now, rotatedBefore, limit).changes
     },
   }
 }

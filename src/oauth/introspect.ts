@@ -1,0 +1,68 @@
+// RFC 7662 introspection, for the product's own API servers. Callers authenticate with
+// HTTP Basic as a configured resource server (KEYGATE_RESOURCE_SERVERS) or as a confidential
+// client allowed to introspect (`"introspect": true` in KEYGATE_CLIENTS_FILE). Anything
+// revoked, expired, unknown or malformed is just {"active": false}.
+import type { FastifyInstance, FastifyRequest } from 'fastify'
+import { safeEqual, sha256Hex } from '../crypto/compare.js'
+import { OAuthError } from '../errors.js'
+import { limit } from '../plugins/rate-limit.js'
+import { findToken, formBody, param } from './token-lookup.js'
+
+const unauthorized = (description: string) =>
+  new OAuthError('invalid_client', description, 401, { 'www-authenticate': 'Basic realm="keygate introspection", charset="UTF-8"' })
+
+function basicCredentials(req: FastifyRequest): { id: string; secret: string } {
+  const header = req.headers.authorization
+  if (!header || !/^basic /i.test(header)) throw unauthorized('introspection requires HTTP Basic authentication')
+  const decoded = Buffer.from(header.slice(6).trim(), 'base64').toString('utf8')
+  const colon = decoded.indexOf(':')
+  if (colon < 1) throw unauthorized('the Basic authorization header is malformed')
+  try {
+    return { id: decodeURIComponent(decoded.slice(0, colon)), secret: decodeURIComponent(decoded.slice(colon + 1)) }
+  } catch {
+    throw unauthorized('the Basic authorization header is malformed')
+  }
+}
+
+async function authenticateResourceServer(app: FastifyInstance, req: FastifyRequest): Promise<string> {
+  const { id, secret } = basicCredentials(req)
+  const hash = sha256Hex(secret)
+  const configured = app.config.resourceServers.get(id)
+  if (configured !== undefined) {
+    if (safeEqual(hash, configured)) return id
+    throw unauthorized('introspection credentials are wrong')
+  }
+  const client = await app.store.clients.byId(id)
+  if (!client || client.clientSecretHash === null || !safeEqual(hash, client.clientSecretHash)) throw unauthorized('introspection credentials are wrong')
+  if (client.metadata.introspect !== true) throw new OAuthError('unauthorized_client', 'this client may not introspect tokens', 403)
+  return id
+}
+
+export default async function introspectRoutes(app: FastifyInstance): Promise<void> {
+  app.post('/introspect', { bodyLimit: 16 * 1024, config: limit(app, 'token') }, async (req, reply) => {
+    reply.header('cache-control', 'no-store')
+    await authenticateResourceServer(app, req)
+    const body = formBody(req.body)
+    const token = param(body, 'token')
+    if (token === undefined) throw new OAuthError('invalid_request', 'token is required')
+    const found = await findToken(app, token, param(body, 'token_type_hint'))
+    const now = app.now()
+    if (!found || found.key.revokedAt !== null) return { active: false }
+    const { key } = found
+    const exp = found.kind === 'refresh_token' ? found.refresh.expiresAt : key.expiresAt
+    if (exp !== null && exp <= now) return { active: false }
+    if (found.kind === 'refresh_token' && found.refresh.rotatedAt !== null && now - found.refresh.rotatedAt > app.config.refreshGraceSeconds) return { active: false }
+    return {
+      active: true,
+      scope: key.scopes.join(' '),
+      ...(key.clientId !== null ? { client_id: key.clientId } : {}),
+      sub: String(key.userId),
+      account_id: String(key.accountId),
+      iat: found.kind === 'refresh_token' ? found.refresh.createdAt : key.createdAt,
+      ...(exp !== null ? { exp } : {}),
+      aud: key.resource ?? app.config.resource,
+      iss: app.config.issuer,
+      token_type: found.kind === 'refresh_token' ? 'refresh_token' : 'Bearer',
+    }
+  })
+}

@@ -1,0 +1,27 @@
+// RFC 7009 revocation. The client authenticates as at /token; revoking an access token (a
+// key) or a refresh token revokes that key and its whole connection. A token issued to
+// another client is refused and left alone; an unknown token answers 200 (RFC 7009 §2.2).
+import type { FastifyInstance } from 'fastify'
+import { audit } from '../audit.js'
+import { OAuthError } from '../errors.js'
+import { limit } from '../plugins/rate-limit.js'
+import { authenticateClient } from './client-auth.js'
+import { findToken, formBody, param } from './token-lookup.js'
+
+export default async function revokeRoutes(app: FastifyInstance): Promise<void> {
+  app.post('/revoke', { bodyLimit: 16 * 1024, config: limit(app, 'token') }, async (req, reply) => {
+    reply.header('cache-control', 'no-store')
+    const body = formBody(req.body)
+    const client = await authenticateClient(app, req, body)
+    const token = param(body, 'token')
+    if (token === undefined) throw new OAuthError('invalid_request', 'token is required')
+    const found = await findToken(app, token, param(body, 'token_type_hint'))
+    if (!found) return reply.code(200).send({})
+    if (found.key.clientId !== client.clientId) throw new OAuthError('invalid_request', 'the token was not issued to this client')
+    const revoked = await app.store.keys.revokeFamily(found.key, app.now())
+    if (revoked > 0) {
+      await audit(app, req, { event: 'key_revoked', accountId: found.key.accountId, subject: String(found.key.id), detail: { via: 'revocation_endpoint', client_id: client.clientId, keys: revoked } })
+    }
+    return reply.code(200).send({})
+  })
+}

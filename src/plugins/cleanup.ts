@@ -1,0 +1,27 @@
+// The periodic clean-up of expired rows: refresh tokens that expired or were rotated
+// long ago, then OAuth keys expired for a week that no refresh token needs. Bounded (a
+// batch per run) and off the request path; any instance may run it, the deletes are
+// idempotent.
+import type { FastifyInstance } from 'fastify'
+
+const BATCH = 1000
+const KEEP_EXPIRED_KEYS_SECONDS = 7 * 86400
+
+export async function cleanExpired(app: FastifyInstance): Promise<{ refreshTokens: number; keys: number }> {
+  const now = app.now()
+  const refreshTokens = await app.store.refresh.deleteStale(now, now - app.config.refreshGraceSeconds - 86400, BATCH)
+  const keys = await app.store.keys.deleteExpired(now - KEEP_EXPIRED_KEYS_SECONDS, BATCH)
+  return { refreshTokens, keys }
+}
+
+export function scheduleCleanup(app: FastifyInstance): void {
+  if (app.config.accessTtl === undefined) return
+  const timer = setInterval(() => {
+    cleanExpired(app).then(
+      (n) => n.refreshTokens + n.keys > 0 && app.log.info(n, 'expired rows cleaned up'),
+      (err: unknown) => app.log.error({ err }, 'clean-up of expired rows failed'),
+    )
+  }, app.config.cleanupIntervalSeconds * 1000)
+  timer.unref()
+  app.addHook('onClose', async () => clearInterval(timer))
+}

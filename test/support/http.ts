@@ -19,10 +19,10 @@ export function freePort(): Promise<number> {
 export type Listening = { app: FastifyInstance; base: string; dir: string }
 
 /** keygate on a real port, issuer http://localhost:<port>. */
-export async function listen(t: Test, env: Record<string, string> = {}, dir = tempDir(t)): Promise<Listening> {
+export async function listen(t: Test, env: Record<string, string> = {}, dir = tempDir(t), clock?: () => number): Promise<Listening> {
   const port = await freePort()
   const base = `http://localhost:${port}`
-  const app = await buildApp(testConfig(dir, { KEYGATE_ISSUER: base, PORT: String(port), ...env }))
+  const app = await buildApp(testConfig(dir, { KEYGATE_ISSUER: base, PORT: String(port), ...env }), clock ? { clock } : {})
   await app.listen({ port, host: '127.0.0.1' })
   t.teardown(() => app.close())
   return { app, base, dir }

@@ -6,6 +6,7 @@ import type { FastifyInstance } from 'fastify'
 import { OAuthError, PageError } from '../errors.js'
 import type { Client } from '../store/types.js'
 import { matchRedirectUri } from './redirect-uri.js'
+import { isMetadataDocumentUrl, type MetadataDocuments } from './cimd.js'
 
 export type AuthorizationRequest = {
   client: Client
@@ -38,9 +39,10 @@ const oauth = (msg: string): never => {
   throw new OAuthError('invalid_request', msg)
 }
 
-async function checkClient(app: FastifyInstance, params: Params): Promise<Client> {
+async function checkClient(app: FastifyInstance, params: Params, documents: MetadataDocuments): Promise<Client> {
   const clientId = single(params, 'client_id', page)
   if (!clientId) page('The request has no client_id. The application that sent you here is misconfigured.')
+  if (isMetadataDocumentUrl(clientId!, app.config.cimdAllowPrivate)) return documents.resolve(clientId!)
   const client = await app.store.clients.byId(clientId!)
   if (!client) page('The application that sent you here is not registered with this server (unknown client_id).')
   return client!
@@ -88,8 +90,8 @@ function offeredScopes(app: FastifyInstance, params: Params): string[] {
 }
 
 /** Phase one: the client and the redirect URI. Throws PageError. */
-export async function checkClientAndRedirect(app: FastifyInstance, params: Params): Promise<{ client: Client; redirectUri: string }> {
-  const client = await checkClient(app, params)
+export async function checkClientAndRedirect(app: FastifyInstance, params: Params, documents: MetadataDocuments): Promise<{ client: Client; redirectUri: string }> {
+  const client = await checkClient(app, params, documents)
   return { client, redirectUri: checkRedirectUri(client, params) }
 }
 

@@ -9,6 +9,7 @@ import { renderPage } from '../web/pages.js'
 import { checkCsrf, readSession } from '../web/session.js'
 import { checkClientAndRedirect, checkRest, clientRedirect, stateOf, type AuthorizationRequest } from './authorize-request.js'
 import { signCode } from './code.js'
+import { metadataDocuments, type MetadataDocuments } from './cimd.js'
 import { limit } from '../plugins/rate-limit.js'
 
 const FORWARDED = ['client_id', 'redirect_uri', 'response_type', 'state', 'code_challenge', 'code_challenge_method', 'resource', 'scope']
@@ -16,8 +17,8 @@ const FORWARDED = ['client_id', 'redirect_uri', 'response_type', 'state', 'code_
 type Params = Record<string, unknown>
 
 /** Runs both phases; phase-two errors become a redirect to the client. */
-async function validate(app: FastifyInstance, params: Params, reply: FastifyReply): Promise<AuthorizationRequest | null> {
-  const { client, redirectUri } = await checkClientAndRedirect(app, params)
+async function validate(app: FastifyInstance, documents: MetadataDocuments, params: Params, reply: FastifyReply): Promise<AuthorizationRequest | null> {
+  const { client, redirectUri } = await checkClientAndRedirect(app, params, documents)
   const state = stateOf(params)
   try {
     return { client, redirectUri, state, ...checkRest(app, params) }
@@ -61,9 +62,10 @@ function chosenAccount(body: Params): number {
 }
 
 export default async function authorizeRoutes(app: FastifyInstance): Promise<void> {
+  const documents = metadataDocuments(app)
   app.get('/authorize', { config: limit(app, 'authorize') }, async (req, reply) => {
     const params = req.query as Params
-    const request = await validate(app, params, reply)
+    const request = await validate(app, documents, params, reply)
     if (!request) return reply
     const user = await currentUser(app, req)
     if (!user) return reply.redirect(`/login?return_to=${encodeURIComponent(req.url)}`, 302)
@@ -76,7 +78,7 @@ export default async function authorizeRoutes(app: FastifyInstance): Promise<voi
     checkCsrf(session, body.csrf)
     const user = await currentUser(app, req)
     if (!user) throw new PageError(401, 'Signed out', 'Your session has ended. Start the connection again from the application.')
-    const request = await validate(app, body, reply)
+    const request = await validate(app, documents, body, reply)
     if (!request) return reply
     if (body.decision !== 'approve') {
       await audit(app, req, { event: 'consent_denied', actorUserId: user.id, subject: request.client.clientId })

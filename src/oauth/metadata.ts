@@ -23,6 +23,7 @@ export function authorizationServerMetadata(app: FastifyInstance): Record<string
     introspection_endpoint_auth_methods_supported: ['client_secret_basic'],
     code_challenge_methods_supported: ['S256'],
     authorization_response_iss_parameter_supported: true,
+    client_id_metadata_document_supported: true,
     service_documentation: `${issuer}/`,
   }
 }

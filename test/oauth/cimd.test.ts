@@ -1,0 +1,104 @@
+// Client ID metadata documents, served by a local test server.
+import t from 'tap'
+import { createServer } from 'node:http'
+import { approve, authorizeQuery, build, createUser, pkce, REDIRECT_URI, signIn, tokenRequest } from '../helper.js'
+import { freePort } from '../support/http.js'
+
+type Test = { teardown(fn: () => unknown): void }
+
+async function documentServer(t: Test, extraRedirect?: string) {
+  const port = await freePort()
+  const base = `http://127.0.0.1:${port}`
+  const fetches: string[] = []
+  const doc = (path: string, over: Record<string, unknown> = {}) => JSON.stringify({ client_id: `${base}${path}`, client_name: 'Metadata Client', redirect_uris: [REDIRECT_URI, ...(extraRedirect ? [extraRedirect] : [])], ...over })
+  const server = createServer((req, res) => {
+    fetches.push(req.url!)
+    const path = req.url!
+    const json = (body: string, headers: Record<string, string> = {}) => res.writeHead(200, { 'content-type': 'application/json', ...headers }).end(body)
+    if (path === '/good.json') return json(doc(path), { 'cache-control': 'max-age=600' })
+    if (path === '/mismatch.json') return json(doc(path, { client_id: `${base}/other.json` }))
+    if (path === '/noname.json') return json(doc(path, { client_name: undefined }))
+    if (path === '/nouris.json') return json(doc(path, { redirect_uris: [] }))
+    if (path === '/big.json') return json(doc(path, { padding: 'x'.repeat(6000) }))
+    if (path === '/chunked-big.json') { res.writeHead(200, { 'content-type': 'application/json' }); res.write(doc(path).slice(0, -1)); res.end(`,"p":"${'y'.repeat(6000)}"}`); return }
+    if (path === '/slow.json') { setTimeout(() => json(doc(path)), 1500); return }
+    if (path === '/redirect.json') return res.writeHead(302, { location: '/good.json' }).end()
+    if (path === '/notjson.json') return res.writeHead(200).end('<html>')
+    if (path === '/secret.json') return json(doc(path, { token_endpoint_auth_method: 'client_secret_basic' }))
+    return res.writeHead(404).end()
+  })
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve))
+  t.teardown(() => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()) }))
+  return { base, port, fetches }
+}
+
+t.test('a metadata document completes a full flow, and is cached', async (t) => {
+  const docs = await documentServer(t)
+  const { app } = await build(t, { KEYGATE_CIMD_ALLOW_PRIVATE: 'true', KEYGATE_CIMD_TIMEOUT_MS: '500' })
+  t.equal((await app.inject({ url: '/.well-known/oauth-authorization-server' })).json().client_id_metadata_document_supported, true)
+  await createUser(app, 'alice@example.com')
+  const cookie = await signIn(app, 'alice@example.com')
+  const clientId = `${docs.base}/good.json`
+  const { verifier, challenge } = pkce()
+  const page = await app.inject({ url: `/authorize?${authorizeQuery(clientId, challenge)}`, headers: { cookie } })
+  t.equal(page.statusCode, 200)
+  t.match(page.body, /Metadata Client/)
+  t.match(page.body, new RegExp(`Client identity published by <strong>127\\.0\\.0\\.1:${docs.port}</strong>`))
+  const res = await approve(app, cookie, authorizeQuery(clientId, challenge))
+  const code = new URL(res.headers.location as string).searchParams.get('code')!
+  const token = await tokenRequest(app, { grant_type: 'authorization_code', code, code_verifier: verifier, client_id: clientId, redirect_uri: REDIRECT_URI })
+  t.equal(token.statusCode, 200)
+  t.equal(docs.fetches.filter((f) => f === '/good.json').length, 1, 'fetched once, then cached (max-age=600)')
+  const wrongRedirect = await app.inject({ url: `/authorize?${authorizeQuery(clientId, challenge, { redirect_uri: 'https://evil.example/cb' })}`, headers: { cookie } })
+  t.equal(wrongRedirect.statusCode, 400, 'a redirect URI not in the document')
+  t.match(wrongRedirect.body, /The redirect_uri is not registered for this application/)
+  t.equal(wrongRedirect.headers.location, undefined)
+})
+
+t.test('bad documents are refused with a clear error page, never a redirect', async (t) => {
+  const docs = await documentServer(t)
+  const { app } = await build(t, { KEYGATE_CIMD_ALLOW_PRIVATE: 'true', KEYGATE_CIMD_TIMEOUT_MS: '500' })
+  await createUser(app, 'alice@example.com')
+  const cookie = await signIn(app, 'alice@example.com')
+  const { challenge } = pkce()
+  const cases: Array<[string, string]> = [
+    ['/mismatch.json', 'its client_id does not equal its URL'],
+    ['/noname.json', 'it has no client_name (1-200 characters)'],
+    ['/nouris.json', 'it has no redirect_uris (1-10 strings)'],
+    ['/big.json', 'it is larger than 5 KB'],
+    ['/chunked-big.json', 'it is larger than 5 KB'],
+    ['/slow.json', 'it did not answer within 500 ms'],
+    ['/redirect.json', 'it answered with a redirect, and redirects are not followed'],
+    ['/notjson.json', 'it is not valid JSON'],
+    ['/missing.json', 'it answered HTTP 404'],
+    ['/secret.json', 'token_endpoint_auth_method client_secret_basic is not supported (only &quot;none&quot;)'],
+  ]
+  for (const [path, reason] of cases) {
+    const res = await app.inject({ url: `/authorize?${authorizeQuery(`${docs.base}${path}`, challenge)}`, headers: { cookie } })
+    t.equal(res.statusCode, 400, path)
+    t.equal(res.headers.location, undefined, `${path}: no redirect`)
+    t.match(res.body, `client metadata document at ${docs.base}${path} was refused: ${reason}.`, path)
+  }
+  t.notOk(docs.fetches.includes('/good.json'), 'the redirect was not followed')
+})
+
+t.test('private addresses are refused when the development setting is off', async (t) => {
+  const docs = await documentServer(t)
+  const { app } = await build(t)
+  await createUser(app, 'alice@example.com')
+  const cookie = await signIn(app, 'alice@example.com')
+  const { challenge } = pkce()
+  const cases: Array<[string, string]> = [
+    [`https://127.0.0.1:${docs.port}/good.json`, 'its address is private, loopback or link-local'],
+    [`https://[::1]:${docs.port}/good.json`, 'its address is private, loopback or link-local'],
+    [`https://localhost:${docs.port}/good.json`, 'localhost resolves to a private, loopback or link-local address'],
+  ]
+  for (const [clientId, reason] of cases) {
+    const res = await app.inject({ url: `/authorize?${authorizeQuery(clientId, challenge)}`, headers: { cookie } })
+    t.equal(res.statusCode, 400, clientId)
+    t.match(res.body, `was refused: ${reason}.`, clientId)
+  }
+  const http = await app.inject({ url: `/authorize?${authorizeQuery(`${docs.base}/good.json`, challenge)}`, headers: { cookie } })
+  t.match(http.body, /not registered with this server/, 'http client ids are not metadata documents outside development')
+  t.same(docs.fetches, [], 'nothing was fetched')
+})

@@ -12,7 +12,7 @@ import context, { type Clock } from './plugins/context.js'
 import { registerRateLimit } from './plugins/rate-limit.js'
 import { scheduleCleanup } from './plugins/cleanup.js'
 import { loadPreregisteredClients } from './oauth/preregistered.js'
-import { createSqliteStore } from './store/sqlite/index.js'
+import { createStore } from './store/index.js'
 import type { Store } from './store/types.js'
 import authorizeRoutes from './oauth/authorize.js'
 import metadataRoutes from './oauth/metadata.js'
@@ -92,7 +92,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
     requestIdHeader: 'x-request-id',
     return503OnClosing: true,
   })
-  const store = options.store ?? createSqliteStore(config.dbPath)
+  const store = options.store ?? (await createStore(config))
   await app.register(context, { config, store, clock: options.clock ?? Date.now, closeStore: !options.store })
   await app.register(formbody, { bodyLimit: 64 * 1024 })
   await registerRateLimit(app)

@@ -7,7 +7,7 @@ import { sha256Hex } from './crypto/compare.js'
 import { hashPassword } from './crypto/password.js'
 import { createManualKey, keyStatus, revokeKey } from './keys.js'
 import { checkRedirectUriForRegistration } from './oauth/redirect-uri.js'
-import { createSqliteStore } from './store/sqlite/index.js'
+import { createStore } from './store/index.js'
 import { ConflictError, ForeignKeyError, type Account, type Role, type Store } from './store/types.js'
 
 export const HELP = `keygate: an OAuth 2.1 gateway that turns API keys into MCP access tokens
@@ -190,7 +190,7 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
     const command = commands[`${first} ${second ?? ''}`]
     if (!command) throw new UsageError(`unknown command "${argv.slice(0, 2).join(' ')}" (see keygate --help)`)
     const config = loadConfig(io.env, { warn: io.err })
-    const store = createSqliteStore(config.dbPath)
+    const store = await createStore(config)
     try {
       await command(rest, { config, store, io })
     } finally {

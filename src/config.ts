@@ -20,6 +20,9 @@ const envSchema = z.object({
   HOST: z.string().min(1).default('localhost'),
   KEYGATE_ISSUER: z.string().optional(),
   KEYGATE_DB: z.string().min(1).default('./data/keygate.db'),
+  KEYGATE_DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL').optional(),
+  KEYGATE_DATABASE_SCHEMA: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, 'must be a lowercase SQL identifier').optional(),
+  KEYGATE_METRICS: bool.default(false),
   KEYGATE_SECRET: z.string().optional(),
   KEYGATE_PREVIOUS_SECRETS: z.string().default(''),
   KEYGATE_KEY_PREFIX: z.string().regex(/^[a-z][a-z0-9]{0,9}_$/, 'must be 1-10 lowercase letters or digits followed by "_" (like kg_)').default('kg_'),
@@ -64,6 +67,11 @@ export type Config = {
   /** The MCP resource: ISSUER + "/mcp" (RFC 9728 resource, RFC 8707 audience). */
   resource: string
   dbPath: string
+  /** PostgreSQL connection URL; when set, PostgreSQL is the store instead of SQLite. */
+  databaseUrl: string | undefined
+  /** PostgreSQL schema for keygate's tables (created if missing); default: the search_path. */
+  databaseSchema: string | undefined
+  metrics: boolean
   secret: string
   previousSecrets: string[]
   secretGenerated: boolean
@@ -201,6 +209,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: LoadOp
     issuer,
     resource: `${issuer}/mcp`,
     dbPath: e.KEYGATE_DB,
+    databaseUrl: e.KEYGATE_DATABASE_URL,
+    databaseSchema: e.KEYGATE_DATABASE_SCHEMA,
+    metrics: e.KEYGATE_METRICS,
     secret,
     previousSecrets,
     secretGenerated,

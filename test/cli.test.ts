@@ -1,14 +1,13 @@
 import t from 'tap'
 import { execFile } from 'node:child_process'
-import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { main } from '../src/cli.js'
 import { hashKey, isWellFormedKey } from '../src/crypto/api-key.js'
-import { createSqliteStore } from '../src/store/sqlite/index.js'
-import { SECRET, tempDir } from './helper.js'
+import { createStore } from '../src/store/index.js'
+import { tempDir, testConfig, testEnv } from './helper.js'
 
 function cli(dir: string) {
-  const env = { KEYGATE_DB: join(dir, 'k.db'), KEYGATE_SECRET: SECRET }
+  const env = testEnv(dir)
   return async (...argv: string[]) => {
     const out: string[] = []
     const err: string[] = []
@@ -39,7 +38,7 @@ t.test('users, accounts, members, keys and clients from the CLI', async (t) => {
   t.same((await run('key', 'revoke', '1')).out, ['key 1 revoked'])
   t.match((await run('key', 'list')).out[1], /\trevoked$/)
 
-  const store = createSqliteStore(join(dir, 'k.db'))
+  const store = await createStore(testConfig(dir))
   t.teardown(() => store.close())
   const row = await store.keys.byHash(hashKey(raw))
   t.ok(row?.revokedAt)

@@ -22,14 +22,37 @@ export class TestClock {
   }
 }
 
+/** Set to a PostgreSQL URL to run every store-touching test against PostgreSQL (npm run test:pg). */
+export const TEST_DATABASE_URL = process.env.KEYGATE_TEST_DATABASE_URL
+
+/** The PostgreSQL schema of a test directory: one per test, dropped when the test ends. */
+function schemaFor(dir: string): string {
+  return `kgt_${createHash('sha256').update(dir).digest('hex').slice(0, 20)}`
+}
+
 export function tempDir(t: Test): string {
   const dir = mkdtempSync(join(tmpdir(), 'keygate-test-'))
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  t.teardown(async () => {
+    rmSync(dir, { recursive: true, force: true })
+    if (TEST_DATABASE_URL) {
+      const { default: pg } = await import('pg')
+      const client = new pg.Client({ connectionString: TEST_DATABASE_URL })
+      await client.connect()
+      await client.query(`DROP SCHEMA IF EXISTS ${schemaFor(dir)} CASCADE`)
+      await client.end()
+    }
+  })
   return dir
 }
 
+/** The environment of a test instance: a SQLite file in `dir`, or a PostgreSQL schema of its own. */
+export function testEnv(dir: string, env: Record<string, string> = {}): Record<string, string> {
+  const store: Record<string, string> = TEST_DATABASE_URL ? { KEYGATE_DATABASE_URL: TEST_DATABASE_URL, KEYGATE_DATABASE_SCHEMA: schemaFor(dir) } : {}
+  return { KEYGATE_DB: join(dir, 'keygate.db'), KEYGATE_SECRET: SECRET, KEYGATE_ISSUER: 'http://localhost:3000', ...store, ...env }
+}
+
 export function testConfig(dir: string, env: Record<string, string> = {}): Config {
-  return loadConfig({ KEYGATE_DB: join(dir, 'keygate.db'), KEYGATE_SECRET: SECRET, KEYGATE_ISSUER: 'http://localhost:3000', ...env }, { generateSecret: false })
+  return loadConfig(testEnv(dir, env), { generateSecret: false })
 }
 
 export type Built = { app: FastifyInstance; config: Config; clock: TestClock; dir: string }

@@ -7,11 +7,10 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import { UnauthorizedError } from '@modelcontextprotocol/sdk/client/auth.js'
 import { main } from '../../src/cli.js'
 import { hashKey } from '../../src/crypto/api-key.js'
-import { createUser, SECRET } from '../helper.js'
+import { createUser, testEnv } from '../helper.js'
 import { Browser, listen } from '../support/http.js'
 import { callTool } from '../support/mcp.js'
 import { TestOAuthProvider } from '../support/oauth-provider.js'
-import { join } from 'node:path'
 
 async function connect(base: string, provider: TestOAuthProvider): Promise<Client> {
   const client = new Client({ name: 'e2e', version: '1.0.0' })
@@ -91,7 +90,7 @@ t.test('revocation: store and CLI; the next call is 401 and the client starts a 
   const keys = await app.store.keys.list({})
   const live = keys.find((k) => k.revokedAt === null)!
   const out: string[] = []
-  const code = await main(['key', 'revoke', String(live.id)], { out: (l) => out.push(l), err: (l) => out.push(l), env: { KEYGATE_DB: join(dir, 'keygate.db'), KEYGATE_SECRET: SECRET } })
+  const code = await main(['key', 'revoke', String(live.id)], { out: (l) => out.push(l), err: (l) => out.push(l), env: testEnv(dir) })
   t.equal(code, 0)
   await t.rejects(fresh.callTool({ name: 'list_notes', arguments: {} }), { message: 'Unauthorized' }, 'CLI revocation takes effect on the next call')
   await freshProvider.pending
@@ -101,7 +100,7 @@ t.test('a manual key from the CLI works on /mcp with no OAuth', async (t) => {
   const { app, base, dir } = await listen(t)
   await createUser(app, 'alice@example.com')
   const out: string[] = []
-  const env = { KEYGATE_DB: join(dir, 'keygate.db'), KEYGATE_SECRET: SECRET }
+  const env = testEnv(dir)
   t.equal(await main(['key', 'create', '--email', 'alice@example.com', '--account', '1', '--name', 'desktop'], { out: (l) => out.push(l), err: (l) => out.push(l), env }), 0)
   const raw = out.at(-1)!
   const client = new Client({ name: 'manual', version: '1' })

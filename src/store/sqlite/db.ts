@@ -34,5 +34,3 @@ export function mapConstraint<T>(fn: () => T): T {
     throw err
   }
 }
-
-export const splitScopes = (s: string): string[] => (s === '' ? [] : s.split(' '))

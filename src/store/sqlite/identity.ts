@@ -1,12 +1,8 @@
 // Users, accounts and memberships on SQLite.
-import type { Account, AccountStore, Membership, Role, User, UserStore } from '../types.js'
+import type { AccountStore, Membership, Role, UserStore } from '../types.js'
+import { toAccount, toUser, type AccountRow, type UserRow } from '../rows.js'
 import { mapConstraint, type Db } from './db.js'
 
-type UserRow = { id: number; email: string; name: string; password_hash: string; created_at: number }
-type AccountRow = { id: number; name: string; kind: Account['kind']; created_at: number }
-
-const toUser = (r: UserRow): User => ({ id: r.id, email: r.email, name: r.name, passwordHash: r.password_hash, createdAt: r.created_at })
-const toAccount = (r: AccountRow): Account => ({ id: r.id, name: r.name, kind: r.kind, createdAt: r.created_at })
 
 export function sqliteUsers(db: Db): UserStore {
   const insert = db.prepare<[string, string, string, number], UserRow>(

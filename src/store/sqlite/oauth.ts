@@ -1,29 +1,9 @@
 // OAuth clients, consents and API keys on SQLite.
-import type { ApiKey, Client, ClientStore, Consent, ConsentListing, ConsentStore, KeyListing, KeyStore, NewApiKey, RefreshStore, RefreshToken } from '../types.js'
+import type { ClientStore, ConsentListing, ConsentStore, KeyListing, KeyStore, NewApiKey, RefreshStore } from '../types.js'
 import { ConflictError } from '../types.js'
-import { mapConstraint, splitScopes, type Db } from './db.js'
+import { mapConstraint, type Db } from './db.js'
+import { toClient, toConsent, toKey, toRefresh, type ClientRow, type ConsentRow, type KeyRow, type RefreshRow } from '../rows.js'
 
-type ClientRow = {
-  client_id: string
-  client_name: string
-  redirect_uris: string
-  token_endpoint_auth_method: Client['tokenEndpointAuthMethod']
-  client_secret_hash: string | null
-  metadata: string
-  source: Client['source']
-  created_at: number
-}
-
-const toClient = (r: ClientRow): Client => ({
-  clientId: r.client_id,
-  clientName: r.client_name,
-  redirectUris: JSON.parse(r.redirect_uris) as string[],
-  tokenEndpointAuthMethod: r.token_endpoint_auth_method,
-  clientSecretHash: r.client_secret_hash,
-  metadata: JSON.parse(r.metadata) as Record<string, unknown>,
-  source: r.source,
-  createdAt: r.created_at,
-})
 
 export function sqliteClients(db: Db): ClientStore {
   const insert = db.prepare<unknown[], ClientRow>(
@@ -64,16 +44,6 @@ export function sqliteClients(db: Db): ClientStore {
   }
 }
 
-type ConsentRow = { user_id: number; client_id: string; account_id: number; scopes: string; created_at: number; updated_at: number }
-
-const toConsent = (r: ConsentRow): Consent => ({
-  userId: r.user_id,
-  clientId: r.client_id,
-  accountId: r.account_id,
-  scopes: splitScopes(r.scopes),
-  createdAt: r.created_at,
-  updatedAt: r.updated_at,
-})
 
 export function sqliteConsents(db: Db): ConsentStore {
   const upsert = db.prepare<[number, string, number, string, number, number], ConsentRow>(
@@ -121,41 +91,6 @@ export function sqliteConsents(db: Db): ConsentStore {
   }
 }
 
-type KeyRow = {
-  id: number
-  account_id: number
-  user_id: number
-  name: string
-  key_hash: string
-  display_prefix: string
-  scopes: string
-  resource: string | null
-  client_id: string | null
-  grant_id: string | null
-  family_id: string | null
-  created_at: number
-  last_used_at: number | null
-  expires_at: number | null
-  revoked_at: number | null
-}
-
-const toKey = (r: KeyRow): ApiKey => ({
-  id: r.id,
-  accountId: r.account_id,
-  userId: r.user_id,
-  name: r.name,
-  keyHash: r.key_hash,
-  displayPrefix: r.display_prefix,
-  scopes: splitScopes(r.scopes),
-  resource: r.resource,
-  clientId: r.client_id,
-  grantId: r.grant_id,
-  familyId: r.family_id,
-  createdAt: r.created_at,
-  lastUsedAt: r.last_used_at,
-  expiresAt: r.expires_at,
-  revokedAt: r.revoked_at,
-})
 
 export function sqliteKeys(db: Db): KeyStore {
   const insert = db.prepare<unknown[], KeyRow>(
@@ -252,12 +187,6 @@ export function sqliteKeys(db: Db): KeyStore {
   }
 }
 
-type RefreshRow = { token_hash: string; family_id: string; key_id: number; client_id: string; created_at: number; expires_at: number; rotated_at: number | null }
-
-const toRefresh = (r: RefreshRow): RefreshToken => ({
-  tokenHash: r.token_hash, familyId: r.family_id, keyId: r.key_id, clientId: r.client_id,
-  createdAt: r.created_at, expiresAt: r.expires_at, rotatedAt: r.rotated_at,
-})
 
 export function sqliteRefresh(db: Db): RefreshStore {
   const byHash = db.prepare<[string], RefreshRow>('SELECT * FROM refresh_tokens WHERE token_hash = ?')

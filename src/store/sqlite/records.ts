@@ -1,28 +1,8 @@
 // Audit events and the demo API's notes on SQLite.
-import type { AuditEvent, AuditListing, AuditStore, Note, NoteStore } from '../types.js'
+import type { AuditListing, AuditStore, NoteStore } from '../types.js'
+import { toEvent, toNote, type AuditRow, type NoteRow } from '../rows.js'
 import type { Db } from './db.js'
 
-type AuditRow = {
-  id: number
-  created_at: number
-  event: string
-  account_id: number | null
-  actor_user_id: number | null
-  subject: string | null
-  ip: string | null
-  detail: string | null
-}
-
-const toEvent = (r: AuditRow): AuditEvent => ({
-  id: r.id,
-  createdAt: r.created_at,
-  event: r.event,
-  accountId: r.account_id,
-  actorUserId: r.actor_user_id,
-  subject: r.subject,
-  ip: r.ip,
-  detail: r.detail ? (JSON.parse(r.detail) as Record<string, unknown>) : {},
-})
 
 export function sqliteAudit(db: Db): AuditStore {
   const insert = db.prepare<unknown[]>(
@@ -49,8 +29,6 @@ export function sqliteAudit(db: Db): AuditStore {
   }
 }
 
-type NoteRow = { id: number; account_id: number; title: string; body: string; created_at: number }
-const toNote = (r: NoteRow): Note => ({ id: r.id, accountId: r.account_id, title: r.title, body: r.body, createdAt: r.created_at })
 
 export function sqliteNotes(db: Db): NoteStore {
   const list = db.prepare<[number], NoteRow>('SELECT * FROM notes WHERE account_id = ? ORDER BY id')

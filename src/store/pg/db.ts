@@ -1,0 +1,69 @@
+// PostgreSQL (the `pg` driver): one pool, parameterised queries only, schema.pg.sql applied
+// idempotently at start-up under an advisory lock. BIGINT columns come back as numbers
+// (Unix seconds and row ids fit in a double).
+import { readFileSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import pg from 'pg'
+import { ConflictError, ForeignKeyError } from '../types.js'
+
+export const PG_SCHEMA_PATH = fileURLToPath(new URL('../../../../schema.pg.sql', import.meta.url))
+const SCHEMA_LOCK = 7_325_001
+
+pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number(v))
+
+export type Queryable = Pick<pg.Pool, 'query'>
+
+export async function openPool(url: string, schema?: string): Promise<pg.Pool> {
+  // The schema name is checked by the configuration (a plain lowercase identifier).
+  const pool = new pg.Pool({ connectionString: url, max: 10, ...(schema ? { options: `-c search_path=${schema}` } : {}) })
+  const client = await pool.connect()
+  try {
+    await client.query('SELECT pg_advisory_lock($1)', [SCHEMA_LOCK])
+    if (schema) await client.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`)
+    await client.query(readFileSync(PG_SCHEMA_PATH, 'utf8'))
+  } finally {
+    await client.query('SELECT pg_advisory_unlock($1)', [SCHEMA_LOCK]).catch(() => undefined)
+    client.release()
+  }
+  return pool
+}
+
+type PgError = Error & { code?: string; constraint?: string }
+
+/** Maps constraint violations to the store's error types, like the SQLite store. */
+export async function mapConstraint<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn()
+  } catch (err) {
+    const e = err as PgError
+    if (e.code === '23503') throw new ForeignKeyError(e.message)
+    if (e.code === '23505') throw new ConflictError(`${e.message} (${e.constraint ?? ''})`)
+    throw err
+  }
+}
+
+/** Runs `fn` in one transaction on one connection. */
+export async function transaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  const client = await pool.connect()
+  try {
+    await client.query('BEGIN')
+    const result = await fn(client)
+    await client.query('COMMIT')
+    return result
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => undefined)
+    throw err
+  } finally {
+    client.release()
+  }
+}
+
+export async function one<R>(db: Queryable, sql: string, params: unknown[]): Promise<R | undefined> {
+  const { rows } = await db.query(sql, params)
+  return rows[0] as R | undefined
+}
+
+export async function all<R>(db: Queryable, sql: string, params: unknown[]): Promise<R[]> {
+  const { rows } = await db.query(sql, params)
+  return rows as R[]
+}

@@ -1,5 +1,6 @@
 // buildApp(config) registers every plugin and route group, in order. The server entry
 // (server.ts) adds the logger, timeouts, graceful close and listen; tests build the same app.
+import { randomUUID } from 'node:crypto'
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import cookie from '@fastify/cookie'
 import cors from '@fastify/cors'
@@ -10,6 +11,8 @@ import { OAuthError, PageError } from './errors.js'
 import { logSerializers, REDACT_PATHS } from './log.js'
 import context, { type Clock } from './plugins/context.js'
 import { registerRateLimit } from './plugins/rate-limit.js'
+import metrics from './plugins/metrics.js'
+import healthRoutes from './plugins/health.js'
 import { scheduleCleanup } from './plugins/cleanup.js'
 import { loadPreregisteredClients } from './oauth/preregistered.js'
 import { createStore } from './store/index.js'
@@ -90,14 +93,21 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
     trustProxy: config.trustProxy,
     bodyLimit: 256 * 1024,
     requestIdHeader: 'x-request-id',
+    // Unique across instances, so one request can be followed through every log line.
+    genReqId: () => randomUUID(),
     return503OnClosing: true,
   })
   const store = options.store ?? (await createStore(config))
   await app.register(context, { config, store, clock: options.clock ?? Date.now, closeStore: !options.store })
   await app.register(formbody, { bodyLimit: 64 * 1024 })
+  await app.register(metrics)
+  await app.register(healthRoutes)
   await registerRateLimit(app)
   if (config.clientsFile) await loadPreregisteredClients(store, config.clientsFile, app.now())
   scheduleCleanup(app)
+  app.addHook('onSend', async (req, reply) => {
+    reply.header('x-request-id', req.id)
+  })
   app.setErrorHandler((err: FastifyError, req, reply) => sendError(app, err, req, reply))
   app.setNotFoundHandler(async (req, reply) =>
     reply.code(404).header('cache-control', 'no-store').send({ error: 'not_found', error_description: `no route for ${req.method} ${req.url.split('?')[0]}` }),

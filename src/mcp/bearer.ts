@@ -60,6 +60,7 @@ export function bearerToken(req: FastifyRequest): string | undefined {
 export async function authenticate(app: FastifyInstance, req: FastifyRequest): Promise<ApiKey> {
   const token = bearerToken(req)
   const { outcome, key } = await lookUpKey(app, token === '' ? 'x' : token, app.config.resource)
+  app.metrics.bearerChecks.inc({ outcome })
   if (outcome !== 'ok') throw unauthorized(app, outcome)
   if (key!.lastUsedAt === null || key!.lastUsedAt <= app.now() - LAST_USED_INTERVAL_SECONDS) {
     await app.store.keys.touch(key!.id, app.now(), LAST_USED_INTERVAL_SECONDS)

@@ -13,7 +13,7 @@ export type CallResult = {
 
 const ERROR_EXCERPT = 2000
 
-export type UpstreamOptions = { timeoutMs: number; maxBytes: number }
+export type UpstreamOptions = { timeoutMs: number; maxBytes: number; observe?: (seconds: number, outcome: string) => void }
 
 function errorResult(text: string): CallResult {
   return { content: [{ type: 'text', text }], isError: true }
@@ -109,6 +109,13 @@ export class Upstream {
   async call(base: string, tool: ToolDef, args: Record<string, unknown>, key: string): Promise<CallResult> {
     const missing = missingArgument(tool, args)
     if (missing) return errorResult(`Missing required argument: ${missing}`)
+    const started = performance.now()
+    const result = await this.forward(base, tool, args, key)
+    this.options.observe?.((performance.now() - started) / 1000, result.isError ? 'error' : 'ok')
+    return result
+  }
+
+  private async forward(base: string, tool: ToolDef, args: Record<string, unknown>, key: string): Promise<CallResult> {
     const url = new URL(base)
     const path = `${url.pathname.replace(/\/$/, '')}${pathWith(tool, args)}`
     const { timeoutMs, maxBytes } = this.options

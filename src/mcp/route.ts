@@ -69,7 +69,11 @@ function listedTools(tools: ToolDef[]): object[] {
 export default async function mcpRoutes(app: FastifyInstance): Promise<void> {
   const policy = originPolicy(app.config)
   const tools = catalog(app)
-  const upstream = new Upstream({ timeoutMs: app.config.upstreamTimeoutMs, maxBytes: app.config.upstreamMaxBytes })
+  const upstream = new Upstream({
+    timeoutMs: app.config.upstreamTimeoutMs,
+    maxBytes: app.config.upstreamMaxBytes,
+    observe: (seconds, outcome) => app.metrics.upstreamLatency.observe({ outcome }, seconds),
+  })
   app.addHook('onClose', async () => upstream.close())
 
   // The SDK parses the body and answers JSON-RPC errors (-32700, 415, 406) itself.

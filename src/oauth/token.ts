@@ -94,6 +94,7 @@ async function exchangeCode(app: FastifyInstance, req: FastifyRequest, body: Bod
     accountId: code.accountId, userId: code.userId, scopes: code.scopes, resource: code.resource, grantId: code.jti, familyId: code.jti,
   })
   if (response) return response
+  app.metrics.replays.inc({ kind: 'authorization_code' })
   const revoked = await app.store.keys.revokeByGrant(code.jti, app.now())
   await audit(app, req, { event: 'code_replay_detected', accountId: code.accountId, subject: client.clientId, detail: { revoked_key_id: revoked?.id ?? null } })
   throw new OAuthError('invalid_grant', 'authorization code has already been used')
@@ -121,6 +122,7 @@ async function refreshGrant(app: FastifyInstance, req: FastifyRequest, body: Bod
   const scopes = checkScopeNarrowing(key, body)
   const rotation = await app.store.refresh.markRotated(hashKey(raw), now)
   if (!rotation.first && now - rotation.rotatedAt > app.config.refreshGraceSeconds) {
+    app.metrics.replays.inc({ kind: 'refresh_token' })
     const revoked = await app.store.keys.revokeFamily(key, now)
     await audit(app, req, { event: 'refresh_reuse_detected', accountId: key.accountId, subject: client.clientId, detail: { revoked_keys: revoked } })
     throw new OAuthError('invalid_grant', 'refresh token was already used; the grant has been revoked')
@@ -138,9 +140,18 @@ export default async function tokenRoutes(app: FastifyInstance): Promise<void> {
     const body = formBody(req.body)
     const grantType = param(body, 'grant_type')
     if (grantType === undefined) throw new OAuthError('invalid_request', 'grant_type is required')
-    const client = await authenticateClient(app, req, body)
-    if (grantType === 'authorization_code') return exchangeCode(app, req, body, client)
-    if (grantType === 'refresh_token' && app.config.accessTtl !== undefined) return refreshGrant(app, req, body, client)
-    throw new OAuthError('unsupported_grant_type', `grant_type ${grantType} is not supported`)
+    try {
+      const client = await authenticateClient(app, req, body)
+      let response
+      if (grantType === 'authorization_code') response = await exchangeCode(app, req, body, client)
+      else if (grantType === 'refresh_token' && app.config.accessTtl !== undefined) response = await refreshGrant(app, req, body, client)
+      else throw new OAuthError('unsupported_grant_type', `grant_type ${grantType} is not supported`)
+      app.metrics.tokenExchanges.inc({ grant_type: grantType, outcome: 'ok' })
+      return response
+    } catch (err) {
+      const known = grantType === 'authorization_code' || grantType === 'refresh_token' ? grantType : 'other'
+      app.metrics.tokenExchanges.inc({ grant_type: known, outcome: err instanceof OAuthError ? err.code : 'server_error' })
+      throw err
+    }
   })
 }

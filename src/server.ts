@@ -6,6 +6,11 @@ import type { Config } from './config.js'
 export async function startServer(config: Config, print: (line: string) => void = console.log): Promise<FastifyInstance> {
   const app = await buildApp(config, { logger: true })
   let closing = false
+  // While shutting down, answers close their connection, so keep-alive sockets do not hold
+  // the process open once their in-flight request is done.
+  app.addHook('onSend', async (_req, reply) => {
+    if (closing) reply.header('connection', 'close')
+  })
   const close = (signal: string) => {
     if (closing) return
     closing = true

@@ -15,7 +15,7 @@ ENV NODE_ENV=production HOST=0.0.0.0 PORT=3000 KEYGATE_DB=/data/keygate.db
 WORKDIR /app
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
-COPY package.json schema.sql ./
+COPY package.json schema.sql schema.pg.sql ./
 COPY bin ./bin
 COPY templates ./templates
 COPY public ./public
@@ -23,5 +23,6 @@ RUN mkdir -p /data && chown node:node /data
 USER node
 VOLUME ["/data"]
 EXPOSE 3000
+HEALTHCHECK --interval=10s --timeout=3s --retries=3 CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 3000) + '/readyz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 # KEYGATE_SECRET and KEYGATE_ISSUER must be set at run time.
 CMD ["node", "bin/keygate.js", "serve"]

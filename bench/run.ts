@@ -6,8 +6,10 @@ import autocannon from 'autocannon'
 import { spawn } from 'node:child_process'
 import { createInterface } from 'node:readline'
 import { once } from 'node:events'
+import { createServer } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import { bearerCheckCost } from './bearer-cost.js'
+import { exchangeThroughput } from './exchange.js'
 
 const DURATION = Number(process.env.BENCH_SECONDS ?? 8)
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 16)
@@ -20,8 +22,19 @@ async function measure(name: string, opts: autocannon.Options): Promise<Row> {
   return { name, rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, errors: r.errors + r.timeouts, non2xx: r.non2xx }
 }
 
-const port = 40000 + Math.floor(Math.random() * 10000)
-const child = spawn(process.execPath, [fileURLToPath(new URL('./server.js', import.meta.url)), String(port)], { stdio: ['ignore', 'pipe', 'inherit'] })
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer()
+    srv.once('error', reject)
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number }
+      srv.close(() => resolve(port))
+    })
+  })
+}
+
+const port = await freePort()
+const child = spawn(process.execPath, [fileURLToPath(new URL('./server.js', import.meta.url)), String(port), String(await freePort())], { stdio: ['ignore', 'pipe', 'inherit'] })
 const [line] = (await once(createInterface({ input: child.stdout! }), 'line')) as [string]
 const { key, proxyPort } = JSON.parse(line) as { key: string; proxyPort: number }
 const auth = { authorization: `Bearer ${key}` }
@@ -36,7 +49,13 @@ rows.push(await measure('(b) GET /api/v1/notes directly', { url: `http://127.0.0
 rows.push(await measure('(c) plain Fastify proxy hop', { url: `http://127.0.0.1:${proxyPort}/api/v1/notes`, headers: auth }))
 child.kill('SIGTERM')
 
-const cost = await bearerCheckCost([1_000])
+const cost = await bearerCheckCost([1_000, 1_000_000])
+const pgUrl = process.env.KEYGATE_BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres'
+const sqliteExchanges = await exchangeThroughput(undefined)
+const pgExchanges = await exchangeThroughput(pgUrl).catch((err: Error) => {
+  console.error(`PostgreSQL exchange benchmark skipped: ${err.message}`)
+  return NaN
+})
 
 console.log(`\nkeygate benchmark: ${DURATION}s per run, ${CONNECTIONS} connections, Node ${process.version}\n`)
 console.log('| path | req/s | p50 ms | p99 ms | errors | non-2xx |')
@@ -45,7 +64,9 @@ for (const r of rows) console.log(`| ${r.name} | ${r.rps.toFixed(0)} | ${r.p50} 
 const [a, b, c] = rows as [Row, Row, Row]
 console.log(`\nratio a/c (keygate vs one plain proxy hop): ${(a.rps / c.rps).toFixed(2)}   target >= 0.80`)
 console.log(`ratio a/b (keygate vs calling the API directly): ${(a.rps / b.rps).toFixed(2)}`)
-for (const { rows: n, micros } of cost) console.log(`bearer check (format, SHA-256, lookup; ${n} key rows): ${micros.toFixed(1)} µs`)
+for (const { rows: n, micros } of cost) console.log(`bearer check (format, SHA-256, lookup; ${n.toLocaleString('en')} key rows): ${micros.toFixed(1)} µs`)
+console.log(`bearer check, 1M rows vs 1k rows: ${(cost[1]!.micros / cost[0]!.micros).toFixed(2)}x`)
+console.log(`code exchanges/s in-process (8 in flight): SQLite ${sqliteExchanges.toFixed(0)}, PostgreSQL ${pgExchanges.toFixed(0)} (PostgreSQL/SQLite ${(pgExchanges / sqliteExchanges).toFixed(2)})`)
 if (rows.some((r) => r.errors > 0 || r.non2xx > 0)) {
   console.error('some requests failed: the figures above are not comparable')
   process.exitCode = 1

@@ -11,8 +11,10 @@ import { loadConfig } from '../src/config.js'
 import { mintKey } from '../src/crypto/api-key.js'
 
 const port = Number(process.argv[2])
+const proxyPort = Number(process.argv[3])
 const dir = mkdtempSync(join(tmpdir(), 'keygate-bench-'))
-const app = await buildApp(loadConfig({ KEYGATE_DB: join(dir, 'k.db'), KEYGATE_SECRET: 'bench-secret-0123456789-abcdefghijklmnop', PORT: String(port) }, { generateSecret: false }))
+// The per-key /mcp rate limit would cap run (a); the benchmark measures throughput, so it is lifted.
+const app = await buildApp(loadConfig({ KEYGATE_DB: join(dir, 'k.db'), KEYGATE_SECRET: 'bench-secret-0123456789-abcdefghijklmnop', PORT: String(port), KEYGATE_RATE_LIMIT_MCP: '100000000' }, { generateSecret: false }))
 await app.listen({ port, host: '127.0.0.1' })
 const user = await app.store.users.create({ email: 'bench@example.com', name: 'bench', passwordHash: 'x', createdAt: app.now() })
 const account = await app.store.accounts.create({ name: 'bench', kind: 'personal', ownerId: user.id, createdAt: app.now() })
@@ -27,8 +29,8 @@ proxy.all('/*', async (req, reply) => {
   reply.code(res.statusCode).header('content-type', res.headers['content-type'] ?? 'application/json')
   return reply.send(await res.body.text())
 })
-await proxy.listen({ port: port + 1, host: '127.0.0.1' })
-process.stdout.write(`${JSON.stringify({ port, proxyPort: port + 1, key: key.raw, dir })}\n`)
+await proxy.listen({ port: proxyPort, host: '127.0.0.1' })
+process.stdout.write(`${JSON.stringify({ port, proxyPort, key: key.raw, dir })}\n`)
 process.on('SIGTERM', async () => {
   await proxy.close()
   await app.close()

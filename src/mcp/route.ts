@@ -19,6 +19,8 @@ import { limit } from '../plugins/rate-limit.js'
 
 type Message = { method?: unknown; params?: { name?: unknown } }
 
+const TRANSPORT_HEADERS = ['content-type', 'accept', 'mcp-protocol-version', 'mcp-session-id', 'last-event-id'] as const
+
 function jsonRpcError(reply: FastifyReply, status: number, code: number, message: string) {
   return reply.code(status).header('cache-control', 'no-store').send({ jsonrpc: '2.0', error: { code, message }, id: null })
 }
@@ -121,10 +123,18 @@ export default async function mcpRoutes(app: FastifyInstance): Promise<void> {
     })
     await server.connect(transport)
     reply.raw.once('close', () => void server.close())
-    const headers = new Headers()
-    for (const [k, v] of Object.entries(req.headers)) if (typeof v === 'string') headers.set(k, v)
-    const request = new Request(`${app.config.issuer}/mcp`, { method: 'POST', headers, body: raw })
+    // Only the headers the transport reads; the body is passed parsed when it parsed.
+    const headers: Record<string, string> = {}
+    for (const name of TRANSPORT_HEADERS) {
+      const value = req.headers[name]
+      if (typeof value === 'string') headers[name] = value
+    }
+    const request = new Request(`${app.config.issuer}/mcp`, { method: 'POST', headers, body: parsed === undefined ? raw : null })
     const response = await transport.handleRequest(request, parsed === undefined ? {} : { parsedBody: parsed })
-    return reply.send(response)
+    if (response.headers.get('content-type')?.startsWith('text/event-stream')) return reply.send(response)
+    // A JSON answer is complete: send it as a string rather than as a stream.
+    reply.code(response.status)
+    response.headers.forEach((value, name) => void reply.header(name, value))
+    return reply.send(response.body === null ? undefined : await response.text())
   })
 }

@@ -6,8 +6,8 @@ import autocannon from 'autocannon'
 import { spawn } from 'node:child_process'
 import { createInterface } from 'node:readline'
 import { once } from 'node:events'
-import { createServer } from 'node:net'
 import { fileURLToPath } from 'node:url'
+import { freePort } from '../test/support/http.js'
 import { bearerCheckCost } from './bearer-cost.js'
 import { exchangeThroughput } from './exchange.js'
 
@@ -22,16 +22,6 @@ async function measure(name: string, opts: autocannon.Options): Promise<Row> {
   return { name, rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, errors: r.errors + r.timeouts, non2xx: r.non2xx }
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer()
-    srv.once('error', reject)
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number }
-      srv.close(() => resolve(port))
-    })
-  })
-}
 
 const port = await freePort()
 const child = spawn(process.execPath, [fileURLToPath(new URL('./server.js', import.meta.url)), String(port), String(await freePort())], { stdio: ['ignore', 'pipe', 'inherit'] })

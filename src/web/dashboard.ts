@@ -125,6 +125,7 @@ export default async function dashboardRoutes(app: FastifyInstance): Promise<voi
     const consent = await app.store.consents.get(user.id, clientId)
     if (!consent) throw notFound()
     const { revokedKeys } = await app.store.consents.disconnect(user.id, clientId, app.now())
+    await audit(app, req, { event: 'consent_revoked', accountId: consent.accountId, actorUserId: user.id, subject: clientId, detail: { scopes: consent.scopes } })
     await audit(app, req, { event: 'app_disconnected', accountId: consent.accountId, actorUserId: user.id, subject: clientId, detail: { revoked_keys: revokedKeys } })
     return reply.redirect(`/dashboard?account=${consent.accountId}`, 303)
   })

@@ -64,6 +64,8 @@ t.test('RFC 7009 revocation: every branch', async (t) => {
   t.equal(ok.headers['cache-control'], 'no-store')
   t.equal((await mcp(app, tokens.access_token)).statusCode, 401, 'revoked')
   t.equal((await revoke(app, { client_id: client.client_id, token: tokens.access_token })).statusCode, 200, 'twice is fine')
+  const revokedEvents = await app.store.audit.list(account.id, { limit: 5 })
+  t.equal(revokedEvents[0]!.event, 'key_revoked', 'revocation is audited')
 
   const confidential = await registerClient(app, { token_endpoint_auth_method: 'client_secret_basic' })
   const c = await exchange(app, { client: confidential })
@@ -71,6 +73,19 @@ t.test('RFC 7009 revocation: every branch', async (t) => {
   t.equal((await revoke(app, { client_id: confidential.client_id, token: c.tokens.access_token })).statusCode, 401, 'must authenticate as registered')
   t.equal((await revoke(app, { token: c.tokens.access_token }, { authorization: basic(confidential.client_id, confidential.client_secret) })).statusCode, 200)
   t.equal((await mcp(app, c.tokens.access_token)).statusCode, 401)
+})
+
+t.test('revoking a refresh token revokes its connection', async (t) => {
+  const { app } = await build(t, { KEYGATE_ACCESS_TTL: '600' })
+  const client = await registerClient(app, { grant_types: ['authorization_code', 'refresh_token'] })
+  const { tokens } = await exchange(app, { client })
+  const other = await registerClient(app, { client_name: 'Other' })
+  t.equal((await revoke(app, { client_id: other.client_id, token: tokens.refresh_token, token_type_hint: 'refresh_token' })).statusCode, 400, "another client's refresh token is left alone")
+  t.equal((await mcp(app, tokens.access_token)).statusCode, 200)
+  t.equal((await revoke(app, { client_id: client.client_id, token: tokens.refresh_token, token_type_hint: 'refresh_token' })).statusCode, 200)
+  t.equal((await mcp(app, tokens.access_token)).statusCode, 401, 'the access token of the connection is revoked')
+  const again = await tokenRequest(app, { grant_type: 'refresh_token', refresh_token: tokens.refresh_token, client_id: client.client_id })
+  t.same(again.json(), { error: 'invalid_grant', error_description: 'refresh token has been revoked' })
 })
 
 t.test('RFC 7662 introspection: every branch', async (t) => {

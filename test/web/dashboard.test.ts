@@ -166,6 +166,8 @@ t.test('connected apps: listed, disconnect revokes every key and deletes the con
   const events = await app.store.audit.list(alice.account.id, { limit: 10 })
   t.equal(events[0]!.event, 'app_disconnected')
   t.same(events[0]!.detail, { revoked_keys: 2 })
+  t.equal(events[1]!.event, 'consent_revoked')
+  t.same(events[1]!.detail, { scopes: ['read', 'write'] })
   t.equal((await post(app, cookie, `/dashboard/apps/${client.client_id}/disconnect`, { csrf })).statusCode, 404, 'twice: nothing left')
 })
 

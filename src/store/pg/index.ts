@@ -211,6 +211,7 @@ export async function createPgStore(url: string, schema?: string): Promise<Store
       return (await pool.query('SELECT 1')).rowCount === 1
     },
     async close() {
+      if (pool.ending) return // closing twice is harmless, as with SQLite
       await pool.end()
     },
   }

@@ -10,7 +10,7 @@ import { AjvJsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/ajv
 import { OAuthError } from '../errors.js'
 import type { ApiKey } from '../store/types.js'
 import { VERSION } from '../version.js'
-import { authenticate, challenge } from './bearer.js'
+import { authenticate, bearerToken, challenge } from './bearer.js'
 import { catalog } from './catalog.js'
 import { Upstream } from './forward.js'
 import type { ToolDef } from './openapi.js'
@@ -108,14 +108,20 @@ export default async function mcpRoutes(app: FastifyInstance): Promise<void> {
     } catch {
       parsed = undefined
     }
-    const toolDefs = await tools.tools()
+    let toolDefs: ToolDef[]
+    try {
+      toolDefs = await tools.tools()
+    } catch (err) {
+      req.log.error({ err }, 'the OpenAPI document could not be loaded')
+      return jsonRpcError(reply, 503, -32603, "The upstream API's OpenAPI document could not be loaded; try again later.")
+    }
     for (const message of (Array.isArray(parsed) ? parsed : [parsed]) as Message[]) {
       if (message?.method !== 'tools/call') continue
       const needed = missingScopes(toolDefs.find((t) => t.name === message.params?.name), key)
       if (needed) throw insufficientScope(app, key, needed)
     }
     const base = tools.upstreamBase()
-    const token = req.headers.authorization!.replace(/^Bearer +/i, '').trim()
+    const token = bearerToken(req)!
     const server = buildServer(toolDefs, (tool, args) => upstream.call(base, tool, args, token))
     const transport = new WebStandardStreamableHTTPServerTransport({
       sessionIdGenerator: undefined,

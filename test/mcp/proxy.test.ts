@@ -125,3 +125,21 @@ t.test('concurrent calls with different keys never see each other\'s data', asyn
     t.same(titles, [`only-${who}`])
   }
 })
+
+t.test('an OpenAPI document that cannot be loaded: a clean 503, and a retry on the next request', async (t) => {
+  const { writeFileSync, rmSync } = await import('node:fs')
+  const { join } = await import('node:path')
+  const dir = tempDir(t)
+  const upstream = await startUpstream(t, dir)
+  const missing = join(dir, 'later.json')
+  const gate = await listen(t, { KEYGATE_UPSTREAM: upstream.url, KEYGATE_OPENAPI: missing }, dir)
+  const { user, account } = await createUser(gate.app, 'alice@example.com')
+  const key = await createKey(gate.app, { userId: user.id, accountId: account.id })
+  const first = await callTool(gate.base, key.raw, 'list_items')
+  t.equal(first.status, 503)
+  t.same(first.body, { jsonrpc: '2.0', error: { code: -32603, message: "The upstream API's OpenAPI document could not be loaded; try again later." }, id: null })
+  writeFileSync(missing, JSON.stringify((await import('../support/upstream.js')).UPSTREAM_OPENAPI))
+  t.equal((await callTool(gate.base, key.raw, 'list_items')).status, 200, 'loaded on the next request')
+  rmSync(missing)
+  t.equal((await callTool(gate.base, key.raw, 'list_items')).status, 200, 'and kept once loaded')
+})

@@ -1,4 +1,4 @@
-// Client authentication at /token (and later /revoke): none, client_secret_basic
+// Client authentication at /token and /revoke: none, client_secret_basic
 // (RFC 6749 §2.3.1, form-urlencoded id and secret) or client_secret_post, exactly as the
 // client registered. invalid_client answers 401 when the client tried to authenticate.
 import type { FastifyInstance, FastifyRequest } from 'fastify'
@@ -8,22 +8,26 @@ import type { AuthMethod, Client } from '../store/types.js'
 
 type Presented = { clientId: string; secret: string | null; method: AuthMethod }
 
-const unauthorized = (description: string) =>
-  new OAuthError('invalid_client', description, 401, { 'www-authenticate': 'Basic realm="keygate", charset="UTF-8"' })
+const unauthorized = (description: string, realm = 'keygate') =>
+  new OAuthError('invalid_client', description, 401, { 'www-authenticate': `Basic realm="${realm}", charset="UTF-8"` })
 
-function decodeBasicPart(part: string): string {
+/** Id and secret of an `Authorization: Basic` header, each form-urlencoded (RFC 6749 §2.3.1). */
+export function parseBasic(header: string, realm = 'keygate'): { id: string; secret: string } {
+  const malformed = () => unauthorized('the Basic authorization header is malformed', realm)
+  const decoded = Buffer.from(header.slice(6).trim(), 'base64').toString('utf8')
+  const colon = decoded.indexOf(':')
+  if (colon < 1) throw malformed()
   try {
-    return decodeURIComponent(part.replace(/\+/g, ' '))
+    const decode = (part: string) => decodeURIComponent(part.replace(/\+/g, ' '))
+    return { id: decode(decoded.slice(0, colon)), secret: decode(decoded.slice(colon + 1)) }
   } catch {
-    throw unauthorized('the Basic authorization header is malformed')
+    throw malformed()
   }
 }
 
 function fromBasic(header: string): Presented {
-  const decoded = Buffer.from(header.slice(6).trim(), 'base64').toString('utf8')
-  const colon = decoded.indexOf(':')
-  if (colon < 1) throw unauthorized('the Basic authorization header is malformed')
-  return { clientId: decodeBasicPart(decoded.slice(0, colon)), secret: decodeBasicPart(decoded.slice(colon + 1)), method: 'client_secret_basic' }
+  const { id, secret } = parseBasic(header)
+  return { clientId: id, secret, method: 'client_secret_basic' }
 }
 
 function presented(req: FastifyRequest, body: Record<string, unknown>): Presented {

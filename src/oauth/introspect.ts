@@ -6,6 +6,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { safeEqual, sha256Hex } from '../crypto/compare.js'
 import { OAuthError } from '../errors.js'
 import { limit } from '../plugins/rate-limit.js'
+import { parseBasic } from './client-auth.js'
 import { findToken, formBody, param } from './token-lookup.js'
 
 const unauthorized = (description: string) =>
@@ -14,14 +15,7 @@ const unauthorized = (description: string) =>
 function basicCredentials(req: FastifyRequest): { id: string; secret: string } {
   const header = req.headers.authorization
   if (!header || !/^basic /i.test(header)) throw unauthorized('introspection requires HTTP Basic authentication')
-  const decoded = Buffer.from(header.slice(6).trim(), 'base64').toString('utf8')
-  const colon = decoded.indexOf(':')
-  if (colon < 1) throw unauthorized('the Basic authorization header is malformed')
-  try {
-    return { id: decodeURIComponent(decoded.slice(0, colon)), secret: decodeURIComponent(decoded.slice(colon + 1)) }
-  } catch {
-    throw unauthorized('the Basic authorization header is malformed')
-  }
+  return parseBasic(header, 'keygate introspection')
 }
 
 async function authenticateResourceServer(app: FastifyInstance, req: FastifyRequest): Promise<string> {

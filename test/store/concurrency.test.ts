@@ -1,0 +1,55 @@
+// Atomicity under concurrency, on whichever store the suite runs against (SQLite for
+// npm test, PostgreSQL for npm run test:pg): no read-then-write races.
+import t from 'tap'
+import { build, createKey, createUser, registerClient } from '../helper.js'
+
+t.test('consent upserts: many at once leave one row with the last values', async (t) => {
+  const { app } = await build(t)
+  const { user, account } = await createUser(app, 'alice@example.com')
+  const team = await app.store.accounts.create({ name: 'team', kind: 'team', ownerId: user.id, createdAt: app.now() })
+  const client = await registerClient(app)
+  const results = await Promise.all(Array.from({ length: 20 }, (_, i) =>
+    app.store.consents.upsert({ userId: user.id, clientId: client.client_id, accountId: i % 2 ? team.id : account.id, scopes: ['read'] }, app.now() + i)))
+  t.equal(results.length, 20, 'no upsert failed')
+  const rows = await app.store.consents.listForUser(user.id)
+  t.equal(rows.length, 1, 'one consent row')
+  t.equal(rows[0]!.createdAt, app.now(), 'created once')
+})
+
+t.test('revocation: of 20 concurrent revokes, exactly one reports it revoked the key', async (t) => {
+  const { app } = await build(t)
+  const { user, account } = await createUser(app, 'alice@example.com')
+  const key = await createKey(app, { userId: user.id, accountId: account.id })
+  const results = await Promise.all(Array.from({ length: 20 }, () => app.store.keys.revoke(key.row.id, app.now())))
+  t.equal(results.filter(Boolean).length, 1)
+  t.ok((await app.store.keys.byId(key.row.id))!.revokedAt)
+})
+
+t.test('refresh rotation: of 20 concurrent first uses, exactly one is first', async (t) => {
+  const { app } = await build(t)
+  const { user, account } = await createUser(app, 'alice@example.com')
+  const client = await registerClient(app)
+  const { mintKey } = await import('../../src/crypto/api-key.js')
+  const k = mintKey('kg_')
+  const refresh = mintKey('kgrt_')
+  const inserted = await app.store.keys.insert({
+    accountId: account.id, userId: user.id, name: 'k', keyHash: k.hash, displayPrefix: k.displayPrefix, scopes: ['read'], resource: null,
+    clientId: client.client_id, grantId: 'jti-1', familyId: 'jti-1', createdAt: app.now(), expiresAt: app.now() + 60,
+  }, { tokenHash: refresh.hash, expiresAt: app.now() + 3600 })
+  t.ok(inserted.ok)
+  const results = await Promise.all(Array.from({ length: 20 }, () => app.store.refresh.markRotated(refresh.hash, app.now())))
+  t.equal(results.filter((r) => r.first).length, 1)
+  t.ok(results.every((r) => r.rotatedAt === app.now()))
+})
+
+t.test('grant ids: of 20 concurrent inserts with one grant id, exactly one row lands', async (t) => {
+  const { app } = await build(t)
+  const { user, account } = await createUser(app, 'alice@example.com')
+  const { mintKey } = await import('../../src/crypto/api-key.js')
+  const results = await Promise.all(Array.from({ length: 20 }, () => {
+    const k = mintKey('kg_')
+    return app.store.keys.insert({ accountId: account.id, userId: user.id, name: 'k', keyHash: k.hash, displayPrefix: k.displayPrefix, scopes: ['read'], resource: null, clientId: null, grantId: 'same-jti', familyId: 'same-jti', createdAt: app.now(), expiresAt: null })
+  }))
+  t.equal(results.filter((r) => r.ok).length, 1)
+  t.equal(results.filter((r) => !r.ok && r.reason === 'grant_used').length, 19)
+})

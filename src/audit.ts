@@ -13,7 +13,6 @@ export type AuditInput = {
     | 'code_replay_detected'
     | 'refresh_reuse_detected'
     | 'signin_failed'
-    | 'signin_succeeded'
   accountId?: number | null
   actorUserId?: number | null
   subject?: string | null

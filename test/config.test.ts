@@ -46,6 +46,14 @@ t.test('bad values stop start-up with one line naming the variable', async (t) =
     [{ KEYGATE_ALWAYS_SCOPES: 'admin' }, 'KEYGATE_ALWAYS_SCOPES: admin is not in KEYGATE_SCOPES'],
     [{ KEYGATE_LOG_LEVEL: 'loud' }, 'KEYGATE_LOG_LEVEL: '],
     [{ KEYGATE_TRUST_PROXY: 'yes' }, 'KEYGATE_TRUST_PROXY: '],
+    [{ KEYGATE_DATABASE_URL: 'mysql://localhost/db' }, 'KEYGATE_DATABASE_URL: must be a postgres:// URL'],
+    [{ KEYGATE_DATABASE_SCHEMA: 'Keygate; DROP TABLE users' }, 'KEYGATE_DATABASE_SCHEMA: must be a lowercase SQL identifier'],
+    [{ KEYGATE_RESOURCE_SERVERS: 'no-colon' }, 'KEYGATE_RESOURCE_SERVERS: entries must look like id:secret'],
+    [{ KEYGATE_RESOURCE_SERVERS: 'api:short' }, 'KEYGATE_RESOURCE_SERVERS: the secret of api must be at least 32 bytes long'],
+    [{ KEYGATE_MCP_RESPONSE: 'xml' }, 'KEYGATE_MCP_RESPONSE: '],
+    [{ KEYGATE_REGISTRATION: 'maybe' }, 'KEYGATE_REGISTRATION: '],
+    [{ KEYGATE_UPSTREAM: 'not a url' }, 'KEYGATE_UPSTREAM: not an absolute URL: not a url'],
+    [{ KEYGATE_ACCESS_TTL: '-5' }, 'KEYGATE_ACCESS_TTL: '],
   ]
   for (const [env, message] of cases) {
     t.throws(() => loadConfig({ KEYGATE_SECRET: SECRET, ...env }, { generateSecret: false }), { constructor: ConfigError, message: new RegExp(`^${message.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`) }, message)

@@ -38,7 +38,7 @@ function unauthorized(app: FastifyInstance, outcome: Exclude<BearerOutcome, 'ok'
 
 /** Classifies a presented token; exported for the in-process benchmark and the demo API. */
 export async function lookUpKey(app: FastifyInstance, token: string | undefined, audience: string | null): Promise<{ outcome: BearerOutcome; key?: ApiKey }> {
-  if (!token) return { outcome: 'missing' }
+  if (token === undefined) return { outcome: 'missing' }
   if (!isWellFormedKey(token, app.config.keyPrefix)) return { outcome: 'malformed' }
   const key = await app.store.keys.byHash(hashKey(token))
   if (!key) return { outcome: 'unknown' }
@@ -48,7 +48,10 @@ export async function lookUpKey(app: FastifyInstance, token: string | undefined,
   return { outcome: 'ok', key }
 }
 
-/** The token from `Authorization: Bearer …`; never from the query string (OAuth 2.1 §5.1.1). */
+/**
+ * The token from `Authorization: Bearer …`, never from the query string (OAuth 2.1 §5.1.1):
+ * undefined without the header, '' when the header is not a Bearer credential (malformed).
+ */
 export function bearerToken(req: FastifyRequest): string | undefined {
   const header = req.headers.authorization
   if (!header) return undefined
@@ -59,7 +62,7 @@ export function bearerToken(req: FastifyRequest): string | undefined {
 /** Authenticates a /mcp request or throws the 401. Records last use at most once a minute. */
 export async function authenticate(app: FastifyInstance, req: FastifyRequest): Promise<ApiKey> {
   const token = bearerToken(req)
-  const { outcome, key } = await lookUpKey(app, token === '' ? 'x' : token, app.config.resource)
+  const { outcome, key } = await lookUpKey(app, token, app.config.resource)
   app.metrics.bearerChecks.inc({ outcome })
   if (outcome !== 'ok') throw unauthorized(app, outcome)
   if (key!.lastUsedAt === null || key!.lastUsedAt <= app.now() - LAST_USED_INTERVAL_SECONDS) {

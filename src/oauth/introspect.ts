@@ -39,7 +39,7 @@ export default async function introspectRoutes(app: FastifyInstance): Promise<vo
     const body = formBody(req.body)
     const token = param(body, 'token')
     if (token === undefined) throw new OAuthError('invalid_request', 'token is required')
-    const found = await findToken(app, token, param(body, 'token_type_hint'))
+    const found = await findToken(app, token)
     const now = app.now()
     if (!found || found.key.revokedAt !== null) return { active: false }
     const { key } = found

@@ -15,7 +15,7 @@ export default async function revokeRoutes(app: FastifyInstance): Promise<void> 
     const client = await authenticateClient(app, req, body)
     const token = param(body, 'token')
     if (token === undefined) throw new OAuthError('invalid_request', 'token is required')
-    const found = await findToken(app, token, param(body, 'token_type_hint'))
+    const found = await findToken(app, token)
     if (!found) return reply.code(200).send({})
     if (found.key.clientId !== client.clientId) throw new OAuthError('invalid_request', 'the token was not issued to this client')
     const revoked = await app.store.keys.revokeFamily(found.key, app.now())

@@ -28,9 +28,11 @@ export function refreshPrefix(keyPrefix: string): string {
 
 export type FoundToken = { kind: 'access_token'; key: ApiKey } | { kind: 'refresh_token'; key: ApiKey; refresh: RefreshToken }
 
-/** The key a token belongs to, whatever its kind; undefined when unknown or malformed. */
-export async function findToken(app: FastifyInstance, token: string, _hint?: string): Promise<FoundToken | undefined> {
-  // The two kinds have distinct prefixes, so the hint (RFC 7009 §2.1) is not needed.
+/**
+ * The key a token belongs to, whatever its kind; undefined when unknown or malformed. The
+ * two kinds have distinct prefixes, so a token_type_hint (RFC 7009 §2.1) is not needed.
+ */
+export async function findToken(app: FastifyInstance, token: string): Promise<FoundToken | undefined> {
   if (isWellFormedKey(token, app.config.keyPrefix)) {
     const key = await app.store.keys.byHash(hashKey(token))
     return key && { kind: 'access_token', key }

@@ -2,6 +2,7 @@
 // registration, consent and token, to tools/list and a tools/call that reaches the demo
 // API; then revocation (store, CLI) and the fresh OAuth flow a client starts after it.
 import t from 'tap'
+import type { FastifyInstance } from 'fastify'
 import { Client } from '@modelcontextprotocol/sdk/client/index.js'
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js'
 import { UnauthorizedError } from '@modelcontextprotocol/sdk/client/auth.js'
@@ -27,13 +28,18 @@ async function connect(base: string, provider: TestOAuthProvider): Promise<Clien
   return again
 }
 
-t.test('SDK client: 401 → OAuth → tools/list → tools/call reaching the demo API', async (t) => {
-  const { app, base } = await listen(t)
+/** alice signs in; an SDK client connects, going through OAuth with her consent. */
+async function signedInClient(app: FastifyInstance, base: string) {
   await createUser(app, 'alice@example.com')
   const browser = new Browser(base)
   await browser.signIn('alice@example.com')
   const provider = new TestOAuthProvider(browser)
-  const client = await connect(base, provider)
+  return { browser, provider, client: await connect(base, provider) }
+}
+
+t.test('SDK client: 401 → OAuth → tools/list → tools/call reaching the demo API', async (t) => {
+  const { app, base } = await listen(t)
+  const { provider, client } = await signedInClient(app, base)
   t.teardown(() => client.close())
   t.equal(provider.redirects.length, 1, 'one trip through the consent page')
 
@@ -63,11 +69,7 @@ t.test('SDK client: 401 → OAuth → tools/list → tools/call reaching the dem
 
 t.test('revocation: store and CLI; the next call is 401 and the client starts a fresh OAuth flow', async (t) => {
   const { app, base, dir } = await listen(t)
-  await createUser(app, 'alice@example.com')
-  const browser = new Browser(base)
-  await browser.signIn('alice@example.com')
-  const provider = new TestOAuthProvider(browser)
-  const client = await connect(base, provider)
+  const { browser, provider, client } = await signedInClient(app, base)
   const token = provider.tokens()!.access_token
   t.equal((await callTool(base, token, 'list_notes')).status, 200)
 
@@ -159,11 +161,7 @@ t.test('expiring keys: the SDK client refreshes on its own after expiry and carr
   const { TestClock, tempDir } = await import('../helper.js')
   const clock = new TestClock()
   const { app, base } = await listen(t, { KEYGATE_ACCESS_TTL: '60' }, tempDir(t), clock.now)
-  await createUser(app, 'alice@example.com')
-  const browser = new Browser(base)
-  await browser.signIn('alice@example.com')
-  const provider = new TestOAuthProvider(browser)
-  const client = await connect(base, provider)
+  const { provider, client } = await signedInClient(app, base)
   t.teardown(() => client.close())
   const first = provider.tokens()!
   t.equal(first.expires_in, 60)

@@ -1,7 +1,8 @@
 // The benchmark's server process: keygate (with the built-in demo API as its upstream) and
 // a plain Fastify reverse proxy (no auth, no MCP) in front of the same demo API, so that
-// both paths cost one extra hop inside one process. Prints its ports and a key as JSON.
-import Fastify from 'fastify'
+// both paths cost one extra hop inside one process. Under /checked/ the proxy first runs
+// keygate's bearer check, which separates the key check's cost from the MCP translation's. Prints its ports and a key as JSON.
+import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify'
 import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -9,6 +10,7 @@ import { Pool } from 'undici'
 import { buildApp } from '../src/app.js'
 import { loadConfig } from '../src/config.js'
 import { mintKey } from '../src/crypto/api-key.js'
+import { bearerToken, lookUpKey } from '../src/mcp/bearer.js'
 
 const port = Number(process.argv[2])
 const proxyPort = Number(process.argv[3])
@@ -24,10 +26,17 @@ for (let i = 0; i < 5; i++) await app.store.notes.create({ accountId: account.id
 
 const pool = new Pool(`http://127.0.0.1:${port}`, { connections: 64 })
 const proxy = Fastify()
-proxy.all('/*', async (req, reply) => {
-  const res = await pool.request({ method: req.method as 'GET', path: req.url, headers: { authorization: req.headers.authorization ?? '', accept: 'application/json' } })
+async function forward(path: string, req: FastifyRequest, reply: FastifyReply) {
+  const res = await pool.request({ method: req.method as 'GET', path, headers: { authorization: req.headers.authorization ?? '', accept: 'application/json' } })
   reply.code(res.statusCode).header('content-type', res.headers['content-type'] ?? 'application/json')
   return reply.send(await res.body.text())
+}
+proxy.all('/*', async (req, reply) => forward(req.url, req, reply))
+// Run (d): the same proxy, after keygate's bearer check (the key check alone, no MCP).
+proxy.all('/checked/*', async (req, reply) => {
+  const { outcome } = await lookUpKey(app, bearerToken(req), app.config.resource)
+  if (outcome !== 'ok') return reply.code(401).send({ error: outcome })
+  return forward(req.url.slice('/checked'.length), req, reply)
 })
 await proxy.listen({ port: proxyPort, host: '127.0.0.1' })
 process.stdout.write(`${JSON.stringify({ port, proxyPort, key: key.raw, dir })}\n`)

@@ -21,6 +21,7 @@ export function catalog(app: FastifyInstance): Catalog {
   const { openapi, upstream } = app.config
   const source = openapi ?? (upstream ? `${upstream}/openapi.json` : undefined)
   let loaded: Promise<ToolDef[]> | undefined
+  let local: string | undefined
   return {
     tools() {
       // A remote document that fails to load is tried again on the next request.
@@ -32,6 +33,7 @@ export function catalog(app: FastifyInstance): Catalog {
         })
       return loaded
     },
-    upstreamBase: () => upstream ?? localBase(app),
+    // The local address is known once the server listens; until then the issuer stands in.
+    upstreamBase: () => upstream ?? local ?? (app.server.listening ? (local = localBase(app)) : localBase(app)),
   }
 }

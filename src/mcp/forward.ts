@@ -97,6 +97,18 @@ export class Upstream {
     this.options = options
   }
 
+  private readonly bases = new Map<string, { origin: string; prefix: string }>()
+
+  private parsed(base: string): { origin: string; prefix: string } {
+    let parsed = this.bases.get(base)
+    if (!parsed) {
+      const url = new URL(base)
+      parsed = { origin: url.origin, prefix: url.pathname.replace(/\/$/, '') }
+      this.bases.set(base, parsed)
+    }
+    return parsed
+  }
+
   private pool(origin: string): Pool {
     let pool = this.pools.get(origin)
     if (!pool) {
@@ -106,26 +118,33 @@ export class Upstream {
     return pool
   }
 
-  async call(base: string, tool: ToolDef, args: Record<string, unknown>, key: string): Promise<CallResult> {
+  /** `signal` aborts the upstream request when the MCP request is cancelled. */
+  async call(base: string, tool: ToolDef, args: Record<string, unknown>, key: string, signal?: AbortSignal): Promise<CallResult> {
     const missing = missingArgument(tool, args)
     if (missing) return errorResult(`Missing required argument: ${missing}`)
     const started = performance.now()
-    const result = await this.forward(base, tool, args, key)
+    const result = await this.forward(base, tool, args, key, signal)
     this.options.observe?.((performance.now() - started) / 1000, result.isError ? 'error' : 'ok')
     return result
   }
 
-  private async forward(base: string, tool: ToolDef, args: Record<string, unknown>, key: string): Promise<CallResult> {
-    const url = new URL(base)
-    const path = `${url.pathname.replace(/\/$/, '')}${pathWith(tool, args)}`
+  private async forward(base: string, tool: ToolDef, args: Record<string, unknown>, key: string, cancelled?: AbortSignal): Promise<CallResult> {
+    const url = this.parsed(base)
+    const path = `${url.prefix}${pathWith(tool, args)}`
     const { timeoutMs, maxBytes } = this.options
+    // One controller per call: the deadline covers headers and body, and a cancelled MCP
+    // request (the client went away) aborts it too.
+    const abort = new AbortController()
+    const timer = setTimeout(() => abort.abort(new DOMException('the upstream API timed out', 'TimeoutError')), timeoutMs)
+    const onCancel = () => abort.abort(cancelled!.reason)
+    cancelled?.addEventListener('abort', onCancel, { once: true })
     try {
       const res = await this.pool(url.origin).request({
         method: tool.method as 'GET',
         path,
         headers: headersFor(tool, args, key),
         body: tool.hasBody && args.body !== undefined ? JSON.stringify(args.body) : undefined,
-        signal: AbortSignal.timeout(timeoutMs),
+        signal: abort.signal,
       })
       const declared = Number(res.headers['content-length'])
       if (declared > maxBytes) {
@@ -139,7 +158,10 @@ export class Upstream {
       }
       return toResult(res.statusCode, String(res.headers['content-type'] ?? ''), body)
     } catch (err) {
-      return errorResult(describeFailure(err, timeoutMs))
+      return errorResult(describeFailure(abort.signal.aborted ? abort.signal.reason : err, timeoutMs))
+    } finally {
+      clearTimeout(timer)
+      cancelled?.removeEventListener('abort', onCancel)
     }
   }
 

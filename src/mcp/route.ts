@@ -1,11 +1,21 @@
 // POST /mcp: stateless Streamable HTTP. Every request is checked on its own: Host/Origin,
-// then the Bearer key, then (for tools/call) the tool's scope, and only then handed to the
-// official MCP SDK server, built for this one request. GET and DELETE answer 405: there are
-// no sessions and no server-initiated streams.
+// then the Bearer key, then the transport's rules (Accept, Content-Type, the SDK's JSON-RPC
+// schema, batches, protocol version), then (for tools/call) the tool's scope, and only then
+// handed to the process's one official MCP SDK Server through ExchangeTransport. GET and
+// DELETE answer 405: there are no sessions and no server-initiated streams.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { Server } from '@modelcontextprotocol/sdk/server/index.js'
-import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js'
-import { CallToolRequestSchema, ListToolsRequestSchema } from '@modelcontextprotocol/sdk/types.js'
+import { MAX_BATCH_SIZE } from '@modelcontextprotocol/sdk/server/requestBody.js'
+import { isJsonContentType } from '@modelcontextprotocol/sdk/shared/mediaType.js'
+import {
+  CallToolRequestSchema,
+  JSONRPCMessageSchema,
+  ListToolsRequestSchema,
+  SUPPORTED_PROTOCOL_VERSIONS,
+  type JSONRPCMessage,
+  type JSONRPCNotification,
+  type JSONRPCRequest,
+} from '@modelcontextprotocol/sdk/types.js'
 import { AjvJsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/ajv-provider.js'
 import { OAuthError } from '../errors.js'
 import type { ApiKey } from '../store/types.js'
@@ -15,11 +25,10 @@ import { catalog } from './catalog.js'
 import { Upstream } from './forward.js'
 import type { ToolDef } from './openapi.js'
 import { originPolicy } from './origin.js'
+import { ExchangeTransport } from './transport.js'
 import { limit } from '../plugins/rate-limit.js'
 
 type Message = { method?: unknown; params?: { name?: unknown } }
-
-const TRANSPORT_HEADERS = ['content-type', 'accept', 'mcp-protocol-version', 'mcp-session-id', 'last-event-id'] as const
 
 function jsonRpcError(reply: FastifyReply, status: number, code: number, message: string) {
   return reply.code(status).header('cache-control', 'no-store').send({ jsonrpc: '2.0', error: { code, message }, id: null })
@@ -41,17 +50,16 @@ function insufficientScope(app: FastifyInstance, key: ApiKey, needed: string[]):
   })
 }
 
-// One validator for every per-request Server: building an Ajv instance is the costliest
-// part of constructing a Server.
-const VALIDATOR = new AjvJsonSchemaValidator()
+type Call = (tool: ToolDef, args: Record<string, unknown>, token: string, signal: AbortSignal) => Promise<Record<string, unknown>>
 
-function buildServer(tools: ToolDef[], call: (tool: ToolDef, args: Record<string, unknown>) => Promise<Record<string, unknown>>): Server {
-  const server = new Server({ name: 'keygate', version: VERSION }, { capabilities: { tools: { listChanged: false } }, jsonSchemaValidator: VALIDATOR })
-  server.setRequestHandler(ListToolsRequestSchema, async () => ({ tools: listedTools(tools) }))
-  server.setRequestHandler(CallToolRequestSchema, async (request) => {
-    const tool = tools.find((t) => t.name === request.params.name)
+/** The process's one SDK Server: the protocol lives here, the key arrives with each request. */
+function buildServer(tools: () => Promise<ToolDef[]>, call: Call): Server {
+  const server = new Server({ name: 'keygate', version: VERSION }, { capabilities: { tools: { listChanged: false } }, jsonSchemaValidator: new AjvJsonSchemaValidator() })
+  server.setRequestHandler(ListToolsRequestSchema, async () => ({ tools: listedTools(await tools()) }))
+  server.setRequestHandler(CallToolRequestSchema, async (request, extra) => {
+    const tool = (await tools()).find((t) => t.name === request.params.name)
     if (!tool) return { content: [{ type: 'text', text: `Unknown tool: ${request.params.name}` }], isError: true }
-    return call(tool, (request.params.arguments ?? {}) as Record<string, unknown>)
+    return call(tool, (request.params.arguments ?? {}) as Record<string, unknown>, extra.authInfo!.token, extra.signal)
   })
   return server
 }
@@ -78,7 +86,7 @@ export default async function mcpRoutes(app: FastifyInstance): Promise<void> {
   })
   app.addHook('onClose', async () => upstream.close())
 
-  // The SDK parses the body and answers JSON-RPC errors (-32700, 415, 406) itself.
+  // The body arrives as a string; the POST handler parses it and answers -32700, 415 and 406 itself.
   app.removeAllContentTypeParsers()
   app.addContentTypeParser('*', { parseAs: 'string', bodyLimit: app.config.mcpMaxBodyBytes }, (_req, body, done) => done(null, body))
 
@@ -98,15 +106,56 @@ export default async function mcpRoutes(app: FastifyInstance): Promise<void> {
   app.get('/mcp', { config: limit(app, 'mcp') }, notAllowed)
   app.delete('/mcp', { config: limit(app, 'mcp') }, notAllowed)
 
+  const transport = new ExchangeTransport()
+  const server = buildServer(() => tools.tools(), (tool, args, token, signal) => upstream.call(tools.upstreamBase(), tool, args, token, signal))
+  await server.connect(transport)
+  app.addHook('onClose', async () => server.close())
+  const sse = app.config.mcpResponse === 'sse'
+  // Every handler ends well within the upstream time-out; this only guards against one that does not.
+  const deadlineMs = app.config.upstreamTimeoutMs + 5000
+
   app.post('/mcp', { config: limit(app, 'mcp') }, async (req, reply) => {
     const key = await guard(req, reply)
     if (!key) return reply
-    const raw = typeof req.body === 'string' ? req.body : ''
+    const accept = req.headers.accept ?? ''
+    if (!accept.includes('application/json') || !accept.includes('text/event-stream')) {
+      return jsonRpcError(reply, 406, -32000, 'Not Acceptable: Client must accept both application/json and text/event-stream')
+    }
+    if (!isJsonContentType(req.headers['content-type'])) {
+      return jsonRpcError(reply, 415, -32000, 'Unsupported Media Type: Content-Type must be application/json')
+    }
     let parsed: unknown
     try {
-      parsed = JSON.parse(raw)
+      parsed = JSON.parse(req.body as string)
     } catch {
-      parsed = undefined
+      return jsonRpcError(reply, 400, -32700, 'Parse error: Invalid JSON')
+    }
+    const batch = Array.isArray(parsed)
+    const raw: unknown[] = Array.isArray(parsed) ? parsed : [parsed]
+    if (raw.length === 0 || raw.length > MAX_BATCH_SIZE) {
+      return jsonRpcError(reply, 400, -32600, `Invalid Request: a batch holds 1 to ${MAX_BATCH_SIZE} messages`)
+    }
+    const messages: JSONRPCMessage[] = []
+    for (const m of raw) {
+      const checked = JSONRPCMessageSchema.safeParse(m)
+      if (!checked.success) return jsonRpcError(reply, 400, -32700, 'Parse error: Invalid JSON-RPC message')
+      messages.push(checked.data)
+    }
+    // Each message passed the SDK's JSON-RPC schema: a request has a method and an id.
+    const requests = messages.filter((m): m is JSONRPCRequest => 'method' in m && 'id' in m)
+    if (requests.some((m) => m.method === 'initialize')) {
+      if (messages.length > 1) return jsonRpcError(reply, 400, -32600, 'Invalid Request: Only one initialization request is allowed')
+    } else {
+      const version = req.headers['mcp-protocol-version']
+      if (version !== undefined && !SUPPORTED_PROTOCOL_VERSIONS.includes(String(version))) {
+        return jsonRpcError(reply, 400, -32000, `Bad Request: Unsupported protocol version: ${String(version).slice(0, 40)} (supported versions: ${SUPPORTED_PROTOCOL_VERSIONS.join(', ')})`)
+      }
+    }
+    const authInfo = { token: bearerToken(req)!, clientId: key.clientId ?? '', scopes: key.scopes }
+    if (requests.length === 0) {
+      // Notifications (and stray responses) only: accepted, nothing to answer.
+      transport.notify(messages.filter((m): m is JSONRPCNotification => 'method' in m), { authInfo })
+      return reply.code(202).send()
     }
     let toolDefs: ToolDef[]
     try {
@@ -115,32 +164,22 @@ export default async function mcpRoutes(app: FastifyInstance): Promise<void> {
       req.log.error({ err }, 'the OpenAPI document could not be loaded')
       return jsonRpcError(reply, 503, -32603, "The upstream API's OpenAPI document could not be loaded; try again later.")
     }
-    for (const message of (Array.isArray(parsed) ? parsed : [parsed]) as Message[]) {
-      if (message?.method !== 'tools/call') continue
-      const needed = missingScopes(toolDefs.find((t) => t.name === message.params?.name), key)
+    for (const request of requests) {
+      if (request.method !== 'tools/call') continue
+      const needed = missingScopes(toolDefs.find((t) => t.name === (request.params as Message['params'])?.name), key)
       if (needed) throw insufficientScope(app, key, needed)
     }
-    const base = tools.upstreamBase()
-    const token = bearerToken(req)!
-    const server = buildServer(toolDefs, (tool, args) => upstream.call(base, tool, args, token))
-    const transport = new WebStandardStreamableHTTPServerTransport({
-      sessionIdGenerator: undefined,
-      enableJsonResponse: app.config.mcpResponse === 'json',
-    })
-    await server.connect(transport)
-    reply.raw.once('close', () => void server.close())
-    // Only the headers the transport reads; the body is passed parsed when it parsed.
-    const headers: Record<string, string> = {}
-    for (const name of TRANSPORT_HEADERS) {
-      const value = req.headers[name]
-      if (typeof value === 'string') headers[name] = value
+    // A client that goes away cancels its requests, and with them the upstream calls.
+    const exchange = transport.exchange(requests, { authInfo }, deadlineMs)
+    const gone = () => void (reply.raw.writableEnded || exchange.cancel())
+    reply.raw.once('close', gone)
+    const answers = await exchange.answers
+    reply.raw.off('close', gone)
+    if (sse) {
+      reply.code(200).header('content-type', 'text/event-stream').header('cache-control', 'no-cache, no-transform')
+      return reply.send(answers.map((a) => `event: message\ndata: ${JSON.stringify(a)}\n\n`).join(''))
     }
-    const request = new Request(`${app.config.issuer}/mcp`, { method: 'POST', headers, body: parsed === undefined ? raw : null })
-    const response = await transport.handleRequest(request, parsed === undefined ? {} : { parsedBody: parsed })
-    if (response.headers.get('content-type')?.startsWith('text/event-stream')) return reply.send(response)
-    // A JSON answer is complete: send it as a string rather than as a stream.
-    reply.code(response.status)
-    response.headers.forEach((value, name) => void reply.header(name, value))
-    return reply.send(response.body === null ? undefined : await response.text())
+    reply.code(200).header('content-type', 'application/json').header('cache-control', 'no-store')
+    return reply.send(JSON.stringify(batch ? answers : answers[0]))
   })
 }

@@ -23,6 +23,8 @@ export type SeenRequest = { method: string; url: string; headers: Record<string,
 
 export async function startUpstream(t: Test, dir: string) {
   const seen: SeenRequest[] = []
+  // Requests to /fault/pause: whether the caller hung up before the answer was ready.
+  const paused: Array<{ hungUp: boolean }> = []
   const app = Fastify()
   app.addHook('onRequest', async (req) => {
     seen.push({ method: req.method, url: req.url, headers: { ...req.headers }, body: undefined })
@@ -41,6 +43,13 @@ export async function startUpstream(t: Test, dir: string) {
       await new Promise((r) => setTimeout(r, 3000))
       return { late: true }
     }
+    if (kind === 'pause') {
+      const entry = { hungUp: false }
+      paused.push(entry)
+      reply.raw.once('close', () => void (entry.hungUp = !reply.raw.writableFinished))
+      await new Promise((r) => setTimeout(r, 400))
+      return { paused: true }
+    }
     if (kind === 'huge') return reply.type('application/json').send(JSON.stringify({ data: 'y'.repeat(300_000) }))
     if (kind === 'badjson') return reply.type('application/json').send('{"not": json')
     if (kind === 'text') return reply.type('text/plain').send('plain words')
@@ -52,5 +61,5 @@ export async function startUpstream(t: Test, dir: string) {
   const { port } = app.server.address() as { port: number }
   const openapiFile = join(dir, 'upstream-openapi.json')
   writeFileSync(openapiFile, JSON.stringify(UPSTREAM_OPENAPI))
-  return { url: `http://127.0.0.1:${port}/v1`, openapiFile, seen }
+  return { url: `http://127.0.0.1:${port}/v1`, openapiFile, seen, paused }
 }

@@ -152,9 +152,10 @@ export default async function mcpRoutes(app: FastifyInstance): Promise<void> {
       }
     }
     const authInfo = { token: bearerToken(req)!, clientId: key.clientId ?? '', scopes: key.scopes }
+    const notifications = messages.filter((m): m is JSONRPCNotification => 'method' in m && !('id' in m))
     if (requests.length === 0) {
       // Notifications (and stray responses) only: accepted, nothing to answer.
-      transport.notify(messages.filter((m): m is JSONRPCNotification => 'method' in m), { authInfo })
+      transport.notify(notifications, { authInfo })
       return reply.code(202).send()
     }
     let toolDefs: ToolDef[]
@@ -169,6 +170,7 @@ export default async function mcpRoutes(app: FastifyInstance): Promise<void> {
       const needed = missingScopes(toolDefs.find((t) => t.name === (request.params as Message['params'])?.name), key)
       if (needed) throw insufficientScope(app, key, needed)
     }
+    if (notifications.length > 0) transport.notify(notifications, { authInfo })
     // A client that goes away cancels its requests, and with them the upstream calls.
     const exchange = transport.exchange(requests, { authInfo }, deadlineMs)
     const gone = () => void (reply.raw.writableEnded || exchange.cancel())

@@ -59,8 +59,11 @@ export function bearerToken(req: FastifyRequest): string | undefined {
   return m ? m[1] : ''
 }
 
-/** Authenticates a /mcp request or throws the 401. Records last use at most once a minute. */
-export async function authenticate(app: FastifyInstance, req: FastifyRequest): Promise<ApiKey> {
+/**
+ * Authenticates a /mcp request or throws the 401: the key and the token it was presented as.
+ * Records last use at most once a minute.
+ */
+export async function authenticate(app: FastifyInstance, req: FastifyRequest): Promise<{ key: ApiKey; token: string }> {
   const token = bearerToken(req)
   const { outcome, key } = await lookUpKey(app, token, app.config.resource)
   app.metrics.bearerChecks.inc({ outcome })
@@ -68,5 +71,5 @@ export async function authenticate(app: FastifyInstance, req: FastifyRequest): P
   if (key!.lastUsedAt === null || key!.lastUsedAt <= app.now() - LAST_USED_INTERVAL_SECONDS) {
     await app.store.keys.touch(key!.id, app.now(), LAST_USED_INTERVAL_SECONDS)
   }
-  return key!
+  return { key: key!, token: token! }
 }

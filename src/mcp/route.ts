@@ -20,15 +20,13 @@ import { AjvJsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/ajv
 import { OAuthError } from '../errors.js'
 import type { ApiKey } from '../store/types.js'
 import { VERSION } from '../version.js'
-import { authenticate, bearerToken, challenge } from './bearer.js'
+import { authenticate, challenge } from './bearer.js'
 import { catalog } from './catalog.js'
 import { Upstream } from './forward.js'
 import type { ToolDef } from './openapi.js'
 import { originPolicy } from './origin.js'
 import { ExchangeTransport } from './transport.js'
 import { limit } from '../plugins/rate-limit.js'
-
-type Message = { method?: unknown; params?: { name?: unknown } }
 
 function jsonRpcError(reply: FastifyReply, status: number, code: number, message: string) {
   return reply.code(status).header('cache-control', 'no-store').send({ jsonrpc: '2.0', error: { code, message }, id: null })
@@ -90,7 +88,7 @@ export default async function mcpRoutes(app: FastifyInstance): Promise<void> {
   app.removeAllContentTypeParsers()
   app.addContentTypeParser('*', { parseAs: 'string', bodyLimit: app.config.mcpMaxBodyBytes }, (_req, body, done) => done(null, body))
 
-  async function guard(req: FastifyRequest, reply: FastifyReply): Promise<ApiKey | null> {
+  async function guard(req: FastifyRequest, reply: FastifyReply): Promise<{ key: ApiKey; token: string } | null> {
     const refused = policy.check(req)
     if (refused) {
       jsonRpcError(reply, 403, -32000, `Forbidden: ${refused}`)
@@ -115,8 +113,9 @@ export default async function mcpRoutes(app: FastifyInstance): Promise<void> {
   const deadlineMs = app.config.upstreamTimeoutMs + 5000
 
   app.post('/mcp', { config: limit(app, 'mcp') }, async (req, reply) => {
-    const key = await guard(req, reply)
-    if (!key) return reply
+    const caller = await guard(req, reply)
+    if (!caller) return reply
+    const { key, token } = caller
     const accept = req.headers.accept ?? ''
     if (!accept.includes('application/json') || !accept.includes('text/event-stream')) {
       return jsonRpcError(reply, 406, -32000, 'Not Acceptable: Client must accept both application/json and text/event-stream')
@@ -151,7 +150,7 @@ export default async function mcpRoutes(app: FastifyInstance): Promise<void> {
         return jsonRpcError(reply, 400, -32000, `Bad Request: Unsupported protocol version: ${String(version).slice(0, 40)} (supported versions: ${SUPPORTED_PROTOCOL_VERSIONS.join(', ')})`)
       }
     }
-    const authInfo = { token: bearerToken(req)!, clientId: key.clientId ?? '', scopes: key.scopes }
+    const authInfo = { token, clientId: key.clientId ?? '', scopes: key.scopes }
     const notifications = messages.filter((m): m is JSONRPCNotification => 'method' in m && !('id' in m))
     if (requests.length === 0) {
       // Notifications (and stray responses) only: accepted, nothing to answer.
@@ -167,7 +166,7 @@ export default async function mcpRoutes(app: FastifyInstance): Promise<void> {
     }
     for (const request of requests) {
       if (request.method !== 'tools/call') continue
-      const needed = missingScopes(toolDefs.find((t) => t.name === (request.params as Message['params'])?.name), key)
+      const needed = missingScopes(toolDefs.find((t) => t.name === request.params?.name), key)
       if (needed) throw insufficientScope(app, key, needed)
     }
     if (notifications.length > 0) transport.notify(notifications, { authInfo })

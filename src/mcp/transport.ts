@@ -41,7 +41,7 @@ export class ExchangeTransport implements Transport {
     waiting.settle({ ...message, id: waiting.clientId })
   }
 
-  /** In-flight requests, for tests and metrics. */
+  /** Requests still waiting for an answer (the tests read it). */
   get inFlight(): number {
     return this.waiting.size
   }

@@ -12,7 +12,7 @@
 import { createHash } from 'node:crypto'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { audit } from '../audit.js'
-import { hashKey, mintKey } from '../crypto/api-key.js'
+import { mintKey } from '../crypto/api-key.js'
 import { safeEqual } from '../crypto/compare.js'
 import { OAuthError } from '../errors.js'
 import { limit } from '../plugins/rate-limit.js'
@@ -120,7 +120,7 @@ async function refreshGrant(app: FastifyInstance, req: FastifyRequest, body: Bod
   if (key.revokedAt !== null) throw new OAuthError('invalid_grant', 'refresh token has been revoked')
   checkResource(key.resource ?? app.config.resource, body)
   const scopes = checkScopeNarrowing(key, body)
-  const rotation = await app.store.refresh.markRotated(hashKey(raw), now)
+  const rotation = await app.store.refresh.markRotated(refresh.tokenHash, now)
   if (!rotation.first && now - rotation.rotatedAt > app.config.refreshGraceSeconds) {
     app.metrics.replays.inc({ kind: 'refresh_token' })
     const revoked = await app.store.keys.revokeFamily(key, now)

@@ -19,6 +19,12 @@ function errorResult(text: string): CallResult {
   return { content: [{ type: 'text', text }], isError: true }
 }
 
+/** A path argument as one segment: `/` is encoded, and so are the dots of `.` and `..`, which URL normalisation would otherwise resolve into another path. */
+function pathSegment(text: string): string {
+  const encoded = encodeURIComponent(text)
+  return encoded === '.' || encoded === '..' ? encoded.replaceAll('.', '%2E') : encoded
+}
+
 function pathWith(tool: ToolDef, args: Record<string, unknown>): string {
   let path = tool.path
   const query = new URLSearchParams()
@@ -26,7 +32,7 @@ function pathWith(tool: ToolDef, args: Record<string, unknown>): string {
     const value = args[p.arg]
     if (value === undefined || value === null) continue
     const text = typeof value === 'object' ? JSON.stringify(value) : String(value)
-    if (p.in === 'path') path = path.replaceAll(`{${p.name}}`, encodeURIComponent(text))
+    if (p.in === 'path') path = path.replaceAll(`{${p.name}}`, pathSegment(text))
     else if (p.in === 'query') for (const v of Array.isArray(value) ? value : [value]) query.append(p.name, String(v))
   }
   const qs = query.toString()
@@ -44,7 +50,7 @@ function headersFor(tool: ToolDef, args: Record<string, unknown>, key: string): 
 }
 
 function missingArgument(tool: ToolDef, args: Record<string, unknown>): string | undefined {
-  return tool.params.find((p) => p.required && (args[p.arg] === undefined || args[p.arg] === null))?.arg
+  return tool.inputSchema.required?.find((arg) => args[arg] === undefined || args[arg] === null)
 }
 
 async function readBounded(body: AsyncIterable<Buffer>, maxBytes: number): Promise<Buffer | null> {

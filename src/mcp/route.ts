@@ -16,10 +16,10 @@ import {
   type JSONRPCNotification,
   type JSONRPCRequest,
 } from '@modelcontextprotocol/sdk/types.js'
-import { AjvJsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/ajv-provider.js'
 import { OAuthError } from '../errors.js'
 import type { ApiKey } from '../store/types.js'
 import { VERSION } from '../version.js'
+import { ArgumentCheck } from './arguments.js'
 import { authenticate, challenge } from './bearer.js'
 import { catalog } from './catalog.js'
 import { Upstream } from './forward.js'
@@ -51,13 +51,16 @@ function insufficientScope(app: FastifyInstance, key: ApiKey, needed: string[]):
 type Call = (tool: ToolDef, args: Record<string, unknown>, token: string, signal: AbortSignal) => Promise<Record<string, unknown>>
 
 /** The process's one SDK Server: the protocol lives here, the key arrives with each request. */
-function buildServer(tools: () => Promise<ToolDef[]>, call: Call): Server {
-  const server = new Server({ name: 'keygate', version: VERSION }, { capabilities: { tools: { listChanged: false } }, jsonSchemaValidator: new AjvJsonSchemaValidator() })
+function buildServer(tools: () => Promise<ToolDef[]>, call: Call, args: ArgumentCheck): Server {
+  const server = new Server({ name: 'keygate', version: VERSION }, { capabilities: { tools: { listChanged: false } }, jsonSchemaValidator: args.validator })
   server.setRequestHandler(ListToolsRequestSchema, async () => ({ tools: listedTools(await tools()) }))
   server.setRequestHandler(CallToolRequestSchema, async (request, extra) => {
     const tool = (await tools()).find((t) => t.name === request.params.name)
     if (!tool) return { content: [{ type: 'text', text: `Unknown tool: ${request.params.name}` }], isError: true }
-    return call(tool, (request.params.arguments ?? {}) as Record<string, unknown>, extra.authInfo!.token, extra.signal)
+    const given = request.params.arguments ?? {}
+    const problem = args.problem(tool, given)
+    if (problem) return { content: [{ type: 'text', text: `Invalid arguments for ${tool.name}: ${problem}` }], isError: true }
+    return call(tool, given, extra.authInfo!.token, extra.signal)
   })
   return server
 }
@@ -105,7 +108,11 @@ export default async function mcpRoutes(app: FastifyInstance): Promise<void> {
   app.delete('/mcp', { config: limit(app, 'mcp') }, notAllowed)
 
   const transport = new ExchangeTransport()
-  const server = buildServer(() => tools.tools(), (tool, args, token, signal) => upstream.call(tools.upstreamBase(), tool, args, token, signal))
+  const checks = new ArgumentCheck({
+    uncompilable: (tool, err) => app.log.warn({ tool, reason: err.message }, "this tool's inputSchema cannot be compiled: only its required parameters are checked"),
+    warn: (message) => app.log.warn({ reason: message }, 'a tool inputSchema was compiled with a warning'),
+  })
+  const server = buildServer(() => tools.tools(), (tool, args, token, signal) => upstream.call(tools.upstreamBase(), tool, args, token, signal), checks)
   await server.connect(transport)
   app.addHook('onClose', async () => server.close())
   const sse = app.config.mcpResponse === 'sse'

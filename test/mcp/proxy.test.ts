@@ -56,8 +56,36 @@ t.test('forwarding: path, query, header and body arguments; only the key as cred
   const del = await callTool(base, key.raw, 'delete_item', { id: 'a/../b' })
   t.equal(upstream.seen.at(-1)!.url, '/v1/items/a%2F..%2Fb', 'path arguments are encoded')
   t.same(del.body.result.content, [{ type: 'text', text: 'HTTP 204 (no content)' }])
-  const missing = await callTool(base, key.raw, 'delete_item', {})
-  t.same(missing.body.result, { content: [{ type: 'text', text: 'Missing required argument: id' }], isError: true })
+  for (const [id, sent] of [['..', '%2E%2E'], ['.', '%2E'], ['..%2F', '..%252F']]) {
+    await callTool(base, key.raw, 'delete_item', { id })
+    t.equal(upstream.seen.at(-1)!.url, `/v1/items/${sent}`, `the path argument ${id} stays one segment`)
+  }
+})
+
+t.test('arguments that do not fit the inputSchema: an isError result, and upstream sees nothing', async (t) => {
+  const { base, owner, app, upstream } = await setup(t)
+  const key = await createKey(app, owner)
+  const before = upstream.seen.length
+  const cases: Array<[string, Record<string, unknown>, string]> = [
+    ['delete_item', {}, "must have required property 'id'"],
+    ['delete_item', { id: 7 }, 'data/id must be string'],
+    ['list_items', { limit: 'five' }, 'data/limit must be integer'],
+    ['list_items', { limit: 2.5 }, 'data/limit must be integer'],
+    ['create_item', {}, "must have required property 'body'"],
+    ['create_item', { body: { name: ['n'] } }, 'data/body/name must be string'],
+    ['create_item', { body: 'text' }, 'data/body must be object'],
+  ]
+  for (const [name, args, expected] of cases) {
+    const res = await callTool(base, key.raw, name, args)
+    t.equal(res.status, 200, `${name} ${JSON.stringify(args)}`)
+    t.equal(res.body.result.isError, true)
+    t.match(res.body.result.content[0].text, `Invalid arguments for ${name}: `)
+    t.match(res.body.result.content[0].text, expected)
+  }
+  t.equal(upstream.seen.length, before, 'no upstream request was made')
+  const fine = await callTool(base, key.raw, 'list_items', { limit: 3, unknown: 'ignored' })
+  t.equal(fine.body.result.isError, undefined, 'arguments that fit still go through')
+  t.equal(upstream.seen.at(-1)!.url, '/v1/items?limit=3', 'arguments the tool does not declare are not forwarded')
 })
 
 t.test('a read-only key calling a write tool gets 403 insufficient_scope, and upstream sees nothing', async (t) => {

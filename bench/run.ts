@@ -56,6 +56,9 @@ const [a, b, c, d] = rows as [Row, Row, Row, Row]
 console.log(`\nratio a/c (keygate vs one plain proxy hop): ${(a.rps / c.rps).toFixed(2)}   target >= 0.80`)
 console.log(`  of which d/c (the bearer check alone): ${(d.rps / c.rps).toFixed(2)}, a/d (the MCP translation): ${(a.rps / d.rps).toFixed(2)}`)
 console.log(`ratio a/b (keygate vs calling the API directly): ${(a.rps / b.rps).toFixed(2)}`)
+// The server process is the bottleneck of every run, so 1/throughput is its time per request.
+const perCall = (r: Row) => 1e6 / r.rps
+console.log(`server time per request: a ${perCall(a).toFixed(0)} µs, c ${perCall(c).toFixed(0)} µs; keygate adds ${(perCall(a) - perCall(c)).toFixed(0)} µs to a plain hop, the target allows ${(perCall(c) / 0.8 - perCall(c)).toFixed(0)} µs`)
 for (const { rows: n, micros } of cost) console.log(`bearer check (format, SHA-256, lookup; ${n.toLocaleString('en')} key rows): ${micros.toFixed(1)} µs`)
 console.log(`bearer check, 1M rows vs 1k rows: ${(cost[1]!.micros / cost[0]!.micros).toFixed(2)}x`)
 console.log(`code exchanges/s in-process (8 in flight): SQLite ${sqliteExchanges.toFixed(0)}, PostgreSQL ${pgExchanges.toFixed(0)} (PostgreSQL/SQLite ${(pgExchanges / sqliteExchanges).toFixed(2)})`)

@@ -51,6 +51,18 @@ export async function startUpstream(t: Test, dir: string) {
       return { paused: true }
     }
     if (kind === 'huge') return reply.type('application/json').send(JSON.stringify({ data: 'y'.repeat(300_000) }))
+    if (kind === 'hugechunked' || kind === 'drip') {
+      // No Content-Length: the size (or the time) only shows while the body is read.
+      reply.hijack()
+      reply.raw.writeHead(200, { 'content-type': 'application/json', 'transfer-encoding': 'chunked' })
+      reply.raw.write('{"data":"')
+      for (let i = 0; i < 30 && !reply.raw.destroyed; i++) {
+        if (kind === 'drip') await new Promise((r) => setTimeout(r, 100))
+        reply.raw.write('z'.repeat(kind === 'drip' ? 1000 : 10_000))
+      }
+      reply.raw.end('"}')
+      return reply
+    }
     if (kind === 'badjson') return reply.type('application/json').send('{"not": json')
     if (kind === 'text') return reply.type('text/plain').send('plain words')
     if (kind === 'array') return [1, 2, 3]

@@ -13,11 +13,13 @@ import type { ToolDef } from './openapi.js'
 // ajv-formats is CommonJS with a default export.
 const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv
 
+const MAX_MESSAGE = 2000
+
 export type CheckLog = {
   /** A schema Ajv cannot compile: that tool keeps only the check of its required parameters. */
   uncompilable(tool: string, err: Error): void
-  /** Ajv's own warnings, such as a format it does not know and ignores. */
-  warn(message: string): void
+  /** Ajv's own warnings while compiling a tool's schema, such as a format it does not know and ignores. */
+  warn(tool: string, message: string): void
 }
 
 export class ArgumentCheck {
@@ -27,12 +29,14 @@ export class ArgumentCheck {
   private readonly compiled = new WeakMap<ToolDef, JsonSchemaValidator<unknown> | null>()
 
   private readonly log: CheckLog
+  /** The tool whose schema Ajv is compiling, for its warnings. */
+  private compiling = ''
 
   constructor(log: CheckLog) {
     this.log = log
     // The SDK's default options (lenient about unknown keywords such as OpenAPI's `example`,
     // every error at once, formats checked), with the warnings routed to `log`.
-    const warn = (...parts: unknown[]) => log.warn(parts.map(String).join(' '))
+    const warn = (...parts: unknown[]) => log.warn(this.compiling, parts.map(String).join(' '))
     const ajv = new Ajv({ strict: false, validateFormats: true, validateSchema: false, allErrors: true, logger: { log: () => {}, warn, error: warn } })
     this.validator = new AjvJsonSchemaValidator(addFormats(ajv))
   }
@@ -41,6 +45,7 @@ export class ArgumentCheck {
   problem(tool: ToolDef, args: unknown): string | undefined {
     let check = this.compiled.get(tool)
     if (check === undefined) {
+      this.compiling = tool.name
       try {
         check = this.validator.getValidator(tool.inputSchema as JsonSchemaType)
       } catch (err) {
@@ -51,6 +56,9 @@ export class ArgumentCheck {
     }
     if (check === null) return undefined
     const result = check(args)
-    return result.valid ? undefined : result.errorMessage
+    if (result.valid) return undefined
+    // Every error is named, but a body of a million bad items must not become a larger answer.
+    const text = result.errorMessage
+    return text.length > MAX_MESSAGE ? `${text.slice(0, MAX_MESSAGE)}…` : text
   }
 }

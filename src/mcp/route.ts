@@ -110,7 +110,7 @@ export default async function mcpRoutes(app: FastifyInstance): Promise<void> {
   const transport = new ExchangeTransport()
   const checks = new ArgumentCheck({
     uncompilable: (tool, err) => app.log.warn({ tool, reason: err.message }, "this tool's inputSchema cannot be compiled: only its required parameters are checked"),
-    warn: (message) => app.log.warn({ reason: message }, 'a tool inputSchema was compiled with a warning'),
+    warn: (tool, message) => app.log.warn({ tool, reason: message }, "this tool's inputSchema was compiled with a warning"),
   })
   const server = buildServer(() => tools.tools(), (tool, args, token, signal) => upstream.call(tools.upstreamBase(), tool, args, token, signal), checks)
   await server.connect(transport)

@@ -20,7 +20,7 @@ function tool(name: string, properties: Record<string, unknown>, required?: stri
 
 /** A log for schemas that all compile without a warning. */
 function silent(t: { fail(message: string): unknown }): CheckLog {
-  return { uncompilable: (name) => void t.fail(`${name} compiles`), warn: (message) => void t.fail(`no warning expected: ${message}`) }
+  return { uncompilable: (name) => void t.fail(`${name} compiles`), warn: (_tool, message) => void t.fail(`no warning expected: ${message}`) }
 }
 
 t.test('OpenAPI 3.0 keywords and formats', async (t) => {
@@ -36,9 +36,18 @@ t.test('OpenAPI 3.0 keywords and formats', async (t) => {
   t.match(checks.problem(formats, { when: 'yesterday', tag: 'c' }), /date-time.*allowed values|allowed values.*date-time/, 'every problem is named at once')
 })
 
+t.test('the message stays short when many arguments are wrong', async (t) => {
+  const checks = new ArgumentCheck(silent(t))
+  const list = tool('list', { ids: { type: 'array', items: { type: 'integer' } } })
+  const problem = checks.problem(list, { ids: Array.from({ length: 100_000 }, () => 'x') })!
+  t.match(problem, /^data\/ids\/0 must be integer, data\/ids\/1 must be integer/)
+  t.ok(problem.length <= 2001, `${problem.length} characters`)
+  t.ok(problem.endsWith('…'))
+})
+
 t.test('a schema that cannot be compiled is reported once, and the call is not refused for it', async (t) => {
   const reported: string[] = []
-  const checks = new ArgumentCheck({ uncompilable: (name, err) => reported.push(`${name}: ${err.message}`), warn: (message) => t.fail(message) })
+  const checks = new ArgumentCheck({ uncompilable: (name, err) => reported.push(`${name}: ${err.message}`), warn: (_tool, message) => t.fail(message) })
   const circular = tool('tree', { node: { $ref: '#/components/schemas/Node' } })
   const broken = tool('broken', { n: { type: 'integer', exclusiveMinimum: true } })
   for (let i = 0; i < 3; i++) {
@@ -56,12 +65,12 @@ t.test("Ajv's warnings go to the log, not to the console; the unknown format is 
   const original = console.warn
   console.warn = (...parts: unknown[]) => void console_.push(parts.join(' '))
   t.teardown(() => void (console.warn = original))
-  const checks = new ArgumentCheck({ uncompilable: (name) => t.fail(`${name} compiles`), warn: (message) => warnings.push(message) })
+  const checks = new ArgumentCheck({ uncompilable: (name) => t.fail(`${name} compiles`), warn: (tool, message) => warnings.push(`${tool}: ${message}`) })
   const slug = tool('slug', { s: { type: 'string', format: 'slug' }, n: { type: 'number', example: 3, xml: { name: 'n' } } })
   t.equal(checks.problem(slug, { s: 'any text', n: 1 }), undefined)
   t.match(checks.problem(slug, { s: 1 }), 'data/s must be string', 'the rest of the schema is still checked')
   t.ok(warnings.length > 0)
-  t.match(warnings[0], 'unknown format "slug" ignored')
+  t.match(warnings[0], /^slug: unknown format "slug" ignored/, 'the warning names the tool')
   t.same(console_, [])
 })
 
@@ -117,5 +126,5 @@ t.test('in keygate: an uncompilable schema and an unknown format are logged as w
   const uncompilable = warnings.filter((w) => w.tool === 'create_tree')
   t.equal(uncompilable.length, 1, 'one warning, not one per call')
   t.match(uncompilable[0].msg, "inputSchema cannot be compiled")
-  t.ok(warnings.some((w) => /unknown format "slug" ignored/.test(w.reason)), "Ajv's warning is in the log")
+  t.ok(warnings.some((w) => w.tool === 'list_items' && /unknown format "slug" ignored/.test(w.reason)), "Ajv's warning is in the log, with the tool's name")
 })

@@ -1,5 +1,5 @@
 // The dashboard and consent pages in real Chromium: sign in, approve a consent with the
-// account picker and write unticked, create a key and read it from the page, use it on
+// account picker and write unticked (a write tool then gets 403), create a key and read it from the page, use it on
 // /mcp, revoke it in the page and see the next call get 401, disconnect an app, read the
 // audit log. Screenshots of each page go to test-output/screenshots/.
 import t from 'tap'
@@ -24,6 +24,12 @@ async function callbackServer(t: Test) {
 }
 
 type Test = { teardown(fn: () => unknown): void }
+
+/** How many upstream requests tool calls have made, from keygate's own metric. */
+async function upstreamCalls(app: { metrics: { upstreamLatency: { get(): Promise<{ values: Array<{ metricName?: string; value: number }> }> } } }): Promise<number> {
+  const { values } = await app.metrics.upstreamLatency.get()
+  return values.filter((v) => v.metricName?.endsWith('_count')).reduce((sum, v) => sum + v.value, 0)
+}
 
 t.test('consent, keys, revocation, apps and audit in Chromium', async (t) => {
   const { app, base } = await listen(t)
@@ -69,6 +75,14 @@ t.test('consent, keys, revocation, apps and audit in Chromium', async (t) => {
   t.equal(token.scope, 'read', 'write was unticked')
   t.equal((await app.store.consents.get(alice.user.id, client.client_id))!.accountId, team.id, 'the team account was picked')
   t.equal((await callTool(base, token.access_token, 'list_notes')).status, 200)
+  const notesBefore = (await app.store.notes.list(team.id)).length
+  const upstreamBefore = await upstreamCalls(app)
+  t.ok(upstreamBefore >= 1, 'the list_notes call above was counted')
+  const denied = await callTool(base, token.access_token, 'create_note', { body: { title: 'not allowed' } })
+  t.equal(denied.status, 403, 'the read-only grant cannot call a write tool')
+  t.equal(denied.headers.get('www-authenticate'), `Bearer error="insufficient_scope", error_description="this tool needs the write scope", scope="read write", resource_metadata="${base}/.well-known/oauth-protected-resource/mcp"`)
+  t.equal(await upstreamCalls(app), upstreamBefore, 'no upstream request was made')
+  t.equal((await app.store.notes.list(team.id)).length, notesBefore)
 
   // 3. Create a key in the dashboard and read it from the page.
   await page.goto(`${base}/dashboard?account=${team.id}`)

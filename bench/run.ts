@@ -1,7 +1,8 @@
 // npm run bench: throughput and latency of (a) a tools/call through keygate to the demo
 // API, (b) the same upstream request sent directly, (c) the same request through a plain
 // Fastify reverse proxy, (d) that proxy after keygate's bearer check, all on loopback in one
-// run, plus the in-process cost of one bearer check. Reported as ratios, never as absolute pass/fail thresholds.
+// run, plus the in-process cost of one bearer check and code-exchange throughput. Reported
+// as ratios, never as absolute pass/fail thresholds.
 import autocannon from 'autocannon'
 import { spawn } from 'node:child_process'
 import { createInterface } from 'node:readline'

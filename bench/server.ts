@@ -1,7 +1,8 @@
 // The benchmark's server process: keygate (with the built-in demo API as its upstream) and
 // a plain Fastify reverse proxy (no auth, no MCP) in front of the same demo API, so that
 // both paths cost one extra hop inside one process. Under /checked/ the proxy first runs
-// keygate's bearer check, which separates the key check's cost from the MCP translation's. Prints its ports and a key as JSON.
+// keygate's bearer check, which separates the key check's cost from the MCP translation's.
+// Prints its ports and a key as JSON.
 import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify'
 import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'

@@ -33,7 +33,13 @@ export function catalog(app: FastifyInstance): Catalog {
         })
       return loaded
     },
-    // The local address is known once the server listens; until then the issuer stands in.
-    upstreamBase: () => upstream ?? local ?? (app.server.listening ? (local = localBase(app)) : localBase(app)),
+    // The local address is known once the server listens (and kept); until then the issuer stands in.
+    upstreamBase() {
+      if (upstream) return upstream
+      if (local) return local
+      const base = localBase(app)
+      if (app.server.listening) local = base
+      return base
+    },
   }
 }

@@ -17,7 +17,7 @@ const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 16)
 // Each path gets DURATION seconds in all, cut into ROUNDS slices that take turns, so that a
 // neighbour's burst on a shared machine lands on every path alike. Ratios are computed per
 // round and reported as their median.
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 4)
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 8)
 
 type Sample = { rps: number; p50: number; p99: number; errors: number; non2xx: number }
 type Row = Sample & { name: string; rounds: number[] }

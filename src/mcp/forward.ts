@@ -24,7 +24,7 @@ class Stop extends EventEmitter {
   abort(reason: unknown): void {
     if (this.aborted) return
     this.aborted = true
-    this.reason = reason
+    this.reason = reason ?? new Error('the upstream request was stopped')
     this.emit('abort')
   }
 }
@@ -184,7 +184,7 @@ export class Upstream {
       }
       return toResult(res.statusCode, String(res.headers['content-type'] ?? ''), body)
     } catch (err) {
-      return errorResult(describeFailure(stop.reason ?? err, timeoutMs))
+      return errorResult(describeFailure(stop.aborted ? stop.reason : err, timeoutMs))
     } finally {
       clearTimeout(timer)
       cancelled?.removeEventListener('abort', onCancel)

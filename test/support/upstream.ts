@@ -63,6 +63,18 @@ export async function startUpstream(t: Test, dir: string) {
       reply.raw.end('"}')
       return reply
     }
+    if (kind === 'driplength') {
+      // A declared length, and a body that takes longer than the time-out to arrive.
+      reply.hijack()
+      reply.raw.writeHead(200, { 'content-type': 'application/json', 'content-length': String('{"data":"'.length + 30 * 10 + '"}'.length) })
+      reply.raw.write('{"data":"')
+      for (let i = 0; i < 30 && !reply.raw.destroyed; i++) {
+        await new Promise((r) => setTimeout(r, 100))
+        reply.raw.write('z'.repeat(10))
+      }
+      reply.raw.end('"}')
+      return reply
+    }
     if (kind === 'badjson') return reply.type('application/json').send('{"not": json')
     if (kind === 'text') return reply.type('text/plain').send('plain words')
     if (kind === 'array') return [1, 2, 3]

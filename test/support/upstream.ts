@@ -51,26 +51,19 @@ export async function startUpstream(t: Test, dir: string) {
       return { paused: true }
     }
     if (kind === 'huge') return reply.type('application/json').send(JSON.stringify({ data: 'y'.repeat(300_000) }))
-    if (kind === 'hugechunked' || kind === 'drip') {
-      // No Content-Length: the size (or the time) only shows while the body is read.
+    if (kind === 'hugechunked' || kind === 'drip' || kind === 'driplength') {
+      // Written piece by piece: the size (or the time) only shows while the body is read.
+      // Only driplength declares its length up front; the others are chunked.
+      const piece = kind === 'hugechunked' ? 10_000 : 1000
+      const framing = kind === 'driplength'
+        ? { 'content-length': String('{"data":"'.length + 30 * piece + '"}'.length) }
+        : { 'transfer-encoding': 'chunked' }
       reply.hijack()
-      reply.raw.writeHead(200, { 'content-type': 'application/json', 'transfer-encoding': 'chunked' })
+      reply.raw.writeHead(200, { 'content-type': 'application/json', ...framing })
       reply.raw.write('{"data":"')
       for (let i = 0; i < 30 && !reply.raw.destroyed; i++) {
-        if (kind === 'drip') await new Promise((r) => setTimeout(r, 100))
-        reply.raw.write('z'.repeat(kind === 'drip' ? 1000 : 10_000))
-      }
-      reply.raw.end('"}')
-      return reply
-    }
-    if (kind === 'driplength') {
-      // A declared length, and a body that takes longer than the time-out to arrive.
-      reply.hijack()
-      reply.raw.writeHead(200, { 'content-type': 'application/json', 'content-length': String('{"data":"'.length + 30 * 10 + '"}'.length) })
-      reply.raw.write('{"data":"')
-      for (let i = 0; i < 30 && !reply.raw.destroyed; i++) {
-        await new Promise((r) => setTimeout(r, 100))
-        reply.raw.write('z'.repeat(10))
+        if (kind !== 'hugechunked') await new Promise((r) => setTimeout(r, 100))
+        reply.raw.write('z'.repeat(piece))
       }
       reply.raw.end('"}')
       return reply

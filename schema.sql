@@ -122,6 +122,27 @@ CREATE TABLE IF NOT EXISTS audit_events (
 CREATE INDEX IF NOT EXISTS audit_events_account ON audit_events(account_id, id);
 CREATE INDEX IF NOT EXISTS audit_events_subject ON audit_events(event, subject, created_at);
 
+-- signin_attempts: the sign-in throttle (README, "Security"). One row per bucket: the
+-- email together with the client address (lock-out), and the email alone (a ceiling that
+-- slows rather than locks). Buckets are SHA-256 of their parts, so a password typed into
+-- the email field is never stored. An attempt is counted before the password is checked,
+-- atomically, so parallel guesses cannot outrun the limit, on any number of instances.
+-- Rows matter for one window; the periodic clean-up deletes older ones.
+CREATE TABLE IF NOT EXISTS signin_attempts (
+  bucket       TEXT    PRIMARY KEY,
+  window_start INTEGER NOT NULL,
+  attempts     INTEGER NOT NULL,
+  last_at      INTEGER NOT NULL
+);
+
+-- session_epochs: "sessions valid after" per user. Signing out sets it, ending every
+-- session cookie issued to that user before (sign out everywhere) without a session table:
+-- only pages read it, never /mcp. One row per user that ever signed out.
+CREATE TABLE IF NOT EXISTS session_epochs (
+  user_id     INTEGER PRIMARY KEY REFERENCES users(id),
+  valid_after INTEGER NOT NULL -- milliseconds since the epoch
+);
+
 -- notes: the built-in demo API's data (/api/v1/notes). Notes belong to accounts.
 CREATE TABLE IF NOT EXISTS notes (
   id         INTEGER PRIMARY KEY,

@@ -31,6 +31,8 @@ const envSchema = z.object({
   KEYGATE_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   KEYGATE_LOGIN_MAX_FAILURES: positiveInt.default(5),
   KEYGATE_LOGIN_WINDOW_SECONDS: positiveInt.default(900),
+  KEYGATE_LOGIN_EMAIL_CEILING: positiveInt.default(20),
+  KEYGATE_LOGIN_SLOW_SECONDS: positiveInt.default(30),
   KEYGATE_SESSION_TTL_SECONDS: positiveInt.default(60 * 60 * 12),
   KEYGATE_UPSTREAM: z.string().optional(),
   KEYGATE_OPENAPI: z.string().optional(),
@@ -81,6 +83,10 @@ export type Config = {
   logLevel: string
   loginMaxFailures: number
   loginWindowSeconds: number
+  /** Attempts per email (from any address) per window before they are slowed. */
+  loginEmailCeiling: number
+  /** Past the ceiling: one attempt per email every this many seconds. */
+  loginSlowSeconds: number
   sessionTtlSeconds: number
   upstream: string | undefined
   openapi: string | undefined
@@ -221,6 +227,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: LoadOp
     logLevel: e.KEYGATE_LOG_LEVEL,
     loginMaxFailures: e.KEYGATE_LOGIN_MAX_FAILURES,
     loginWindowSeconds: e.KEYGATE_LOGIN_WINDOW_SECONDS,
+    loginEmailCeiling: e.KEYGATE_LOGIN_EMAIL_CEILING,
+    loginSlowSeconds: e.KEYGATE_LOGIN_SLOW_SECONDS,
     sessionTtlSeconds: e.KEYGATE_SESSION_TTL_SECONDS,
     upstream: e.KEYGATE_UPSTREAM?.replace(/\/+$/, ''),
     openapi: e.KEYGATE_OPENAPI,

@@ -1,14 +1,15 @@
 // Client ID metadata documents (MCP 2025-11-25 authorization; draft-ietf-oauth-client-id-
 // metadata-document): a client_id that is an https URL with a path names a JSON document
-// describing the client. keygate fetches it with undici under an SSRF guard — no private,
-// loopback or link-local address after DNS resolution (checked at connect time, so DNS
+// describing the client. keygate fetches it with undici under an SSRF guard — only public
+// unicast addresses after DNS resolution (checked at connect time, so DNS
 // rebinding cannot slip past), 5 KB at most, a short time-out, no redirects — validates it,
 // caches it per its Cache-Control within bounds, and keeps a row in oauth_clients so that
 // consents and keys can reference it.
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns'
-import { BlockList, isIP } from 'node:net'
+import { isIP } from 'node:net'
+import ipaddr from 'ipaddr.js'
 import type { FastifyInstance } from 'fastify'
-import { Agent, request } from 'undici'
+import { Agent, request, type Dispatcher } from 'undici'
 import { PageError } from '../errors.js'
 import type { Client } from '../store/types.js'
 import { checkRedirectUriForRegistration } from './redirect-uri.js'
@@ -18,14 +19,19 @@ const MIN_CACHE_SECONDS = 60
 const MAX_CACHE_SECONDS = 86400
 const DEFAULT_CACHE_SECONDS = 300
 
-const PRIVATE = new BlockList()
-for (const [net, prefix] of [['0.0.0.0', 8], ['10.0.0.0', 8], ['100.64.0.0', 10], ['127.0.0.0', 8], ['169.254.0.0', 16], ['172.16.0.0', 12], ['192.0.0.0', 24], ['192.168.0.0', 16], ['198.18.0.0', 15], ['224.0.0.0', 4], ['240.0.0.0', 4]] as const) PRIVATE.addSubnet(net, prefix, 'ipv4')
-for (const [net, prefix] of [['::', 128], ['::1', 128], ['fc00::', 7], ['fe80::', 10], ['ff00::', 8], ['64:ff9b::', 96]] as const) PRIVATE.addSubnet(net, prefix, 'ipv6')
+// An allow-list, not a deny-list: only public unicast addresses may be fetched. ipaddr.js
+// names the special-purpose ranges of the IANA registries (RFC 6890 and successors):
+// private, loopback, link-local, shared, documentation, benchmarking, reserved, 6to4,
+// Teredo, NAT64 and the rest all fall outside "unicast". IPv6 must also be global unicast
+// (2000::/3, RFC 4291 §2.4); an IPv4-mapped address is judged as the IPv4 address it maps.
+const GLOBAL_UNICAST_V6 = ipaddr.parseCIDR('2000::/3')
 
-export function isPrivateAddress(address: string): boolean {
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address)
-  if (mapped) return PRIVATE.check(mapped[1]!, 'ipv4')
-  return PRIVATE.check(address, isIP(address) === 6 ? 'ipv6' : 'ipv4')
+export function isPublicAddress(address: string): boolean {
+  if (!ipaddr.isValid(address)) return false
+  let ip = ipaddr.parse(address)
+  if (ip.kind() === 'ipv6' && (ip as ipaddr.IPv6).isIPv4MappedAddress()) ip = (ip as ipaddr.IPv6).toIPv4Address()
+  if (ip.range() !== 'unicast') return false
+  return ip.kind() === 'ipv4' || ip.match(GLOBAL_UNICAST_V6)
 }
 
 class CimdError extends Error {}
@@ -35,8 +41,8 @@ function guardedLookup(allowPrivate: boolean) {
   return (hostname: string, options: { all?: boolean }, callback: (err: Error | null, address?: string | LookupAddress[], family?: number) => void) => {
     dnsLookup(hostname, { all: true }, (err, addresses) => {
       if (err) return callback(err)
-      if (!allowPrivate && addresses.some((a) => isPrivateAddress(a.address))) {
-        return callback(new CimdError(`${hostname} resolves to a private, loopback or link-local address`))
+      if (!allowPrivate && !addresses.every((a) => isPublicAddress(a.address))) {
+        return callback(new CimdError(`${hostname} resolves to an address that is not public unicast`))
       }
       if (options.all) return callback(null, addresses)
       return callback(null, addresses[0]!.address, addresses[0]!.family)
@@ -94,46 +100,62 @@ export function metadataDocuments(app: FastifyInstance): MetadataDocuments {
   const cache = new Map<string, { client: Client; until: number }>()
   app.addHook('onClose', async () => agent.close())
 
-  async function fetchDocument(url: string): Promise<{ doc: unknown; seconds: number }> {
-    const host = new URL(url).hostname.replace(/^\[|\]$/g, '')
-    if (!cimdAllowPrivate && isIP(host) && isPrivateAddress(host)) throw new CimdError('its address is private, loopback or link-local')
-    let res
-    try {
-      res = await request(url, { dispatcher: agent, headers: { accept: 'application/json' }, signal: AbortSignal.timeout(cimdTimeoutMs) })
-    } catch (err) {
-      if (err instanceof CimdError) throw err
-      const cause = (err as { cause?: unknown }).cause
-      if (cause instanceof CimdError) throw cause
-      const name = (err as Error).name
-      if (name === 'TimeoutError' || name === 'AbortError' || /Timeout/.test((err as { code?: string }).code ?? '')) throw new CimdError(`it did not answer within ${cimdTimeoutMs} ms`)
-      throw new CimdError(`it could not be fetched (${(err as { code?: string }).code ?? name})`)
-    }
-    if (res.statusCode >= 300 && res.statusCode < 400) {
-      await res.body.dump()
-      throw new CimdError('it answered with a redirect, and redirects are not followed')
-    }
-    if (res.statusCode !== 200) {
-      await res.body.dump()
-      throw new CimdError(`it answered HTTP ${res.statusCode}`)
-    }
-    if (Number(res.headers['content-length']) > MAX_BYTES) {
-      res.body.destroy()
-      throw new CimdError('it is larger than 5 KB')
-    }
+  /** Throws away an unread body; its stream errors are expected and must not escape. */
+  function discard(body: Dispatcher.ResponseData['body']): void {
+    body.on('error', () => undefined)
+    body.destroy()
+  }
+
+  /** Maps a failure while fetching or reading to the reason shown on the refusal page. */
+  function refusal(err: unknown): CimdError {
+    if (err instanceof CimdError) return err
+    const cause = (err as { cause?: unknown }).cause
+    if (cause instanceof CimdError) return cause
+    const name = (err as Error).name
+    const code = (err as { code?: string }).code ?? ''
+    if (name === 'TimeoutError' || name === 'AbortError' || /Timeout|ABORTED/.test(code)) return new CimdError(`it did not answer within ${cimdTimeoutMs} ms`)
+    return new CimdError(`it could not be fetched (${code || name})`)
+  }
+
+  async function readBody(body: Dispatcher.ResponseData['body']): Promise<Buffer> {
     const chunks: Buffer[] = []
     let size = 0
-    for await (const chunk of res.body) {
+    for await (const chunk of body) {
       size += (chunk as Buffer).length
       if (size > MAX_BYTES) {
-        res.body.destroy()
+        discard(body)
         throw new CimdError('it is larger than 5 KB')
       }
       chunks.push(chunk as Buffer)
     }
+    return Buffer.concat(chunks)
+  }
+
+  async function fetchDocument(url: string): Promise<{ doc: unknown; seconds: number }> {
+    const host = new URL(url).hostname.replace(/^\[|\]$/g, '')
+    if (!cimdAllowPrivate && isIP(host) && !isPublicAddress(host)) throw new CimdError('its address is not a public unicast address')
+    // One deadline for the whole exchange, body included: a body that trickles in under
+    // the idle time-out is still cut off.
+    const signal = AbortSignal.timeout(cimdTimeoutMs)
+    let res: Dispatcher.ResponseData
     try {
-      return { doc: JSON.parse(Buffer.concat(chunks).toString('utf8')), seconds: cacheSeconds(res.headers['cache-control']) }
-    } catch {
-      throw new CimdError('it is not valid JSON')
+      res = await request(url, { dispatcher: agent, headers: { accept: 'application/json' }, signal })
+    } catch (err) {
+      throw refusal(err)
+    }
+    try {
+      if (res.statusCode >= 300 && res.statusCode < 400) throw new CimdError('it answered with a redirect, and redirects are not followed')
+      if (res.statusCode !== 200) throw new CimdError(`it answered HTTP ${res.statusCode}`)
+      if (Number(res.headers['content-length']) > MAX_BYTES) throw new CimdError('it is larger than 5 KB')
+      const raw = await readBody(res.body)
+      try {
+        return { doc: JSON.parse(raw.toString('utf8')), seconds: cacheSeconds(res.headers['cache-control']) }
+      } catch {
+        throw new CimdError('it is not valid JSON')
+      }
+    } catch (err) {
+      discard(res.body)
+      throw refusal(err)
     }
   }
 

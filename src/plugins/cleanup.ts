@@ -1,5 +1,6 @@
 // The periodic clean-up of expired rows: refresh tokens that expired or were rotated
-// long ago, then OAuth keys expired for a week that no refresh token needs. Bounded (a
+// long ago, OAuth keys expired for a week that no refresh token needs, and sign-in
+// throttle buckets whose window has passed. Bounded (a
 // batch per run) and off the request path; any instance may run it, the deletes are
 // idempotent.
 import type { FastifyInstance } from 'fastify'
@@ -7,18 +8,18 @@ import type { FastifyInstance } from 'fastify'
 const BATCH = 1000
 const KEEP_EXPIRED_KEYS_SECONDS = 7 * 86400
 
-export async function cleanExpired(app: FastifyInstance): Promise<{ refreshTokens: number; keys: number }> {
+export async function cleanExpired(app: FastifyInstance): Promise<{ refreshTokens: number; keys: number; signinBuckets: number }> {
   const now = app.now()
   const refreshTokens = await app.store.refresh.deleteStale(now, now - app.config.refreshGraceSeconds - 86400, BATCH)
   const keys = await app.store.keys.deleteExpired(now - KEEP_EXPIRED_KEYS_SECONDS, BATCH)
-  return { refreshTokens, keys }
+  const signinBuckets = await app.store.signins.deleteStale(now - app.config.loginWindowSeconds, BATCH)
+  return { refreshTokens, keys, signinBuckets }
 }
 
 export function scheduleCleanup(app: FastifyInstance): void {
-  if (app.config.accessTtl === undefined) return
   const timer = setInterval(() => {
     cleanExpired(app).then(
-      (n) => n.refreshTokens + n.keys > 0 && app.log.info(n, 'expired rows cleaned up'),
+      (n) => n.refreshTokens + n.keys + n.signinBuckets > 0 && app.log.info(n, 'expired rows cleaned up'),
       (err: unknown) => app.log.error({ err }, 'clean-up of expired rows failed'),
     )
   }, app.config.cleanupIntervalSeconds * 1000)

@@ -7,7 +7,7 @@ import type { Store } from '../store/types.js'
 
 export type Clock = () => number
 
-export type Keyrings = { code: Keyring; session: Keyring }
+export type Keyrings = { code: Keyring; session: Keyring; signin: Keyring }
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -15,6 +15,8 @@ declare module 'fastify' {
     store: Store
     /** Current time in Unix seconds; tests pass a controlled clock. */
     now: () => number
+    /** Current time in milliseconds (session epochs need finer grain than seconds). */
+    nowMs: () => number
     keyrings: Keyrings
   }
 }
@@ -26,9 +28,11 @@ export default fp<ContextOptions>(
     app.decorate('config', config)
     app.decorate('store', store)
     app.decorate('now', () => Math.floor(clock() / 1000))
+    app.decorate('nowMs', () => clock())
     app.decorate('keyrings', {
       code: keyring('authorization-code', config.secret, config.previousSecrets),
       session: keyring('session', config.secret, config.previousSecrets),
+      signin: keyring('signin-throttle', config.secret, []),
     })
     if (closeStore) app.addHook('onClose', async () => store.close())
   },

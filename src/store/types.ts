@@ -1,6 +1,10 @@
 // The storage contract. Routes and services only see these interfaces, whose methods all
 // return promises, so a PostgreSQL store can replace SQLite without touching them.
 
+import type { SigninBuckets, SigninLimits, SigninVerdict } from './signin-rule.js'
+
+export type { SigninBuckets, SigninLimits, SigninVerdict }
+
 export type Role = 'owner' | 'admin' | 'member'
 export type AccountKind = 'personal' | 'team'
 export type AuthMethod = 'none' | 'client_secret_basic' | 'client_secret_post'
@@ -168,6 +172,22 @@ export interface NoteStore {
   remove(accountId: number, id: number): Promise<boolean>
 }
 
+export interface SigninStore {
+  /** Counts one sign-in attempt on both buckets before the password is checked, unless the limits refuse it. Atomic. */
+  attempt(buckets: SigninBuckets, now: number, limits: SigninLimits): Promise<SigninVerdict>
+  /** After a correct password: clears the address bucket and takes the attempt back from the email bucket. */
+  succeeded(buckets: SigninBuckets): Promise<void>
+  /** Deletes up to `limit` buckets whose window started before `before`. */
+  deleteStale(before: number, limit: number): Promise<number>
+}
+
+export interface SessionStore {
+  /** Milliseconds since the epoch before which the user's sessions are void; 0 when never set. */
+  validAfter(userId: number): Promise<number>
+  /** Voids every session of the user issued up to `nowMs` (sign out everywhere). */
+  endAll(userId: number, nowMs: number): Promise<void>
+}
+
 export interface Store {
   users: UserStore
   accounts: AccountStore
@@ -177,6 +197,8 @@ export interface Store {
   refresh: RefreshStore
   audit: AuditStore
   notes: NoteStore
+  signins: SigninStore
+  sessions: SessionStore
   /** True when the database answers a trivial query. */
   ping(): Promise<boolean>
   close(): Promise<void>

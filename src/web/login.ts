@@ -1,6 +1,9 @@
-// Sign-in with local users (scrypt). Failed attempts are audited and throttled per email
-// through the audit table, so the limit holds across instances.
+// Sign-in with local users (scrypt). Attempts are counted in the database before the
+// password is checked (README, "Security": per email and address, and per email), so the
+// limits hold under any concurrency and across instances; failures are audited.
+import { createHmac } from 'node:crypto'
 import type { FastifyInstance } from 'fastify'
+import type { SigninBuckets, SigninLimits } from '../store/types.js'
 import { audit } from '../audit.js'
 import { DUMMY_PASSWORD_HASH, verifyPassword } from '../crypto/password.js'
 import { currentUser } from './current-user.js'
@@ -9,6 +12,17 @@ import { limit } from '../plugins/rate-limit.js'
 import { checkCsrf, endSession, ensureSession, readSession, safeReturnTo, startSession } from './session.js'
 
 const MAX_FIELD = 1024
+
+/** The throttle's two buckets, keyed (HMAC) so the table holds no email and no address. */
+function signinBuckets(app: FastifyInstance, email: string, address: string): SigninBuckets {
+  const mac = (text: string) => createHmac('sha256', app.keyrings.signin.current.key).update(text).digest('base64url')
+  return { address: `a:${mac(`${email}\n${address}`)}`, email: `e:${mac(email)}` }
+}
+
+function signinLimits(app: FastifyInstance): SigninLimits {
+  const c = app.config
+  return { windowSeconds: c.loginWindowSeconds, maxPerAddress: c.loginMaxFailures, emailCeiling: c.loginEmailCeiling, slowSeconds: c.loginSlowSeconds }
+}
 
 function field(body: unknown, name: string): string {
   const value = (body as Record<string, unknown> | undefined)?.[name]
@@ -27,25 +41,26 @@ export default async function loginRoutes(app: FastifyInstance): Promise<void> {
     const email = field(req.body, 'email').trim().toLowerCase()
     const password = field(req.body, 'password')
     const returnTo = safeReturnTo(field(req.body, 'return_to'))
-    const { loginMaxFailures, loginWindowSeconds } = app.config
-    const failures = email ? await app.store.audit.count('signin_failed', email, app.now() - loginWindowSeconds) : 0
-    if (failures >= loginMaxFailures) {
-      reply.code(429).header('retry-after', String(loginWindowSeconds))
-      return renderPage(app, req, reply, 'login', {
-        returnTo,
-        email,
-        error: `Too many failed sign-ins for this email. Try again in ${Math.ceil(loginWindowSeconds / 60)} minutes.`,
-      })
+    const buckets = signinBuckets(app, email, req.ip)
+    // Counted before the (slow) password check, atomically: parallel guesses cannot outrun it.
+    const verdict = await app.store.signins.attempt(buckets, app.now(), signinLimits(app))
+    if (!verdict.allowed) {
+      reply.code(429).header('retry-after', String(verdict.retryAfter))
+      const wait = verdict.retryAfter >= 120 ? `${Math.ceil(verdict.retryAfter / 60)} minutes` : `${verdict.retryAfter} seconds`
+      return renderPage(app, req, reply, 'login', { returnTo, email, error: `Too many failed sign-ins for this email. Try again in ${wait}.` })
     }
     const user = email ? await app.store.users.byEmail(email) : undefined
     // Verify against a dummy hash for unknown emails so timing does not reveal which exist.
     const ok = await verifyPassword(password, user?.passwordHash ?? DUMMY_PASSWORD_HASH)
     if (!user || !ok) {
       const personal = user ? (await app.store.accounts.membershipsOf(user.id)).find((m) => m.account.kind === 'personal') : undefined
-      await audit(app, req, { event: 'signin_failed', subject: email || null, actorUserId: user?.id ?? null, accountId: personal?.account.id ?? null })
+      // The subject is a known user's email only: whatever else was typed (a password in the
+      // email field, say) is never stored.
+      await audit(app, req, { event: 'signin_failed', subject: user?.email ?? null, actorUserId: user?.id ?? null, accountId: personal?.account.id ?? null })
       reply.code(401)
       return renderPage(app, req, reply, 'login', { returnTo, email, error: 'Wrong email or password.' })
     }
+    await app.store.signins.succeeded(buckets)
     await startSession(app, req, reply, user.id)
     return reply.redirect(returnTo, 303)
   })
@@ -57,8 +72,10 @@ export default async function loginRoutes(app: FastifyInstance): Promise<void> {
   })
 
   app.post('/logout', async (req, reply) => {
-    checkCsrf(await readSession(app, req), field(req.body, 'csrf'))
-    endSession(app, reply)
+    const session = await readSession(app, req)
+    checkCsrf(session, field(req.body, 'csrf'))
+    const user = await currentUser(app, req)
+    if (user) await endSession(app, reply, user.id)
     return reply.redirect('/login', 303)
   })
 

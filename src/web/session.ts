@@ -7,7 +7,8 @@ import { SignJWT, jwtVerify, decodeProtectedHeader } from 'jose'
 import { safeEqual } from '../crypto/compare.js'
 import { PageError } from '../errors.js'
 
-export type Session = { userId: number | null; csrf: string }
+/** issuedMs: when the session was issued, in ms; a sign-out voids those issued up to then. */
+export type Session = { userId: number | null; csrf: string; issuedMs: number }
 
 const TYP = 'kg-session+jwt'
 const memo = new WeakMap<FastifyRequest, Session | null>()
@@ -27,9 +28,9 @@ async function verify(app: FastifyInstance, token: string): Promise<Session | nu
       issuer: app.config.issuer,
       currentDate: new Date(app.now() * 1000),
     })
-    const uid = payload.uid
-    if (typeof payload.csrf !== 'string' || (uid !== undefined && typeof uid !== 'number')) return null
-    return { userId: uid ?? null, csrf: payload.csrf }
+    const { uid, ims } = payload
+    if (typeof payload.csrf !== 'string' || (uid !== undefined && typeof uid !== 'number') || typeof ims !== 'number') return null
+    return { userId: uid ?? null, csrf: payload.csrf, issuedMs: ims }
   } catch {
     return null
   }
@@ -47,7 +48,7 @@ export async function readSession(app: FastifyInstance, req: FastifyRequest): Pr
 async function writeSession(app: FastifyInstance, req: FastifyRequest, reply: FastifyReply, session: Session): Promise<Session> {
   const now = app.now()
   const ttl = app.config.sessionTtlSeconds
-  const token = await new SignJWT({ csrf: session.csrf, ...(session.userId !== null ? { uid: session.userId } : {}) })
+  const token = await new SignJWT({ csrf: session.csrf, ims: session.issuedMs, ...(session.userId !== null ? { uid: session.userId } : {}) })
     .setProtectedHeader({ alg: 'HS256', kid: app.keyrings.session.current.kid, typ: TYP })
     .setIssuer(app.config.issuer)
     .setIssuedAt(now)
@@ -66,15 +67,21 @@ async function writeSession(app: FastifyInstance, req: FastifyRequest, reply: Fa
 
 /** The session, creating an anonymous one (with a CSRF nonce) when there is none. */
 export async function ensureSession(app: FastifyInstance, req: FastifyRequest, reply: FastifyReply): Promise<Session> {
-  return (await readSession(app, req)) ?? writeSession(app, req, reply, { userId: null, csrf: randomBytes(24).toString('base64url') })
+  return (await readSession(app, req)) ?? writeSession(app, req, reply, { userId: null, csrf: randomBytes(24).toString('base64url'), issuedMs: app.nowMs() })
 }
 
-/** Signs a user in with a fresh CSRF nonce (no session fixation). */
+/** Signs a user in with a fresh CSRF nonce (no session fixation), issued after any sign-out. */
 export async function startSession(app: FastifyInstance, req: FastifyRequest, reply: FastifyReply, userId: number): Promise<void> {
-  await writeSession(app, req, reply, { userId, csrf: randomBytes(24).toString('base64url') })
+  const issuedMs = Math.max(app.nowMs(), (await app.store.sessions.validAfter(userId)) + 1)
+  await writeSession(app, req, reply, { userId, csrf: randomBytes(24).toString('base64url'), issuedMs })
 }
 
-export function endSession(app: FastifyInstance, reply: FastifyReply): void {
+/**
+ * Signs the user out everywhere: every session issued to them until now is void on every
+ * instance (a copied cookie included), and this browser's cookie is cleared.
+ */
+export async function endSession(app: FastifyInstance, reply: FastifyReply, userId: number): Promise<void> {
+  await app.store.sessions.endAll(userId, app.nowMs())
   reply.clearCookie(cookieName(app), { path: '/', httpOnly: true, sameSite: 'lax', secure: app.config.issuer.startsWith('https:') })
 }
 
@@ -85,8 +92,23 @@ export function checkCsrf(session: Session | null, token: unknown): void {
   }
 }
 
-/** Only local paths may be returned to after sign-in: no scheme, no host, no "//". */
+const RETURN_BASE = 'http://keygate.invalid'
+
+/**
+ * Only local paths may be returned to after sign-in: no scheme, no host, no "//", no
+ * backslash or control character. What is kept is re-encoded by the URL parser, so it is
+ * plain ASCII and always a valid Location header; anything else becomes /dashboard.
+ */
 export function safeReturnTo(value: unknown): string {
-  if (typeof value !== 'string' || !value.startsWith('/') || value.startsWith('//') || /[\\\s\x00-\x1f]/.test(value)) return '/dashboard'
-  return value.length > 4000 ? '/dashboard' : value
+  if (typeof value !== 'string' || value.length > 4000 || !value.startsWith('/') || value.startsWith('//')) return '/dashboard'
+  if (/[\\\s\x00-\x1f\x7f]/.test(value)) return '/dashboard'
+  let url: URL
+  try {
+    url = new URL(value, RETURN_BASE)
+  } catch {
+    return '/dashboard'
+  }
+  if (url.origin !== RETURN_BASE) return '/dashboard'
+  const local = url.pathname + url.search
+  return /^\/[\x21-\x7e]*$/.test(local) && !local.startsWith('//') ? local : '/dashboard'
 }

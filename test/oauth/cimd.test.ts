@@ -89,9 +89,9 @@ t.test('private addresses are refused when the development setting is off', asyn
   const cookie = await signIn(app, 'alice@example.com')
   const { challenge } = pkce()
   const cases: Array<[string, string]> = [
-    [`https://127.0.0.1:${docs.port}/good.json`, 'its address is private, loopback or link-local'],
-    [`https://[::1]:${docs.port}/good.json`, 'its address is private, loopback or link-local'],
-    [`https://localhost:${docs.port}/good.json`, 'localhost resolves to a private, loopback or link-local address'],
+    [`https://127.0.0.1:${docs.port}/good.json`, 'its address is not a public unicast address'],
+    [`https://[::1]:${docs.port}/good.json`, 'its address is not a public unicast address'],
+    [`https://localhost:${docs.port}/good.json`, 'localhost resolves to an address that is not public unicast'],
   ]
   for (const [clientId, reason] of cases) {
     const res = await app.inject({ url: `/authorize?${authorizeQuery(clientId, challenge)}`, headers: { cookie } })
@@ -101,4 +101,24 @@ t.test('private addresses are refused when the development setting is off', asyn
   const http = await app.inject({ url: `/authorize?${authorizeQuery(`${docs.base}/good.json`, challenge)}`, headers: { cookie } })
   t.match(http.body, /not registered with this server/, 'http client ids are not metadata documents outside development')
   t.same(docs.fetches, [], 'nothing was fetched')
+})
+
+t.test('only public unicast addresses may be fetched (an allow-list)', async (t) => {
+  const { isPublicAddress } = await import('../../src/oauth/cimd.js')
+  const refused = [
+    '0.0.0.0', '10.1.2.3', '100.64.0.1', '127.0.0.1', '169.254.169.254', '172.16.0.1', '192.168.1.1',
+    '192.0.0.8', '192.0.2.10', '198.51.100.7', '203.0.113.9', // IETF protocol assignments and documentation
+    '198.18.0.1', '240.0.0.1', '255.255.255.255', '224.0.0.1', '192.88.99.1',
+    '::', '::1', 'fe80::1', 'fc00::1', 'fd12:3456::1', 'ff02::1',
+    '2002:7f00:1::1', // 6to4 wrapping 127.0.0.1
+    '2001::1', // Teredo
+    '2001:db8::1', // documentation
+    '64:ff9b::7f00:1', // NAT64 of 127.0.0.1
+    '::ffff:127.0.0.1', '::ffff:10.0.0.1', '::127.0.0.1', '100::1', '3fff::1', '5f00::1',
+    'not an address', '',
+  ]
+  for (const address of refused) t.equal(isPublicAddress(address), false, `${address || '(empty)'} is refused`)
+  for (const address of ['8.8.8.8', '1.1.1.1', '93.184.215.14', '2606:4700:4700::1111', '2a00:1450:4001:80b::200e', '::ffff:8.8.8.8']) {
+    t.equal(isPublicAddress(address), true, `${address} is allowed`)
+  }
 })

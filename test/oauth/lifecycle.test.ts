@@ -191,8 +191,8 @@ t.test('expired keys get 401 with the challenge; expired refresh tokens are refu
   t.same((await tokenRequest(app, { grant_type: 'refresh_token', refresh_token: renewed.json().refresh_token, client_id: client.client_id })).json(), { error: 'invalid_grant', error_description: 'refresh token has expired' })
   t.equal((await app.store.keys.list({})).length, 2)
   clock.advance(8 * 86400)
-  t.same(await cleanExpired(app), { refreshTokens: 2, keys: 2 }, 'expired refresh tokens, then keys no token needs')
-  t.same(await cleanExpired(app), { refreshTokens: 0, keys: 0 })
+  t.match(await cleanExpired(app), { refreshTokens: 2, keys: 2 }, 'expired refresh tokens, then keys no token needs')
+  t.match(await cleanExpired(app), { refreshTokens: 0, keys: 0 })
 })
 
 t.test('a client that did not register the refresh grant gets no refresh token', async (t) => {

@@ -8,6 +8,7 @@ import {
 } from '../rows.js'
 import { ConflictError, type Membership, type Role, type Store } from '../types.js'
 import { all, mapConstraint, one, openPool, transaction } from './db.js'
+import { judgeAttempt, type AttemptCounter } from '../signin-rule.js'
 
 const LISTING = `SELECT k.*, oc.client_name, u.email AS creator_email FROM api_keys k
   LEFT JOIN oauth_clients oc ON oc.client_id = k.client_id JOIN users u ON u.id = k.user_id
@@ -205,6 +206,44 @@ export async function createPgStore(url: string, schema?: string): Promise<Store
       },
       async remove(accountId, id) {
         return (await pool.query('DELETE FROM notes WHERE account_id = $1 AND id = $2', [accountId, id])).rowCount === 1
+      },
+    },
+    signins: {
+      async attempt(buckets, now, limits) {
+        return transaction(pool, async (c) => {
+          const keys = [buckets.address, buckets.email]
+          await c.query('INSERT INTO signin_attempts (bucket, window_start, attempts, last_at) SELECT unnest($1::text[]), $2, 0, 0 ON CONFLICT (bucket) DO NOTHING', [keys, now])
+          // Row locks in a fixed order: parallel attempts queue here instead of racing.
+          const rows = await all<{ bucket: string; window_start: number; attempts: number; last_at: number }>(c,
+            'SELECT * FROM signin_attempts WHERE bucket = ANY($1::text[]) ORDER BY bucket FOR UPDATE', [keys])
+          const counter = (bucket: string): AttemptCounter | undefined => {
+            const r = rows.find((x) => x.bucket === bucket)
+            return r && { windowStart: r.window_start, attempts: r.attempts, lastAt: r.last_at }
+          }
+          const { verdict, next } = judgeAttempt(counter(buckets.address), counter(buckets.email), now, limits)
+          if (next) {
+            for (const [bucket, n] of [[buckets.address, next.address], [buckets.email, next.email]] as const) {
+              await c.query('UPDATE signin_attempts SET window_start = $2, attempts = $3, last_at = $4 WHERE bucket = $1', [bucket, n.windowStart, n.attempts, n.lastAt])
+            }
+          }
+          return verdict
+        })
+      },
+      async succeeded(buckets) {
+        await pool.query('DELETE FROM signin_attempts WHERE bucket = $1', [buckets.address])
+        await pool.query('UPDATE signin_attempts SET attempts = greatest(attempts - 1, 0) WHERE bucket = $1', [buckets.email])
+      },
+      async deleteStale(before, limit) {
+        return (await pool.query('DELETE FROM signin_attempts WHERE bucket IN (SELECT bucket FROM signin_attempts WHERE window_start < $1 LIMIT $2)', [before, limit])).rowCount ?? 0
+      },
+    },
+    sessions: {
+      async validAfter(userId) {
+        return (await one<{ valid_after: number }>(pool, 'SELECT valid_after FROM session_epochs WHERE user_id = $1', [userId]))?.valid_after ?? 0
+      },
+      async endAll(userId, nowMs) {
+        await pool.query(`INSERT INTO session_epochs (user_id, valid_after) VALUES ($1, $2)
+          ON CONFLICT (user_id) DO UPDATE SET valid_after = greatest(session_epochs.valid_after, excluded.valid_after)`, [userId, nowMs])
       },
     },
     async ping() {

@@ -3,7 +3,7 @@ import type { Store } from '../types.js'
 import { openDatabase } from './db.js'
 import { sqliteAccounts, sqliteUsers } from './identity.js'
 import { sqliteClients, sqliteConsents, sqliteKeys, sqliteRefresh } from './oauth.js'
-import { sqliteAudit, sqliteNotes } from './records.js'
+import { sqliteAudit, sqliteNotes, sqliteSessions, sqliteSignins } from './records.js'
 
 export function createSqliteStore(path: string): Store {
   const db = openDatabase(path)
@@ -17,6 +17,8 @@ export function createSqliteStore(path: string): Store {
     refresh: sqliteRefresh(db),
     audit: sqliteAudit(db),
     notes: sqliteNotes(db),
+    signins: sqliteSignins(db),
+    sessions: sqliteSessions(db),
     async ping() {
       return ping.get() !== undefined
     },

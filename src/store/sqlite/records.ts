@@ -1,5 +1,6 @@
 // Audit events and the demo API's notes on SQLite.
-import type { AuditListing, AuditStore, NoteStore } from '../types.js'
+import type { AuditListing, AuditStore, NoteStore, SessionStore, SigninStore } from '../types.js'
+import { judgeAttempt, type AttemptCounter } from '../signin-rule.js'
 import { toEvent, toNote, type AuditRow, type NoteRow } from '../rows.js'
 import type { Db } from './db.js'
 
@@ -50,6 +51,59 @@ export function sqliteNotes(db: Db): NoteStore {
     },
     async remove(accountId, id) {
       return remove.run(accountId, id).changes === 1
+    },
+  }
+}
+
+
+export function sqliteSignins(db: Db): SigninStore {
+  type Row = { window_start: number; attempts: number; last_at: number }
+  const get = db.prepare<[string], Row>('SELECT window_start, attempts, last_at FROM signin_attempts WHERE bucket = ?')
+  const put = db.prepare<[string, number, number, number]>(
+    `INSERT INTO signin_attempts (bucket, window_start, attempts, last_at) VALUES (?, ?, ?, ?)
+     ON CONFLICT (bucket) DO UPDATE SET window_start = excluded.window_start, attempts = excluded.attempts, last_at = excluded.last_at`,
+  )
+  const clear = db.prepare<[string]>('DELETE FROM signin_attempts WHERE bucket = ?')
+  const giveBack = db.prepare<[string]>('UPDATE signin_attempts SET attempts = max(attempts - 1, 0) WHERE bucket = ?')
+  const deleteStale = db.prepare<[number, number]>(
+    'DELETE FROM signin_attempts WHERE bucket IN (SELECT bucket FROM signin_attempts WHERE window_start < ? LIMIT ?)',
+  )
+  const counter = (r: Row | undefined): AttemptCounter | undefined => r && { windowStart: r.window_start, attempts: r.attempts, lastAt: r.last_at }
+  const attempt = db.transaction((address: string, email: string, now: number, limits: Parameters<SigninStore['attempt']>[2]) => {
+    const { verdict, next } = judgeAttempt(counter(get.get(address)), counter(get.get(email)), now, limits)
+    if (next) {
+      put.run(address, next.address.windowStart, next.address.attempts, next.address.lastAt)
+      put.run(email, next.email.windowStart, next.email.attempts, next.email.lastAt)
+    }
+    return verdict
+  })
+  return {
+    async attempt(buckets, now, limits) {
+      // IMMEDIATE: the write lock is taken before the read, so another process cannot interleave.
+      return attempt.immediate(buckets.address, buckets.email, now, limits)
+    },
+    async succeeded(buckets) {
+      clear.run(buckets.address)
+      giveBack.run(buckets.email)
+    },
+    async deleteStale(before, limit) {
+      return deleteStale.run(before, limit).changes
+    },
+  }
+}
+
+export function sqliteSessions(db: Db): SessionStore {
+  const get = db.prepare<[number], { valid_after: number }>('SELECT valid_after FROM session_epochs WHERE user_id = ?')
+  const set = db.prepare<[number, number]>(
+    `INSERT INTO session_epochs (user_id, valid_after) VALUES (?, ?)
+     ON CONFLICT (user_id) DO UPDATE SET valid_after = max(valid_after, excluded.valid_after)`,
+  )
+  return {
+    async validAfter(userId) {
+      return get.get(userId)?.valid_after ?? 0
+    },
+    async endAll(userId, nowMs) {
+      set.run(userId, nowMs)
     },
   }
 }

@@ -1,0 +1,23 @@
+// Reads rows straight from the test's database (SQLite file or PostgreSQL schema), for
+// tests that check what is stored, not what the store returns.
+import type { Config } from '../../src/config.js'
+
+export async function rawRows(config: Config, sql: string): Promise<Array<Record<string, unknown>>> {
+  if (config.databaseUrl) {
+    const { default: pg } = await import('pg')
+    const client = new pg.Client({ connectionString: config.databaseUrl, ...(config.databaseSchema ? { options: `-c search_path=${config.databaseSchema}` } : {}) })
+    await client.connect()
+    try {
+      return (await client.query(sql)).rows
+    } finally {
+      await client.end()
+    }
+  }
+  const { default: Database } = await import('better-sqlite3')
+  const db = new Database(config.dbPath, { readonly: true })
+  try {
+    return db.prepare(sql).all() as Array<Record<string, unknown>>
+  } finally {
+    db.close()
+  }
+}

@@ -58,6 +58,8 @@ const envSchema = z.object({
   KEYGATE_RATE_LIMIT_AUTHORIZE: positiveInt.default(300),
   KEYGATE_RATE_LIMIT_LOGIN: positiveInt.default(60),
   KEYGATE_RATE_LIMIT_MCP: positiveInt.default(1200),
+  KEYGATE_RATE_LIMIT_MCP_AUTH_FAILURES: positiveInt.default(60),
+  KEYGATE_REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL').optional(),
 })
 
 export type Config = {
@@ -108,7 +110,9 @@ export type Config = {
   registrationOpen: boolean
   cimdAllowPrivate: boolean
   cimdTimeoutMs: number
-  rateLimits: { windowSeconds: number; register: number; token: number; authorize: number; login: number; mcp: number }
+  rateLimits: { windowSeconds: number; register: number; token: number; authorize: number; login: number; mcp: number; mcpAuthFailures: number }
+  /** Redis for rate-limit counters shared by every instance; undefined = per process. */
+  redisUrl: string | undefined
 }
 
 export class ConfigError extends Error {}
@@ -255,6 +259,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: LoadOp
       authorize: e.KEYGATE_RATE_LIMIT_AUTHORIZE,
       login: e.KEYGATE_RATE_LIMIT_LOGIN,
       mcp: e.KEYGATE_RATE_LIMIT_MCP,
+      mcpAuthFailures: e.KEYGATE_RATE_LIMIT_MCP_AUTH_FAILURES,
     },
+    redisUrl: e.KEYGATE_REDIS_URL,
   }
 }

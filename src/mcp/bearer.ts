@@ -67,7 +67,11 @@ export async function authenticate(app: FastifyInstance, req: FastifyRequest): P
   const token = bearerToken(req)
   const { outcome, key } = await lookUpKey(app, token, app.config.resource)
   app.metrics.bearerChecks.inc({ outcome })
-  if (outcome !== 'ok') throw unauthorized(app, outcome)
+  if (outcome !== 'ok') {
+    // A presented token that fails counts against the address: made-up keys are not free.
+    if (outcome !== 'missing') await app.countAuthFailure(req)
+    throw unauthorized(app, outcome)
+  }
   if (key!.lastUsedAt === null || key!.lastUsedAt <= app.now() - LAST_USED_INTERVAL_SECONDS) {
     await app.store.keys.touch(key!.id, app.now(), LAST_USED_INTERVAL_SECONDS)
   }

@@ -52,3 +52,32 @@ t.test('per key on /mcp: one key tripping does not affect another', async (t) =>
   t.equal(limited.json().error, 'too_many_requests')
   t.equal((await call(b.raw)).statusCode, 200, 'another key from the same IP is unaffected')
 })
+
+t.test('/mcp counts per key however the Authorization header is spelled', async (t) => {
+  const { app } = await build(t, LIMITS)
+  const { user, account } = await createUser(app, 'alice@example.com')
+  const a = await createKey(app, { userId: user.id, accountId: account.id })
+  const spellings = [`Bearer ${a.raw}`, `bearer ${a.raw}`, `BEARER ${a.raw}`, `Bearer   ${a.raw}  `]
+  const codes: number[] = []
+  for (const authorization of spellings) {
+    codes.push((await app.inject({ method: 'POST', url: '/mcp', headers: { ...INJECT_HEADERS, authorization }, payload: rpc('tools/list') })).statusCode)
+  }
+  t.same(codes, [200, 200, 200, 429], 'four spellings of one key share one allowance of 3')
+})
+
+t.test('/mcp limits failed bearer checks per address; valid keys from it still work', async (t) => {
+  const { app } = await build(t, { ...LIMITS, KEYGATE_RATE_LIMIT_MCP: '1000', KEYGATE_RATE_LIMIT_MCP_AUTH_FAILURES: '5' })
+  const { mintKey } = await import('../../src/crypto/api-key.js')
+  const { user, account } = await createUser(app, 'alice@example.com')
+  const good = await createKey(app, { userId: user.id, accountId: account.id })
+  const call = (authorization: string, ip = '10.0.0.7') => app.inject({ method: 'POST', url: '/mcp', remoteAddress: ip, headers: { ...INJECT_HEADERS, authorization }, payload: rpc('tools/list') })
+  const codes: number[] = []
+  for (let i = 0; i < 8; i++) codes.push((await call(`Bearer ${mintKey('kg_').raw}`)).statusCode)
+  t.same(codes, [401, 401, 401, 401, 401, 429, 429, 429], 'made-up, well-formed keys: 5 failures, then 429')
+  const limited = await call('Bearer not-a-key')
+  t.equal(limited.statusCode, 429, 'malformed tokens count too')
+  t.same(limited.json(), { error: 'too_many_requests', error_description: `too many requests with invalid access tokens; try again in ${limited.headers['retry-after']} s` })
+  t.equal((await call(`Bearer ${good.raw}`)).statusCode, 200, 'a valid key from the same address is served')
+  t.equal((await call(`Bearer ${mintKey('kg_').raw}`, '10.0.0.8')).statusCode, 401, 'another address is unaffected')
+  t.equal((await call('', '10.0.0.7')).statusCode, 401, 'no token at all (discovery) is not a failure to count')
+})

@@ -23,10 +23,11 @@ export async function exchangeThroughput(databaseUrl: string | undefined, count 
     const user = await app.store.users.create({ email: 'b@example.com', name: 'b', passwordHash: 'x', createdAt: 0 })
     const account = await app.store.accounts.create({ name: 'b', kind: 'personal', ownerId: user.id, createdAt: 0 })
     const client = await app.store.clients.register({ clientId: 'bench', clientName: 'bench', redirectUris: [REDIRECT], tokenEndpointAuthMethod: 'none', clientSecretHash: null, metadata: {}, source: 'cli', fingerprint: null }, 0)
+    const consent = await app.store.consents.upsert({ userId: user.id, clientId: client.clientId, accountId: account.id, scopes: ['read'] }, 0)
     const verifier = randomBytes(32).toString('base64url')
     const challenge = createHash('sha256').update(verifier).digest('base64url')
     const codes = await Promise.all(Array.from({ length: count }, () => signCode(app.keyrings.code, app.config.issuer, {
-      clientId: client.clientId, redirectUri: REDIRECT, codeChallenge: challenge, userId: user.id, accountId: account.id, scopes: ['read'], resource: app.config.resource,
+      clientId: client.clientId, redirectUri: REDIRECT, codeChallenge: challenge, userId: user.id, accountId: account.id, scopes: ['read'], resource: app.config.resource, consentCreatedAt: consent.createdAt,
     }, app.now())))
     let next = 0
     const worker = async () => {

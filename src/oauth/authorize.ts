@@ -86,8 +86,9 @@ export default async function authorizeRoutes(app: FastifyInstance): Promise<voi
     }
     const accountId = chosenAccount(body)
     const scopes = chosenScopes(app, request, body)
+    let consent
     try {
-      await app.store.consents.upsert({ userId: user.id, clientId: request.client.clientId, accountId, scopes }, app.now())
+      consent = await app.store.consents.upsert({ userId: user.id, clientId: request.client.clientId, accountId, scopes }, app.now())
     } catch (err) {
       // The foreign key to memberships(user_id, account_id) refuses a forged account id.
       if (err instanceof ForeignKeyError) throw new PageError(403, 'Not your account', 'You are not a member of the account you chose.')
@@ -102,6 +103,7 @@ export default async function authorizeRoutes(app: FastifyInstance): Promise<voi
       accountId,
       scopes,
       resource: request.resource,
+      consentCreatedAt: consent.createdAt,
     }, app.now())
     return reply.redirect(clientRedirect(app, request.redirectUri, request.state, { code }), 302)
   })

@@ -19,6 +19,8 @@ export type CodeClaims = {
   accountId: number
   scopes: string[]
   resource: string
+  /** created_at of the consent the code was issued under: /token requires that very consent. */
+  consentCreatedAt: number
   jti: string
 }
 
@@ -30,6 +32,7 @@ export async function signCode(keys: Keyring, issuer: string, claims: Omit<CodeC
     acc: claims.accountId,
     scope: claims.scopes.join(' '),
     res: claims.resource,
+    cst: claims.consentCreatedAt,
   })
     .setProtectedHeader({ alg: 'HS256', kid: keys.current.kid, typ: TYP })
     .setIssuer(issuer)
@@ -62,7 +65,7 @@ export async function verifyCode(keys: Keyring, issuer: string, code: string, no
     })
     const ok =
       typeof p.cid === 'string' && typeof p.ruri === 'string' && typeof p.cc === 'string' && typeof p.acc === 'number' &&
-      typeof p.scope === 'string' && typeof p.res === 'string' && typeof p.jti === 'string'
+      typeof p.scope === 'string' && typeof p.res === 'string' && typeof p.jti === 'string' && typeof p.cst === 'number'
     if (!ok) throw invalid('authorization code is malformed')
     return {
       clientId: p.cid as string,
@@ -72,6 +75,7 @@ export async function verifyCode(keys: Keyring, issuer: string, code: string, no
       accountId: p.acc as number,
       scopes: (p.scope as string).split(' ').filter(Boolean),
       resource: p.res as string,
+      consentCreatedAt: p.cst as number,
       jti: p.jti!,
     }
   } catch (err) {

@@ -2,6 +2,7 @@
 //
 // authorization_code: checks run in this order: client, code signature and expiry, code
 // issued to this client, redirect_uri, PKCE, resource. Only then is the key row inserted,
+// in a transaction that first requires the consent the code was issued under to stand,
 // with grant_id = the code's jti: the UNIQUE constraint makes that insert the single-use
 // check, across processes and machines. A conflict is a replay: the keys minted from the
 // code are revoked (RFC 6749 §4.1.2) and the answer is invalid_grant.
@@ -16,7 +17,7 @@ import { mintKey } from '../crypto/api-key.js'
 import { safeEqual } from '../crypto/compare.js'
 import { OAuthError } from '../errors.js'
 import { limit } from '../plugins/rate-limit.js'
-import { ForeignKeyError, type ApiKey, type Client } from '../store/types.js'
+import { ForeignKeyError, type ApiKey, type Client, type ConsentCondition } from '../store/types.js'
 import { authenticateClient } from './client-auth.js'
 import { verifyCode, type CodeClaims } from './code.js'
 import { findToken, formBody, param, refreshPrefix, type Body } from './token-lookup.js'
@@ -47,7 +48,7 @@ function checkResource(expected: string, body: Body): void {
   if (resource !== undefined && resource !== expected) throw new OAuthError('invalid_target', `resource must be ${expected}`)
 }
 
-type Grant = { accountId: number; userId: number; scopes: string[]; resource: string; grantId: string | null; familyId: string }
+type Grant = { accountId: number; userId: number; scopes: string[]; resource: string; grantId: string | null; familyId: string; consent?: ConsentCondition }
 
 /** Refresh tokens go to clients that registered the refresh_token grant, when keys expire. */
 function wantsRefresh(app: FastifyInstance, client: Client): boolean {
@@ -67,11 +68,12 @@ async function issue(app: FastifyInstance, client: Client, grant: Grant) {
       accountId: grant.accountId, userId: grant.userId, name: `MCP — ${client.clientName}`, keyHash: key.hash,
       displayPrefix: key.displayPrefix, scopes: grant.scopes, resource: grant.resource, clientId: client.clientId,
       grantId: grant.grantId, familyId: grant.familyId, createdAt: now, expiresAt: ttl === undefined ? null : now + ttl,
-    }, refresh && { tokenHash: refresh.hash, expiresAt: now + app.config.refreshTtl })
+    }, refresh && { tokenHash: refresh.hash, expiresAt: now + app.config.refreshTtl }, grant.consent)
   } catch (err) {
     if (err instanceof ForeignKeyError) throw new OAuthError('invalid_grant', 'the user no longer belongs to the account of this grant')
     throw err
   }
+  if (!result.ok && result.reason === 'consent_gone') throw new OAuthError('invalid_grant', 'the authorization was withdrawn (the app was disconnected or its access changed); start again')
   if (!result.ok) return null
   return {
     access_token: key.raw,
@@ -92,6 +94,7 @@ async function exchangeCode(app: FastifyInstance, req: FastifyRequest, body: Bod
   checkResource(code.resource, body)
   const response = await issue(app, client, {
     accountId: code.accountId, userId: code.userId, scopes: code.scopes, resource: code.resource, grantId: code.jti, familyId: code.jti,
+    consent: { userId: code.userId, clientId: client.clientId, accountId: code.accountId, createdAt: code.consentCreatedAt, scopes: code.scopes },
   })
   if (response) return response
   app.metrics.replays.inc({ kind: 'authorization_code' })

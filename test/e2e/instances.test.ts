@@ -76,11 +76,12 @@ t.test('SIGKILL in the middle of token exchanges loses no issued token', async (
   const user = await store.users.create({ email: 'alice@example.com', name: 'alice', passwordHash: 'x', createdAt: now() })
   const account = await store.accounts.create({ name: 'alice', kind: 'personal', ownerId: user.id, createdAt: now() })
   const client = await register(b!.base)
+  const consent = await store.consents.upsert({ userId: user.id, clientId: client.client_id, accountId: account.id, scopes: ['read'] }, now())
   // Codes signed the way /authorize signs them (the test holds the shared secret).
   const ring = keyring('authorization-code', SECRET, [])
   const codes = await Promise.all(Array.from({ length: 300 }, async () => {
     const { verifier, challenge } = pkce()
-    const code = await signCode(ring, a!.base, { clientId: client.client_id, redirectUri: CALLBACK, codeChallenge: challenge, userId: user.id, accountId: account.id, scopes: ['read'], resource: `${a!.base}/mcp` }, now())
+    const code = await signCode(ring, a!.base, { clientId: client.client_id, redirectUri: CALLBACK, codeChallenge: challenge, userId: user.id, accountId: account.id, scopes: ['read'], resource: `${a!.base}/mcp`, consentCreatedAt: consent.createdAt }, now())
     return { code, verifier }
   }))
   const received: string[] = []

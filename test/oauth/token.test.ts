@@ -124,18 +124,50 @@ t.test('codes signed with an unknown secret, or a previous one, or by another us
   t.equal(accepted.statusCode, 200, 'code signed with a previous secret is accepted')
 })
 
-t.test('a code signed by signCode for an account the user left is refused by the database', async (t) => {
+t.test('a code signed for an account its consent does not name is refused', async (t) => {
   const { app } = await build(t)
-  const { user } = await createUser(app, 'bob@example.com')
+  const { user, account } = await createUser(app, 'bob@example.com')
   const client = await registerClient(app)
   const { verifier, challenge } = await import('../helper.js').then((h) => h.pkce())
   const other = await createUser(app, 'carol@example.com')
+  const consent = await app.store.consents.upsert({ userId: user.id, clientId: client.client_id, accountId: account.id, scopes: ['read'] }, app.now())
   const code = await signCode(app.keyrings.code, app.config.issuer, {
     clientId: client.client_id, redirectUri: REDIRECT_URI, codeChallenge: challenge, userId: user.id,
-    accountId: other.account.id, scopes: ['read'], resource: app.config.resource,
+    accountId: other.account.id, scopes: ['read'], resource: app.config.resource, consentCreatedAt: consent.createdAt,
   }, app.now())
   const res = await tokenRequest(app, exchange(code, verifier, client.client_id))
-  t.same(res.json(), { error: 'invalid_grant', error_description: 'the user no longer belongs to the account of this grant' })
+  t.same(res.json(), { error: 'invalid_grant', error_description: 'the authorization was withdrawn (the app was disconnected or its access changed); start again' })
+  t.same(await app.store.keys.list({ accountId: other.account.id }), [], 'no key in the other account')
+})
+
+t.test('a code minted just before Disconnect does not redeem after it', async (t) => {
+  const { app } = await build(t)
+  const { code, verifier, client, cookie } = await codeFor(app)
+  const dashboard = await app.inject({ url: '/dashboard', headers: { cookie } })
+  const csrf = /name="csrf" value="([^"]+)"/.exec(dashboard.body)![1]!
+  const out = await app.inject({ method: 'POST', url: `/dashboard/apps/${encodeURIComponent(client.client_id)}/disconnect`, headers: { cookie }, payload: { csrf } })
+  t.equal(out.statusCode, 303, 'disconnected')
+  const res = await tokenRequest(app, exchange(code, verifier, client.client_id))
+  t.equal(res.statusCode, 400)
+  t.same(res.json(), { error: 'invalid_grant', error_description: 'the authorization was withdrawn (the app was disconnected or its access changed); start again' })
+  t.same(await app.store.keys.list({}), [], 'no key was minted')
+})
+
+t.test('a code issued under a consent that was since narrowed or re-made does not redeem', async (t) => {
+  const { app, clock } = await build(t)
+  const first = await codeFor(app)
+  const narrowed = await codeFor(app, { client: first.client, form: { scope_choice: [] } })
+  const read = await tokenRequest(app, exchange(narrowed.code, narrowed.verifier, first.client.client_id))
+  t.equal(read.statusCode, 200, 'the newest (read-only) code redeems')
+  const wide = await tokenRequest(app, exchange(first.code, first.verifier, first.client.client_id))
+  t.equal(wide.json().error, 'invalid_grant', 'the older read+write code does not outlive the narrowed consent')
+  const again = await codeFor(app, { client: first.client })
+  const user = (await app.store.users.byEmail('alice@example.com'))!
+  await app.store.consents.disconnect(user.id, first.client.client_id, app.now())
+  clock.advance(1)
+  const remade = await codeFor(app, { client: first.client })
+  t.equal((await tokenRequest(app, exchange(again.code, again.verifier, first.client.client_id))).json().error, 'invalid_grant', 'a code from before a disconnect and re-approval')
+  t.equal((await tokenRequest(app, exchange(remade.code, remade.verifier, first.client.client_id))).statusCode, 200, 'the code of the new consent')
 })
 
 t.test('confidential clients authenticate as registered', async (t) => {

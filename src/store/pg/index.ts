@@ -6,7 +6,7 @@ import {
   toAccount, toClient, toConsent, toEvent, toKey, toNote, toRefresh, toUser,
   type AccountRow, type AuditRow, type ClientRow, type ConsentRow, type KeyRow, type NoteRow, type RefreshRow, type UserRow,
 } from '../rows.js'
-import { ConflictError, type Membership, type Role, type Store } from '../types.js'
+import { ConflictError, consentStands, type Membership, type Role, type Store } from '../types.js'
 import { all, mapConstraint, one, openPool, transaction } from './db.js'
 import { judgeAttempt, type AttemptCounter } from '../signin-rule.js'
 
@@ -106,9 +106,14 @@ export async function createPgStore(url: string, schema?: string): Promise<Store
       },
     },
     keys: {
-      async insert(k, refresh) {
+      async insert(k, refresh, consent) {
         try {
           const row = await mapConstraint(() => transaction(pool, async (c) => {
+            if (consent) {
+              // FOR SHARE: a concurrent disconnect (DELETE) waits for this insert, or this waits for it.
+              const current = await one<ConsentRow>(c, 'SELECT * FROM consents WHERE user_id = $1 AND client_id = $2 FOR SHARE', [consent.userId, consent.clientId])
+              if (!consentStands(current && toConsent(current), consent)) return null
+            }
             const key = (await one<KeyRow>(c, `INSERT INTO api_keys (account_id, user_id, name, key_hash, display_prefix, scopes, resource,
                 client_id, grant_id, family_id, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING *`,
               [k.accountId, k.userId, k.name, k.keyHash, k.displayPrefix, k.scopes.join(' '), k.resource, k.clientId, k.grantId, k.familyId, k.createdAt, k.expiresAt]))!
@@ -118,6 +123,7 @@ export async function createPgStore(url: string, schema?: string): Promise<Store
             }
             return key
           }))
+          if (!row) return { ok: false, reason: 'consent_gone' }
           return { ok: true, key: toKey(row) }
         } catch (err) {
           if (err instanceof ConflictError && err.message.includes('api_keys_grant_id_key')) return { ok: false, reason: 'grant_used' }

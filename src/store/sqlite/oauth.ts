@@ -1,6 +1,6 @@
 // OAuth clients, consents and API keys on SQLite.
 import type { ClientStore, ConsentListing, ConsentStore, KeyListing, KeyStore, NewApiKey, RefreshStore } from '../types.js'
-import { ConflictError } from '../types.js'
+import { ConflictError, consentStands, type ConsentCondition } from '../types.js'
 import { mapConstraint, type Db } from './db.js'
 import { toClient, toConsent, toKey, toRefresh, type ClientRow, type ConsentRow, type KeyRow, type RefreshRow } from '../rows.js'
 
@@ -101,7 +101,12 @@ export function sqliteKeys(db: Db): KeyStore {
   const insertRefresh = db.prepare<[string, string, number, string, number, number]>(
     'INSERT INTO refresh_tokens (token_hash, family_id, key_id, client_id, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)',
   )
-  const insertBoth = db.transaction((k: NewApiKey, refresh?: { tokenHash: string; expiresAt: number }) => {
+  const consentOf = db.prepare<[number, string], ConsentRow>('SELECT * FROM consents WHERE user_id = ? AND client_id = ?')
+  const insertBoth = db.transaction((k: NewApiKey, refresh?: { tokenHash: string; expiresAt: number }, consent?: ConsentCondition) => {
+    if (consent) {
+      const current = consentOf.get(consent.userId, consent.clientId)
+      if (!consentStands(current && toConsent(current), consent)) return null
+    }
     const row = insert.get(
       k.accountId, k.userId, k.name, k.keyHash, k.displayPrefix, k.scopes.join(' '), k.resource,
       k.clientId, k.grantId, k.familyId, k.createdAt, k.expiresAt,
@@ -141,9 +146,12 @@ export function sqliteKeys(db: Db): KeyStore {
     'UPDATE api_keys SET last_used_at = ? WHERE id = ? AND (last_used_at IS NULL OR last_used_at <= ?)',
   )
   return {
-    async insert(k, refresh) {
+    async insert(k, refresh, consent) {
       try {
-        const row = mapConstraint(() => insertBoth(k, refresh))
+        // IMMEDIATE: the consent is read under the write lock, so a reader never has to upgrade
+        // (SQLITE_BUSY_SNAPSHOT when another process wrote in between).
+        const row = mapConstraint(() => insertBoth.immediate(k, refresh, consent))
+        if (!row) return { ok: false, reason: 'consent_gone' }
         return { ok: true, key: toKey(row) }
       } catch (err) {
         if (err instanceof ConflictError && err.message.includes('api_keys.grant_id')) return { ok: false, reason: 'grant_used' }

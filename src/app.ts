@@ -30,6 +30,13 @@ import demoApi from './demo/api.js'
 import pages, { renderPage } from './web/pages.js'
 import { currentUser } from './web/current-user.js'
 
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/
+
+function requestId(config: Config, header: string | string[] | undefined): string {
+  if (config.trustProxy && typeof header === 'string' && REQUEST_ID.test(header)) return header
+  return randomUUID()
+}
+
 export type AppOptions = {
   /** A store to use instead of opening config.dbPath (the caller closes it). */
   store?: Store
@@ -44,10 +51,10 @@ async function sendError(app: FastifyInstance, err: FastifyError | OAuthError | 
     reply.code(err.status)
     return renderPage(app, req, reply, 'error', { title: err.title, message: err.message }, await currentUser(app, req).catch(() => null))
   }
-  if (err instanceof OAuthError) {
+  if (err instanceof OAuthError && err.status < 500) {
     return reply.code(err.status).headers(err.headers).header('cache-control', 'no-store').send(err.toJSON())
   }
-  const status = err.statusCode && err.statusCode >= 400 ? err.statusCode : 500
+  const status = err instanceof OAuthError ? err.status : err.statusCode && err.statusCode >= 400 ? err.statusCode : 500
   if (status >= 500) {
     req.log.error({ err }, 'request failed')
     // A 5xx never shows its message.
@@ -92,9 +99,16 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
       : { level: config.logLevel, redact: { paths: REDACT_PATHS, censor: '[redacted]' }, serializers: logSerializers, ...(options.logger === true ? {} : options.logger) },
     trustProxy: config.trustProxy,
     bodyLimit: 256 * 1024,
-    requestIdHeader: 'x-request-id',
-    // Unique across instances, so one request can be followed through every log line.
-    genReqId: () => randomUUID(),
+    // Slow clients are cut off (README, "Security"): the whole request within
+    // requestTimeout, its headers within headersTimeout (Node answers 408 and closes), idle
+    // keep-alive connections after keepAliveTimeout. Node checks every second.
+    requestTimeout: config.requestTimeoutMs,
+    keepAliveTimeout: config.keepAliveTimeoutMs,
+    http: { headersTimeout: config.headersTimeoutMs, connectionsCheckingInterval: 1000 },
+    // A request id from the client is trusted only from a trusted proxy, and only when it is
+    // short and plain; otherwise a fresh one, unique across instances.
+    requestIdHeader: false,
+    genReqId: (req) => requestId(config, req.headers['x-request-id']),
     return503OnClosing: true,
   })
   const store = options.store ?? (await createStore(config))

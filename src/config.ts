@@ -37,6 +37,9 @@ const envSchema = z.object({
   KEYGATE_UPSTREAM: z.string().optional(),
   KEYGATE_OPENAPI: z.string().optional(),
   KEYGATE_UPSTREAM_TIMEOUT_MS: positiveInt.default(10_000),
+  KEYGATE_REQUEST_TIMEOUT_MS: positiveInt.default(30_000),
+  KEYGATE_HEADERS_TIMEOUT_MS: positiveInt.default(10_000),
+  KEYGATE_KEEP_ALIVE_TIMEOUT_MS: positiveInt.default(5_000),
   KEYGATE_UPSTREAM_MAX_BYTES: positiveInt.default(1024 * 1024),
   KEYGATE_MCP_MAX_BODY_BYTES: positiveInt.default(1024 * 1024),
   KEYGATE_MCP_RESPONSE: z.enum(['json', 'sse']).default('json'),
@@ -93,6 +96,12 @@ export type Config = {
   upstream: string | undefined
   openapi: string | undefined
   upstreamTimeoutMs: number
+  /** A client must send its whole request (headers and body) within this; else 408 and close. */
+  requestTimeoutMs: number
+  /** A client must send its request headers within this. */
+  headersTimeoutMs: number
+  /** An idle keep-alive connection is closed after this. */
+  keepAliveTimeoutMs: number
   upstreamMaxBytes: number
   mcpMaxBodyBytes: number
   mcpResponse: 'json' | 'sse'
@@ -205,6 +214,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: LoadOp
   }
   const previousSecrets = list(/,/)(e.KEYGATE_PREVIOUS_SECRETS).map((s) => checkSecret('KEYGATE_PREVIOUS_SECRETS', s))
   const { scopes, alwaysScopes } = parseScopes(e.KEYGATE_SCOPES, e.KEYGATE_ALWAYS_SCOPES)
+  if (e.KEYGATE_HEADERS_TIMEOUT_MS > e.KEYGATE_REQUEST_TIMEOUT_MS) fail('KEYGATE_HEADERS_TIMEOUT_MS', 'must not exceed KEYGATE_REQUEST_TIMEOUT_MS')
   if (e.KEYGATE_UPSTREAM !== undefined) {
     try {
       new URL(e.KEYGATE_UPSTREAM)
@@ -237,6 +247,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: LoadOp
     upstream: e.KEYGATE_UPSTREAM?.replace(/\/+$/, ''),
     openapi: e.KEYGATE_OPENAPI,
     upstreamTimeoutMs: e.KEYGATE_UPSTREAM_TIMEOUT_MS,
+    requestTimeoutMs: e.KEYGATE_REQUEST_TIMEOUT_MS,
+    headersTimeoutMs: e.KEYGATE_HEADERS_TIMEOUT_MS,
+    keepAliveTimeoutMs: e.KEYGATE_KEEP_ALIVE_TIMEOUT_MS,
     upstreamMaxBytes: e.KEYGATE_UPSTREAM_MAX_BYTES,
     mcpMaxBodyBytes: e.KEYGATE_MCP_MAX_BODY_BYTES,
     mcpResponse: e.KEYGATE_MCP_RESPONSE,

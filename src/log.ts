@@ -19,8 +19,12 @@ export const REDACT_PATHS = [
 
 const SECRET_PARAMS = /([?&](?:code|code_verifier|client_secret|password|refresh_token|access_token|token|api_key|key)=)[^&#]*/gi
 
+// Keys and refresh tokens have a recognisable shape (prefix, 43 + 6 base62 characters, see
+// crypto/api-key.ts): wherever one appears in a URL, path or any parameter, it is redacted.
+const KEY_SHAPED = /[a-z][a-z0-9]{0,12}_[0-9A-Za-z]{49}(?![0-9A-Za-z])/g
+
 export function redactUrl(url: string): string {
-  return url.replace(SECRET_PARAMS, '$1[redacted]')
+  return url.replace(SECRET_PARAMS, '$1[redacted]').replace(KEY_SHAPED, '[redacted-key]')
 }
 
 export const logSerializers = {

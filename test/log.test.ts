@@ -28,3 +28,37 @@ t.test('secrets never reach a log line', async (t) => {
   }
   t.match(all, /code=\[redacted\]/)
 })
+
+t.test('a key anywhere in a URL is redacted by its shape', async (t) => {
+  const lines: string[] = []
+  const stream = new Writable({ write(chunk, _enc, cb) { lines.push(String(chunk)); cb() } })
+  const app = await buildApp(testConfig(tempDir(t), { KEYGATE_LOG_LEVEL: 'info' }), { logger: { stream } })
+  t.teardown(() => app.close())
+  const { mintKey } = await import('../src/crypto/api-key.js')
+  const key = mintKey('kg_').raw
+  const refresh = mintKey('kgrt_').raw
+  await app.inject({ url: `/api/v1/${key}/notes?q=${refresh}&x=1` })
+  await app.inject({ url: `/mcp/${encodeURIComponent(key)}` })
+  const all = lines.join('')
+  t.match(all, /\/api\/v1\/\[redacted-key\]\/notes\?q=\[redacted-key\]&x=1/)
+  t.notOk(all.includes(key), 'the key in the path is not logged')
+  t.notOk(all.includes(refresh), 'the refresh token in a query parameter is not logged')
+})
+
+t.test('an OAuthError with a 5xx status is logged with its error and shows no internal message', async (t) => {
+  const lines: string[] = []
+  const stream = new Writable({ write(chunk, _enc, cb) { lines.push(String(chunk)); cb() } })
+  const app = await buildApp(testConfig(tempDir(t), { KEYGATE_LOG_LEVEL: 'info' }), { logger: { stream } })
+  t.teardown(() => app.close())
+  const { OAuthError } = await import('../src/errors.js')
+  app.get('/test-only/fail', async () => {
+    throw new OAuthError('server_error', 'the store said: disk /var/lib/x is full', 500)
+  })
+  const res = await app.inject({ url: '/test-only/fail' })
+  t.equal(res.statusCode, 500)
+  t.same(res.json(), { error: 'server_error', error_description: 'internal server error' })
+  t.equal(res.headers['cache-control'], 'no-store')
+  const logged = lines.map((l) => JSON.parse(l)).find((l) => l.msg === 'request failed')
+  t.ok(logged, 'the failure is logged')
+  t.match(logged?.err?.message, /disk \/var\/lib\/x is full/, 'with its error')
+})

@@ -1,7 +1,7 @@
 // Opens the SQLite database (better-sqlite3): WAL, foreign keys on, schema.sql applied
 // idempotently. Translates constraint failures into the store's error types.
 import Database from 'better-sqlite3'
-import { mkdirSync, readFileSync } from 'node:fs'
+import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { ConflictError, ForeignKeyError } from '../types.js'
@@ -11,7 +11,11 @@ export const SCHEMA_PATH = fileURLToPath(new URL('../../../../schema.sql', impor
 export type Db = Database.Database
 
 export function openDatabase(path: string): Db {
-  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true })
+  if (path !== ':memory:') {
+    mkdirSync(dirname(path), { recursive: true, mode: 0o700 })
+    // Created readable by its owner only; SQLite gives the -wal and -shm files the same mode.
+    closeSync(openSync(path, 'a', 0o600))
+  }
   const db = new Database(path)
   db.pragma('journal_mode = WAL')
   db.pragma('foreign_keys = ON')

@@ -46,7 +46,7 @@ t.test('/metrics: off by default; on, it counts requests, token exchanges, repla
 t.test('structured JSON logs with a request id, echoed in X-Request-Id', async (t) => {
   const lines: string[] = []
   const stream = new Writable({ write(chunk, _enc, cb) { lines.push(String(chunk)); cb() } })
-  const app = await buildApp(testConfig(tempDir(t)), { logger: { stream } })
+  const app = await buildApp(testConfig(tempDir(t), { KEYGATE_TRUST_PROXY: 'true' }), { logger: { stream } })
   t.teardown(() => app.close())
   const a = await app.inject({ url: '/healthz' })
   const b = await app.inject({ url: '/healthz', headers: { 'x-request-id': 'from-the-proxy-123' } })

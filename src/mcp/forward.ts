@@ -37,10 +37,17 @@ function errorResult(text: string): CallResult {
   return { content: [{ type: 'text', text }], isError: true }
 }
 
-/** A path argument as one segment: `/` is encoded, and so are the dots of `.` and `..`, which URL normalisation would otherwise resolve into another path. */
+/** A path argument as one segment (`/` and the rest encoded); `.` and `..` are refused before. */
 function pathSegment(text: string): string {
-  const encoded = encodeURIComponent(text)
-  return encoded === '.' || encoded === '..' ? encoded.replaceAll('.', '%2E') : encoded
+  return encodeURIComponent(text)
+}
+
+/**
+ * A path argument that is `.` or `..`: even sent as %2E%2E, an upstream that normalises
+ * URLs would resolve it into another path (RFC 3986 §6.2.2.2), so it never goes upstream.
+ */
+function dotSegmentArgument(tool: ToolDef, args: Record<string, unknown>): string | undefined {
+  return tool.params.find((p) => p.in === 'path' && (args[p.arg] === '.' || args[p.arg] === '..'))?.arg
 }
 
 function pathWith(tool: ToolDef, args: Record<string, unknown>): string {
@@ -152,6 +159,8 @@ export class Upstream {
   async call(base: string, tool: ToolDef, args: Record<string, unknown>, key: string, signal?: AbortSignal): Promise<CallResult> {
     const missing = missingArgument(tool, args)
     if (missing) return errorResult(`Missing required argument: ${missing}`)
+    const dots = dotSegmentArgument(tool, args)
+    if (dots) return errorResult(`Invalid arguments for ${tool.name}: the path argument ${dots} must not be "." or ".."`)
     const started = performance.now()
     const result = await this.forward(base, tool, args, key, signal)
     this.options.observe?.((performance.now() - started) / 1000, result.isError ? 'error' : 'ok')

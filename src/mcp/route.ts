@@ -11,6 +11,8 @@ import {
   CallToolRequestSchema,
   JSONRPCMessageSchema,
   ListToolsRequestSchema,
+  ErrorCode,
+  McpError,
   SUPPORTED_PROTOCOL_VERSIONS,
   type JSONRPCMessage,
   type JSONRPCNotification,
@@ -28,8 +30,26 @@ import { originPolicy } from './origin.js'
 import { ExchangeTransport } from './transport.js'
 import { limit } from '../plugins/rate-limit.js'
 
-function jsonRpcError(reply: FastifyReply, status: number, code: number, message: string) {
-  return reply.code(status).header('cache-control', 'no-store').send({ jsonrpc: '2.0', error: { code, message }, id: null })
+type RequestId = string | number | null
+
+function jsonRpcError(reply: FastifyReply, status: number, code: number, message: string, id: RequestId = null) {
+  return reply.code(status).header('cache-control', 'no-store').send({ jsonrpc: '2.0', error: { code, message }, id })
+}
+
+/**
+ * The id of a single JSON-RPC request in a body not yet checked, so that an error about the
+ * request answers with it (JSON-RPC 2.0 §5: null only when the id cannot be known).
+ */
+function idOf(body: unknown): RequestId {
+  if (typeof body !== 'string' || body.length === 0) return null
+  try {
+    const parsed: unknown = JSON.parse(body)
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return null
+    const id = (parsed as { id?: unknown }).id
+    return typeof id === 'string' || (typeof id === 'number' && Number.isFinite(id)) ? id : null
+  } catch {
+    return null
+  }
 }
 
 /** The scopes a tools/call needs that the key lacks, or null when it may proceed. */
@@ -56,7 +76,8 @@ function buildServer(tools: () => Promise<ToolDef[]>, call: Call, args: Argument
   server.setRequestHandler(ListToolsRequestSchema, async () => ({ tools: listedTools(await tools()) }))
   server.setRequestHandler(CallToolRequestSchema, async (request, extra) => {
     const tool = (await tools()).find((t) => t.name === request.params.name)
-    if (!tool) return { content: [{ type: 'text', text: `Unknown tool: ${request.params.name}` }], isError: true }
+    // An unknown tool is a protocol error, not a tool result (MCP spec, server/tools, "Error Handling").
+    if (!tool) throw new McpError(ErrorCode.InvalidParams, `Unknown tool: ${request.params.name.slice(0, 200)}`)
     const given = request.params.arguments ?? {}
     const problem = args.problem(tool, given)
     if (problem) return { content: [{ type: 'text', text: `Invalid arguments for ${tool.name}: ${problem}` }], isError: true }
@@ -94,7 +115,7 @@ export default async function mcpRoutes(app: FastifyInstance): Promise<void> {
   async function guard(req: FastifyRequest, reply: FastifyReply): Promise<{ key: ApiKey; token: string } | null> {
     const refused = policy.check(req)
     if (refused) {
-      jsonRpcError(reply, 403, -32000, `Forbidden: ${refused}`)
+      jsonRpcError(reply, 403, -32000, `Forbidden: ${refused}`, idOf(req.body))
       return null
     }
     return authenticate(app, req)
@@ -102,7 +123,7 @@ export default async function mcpRoutes(app: FastifyInstance): Promise<void> {
 
   const notAllowed = async (req: FastifyRequest, reply: FastifyReply) => {
     if (!(await guard(req, reply))) return reply
-    return jsonRpcError(reply.header('allow', 'POST'), 405, -32000, 'Method not allowed: this server is stateless and opens no streams')
+    return jsonRpcError(reply.header('allow', 'POST'), 405, -32000, 'Method not allowed: this server is stateless and opens no streams', idOf(req.body))
   }
   app.get('/mcp', { config: limit(app, 'mcp') }, notAllowed)
   app.delete('/mcp', { config: limit(app, 'mcp') }, notAllowed)
@@ -125,10 +146,10 @@ export default async function mcpRoutes(app: FastifyInstance): Promise<void> {
     const { key, token } = caller
     const accept = req.headers.accept ?? ''
     if (!accept.includes('application/json') || !accept.includes('text/event-stream')) {
-      return jsonRpcError(reply, 406, -32000, 'Not Acceptable: Client must accept both application/json and text/event-stream')
+      return jsonRpcError(reply, 406, -32000, 'Not Acceptable: Client must accept both application/json and text/event-stream', idOf(req.body))
     }
     if (!isJsonContentType(req.headers['content-type'])) {
-      return jsonRpcError(reply, 415, -32000, 'Unsupported Media Type: Content-Type must be application/json')
+      return jsonRpcError(reply, 415, -32000, 'Unsupported Media Type: Content-Type must be application/json', idOf(req.body))
     }
     let parsed: unknown
     try {
@@ -150,11 +171,11 @@ export default async function mcpRoutes(app: FastifyInstance): Promise<void> {
     // Each message passed the SDK's JSON-RPC schema: a request has a method and an id.
     const requests = messages.filter((m): m is JSONRPCRequest => 'method' in m && 'id' in m)
     if (requests.some((m) => m.method === 'initialize')) {
-      if (messages.length > 1) return jsonRpcError(reply, 400, -32600, 'Invalid Request: Only one initialization request is allowed')
+      if (messages.length > 1) return jsonRpcError(reply, 400, -32600, 'Invalid Request: Only one initialization request is allowed', batch ? null : requests[0]!.id)
     } else {
       const version = req.headers['mcp-protocol-version']
       if (version !== undefined && !SUPPORTED_PROTOCOL_VERSIONS.includes(String(version))) {
-        return jsonRpcError(reply, 400, -32000, `Bad Request: Unsupported protocol version: ${String(version).slice(0, 40)} (supported versions: ${SUPPORTED_PROTOCOL_VERSIONS.join(', ')})`)
+        return jsonRpcError(reply, 400, -32000, `Bad Request: Unsupported protocol version: ${String(version).slice(0, 40)} (supported versions: ${SUPPORTED_PROTOCOL_VERSIONS.join(', ')})`, !batch && requests.length === 1 ? requests[0]!.id : null)
       }
     }
     const authInfo = { token, clientId: key.clientId ?? '', scopes: key.scopes }

@@ -89,7 +89,7 @@ t.test('foreign Host or Origin is refused (DNS rebinding); allowed ones pass', a
   t.equal((await send({ host: 'mcp.example.com', origin: 'https://app.example' })).statusCode, 200)
   const badHost = await send({ host: 'evil.example' })
   t.equal(badHost.statusCode, 403)
-  t.same(badHost.json(), { jsonrpc: '2.0', error: { code: -32000, message: 'Forbidden: Host "evil.example" is not allowed' }, id: null })
+  t.same(badHost.json(), { jsonrpc: '2.0', error: { code: -32000, message: 'Forbidden: Host "evil.example" is not allowed' }, id: 1 }, 'the refused request keeps its id')
   const badOrigin = await send({ host: 'mcp.example.com', origin: 'https://evil.example' })
   t.equal(badOrigin.statusCode, 403)
   t.same(badOrigin.json().error.message, 'Forbidden: Origin "https://evil.example" is not allowed')
@@ -118,7 +118,7 @@ t.test('malformed JSON-RPC, wrong content types, oversized bodies: clean errors,
     ['form body', { 'content-type': 'application/x-www-form-urlencoded' }, 'a=b', 415, -32000],
     ['no event-stream in Accept', { accept: 'application/json' }, rpc('tools/list'), 406, -32000],
     ['unknown method', {}, rpc('nope/nope'), 200, -32601],
-    ['tools/call of an unknown tool', {}, rpc('tools/call', { name: 'nope' }), 200, null],
+    ['tools/call of an unknown tool', {}, rpc('tools/call', { name: 'nope' }), 200, -32602],
     ['tools/call without params', {}, JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call' }), 200, -32603],
   ]
   for (const [name, headers, payload, status, code] of cases) {

@@ -56,10 +56,17 @@ t.test('forwarding: path, query, header and body arguments; only the key as cred
   const del = await callTool(base, key.raw, 'delete_item', { id: 'a/../b' })
   t.equal(upstream.seen.at(-1)!.url, '/v1/items/a%2F..%2Fb', 'path arguments are encoded')
   t.same(del.body.result.content, [{ type: 'text', text: 'HTTP 204 (no content)' }])
-  for (const [id, sent] of [['..', '%2E%2E'], ['.', '%2E'], ['..%2F', '..%252F']]) {
+  for (const [id, sent] of [['..%2F', '..%252F'], ['a/b', 'a%2Fb'], ['...', '...']]) {
     await callTool(base, key.raw, 'delete_item', { id })
     t.equal(upstream.seen.at(-1)!.url, `/v1/items/${sent}`, `the path argument ${id} stays one segment`)
   }
+  const before = upstream.seen.length
+  for (const id of ['.', '..']) {
+    const res = await callTool(base, key.raw, 'delete_item', { id })
+    t.equal(res.body.result.isError, true, `the path argument ${id} is refused`)
+    t.same(res.body.result.content, [{ type: 'text', text: 'Invalid arguments for delete_item: the path argument id must not be "." or ".."' }])
+  }
+  t.equal(upstream.seen.length, before, 'nothing went upstream for . and ..')
 })
 
 t.test('arguments that do not fit the inputSchema: an isError result, and upstream sees nothing', async (t) => {

@@ -1,7 +1,7 @@
 // Raw JSON-RPC over HTTP to /mcp, for tests that look at status codes and headers.
 export const MCP_HEADERS = { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2025-06-18' }
 
-export function rpc(method: string, params: Record<string, unknown> = {}, id: number | null = 1) {
+export function rpc(method: string, params: Record<string, unknown> = {}, id: number | string | null = 1) {
   return JSON.stringify({ jsonrpc: '2.0', ...(id === null ? {} : { id }), method, params })
 }
 

@@ -9,6 +9,7 @@ import { renderPage } from '../web/pages.js'
 import { checkCsrf, readSession } from '../web/session.js'
 import { checkClientAndRedirect, checkRest, clientRedirect, stateOf, type AuthorizationRequest } from './authorize-request.js'
 import { signCode } from './code.js'
+import { cleanName } from './client-metadata.js'
 import { metadataDocuments, type MetadataDocuments } from './cimd.js'
 import { limit } from '../plugins/rate-limit.js'
 
@@ -39,7 +40,8 @@ async function consentPage(app: FastifyInstance, req: FastifyRequest, reply: Fas
   frameHeaders(reply)
   reply.header('referrer-policy', 'no-referrer')
   return renderPage(app, req, reply, 'consent', {
-    clientName: request.client.clientName,
+    // Cleaned again at display: rows stored before names were cleaned at registration.
+    clientName: cleanName(request.client.clientName),
     redirectHost: new URL(request.redirectUri).host || request.redirectUri,
     clientIdHost: request.client.source === 'cimd' ? new URL(request.client.clientId).host : null,
     params: FORWARDED.filter((k) => typeof params[k] === 'string').map((k) => [k, params[k]]),

@@ -12,7 +12,7 @@ import type { FastifyInstance } from 'fastify'
 import { Agent, request, type Dispatcher } from 'undici'
 import { PageError } from '../errors.js'
 import type { Client } from '../store/types.js'
-import { checkRedirectUriForRegistration } from './redirect-uri.js'
+import { clientName, MAX_NAME, MAX_REDIRECT_URIS, redirectUris } from './client-metadata.js'
 
 const MAX_BYTES = 5 * 1024
 const MIN_CACHE_SECONDS = 60
@@ -73,22 +73,21 @@ function validate(url: string, doc: unknown): { name: string; redirectUris: stri
   if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw new CimdError('it is not a JSON object')
   const d = doc as Record<string, unknown>
   if (d.client_id !== url) throw new CimdError('its client_id does not equal its URL')
-  if (typeof d.client_name !== 'string' || d.client_name.trim() === '' || d.client_name.length > 200) throw new CimdError('it has no client_name (1-200 characters)')
+  const name = clientName.safeParse(d.client_name)
+  if (!name.success || name.data === undefined) throw new CimdError(`it has no client_name (1-${MAX_NAME} characters)`)
   const uris = d.redirect_uris
-  if (!Array.isArray(uris) || uris.length === 0 || uris.length > 10 || uris.some((u) => typeof u !== 'string')) throw new CimdError('it has no redirect_uris (1-10 strings)')
-  for (const uri of uris as string[]) {
-    try {
-      checkRedirectUriForRegistration(uri)
-    } catch (err) {
-      throw new CimdError((err as Error).message)
-    }
+  if (!Array.isArray(uris) || uris.length === 0 || uris.length > MAX_REDIRECT_URIS || uris.some((u) => typeof u !== 'string')) {
+    throw new CimdError(`it has no redirect_uris (1-${MAX_REDIRECT_URIS} strings)`)
   }
+  const checked = redirectUris.safeParse(uris)
+  if (!checked.success) throw new CimdError(checked.error.issues[0]!.message)
   const method = d.token_endpoint_auth_method ?? 'none'
-  if (method !== 'none') throw new CimdError(`token_endpoint_auth_method ${String(method)} is not supported (only "none")`)
+  if (method !== 'none') throw new CimdError(`token_endpoint_auth_method ${String(method).slice(0, 40)} is not supported (only "none")`)
+  const grantTypes = Array.isArray(d.grant_types) ? d.grant_types.filter((g) => g === 'authorization_code' || g === 'refresh_token') : []
   return {
-    name: d.client_name,
-    redirectUris: uris as string[],
-    metadata: { client_id: url, client_name: d.client_name, redirect_uris: uris, token_endpoint_auth_method: 'none', grant_types: Array.isArray(d.grant_types) ? d.grant_types : ['authorization_code'], response_types: ['code'] },
+    name: name.data,
+    redirectUris: checked.data,
+    metadata: { client_id: url, client_name: name.data, redirect_uris: checked.data, token_endpoint_auth_method: 'none', grant_types: grantTypes.length ? grantTypes : ['authorization_code'], response_types: ['code'] },
   }
 }
 

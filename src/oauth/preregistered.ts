@@ -6,12 +6,12 @@ import { readFileSync } from 'node:fs'
 import { z } from 'zod'
 import { ConfigError } from '../config.js'
 import type { Store } from '../store/types.js'
-import { checkRedirectUriForRegistration } from './redirect-uri.js'
+import { clientName, redirectUris } from './client-metadata.js'
 
 const clientSchema = z.object({
   client_id: z.string().regex(/^[\w.~-]{1,100}$/, 'must be 1-100 characters of letters, digits, "_", "-", ".", "~"'),
-  client_name: z.string().min(1).max(200),
-  redirect_uris: z.array(z.string()).min(1).max(10),
+  client_name: clientName.refine((n) => n !== undefined, 'must have a visible character'),
+  redirect_uris: redirectUris,
   client_secret_sha256: z.string().regex(/^[0-9a-f]{64}$/, 'must be 64 lowercase hex digits').optional(),
   token_endpoint_auth_method: z.enum(['none', 'client_secret_basic', 'client_secret_post']).optional(),
   grant_types: z.array(z.enum(['authorization_code', 'refresh_token'])).optional(),
@@ -34,25 +34,21 @@ export async function loadPreregisteredClients(store: Store, path: string, now: 
   const parsed = fileSchema.safeParse(raw)
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!
-    fail(`${issue.path.join('.') || 'file'}: ${issue.message}`)
+    // A redirect URI's own message names it; other fields are named by their path.
+    const where = issue.path.at(-1) === 'redirect_uris' ? String(issue.path[0]) : issue.path.join('.') || 'file'
+    fail(`${where}: ${issue.message}`)
   }
   for (const [i, c] of parsed.data.entries()) {
     const method = c.token_endpoint_auth_method ?? (c.client_secret_sha256 ? 'client_secret_basic' : 'none')
     if (method !== 'none' && !c.client_secret_sha256) fail(`${i}: ${method} needs client_secret_sha256`)
     if (method === 'none' && c.client_secret_sha256) fail(`${i}: a public client ("none") has no secret`)
     if (c.introspect && method === 'none') fail(`${i}: only a confidential client may introspect`)
-    for (const uri of c.redirect_uris) {
-      try {
-        checkRedirectUriForRegistration(uri)
-      } catch (err) {
-        fail(`${i}: ${(err as Error).message}`)
-      }
-    }
     const grantTypes = c.grant_types ?? ['authorization_code', 'refresh_token']
+    const name = c.client_name!
     await store.clients.upsert({
-      clientId: c.client_id, clientName: c.client_name, redirectUris: c.redirect_uris, tokenEndpointAuthMethod: method,
+      clientId: c.client_id, clientName: name, redirectUris: c.redirect_uris, tokenEndpointAuthMethod: method,
       clientSecretHash: c.client_secret_sha256 ?? null, source: 'config',
-      metadata: { client_name: c.client_name, redirect_uris: c.redirect_uris, token_endpoint_auth_method: method, grant_types: grantTypes, response_types: ['code'], ...(c.introspect ? { introspect: true } : {}) },
+      metadata: { client_name: name, redirect_uris: c.redirect_uris, token_endpoint_auth_method: method, grant_types: grantTypes, response_types: ['code'], ...(c.introspect ? { introspect: true } : {}) },
     }, now)
   }
   return parsed.data.length

@@ -6,6 +6,7 @@ import fp from 'fastify-plugin'
 import view from '@fastify/view'
 import { Eta } from 'eta'
 import { ensureSession } from './session.js'
+import { cleanName } from '../oauth/client-metadata.js'
 import type { User } from '../store/types.js'
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url))
@@ -44,5 +45,5 @@ export async function renderPage(
 ): Promise<FastifyReply> {
   const session = await ensureSession(app, req, reply)
   reply.header('cache-control', 'no-store')
-  return reply.type('text/html; charset=utf-8').view(template, { ...data, user, csrf: session.csrf, fmtTime })
+  return reply.type('text/html; charset=utf-8').view(template, { ...data, user, csrf: session.csrf, fmtTime, cleanName })
 }

@@ -16,7 +16,7 @@ t.test('consent page and approval', async (t) => {
   t.equal(page.headers['x-frame-options'], 'DENY')
   t.match(page.headers['content-security-policy'], /frame-ancestors 'none'/)
   t.match(page.body, /Test Client/)
-  t.match(page.body, /<strong class="host">client\.example<\/strong>/, 'the redirect host is shown')
+  t.match(page.body, /<strong class="host"><bdi>client\.example<\/bdi><\/strong>/, 'the redirect host is shown')
   t.notMatch(page.body, /role="radiogroup"/, 'no account picker with one account')
   t.match(page.body, /name="scope_choice" value="write" checked> write/, 'write is optional and ticked')
   t.match(page.body, /checked disabled[^>]*> read/, 'read is always granted')
@@ -182,4 +182,20 @@ t.test('consent POST: CSRF, session and deny', async (t) => {
   const tampered = await post({ ...params, redirect_uri: 'https://evil.example/cb', decision: 'approve', account_id: '1', csrf: csrfOf(page.body) })
   t.equal(tampered.statusCode, 400, 'the POST re-validates the redirect URI')
   t.equal(tampered.headers.location, undefined)
+})
+
+t.test('a client name cannot reorder the consent page: cleaned and isolated in <bdi>', async (t) => {
+  const { app } = await build(t)
+  await createUser(app, 'alice@example.com')
+  // A row stored as it was before names were cleaned at registration.
+  await app.store.clients.upsert({
+    clientId: 'legacy-client', clientName: 'Claude\u202E\u2066moc.live\u2069', redirectUris: [REDIRECT_URI], tokenEndpointAuthMethod: 'none',
+    clientSecretHash: null, metadata: {}, source: 'cli',
+  }, app.now())
+  const cookie = await signIn(app, 'alice@example.com')
+  const { challenge } = pkce()
+  const page = await app.inject({ url: `/authorize?${authorizeQuery('legacy-client', challenge)}`, headers: { cookie } })
+  t.equal(page.statusCode, 200)
+  t.match(page.body, '<h1><bdi class="client-name">Claudemoc.live</bdi> wants to use your account</h1>')
+  t.notMatch(page.body, /[\u202A-\u202E\u2066-\u2069]/, 'no bidi control anywhere on the page')
 })

@@ -69,8 +69,6 @@ t.test('bad metadata is refused with invalid_client_metadata', async (t) => {
     [{ ...ok, response_types: ['token'] }, 'invalid_client_metadata', 'response_types may only contain "code"'],
     [{ ...ok, client_name: 42 }, 'invalid_client_metadata', 'client_name must be a string'],
     [{ ...ok, client_name: 'x'.repeat(201) }, 'invalid_client_metadata', 'client_name must be at most 200 characters'],
-    [{ ...ok, logo_uri: 'javascript:alert(1)' }, 'invalid_client_metadata', 'logo_uri must be an absolute https URL'],
-    [{ ...ok, client_uri: 'http://evil.example' }, 'invalid_client_metadata', 'client_uri must be an absolute https URL'],
     [{ ...ok, contacts: 'me@example.com' }, 'invalid_client_metadata', 'contacts must be an array of strings'],
     [{ ...ok, application_type: 'desktop' }, 'invalid_client_metadata', 'application_type must be "web" or "native"'],
   ]
@@ -138,5 +136,63 @@ t.test('confidential registrations get a secret, stored hashed, never deduplicat
     t.not(stored!.clientSecretHash, a.client_secret)
     t.match(stored!.clientSecretHash, /^[0-9a-f]{64}$/)
     t.equal(findNull(a), null)
+  }
+})
+
+t.test('display-only fields a client cannot use are dropped, never fatal (RFC 7591 §2)', async (t) => {
+  const { app } = await build(t)
+  const res = await register(app, {
+    client_name: 'mcp-use', redirect_uris: ['http://localhost:3000/callback'], client_uri: '',
+    logo_uri: 'http://localhost:5173/logo.png', tos_uri: 'javascript:alert(1)', policy_uri: 'https://user:pw@evil.example/p',
+  })
+  t.equal(res.statusCode, 201, 'registered')
+  const json = res.json()
+  for (const field of ['client_uri', 'logo_uri', 'tos_uri', 'policy_uri']) t.notOk(field in json, `${field} is dropped`)
+  const kept = await register(app, { redirect_uris: ['https://ok.example/cb'], logo_uri: 'https://ok.example/logo.png', client_uri: 42 })
+  t.equal(kept.statusCode, 201)
+  t.equal(kept.json().logo_uri, 'https://ok.example/logo.png', 'an https logo is kept')
+  t.notOk('client_uri' in kept.json())
+})
+
+t.test('client names lose invisible and reordering characters', async (t) => {
+  const { app } = await build(t)
+  const cases: Array<[string, string]> = [
+    ['Claude\u202E\u2066evil\u2069', 'Claudeevil'],
+    ['Cla\u200Bude', 'Claude'],
+    ['\uFEFFCursor\u200E', 'Cursor'],
+    ['A\u2028B\u0000C\u001b[31m', 'ABC[31m'],
+    ['  spaced   out  ', 'spaced out'],
+  ]
+  for (const [raw, expected] of cases) {
+    const name = raw
+    const res = await register(app, { client_name: name, redirect_uris: ['https://ok.example/cb'] })
+    t.equal(res.statusCode, 201)
+    t.equal(res.json().client_name, expected, encodeURIComponent(name))
+    t.equal((await app.store.clients.byId(res.json().client_id))!.clientName, expected)
+  }
+  const invisible = await register(app, { client_name: '\u202E\u200B', redirect_uris: ['https://only.example/cb'] })
+  t.equal(invisible.statusCode, 201)
+  t.notOk('client_name' in invisible.json(), 'a name with nothing visible is absent')
+  t.equal((await app.store.clients.byId(invisible.json().client_id))!.clientName, 'only.example', 'the redirect host stands in')
+})
+
+t.test('redirect schemes are an allow-list', async (t) => {
+  const { app } = await build(t)
+  for (const uri of ['com.example.app:/oauth2redirect', 'com.example.app:/cb?x=1', 'cursor://anysphere.cursor-mcp/oauth/callback', 'vscode://vscode.github-authentication/did-authenticate']) {
+    t.equal((await register(app, { redirect_uris: [uri] })).statusCode, 201, `${uri} registers`)
+  }
+  const refused: Array<[string, string]> = [
+    ['x-javascript:alert(1)', 'uses the scheme x-javascript:, which is not https, http on loopback, or a private-use scheme in reverse-domain form (RFC 8252 §7.1)'],
+    ['jar:https://evil.example/a.jar!/', 'uses the forbidden scheme jar:'],
+    ['chrome-extension://abcdefghijklmnop/cb', 'uses the forbidden scheme chrome-extension:'],
+    ['myapp:<script>', 'contains markup characters'],
+    ['myapp://cb', 'uses the scheme myapp:, which is not https, http on loopback, or a private-use scheme in reverse-domain form (RFC 8252 §7.1)'],
+    ['com.example.app:/"onmouseover=x', 'contains markup characters'],
+    ['https://client.example/cb?x=<script>', 'contains markup characters'],
+  ]
+  for (const [uri, why] of refused) {
+    const res = await register(app, { redirect_uris: [uri] })
+    t.equal(res.statusCode, 400, uri)
+    t.same(res.json(), { error: 'invalid_redirect_uri', error_description: `redirect_uri ${JSON.stringify(uri)} ${why}` }, uri)
   }
 })

@@ -149,7 +149,7 @@ t.test('connected apps: listed, disconnect revokes every key and deletes the con
   }
   const dash = await page(app, cookie, '/dashboard')
   t.equal([...dash.body.matchAll(/data-client-id=/g)].length, 1, 're-approval kept one consent row')
-  t.match(dash.body, /<td class="client-name">Claude<\/td>\s*<td>client\.example<\/td>/)
+  t.match(dash.body, /<td class="client-name"><bdi>Claude<\/bdi><\/td>\s*<td>client\.example<\/td>/)
   t.equal([...dash.body.matchAll(/<td>MCP — Claude<\/td>/g)].length, 2)
   const csrf = csrfOf(dash.body)
   const outsider = await createUser(app, 'bob@example.com')
@@ -205,7 +205,7 @@ t.test('markup in a client name and logo URL shows as text on the consent page a
   await approve(app, cookie, authorizeQuery(client.client_id, challenge))
   const dash = await page(app, cookie, '/dashboard')
   t.notMatch(dash.body, /<script>alert/)
-  t.match(dash.body, /<td class="client-name">&lt;script&gt;alert\(1\)/)
+  t.match(dash.body, /<td class="client-name"><bdi>&lt;script&gt;alert\(1\)/)
   t.match(consent.headers['content-security-policy'], /script-src 'self'/)
 })
 

@@ -99,6 +99,10 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
       : { level: config.logLevel, redact: { paths: REDACT_PATHS, censor: '[redacted]' }, serializers: logSerializers, ...(options.logger === true ? {} : options.logger) },
     trustProxy: config.trustProxy,
     bodyLimit: 256 * 1024,
+    // "__proto__" and "constructor.prototype" keys in a JSON body are dropped, like any other
+    // unknown field, rather than failing the request as "not valid JSON".
+    onProtoPoisoning: 'remove',
+    onConstructorPoisoning: 'remove',
     // Slow clients are cut off (README, "Security"): the whole request within
     // requestTimeout, its headers within headersTimeout (Node answers 408 and closes), idle
     // keep-alive connections after keepAliveTimeout. Node checks every second.

@@ -196,3 +196,11 @@ t.test('redirect schemes are an allow-list', async (t) => {
     t.same(res.json(), { error: 'invalid_redirect_uri', error_description: `redirect_uri ${JSON.stringify(uri)} ${why}` }, uri)
   }
 })
+
+t.test('a __proto__ key in a registration is dropped like any unknown field', async (t) => {
+  const { app } = await build(t)
+  const res = await register(app, '{"redirect_uris":["https://ok.example/cb"],"client_uri":{"__proto__":""},"__proto__":{"admin":true}}', { 'content-type': 'application/json' })
+  t.equal(res.statusCode, 201)
+  t.notOk('admin' in res.json())
+  t.equal(({} as Record<string, unknown>).admin, undefined, 'no prototype was touched')
+})

@@ -29,11 +29,17 @@ t.test('secrets never reach a log line', async (t) => {
   t.match(all, /code=\[redacted\]/)
 })
 
-t.test('a key anywhere in a URL is redacted by its shape', async (t) => {
+/** An app whose log lines (level info) are collected. */
+async function loggedApp(t: { teardown(fn: () => unknown): void }) {
   const lines: string[] = []
   const stream = new Writable({ write(chunk, _enc, cb) { lines.push(String(chunk)); cb() } })
   const app = await buildApp(testConfig(tempDir(t), { KEYGATE_LOG_LEVEL: 'info' }), { logger: { stream } })
   t.teardown(() => app.close())
+  return { app, lines }
+}
+
+t.test('a key anywhere in a URL is redacted by its shape', async (t) => {
+  const { app, lines } = await loggedApp(t)
   const { mintKey } = await import('../src/crypto/api-key.js')
   const key = mintKey('kg_').raw
   const refresh = mintKey('kgrt_').raw
@@ -46,10 +52,7 @@ t.test('a key anywhere in a URL is redacted by its shape', async (t) => {
 })
 
 t.test('an OAuthError with a 5xx status is logged with its error and shows no internal message', async (t) => {
-  const lines: string[] = []
-  const stream = new Writable({ write(chunk, _enc, cb) { lines.push(String(chunk)); cb() } })
-  const app = await buildApp(testConfig(tempDir(t), { KEYGATE_LOG_LEVEL: 'info' }), { logger: { stream } })
-  t.teardown(() => app.close())
+  const { app, lines } = await loggedApp(t)
   const { OAuthError } = await import('../src/errors.js')
   app.get('/test-only/fail', async () => {
     throw new OAuthError('server_error', 'the store said: disk /var/lib/x is full', 500)

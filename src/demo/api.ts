@@ -60,6 +60,8 @@ export default async function demoApi(app: FastifyInstance): Promise<void> {
     const text = body?.body ?? ''
     if (typeof title !== 'string' || title.trim() === '' || title.length > MAX_TITLE) return fail(reply, 400, 'invalid', `title must be a string of 1-${MAX_TITLE} characters`)
     if (typeof text !== 'string' || text.length > MAX_BODY) return fail(reply, 400, 'invalid', `body must be a string of at most ${MAX_BODY} characters`)
+    // U+0000 cannot be stored in PostgreSQL text; refused on every database alike.
+    if (title.includes('\u0000') || text.includes('\u0000')) return fail(reply, 400, 'invalid', 'title and body must not contain U+0000')
     const note = await app.store.notes.create({ accountId: key.accountId, title, body: text, createdAt: app.now() })
     return reply.code(201).send(noteJson(note))
   })

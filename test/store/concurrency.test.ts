@@ -53,3 +53,15 @@ t.test('grant ids: of 20 concurrent inserts with one grant id, exactly one row l
   t.equal(results.filter((r) => r.ok).length, 1)
   t.equal(results.filter((r) => !r.ok && r.reason === 'grant_used').length, 19)
 })
+
+t.test('lookups by client-sent text holding U+0000 find nothing, on every database', async (t) => {
+  const { app } = await build(t)
+  const { user, account } = await createUser(app, 'alice@example.com')
+  const client = await registerClient(app)
+  t.equal(await app.store.clients.byId(`${client.client_id}\u0000`), undefined)
+  t.equal(await app.store.users.byEmail('alice@example.com\u0000'), undefined)
+  const key = await createKey(app, { userId: user.id, accountId: account.id })
+  const res = await app.inject({ method: 'POST', url: '/api/v1/notes', headers: { authorization: `Bearer ${key.raw}` }, payload: { title: 'a\u0000b' } })
+  t.equal(res.statusCode, 400, 'the demo API refuses a note holding U+0000')
+  t.same(res.json(), { error: 'invalid', message: 'title and body must not contain U+0000' })
+})

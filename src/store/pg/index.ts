@@ -14,6 +14,12 @@ const LISTING = `SELECT k.*, oc.client_name, u.email AS creator_email FROM api_k
   LEFT JOIN oauth_clients oc ON oc.client_id = k.client_id JOIN users u ON u.id = k.user_id
   WHERE (k.family_id IS NULL OR k.id = (SELECT max(f.id) FROM api_keys f WHERE f.family_id = k.family_id))`
 
+/**
+ * PostgreSQL text cannot hold U+0000 (the query fails); no stored value holds one, so a
+ * lookup by such a client-sent string finds nothing, as it does on SQLite.
+ */
+const holdsNul = (text: string): boolean => text.includes('\u0000')
+
 export async function createPgStore(url: string, schema?: string): Promise<Store> {
   const pool: pg.Pool = await openPool(url, schema)
   return {
@@ -22,6 +28,7 @@ export async function createPgStore(url: string, schema?: string): Promise<Store
         return toUser((await mapConstraint(() => one<UserRow>(pool, 'INSERT INTO users (email, name, password_hash, created_at) VALUES ($1, $2, $3, $4) RETURNING *', [u.email, u.name, u.passwordHash, u.createdAt])))!)
       },
       async byEmail(email) {
+        if (holdsNul(email)) return undefined
         const row = await one<UserRow>(pool, 'SELECT * FROM users WHERE lower(email) = lower($1)', [email])
         return row && toUser(row)
       },
@@ -66,6 +73,7 @@ export async function createPgStore(url: string, schema?: string): Promise<Store
         return toClient(row ?? (await one<ClientRow>(pool, 'SELECT * FROM oauth_clients WHERE fingerprint = $1', [c.fingerprint]))!)
       },
       async byId(clientId) {
+        if (holdsNul(clientId)) return undefined
         const row = await one<ClientRow>(pool, 'SELECT * FROM oauth_clients WHERE client_id = $1', [clientId])
         return row && toClient(row)
       },

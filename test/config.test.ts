@@ -54,6 +54,10 @@ t.test('bad values stop start-up with one line naming the variable', async (t) =
     [{ KEYGATE_REGISTRATION: 'maybe' }, 'KEYGATE_REGISTRATION: '],
     [{ KEYGATE_UPSTREAM: 'not a url' }, 'KEYGATE_UPSTREAM: not an absolute URL: not a url'],
     [{ KEYGATE_ACCESS_TTL: '-5' }, 'KEYGATE_ACCESS_TTL: '],
+    [{ KEYGATE_REDIS_URL: 'http://127.0.0.1:6379' }, 'KEYGATE_REDIS_URL: must be a redis:// or rediss:// URL'],
+    [{ KEYGATE_REQUEST_TIMEOUT_MS: '0' }, 'KEYGATE_REQUEST_TIMEOUT_MS: '],
+    [{ KEYGATE_LOGIN_EMAIL_CEILING: 'many' }, 'KEYGATE_LOGIN_EMAIL_CEILING: '],
+    [{ KEYGATE_RATE_LIMIT_MCP_AUTH_FAILURES: '-1' }, 'KEYGATE_RATE_LIMIT_MCP_AUTH_FAILURES: '],
   ]
   for (const [env, message] of cases) {
     t.throws(() => loadConfig({ KEYGATE_SECRET: SECRET, ...env }, { generateSecret: false }), { constructor: ConfigError, message: new RegExp(`^${message.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`) }, message)

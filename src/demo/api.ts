@@ -2,6 +2,7 @@
 // authenticates like an existing product would: it looks the Bearer key up in the same
 // api_keys table (through the store), honours the key's scopes, and scopes every note to
 // the key's account.
+import { fieldsOf } from '../request-fields.js'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { bearerToken, lookUpKey } from '../mcp/bearer.js'
 import type { ApiKey, Note } from '../store/types.js'
@@ -31,8 +32,8 @@ async function keyWithScope(app: FastifyInstance, req: FastifyRequest, reply: Fa
 }
 
 function noteId(req: FastifyRequest): number | null {
-  const raw = (req.params as { id: string }).id
-  return /^\d{1,12}$/.test(raw) && Number(raw) > 0 ? Number(raw) : null
+  const raw = fieldsOf(req.params)?.id
+  return typeof raw === 'string' && /^\d{1,12}$/.test(raw) && Number(raw) > 0 ? Number(raw) : null
 }
 
 export default async function demoApi(app: FastifyInstance): Promise<void> {
@@ -55,7 +56,7 @@ export default async function demoApi(app: FastifyInstance): Promise<void> {
   app.post('/api/v1/notes', { bodyLimit: 32 * 1024 }, async (req, reply) => {
     const key = await keyWithScope(app, req, reply, 'write')
     if (!key) return reply
-    const body = req.body as { title?: unknown; body?: unknown } | null
+    const body = fieldsOf(req.body)
     const title = body?.title
     const text = body?.body ?? ''
     if (typeof title !== 'string' || title.trim() === '' || title.length > MAX_TITLE) return fail(reply, 400, 'invalid', `title must be a string of 1-${MAX_TITLE} characters`)

@@ -36,11 +36,37 @@ function unauthorized(app: FastifyInstance, outcome: Exclude<BearerOutcome, 'ok'
   return new OAuthError('invalid_token', description, 401, { 'www-authenticate': challenge(app, { error: 'invalid_token', description }) })
 }
 
+/** A presented token, and its hash when it is a well-formed key (null otherwise). */
+export type PresentedToken = { token: string | undefined; hash: string | null }
+
+function present(app: FastifyInstance, token: string | undefined): PresentedToken {
+  return { token, hash: token !== undefined && isWellFormedKey(token, app.config.keyPrefix) ? hashKey(token) : null }
+}
+
+const presented = new WeakMap<FastifyRequest, PresentedToken>()
+
+/**
+ * The request's token, parsed, checked and hashed once: the /mcp rate limit (keyed on the
+ * hash) and the bearer check both read it.
+ */
+export function presentedToken(app: FastifyInstance, req: FastifyRequest): PresentedToken {
+  let p = presented.get(req)
+  if (!p) {
+    p = present(app, bearerToken(req))
+    presented.set(req, p)
+  }
+  return p
+}
+
 /** Classifies a presented token; exported for the in-process benchmark and the demo API. */
 export async function lookUpKey(app: FastifyInstance, token: string | undefined, audience: string | null): Promise<{ outcome: BearerOutcome; key?: ApiKey }> {
+  return classify(app, present(app, token), audience)
+}
+
+async function classify(app: FastifyInstance, { token, hash }: PresentedToken, audience: string | null): Promise<{ outcome: BearerOutcome; key?: ApiKey }> {
   if (token === undefined) return { outcome: 'missing' }
-  if (!isWellFormedKey(token, app.config.keyPrefix)) return { outcome: 'malformed' }
-  const key = await app.store.keys.byHash(hashKey(token))
+  if (hash === null) return { outcome: 'malformed' }
+  const key = await app.store.keys.byHash(hash)
   if (!key) return { outcome: 'unknown' }
   if (key.revokedAt !== null) return { outcome: 'revoked' }
   if (key.expiresAt !== null && key.expiresAt <= app.now()) return { outcome: 'expired' }
@@ -64,8 +90,9 @@ export function bearerToken(req: FastifyRequest): string | undefined {
  * Records last use at most once a minute.
  */
 export async function authenticate(app: FastifyInstance, req: FastifyRequest): Promise<{ key: ApiKey; token: string }> {
-  const token = bearerToken(req)
-  const { outcome, key } = await lookUpKey(app, token, app.config.resource)
+  const p = presentedToken(app, req)
+  const token = p.token
+  const { outcome, key } = await classify(app, p, app.config.resource)
   app.metrics.bearerChecks.inc({ outcome })
   if (outcome !== 'ok') {
     // A presented token that fails counts against the address: made-up keys are not free.

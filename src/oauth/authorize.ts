@@ -1,5 +1,6 @@
 // GET /authorize shows the consent page; POST /authorize (the consent form) answers with
 // a redirect carrying a signed code, or access_denied. Both run the same checks.
+import { fieldsOf } from '../request-fields.js'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { audit } from '../audit.js'
 import { OAuthError, PageError } from '../errors.js'
@@ -66,7 +67,7 @@ function chosenAccount(body: Params): number {
 export default async function authorizeRoutes(app: FastifyInstance): Promise<void> {
   const documents = metadataDocuments(app)
   app.get('/authorize', { config: limit(app, 'authorize') }, async (req, reply) => {
-    const params = req.query as Params
+    const params: Params = fieldsOf(req.query) ?? {}
     const request = await validate(app, documents, params, reply)
     if (!request) return reply
     const user = await currentUser(app, req)
@@ -75,7 +76,7 @@ export default async function authorizeRoutes(app: FastifyInstance): Promise<voi
   })
 
   app.post('/authorize', { config: limit(app, 'authorize') }, async (req, reply) => {
-    const body = (req.body ?? {}) as Params
+    const body: Params = fieldsOf(req.body) ?? {}
     const session = await readSession(app, req)
     checkCsrf(session, body.csrf)
     const user = await currentUser(app, req)

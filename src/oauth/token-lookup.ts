@@ -1,5 +1,6 @@
 // Shared by /token, /revoke and /introspect: form parameters, and finding the key a
 // presented token (an access token or a refresh token) belongs to.
+import { fieldsOf } from '../request-fields.js'
 import type { FastifyInstance } from 'fastify'
 import { hashKey, isWellFormedKey } from '../crypto/api-key.js'
 import { OAuthError } from '../errors.js'
@@ -8,10 +9,9 @@ import type { ApiKey, RefreshToken } from '../store/types.js'
 export type Body = Record<string, unknown>
 
 export function formBody(body: unknown): Body {
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-    throw new OAuthError('invalid_request', 'the request body must be application/x-www-form-urlencoded')
-  }
-  return body as Body
+  const fields = fieldsOf(body)
+  if (!fields) throw new OAuthError('invalid_request', 'the request body must be application/x-www-form-urlencoded')
+  return fields
 }
 
 export function param(body: Body, name: string): string | undefined {

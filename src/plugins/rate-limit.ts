@@ -9,10 +9,8 @@ import { createHash } from 'node:crypto'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import rateLimit from '@fastify/rate-limit'
 import { Redis } from 'ioredis'
-import { sha256Hex } from '../crypto/compare.js'
-import { isWellFormedKey } from '../crypto/api-key.js'
 import { OAuthError, PageError } from '../errors.js'
-import { bearerToken } from '../mcp/bearer.js'
+import { presentedToken } from '../mcp/bearer.js'
 
 export type LimitKind = 'register' | 'token' | 'authorize' | 'login' | 'mcp'
 
@@ -65,8 +63,8 @@ export async function registerRateLimit(app: FastifyInstance): Promise<void> {
 
 /** The /mcp limit's key: the key's hash when the token is well-formed, else the address. */
 function mcpKey(app: FastifyInstance, req: FastifyRequest): string {
-  const token = bearerToken(req)
-  return token && isWellFormedKey(token, app.config.keyPrefix) ? `key:${sha256Hex(token)}` : `ip:${req.ip}`
+  const { hash } = presentedToken(app, req)
+  return hash !== null ? `key:${hash}` : `ip:${req.ip}`
 }
 
 /** The route `config` that applies one of the configured limits. */

@@ -1,6 +1,7 @@
 // The dashboard: accounts, API keys (create, revoke), connected apps (disconnect) and the
 // audit log. Owners and admins see and revoke every key of an account; members only their
 // own. A key or account the user has no membership in answers 404, as if it did not exist.
+import { fieldsOf } from '../request-fields.js'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { audit } from '../audit.js'
 import { PageError } from '../errors.js'
@@ -26,7 +27,7 @@ async function signedIn(app: FastifyInstance, req: FastifyRequest, reply: Fastif
 }
 
 async function signedInPost(app: FastifyInstance, req: FastifyRequest): Promise<{ user: User; body: Body }> {
-  const body = (req.body ?? {}) as Body
+  const body: Body = fieldsOf(req.body) ?? {}
   checkCsrf(await readSession(app, req), body.csrf)
   const user = await currentUser(app, req)
   if (!user) throw new PageError(401, 'Signed out', 'Your session has ended. Sign in again.')
@@ -83,7 +84,7 @@ export default async function dashboardRoutes(app: FastifyInstance): Promise<voi
     const user = await signedIn(app, req, reply)
     if (!user) return reply
     const memberships = await app.store.accounts.membershipsOf(user.id)
-    const current = chooseAccount(memberships, (req.query as Body).account)
+    const current = chooseAccount(memberships, fieldsOf(req.query)?.account)
     const keys = await app.store.keys.listForAccount(current.account.id, canManage(current.role) ? undefined : user.id)
     const now = app.now()
     return renderPage(app, req, reply, 'dashboard', {
@@ -113,7 +114,7 @@ export default async function dashboardRoutes(app: FastifyInstance): Promise<voi
 
   app.post('/dashboard/keys/:id/revoke', async (req, reply) => {
     const { user, body } = await signedInPost(app, req)
-    const key = await keyForAction(app, user, (req.params as Body).id)
+    const key = await keyForAction(app, user, fieldsOf(req.params)?.id)
     if (body.confirm !== 'yes') return renderPage(app, req, reply, 'confirm-revoke', { key }, user)
     await revokeKey(app.store, key, { userId: user.id, ip: req.ip, via: 'dashboard' }, app.now())
     return reply.redirect(`/dashboard?account=${key.accountId}`, 303)
@@ -121,7 +122,7 @@ export default async function dashboardRoutes(app: FastifyInstance): Promise<voi
 
   app.post('/dashboard/apps/:clientId/disconnect', async (req, reply) => {
     const { user } = await signedInPost(app, req)
-    const clientId = String((req.params as Body).clientId)
+    const clientId = String(fieldsOf(req.params)?.clientId)
     const consent = await app.store.consents.get(user.id, clientId)
     if (!consent) throw notFound()
     const { revokedKeys } = await app.store.consents.disconnect(user.id, clientId, app.now())
@@ -133,7 +134,7 @@ export default async function dashboardRoutes(app: FastifyInstance): Promise<voi
   app.get('/dashboard/audit', async (req, reply) => {
     const user = await signedIn(app, req, reply)
     if (!user) return reply
-    const query = req.query as Body
+    const query: Body = fieldsOf(req.query) ?? {}
     const current = chooseAccount(await app.store.accounts.membershipsOf(user.id), query.account)
     if (!canManage(current.role)) throw new PageError(403, 'Not allowed', 'Only owners and admins of an account can read its audit log.')
     const before = parseId(query.before) ?? undefined

@@ -2,6 +2,8 @@
 // password is checked (README, "Security": per email and address, and per email), so the
 // limits hold under any concurrency and across instances; failures are audited.
 import { createHmac } from 'node:crypto'
+import { z } from 'zod'
+import { fieldsOf, textField } from '../request-fields.js'
 import type { FastifyInstance } from 'fastify'
 import type { SigninBuckets, SigninLimits } from '../store/types.js'
 import { audit } from '../audit.js'
@@ -24,23 +26,28 @@ function signinLimits(app: FastifyInstance): SigninLimits {
   return { windowSeconds: c.loginWindowSeconds, maxPerAddress: c.loginMaxFailures, emailCeiling: c.loginEmailCeiling, slowSeconds: c.loginSlowSeconds }
 }
 
-function field(body: unknown, name: string): string {
-  const value = (body as Record<string, unknown> | undefined)?.[name]
-  return typeof value === 'string' ? value.slice(0, MAX_FIELD) : ''
+const text = textField(MAX_FIELD)
+const loginForm = z.object({ csrf: text, email: text, password: text, return_to: text })
+const logoutForm = z.object({ csrf: text })
+
+/** The form's fields; a missing or non-string field reads as ''. */
+function form<T extends z.ZodType>(schema: T, body: unknown): z.output<T> {
+  return schema.parse(fieldsOf(body) ?? {})
 }
 
 export default async function loginRoutes(app: FastifyInstance): Promise<void> {
   app.get('/login', async (req, reply) => {
-    const returnTo = safeReturnTo((req.query as Record<string, unknown>).return_to)
+    const returnTo = safeReturnTo(fieldsOf(req.query)?.return_to)
     if (await currentUser(app, req)) return reply.redirect(returnTo, 303)
     return renderPage(app, req, reply, 'login', { returnTo, email: '', error: null })
   })
 
   app.post('/login', { config: limit(app, 'login') }, async (req, reply) => {
-    checkCsrf(await readSession(app, req), field(req.body, 'csrf'))
-    const email = field(req.body, 'email').trim().toLowerCase()
-    const password = field(req.body, 'password')
-    const returnTo = safeReturnTo(field(req.body, 'return_to'))
+    const fields = form(loginForm, req.body)
+    checkCsrf(await readSession(app, req), fields.csrf)
+    const email = fields.email.trim().toLowerCase()
+    const password = fields.password
+    const returnTo = safeReturnTo(fields.return_to)
     const buckets = signinBuckets(app, email, req.ip)
     // Counted before the (slow) password check, atomically: parallel guesses cannot outrun it.
     const verdict = await app.store.signins.attempt(buckets, app.now(), signinLimits(app))
@@ -73,7 +80,7 @@ export default async function loginRoutes(app: FastifyInstance): Promise<void> {
 
   app.post('/logout', async (req, reply) => {
     const session = await readSession(app, req)
-    checkCsrf(session, field(req.body, 'csrf'))
+    checkCsrf(session, form(logoutForm, req.body).csrf)
     const user = await currentUser(app, req)
     if (user) await endSession(app, reply, user.id)
     return reply.redirect('/login', 303)

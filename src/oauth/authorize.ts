@@ -10,6 +10,7 @@ import { renderPage } from '../web/pages.js'
 import { checkCsrf, readSession } from '../web/session.js'
 import { checkClientAndRedirect, checkRest, clientRedirect, stateOf, type AuthorizationRequest } from './authorize-request.js'
 import { signCode } from './code.js'
+import { consentForm } from './params.js'
 import { cleanName } from './client-metadata.js'
 import { metadataDocuments, type MetadataDocuments } from './cimd.js'
 import { limit } from '../plugins/rate-limit.js'
@@ -51,15 +52,12 @@ async function consentPage(app: FastifyInstance, req: FastifyRequest, reply: Fas
   }, user)
 }
 
-function chosenScopes(app: FastifyInstance, request: AuthorizationRequest, body: Params): string[] {
-  const raw = body.scope_choice
-  const ticked = Array.isArray(raw) ? raw : raw === undefined ? [] : [raw]
+function chosenScopes(app: FastifyInstance, request: AuthorizationRequest, ticked: string[]): string[] {
   return request.scopes.filter((s) => app.config.alwaysScopes.includes(s) || ticked.includes(s))
 }
 
-function chosenAccount(body: Params): number {
-  const raw = body.account_id
-  const id = typeof raw === 'string' && /^\d{1,15}$/.test(raw) ? Number(raw) : NaN
+function chosenAccount(raw: string): number {
+  const id = /^\d{1,15}$/.test(raw) ? Number(raw) : NaN
   if (!Number.isSafeInteger(id)) throw new PageError(400, 'Invalid account', 'Choose an account to grant access to.')
   return id
 }
@@ -77,21 +75,22 @@ export default async function authorizeRoutes(app: FastifyInstance): Promise<voi
 
   app.post('/authorize', { config: limit(app, 'authorize') }, async (req, reply) => {
     const body: Params = fieldsOf(req.body) ?? {}
+    const consent = consentForm.parse(body)
     const session = await readSession(app, req)
-    checkCsrf(session, body.csrf)
+    checkCsrf(session, consent.csrf)
     const user = await currentUser(app, req)
     if (!user) throw new PageError(401, 'Signed out', 'Your session has ended. Start the connection again from the application.')
     const request = await validate(app, documents, body, reply)
     if (!request) return reply
-    if (body.decision !== 'approve') {
+    if (consent.decision !== 'approve') {
       await audit(app, req, { event: 'consent_denied', actorUserId: user.id, subject: request.client.clientId })
       return reply.redirect(clientRedirect(app, request.redirectUri, request.state, { error: 'access_denied', error_description: 'the user denied the request' }), 302)
     }
-    const accountId = chosenAccount(body)
-    const scopes = chosenScopes(app, request, body)
-    let consent
+    const accountId = chosenAccount(consent.account_id)
+    const scopes = chosenScopes(app, request, consent.scope_choice)
+    let granted
     try {
-      consent = await app.store.consents.upsert({ userId: user.id, clientId: request.client.clientId, accountId, scopes }, app.now())
+      granted = await app.store.consents.upsert({ userId: user.id, clientId: request.client.clientId, accountId, scopes }, app.now())
     } catch (err) {
       // The foreign key to memberships(user_id, account_id) refuses a forged account id.
       if (err instanceof ForeignKeyError) throw new PageError(403, 'Not your account', 'You are not a member of the account you chose.')
@@ -106,7 +105,7 @@ export default async function authorizeRoutes(app: FastifyInstance): Promise<voi
       accountId,
       scopes,
       resource: request.resource,
-      consentCreatedAt: consent.createdAt,
+      consentCreatedAt: granted.createdAt,
     }, app.now())
     return reply.redirect(clientRedirect(app, request.redirectUri, request.state, { code }), 302)
   })

@@ -30,10 +30,13 @@ function fromBasic(header: string): Presented {
   return { clientId: id, secret, method: 'client_secret_basic' }
 }
 
-function presented(req: FastifyRequest, body: Record<string, unknown>): Presented {
+/** The credentials a form carries (parsed by its schema in ./params.ts). */
+export type BodyCredentials = { client_id?: string | undefined; client_secret?: string | undefined }
+
+function presented(req: FastifyRequest, body: BodyCredentials): Presented {
   const header = req.headers.authorization
-  const bodyId = typeof body.client_id === 'string' && body.client_id !== '' ? body.client_id : undefined
-  const bodySecret = typeof body.client_secret === 'string' && body.client_secret !== '' ? body.client_secret : undefined
+  const bodyId = body.client_id
+  const bodySecret = body.client_secret
   if (header !== undefined && /^basic /i.test(header)) {
     // RFC 6749 §2.3: one authentication method per request.
     if (bodySecret !== undefined) throw new OAuthError('invalid_request', 'use one client authentication method, not both')
@@ -46,7 +49,7 @@ function presented(req: FastifyRequest, body: Record<string, unknown>): Presente
   return { clientId: bodyId, secret: null, method: 'none' }
 }
 
-export async function authenticateClient(app: FastifyInstance, req: FastifyRequest, body: Record<string, unknown>): Promise<Client> {
+export async function authenticateClient(app: FastifyInstance, req: FastifyRequest, body: BodyCredentials): Promise<Client> {
   const p = presented(req, body)
   const client = await app.store.clients.byId(p.clientId)
   if (!client) throw p.method === 'none' ? new OAuthError('invalid_client', 'unknown client_id') : unauthorized('unknown client_id')

@@ -7,7 +7,8 @@ import { safeEqual, sha256Hex } from '../crypto/compare.js'
 import { OAuthError } from '../errors.js'
 import { limit } from '../plugins/rate-limit.js'
 import { parseBasic } from './client-auth.js'
-import { findToken, formBody, param } from './token-lookup.js'
+import { introspectForm, parseOAuth } from './params.js'
+import { findToken } from './token-lookup.js'
 
 const unauthorized = (description: string) =>
   new OAuthError('invalid_client', description, 401, { 'www-authenticate': 'Basic realm="keygate introspection", charset="UTF-8"' })
@@ -36,9 +37,7 @@ export default async function introspectRoutes(app: FastifyInstance): Promise<vo
   app.post('/introspect', { bodyLimit: 16 * 1024, config: limit(app, 'token') }, async (req, reply) => {
     reply.header('cache-control', 'no-store')
     await authenticateResourceServer(app, req)
-    const body = formBody(req.body)
-    const token = param(body, 'token')
-    if (token === undefined) throw new OAuthError('invalid_request', 'token is required')
+    const { token } = parseOAuth(introspectForm, req.body)
     const found = await findToken(app, token)
     const now = app.now()
     if (!found || found.key.revokedAt !== null) return { active: false }

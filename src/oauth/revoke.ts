@@ -6,16 +6,15 @@ import { audit } from '../audit.js'
 import { OAuthError } from '../errors.js'
 import { limit } from '../plugins/rate-limit.js'
 import { authenticateClient } from './client-auth.js'
-import { findToken, formBody, param } from './token-lookup.js'
+import { parseOAuth, revokeForm } from './params.js'
+import { findToken } from './token-lookup.js'
 
 export default async function revokeRoutes(app: FastifyInstance): Promise<void> {
   app.post('/revoke', { bodyLimit: 16 * 1024, config: limit(app, 'token') }, async (req, reply) => {
     reply.header('cache-control', 'no-store')
-    const body = formBody(req.body)
-    const client = await authenticateClient(app, req, body)
-    const token = param(body, 'token')
-    if (token === undefined) throw new OAuthError('invalid_request', 'token is required')
-    const found = await findToken(app, token)
+    const form = parseOAuth(revokeForm, req.body)
+    const client = await authenticateClient(app, req, form)
+    const found = await findToken(app, form.token)
     if (!found) return reply.code(200).send({})
     if (found.key.clientId !== client.clientId) throw new OAuthError('invalid_request', 'the token was not issued to this client')
     const revoked = await app.store.keys.revokeFamily(found.key, app.now())

@@ -1,25 +1,8 @@
-// Shared by /token, /revoke and /introspect: form parameters, and finding the key a
-// presented token (an access token or a refresh token) belongs to.
-import { fieldsOf } from '../request-fields.js'
+// Shared by /token, /revoke and /introspect: finding the key a presented token (an access
+// token or a refresh token) belongs to.
 import type { FastifyInstance } from 'fastify'
 import { hashKey, isWellFormedKey } from '../crypto/api-key.js'
-import { OAuthError } from '../errors.js'
 import type { ApiKey, RefreshToken } from '../store/types.js'
-
-export type Body = Record<string, unknown>
-
-export function formBody(body: unknown): Body {
-  const fields = fieldsOf(body)
-  if (!fields) throw new OAuthError('invalid_request', 'the request body must be application/x-www-form-urlencoded')
-  return fields
-}
-
-export function param(body: Body, name: string): string | undefined {
-  const value = body[name]
-  if (value === undefined || value === '') return undefined
-  if (typeof value !== 'string') throw new OAuthError('invalid_request', `${name} must be a single string`)
-  return value
-}
 
 /** Refresh tokens look like keys with "rt_" in place of the key prefix's "_": kg_ → kgrt_. */
 export function refreshPrefix(keyPrefix: string): string {

@@ -12,6 +12,7 @@
 // refresh concurrently); a use after the window is a replay and revokes the connection.
 import { createHash } from 'node:crypto'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
+import type { z } from 'zod'
 import { audit } from '../audit.js'
 import { mintKey } from '../crypto/api-key.js'
 import { safeEqual } from '../crypto/compare.js'
@@ -20,7 +21,8 @@ import { limit } from '../plugins/rate-limit.js'
 import { ForeignKeyError, type ApiKey, type Client, type ConsentCondition } from '../store/types.js'
 import { authenticateClient } from './client-auth.js'
 import { verifyCode, type CodeClaims } from './code.js'
-import { findToken, formBody, param, refreshPrefix, type Body } from './token-lookup.js'
+import { codeGrantForm, parseOAuth, refreshGrantForm, tokenForm } from './params.js'
+import { findToken, refreshPrefix } from './token-lookup.js'
 
 export const TOKEN_BODY_LIMIT = 16 * 1024
 const VERIFIER = /^[A-Za-z0-9._~-]{43,128}$/ // RFC 7636 §4.1
@@ -29,22 +31,21 @@ function checkClientBinding(code: CodeClaims, client: Client): void {
   if (code.clientId !== client.clientId) throw new OAuthError('invalid_grant', 'authorization code was issued to another client')
 }
 
-function checkRedirectUri(code: CodeClaims, body: Body): void {
-  const redirectUri = param(body, 'redirect_uri')
-  if (redirectUri === undefined) throw new OAuthError('invalid_request', 'redirect_uri is required')
+type TokenForm = z.output<typeof tokenForm>
+type CodeGrantForm = z.output<typeof codeGrantForm>
+type RefreshGrantForm = z.output<typeof refreshGrantForm>
+
+function checkRedirectUri(code: CodeClaims, redirectUri: string): void {
   if (redirectUri !== code.redirectUri) throw new OAuthError('invalid_grant', 'redirect_uri does not match the authorization request')
 }
 
-function checkPkce(code: CodeClaims, body: Body): void {
-  const verifier = param(body, 'code_verifier')
-  if (verifier === undefined) throw new OAuthError('invalid_grant', 'code_verifier is required')
+function checkPkce(code: CodeClaims, verifier: string): void {
   if (!VERIFIER.test(verifier)) throw new OAuthError('invalid_grant', 'code_verifier must be 43-128 characters of [A-Za-z0-9._~-]')
   const challenge = createHash('sha256').update(verifier).digest('base64url')
   if (!safeEqual(challenge, code.codeChallenge)) throw new OAuthError('invalid_grant', 'code_verifier does not match the code_challenge')
 }
 
-function checkResource(expected: string, body: Body): void {
-  const resource = param(body, 'resource')
+function checkResource(expected: string, resource: string | undefined): void {
   if (resource !== undefined && resource !== expected) throw new OAuthError('invalid_target', `resource must be ${expected}`)
 }
 
@@ -84,14 +85,12 @@ async function issue(app: FastifyInstance, client: Client, grant: Grant) {
   }
 }
 
-async function exchangeCode(app: FastifyInstance, req: FastifyRequest, body: Body, client: Client) {
-  const raw = param(body, 'code')
-  if (raw === undefined) throw new OAuthError('invalid_request', 'code is required')
-  const code = await verifyCode(app.keyrings.code, app.config.issuer, raw, app.now())
+async function exchangeCode(app: FastifyInstance, req: FastifyRequest, form: CodeGrantForm, client: Client) {
+  const code = await verifyCode(app.keyrings.code, app.config.issuer, form.code, app.now())
   checkClientBinding(code, client)
-  checkRedirectUri(code, body)
-  checkPkce(code, body)
-  checkResource(code.resource, body)
+  checkRedirectUri(code, form.redirect_uri)
+  checkPkce(code, form.code_verifier)
+  checkResource(code.resource, form.resource)
   const response = await issue(app, client, {
     accountId: code.accountId, userId: code.userId, scopes: code.scopes, resource: code.resource, grantId: code.jti, familyId: code.jti,
     consent: { userId: code.userId, clientId: client.clientId, accountId: code.accountId, createdAt: code.consentCreatedAt, scopes: code.scopes },
@@ -103,26 +102,23 @@ async function exchangeCode(app: FastifyInstance, req: FastifyRequest, body: Bod
   throw new OAuthError('invalid_grant', 'authorization code has already been used')
 }
 
-function checkScopeNarrowing(key: ApiKey, body: Body): string[] {
-  const requested = param(body, 'scope')
+function checkScopeNarrowing(key: ApiKey, requested: string | undefined): string[] {
   if (requested === undefined) return key.scopes
   const scopes = [...new Set(requested.split(' ').filter(Boolean))]
   if (scopes.some((s) => !key.scopes.includes(s))) throw new OAuthError('invalid_scope', 'a refresh may not add scopes to the grant')
   return scopes
 }
 
-async function refreshGrant(app: FastifyInstance, req: FastifyRequest, body: Body, client: Client) {
-  const raw = param(body, 'refresh_token')
-  if (raw === undefined) throw new OAuthError('invalid_request', 'refresh_token is required')
-  const found = await findToken(app, raw)
+async function refreshGrant(app: FastifyInstance, req: FastifyRequest, form: RefreshGrantForm, client: Client) {
+  const found = await findToken(app, form.refresh_token)
   if (found?.kind !== 'refresh_token') throw new OAuthError('invalid_grant', 'refresh token is invalid')
   const { refresh, key } = found
   const now = app.now()
   if (refresh.clientId !== client.clientId) throw new OAuthError('invalid_grant', 'refresh token was issued to another client')
   if (refresh.expiresAt <= now) throw new OAuthError('invalid_grant', 'refresh token has expired')
   if (key.revokedAt !== null) throw new OAuthError('invalid_grant', 'refresh token has been revoked')
-  checkResource(key.resource ?? app.config.resource, body)
-  const scopes = checkScopeNarrowing(key, body)
+  checkResource(key.resource ?? app.config.resource, form.resource)
+  const scopes = checkScopeNarrowing(key, form.scope)
   const rotation = await app.store.refresh.markRotated(refresh.tokenHash, now)
   if (!rotation.first && now - rotation.rotatedAt > app.config.refreshGraceSeconds) {
     app.metrics.replays.inc({ kind: 'refresh_token' })
@@ -140,14 +136,13 @@ async function refreshGrant(app: FastifyInstance, req: FastifyRequest, body: Bod
 export default async function tokenRoutes(app: FastifyInstance): Promise<void> {
   app.post('/token', { bodyLimit: TOKEN_BODY_LIMIT, config: limit(app, 'token') }, async (req, reply) => {
     reply.header('cache-control', 'no-store').header('pragma', 'no-cache')
-    const body = formBody(req.body)
-    const grantType = param(body, 'grant_type')
-    if (grantType === undefined) throw new OAuthError('invalid_request', 'grant_type is required')
+    const form: TokenForm = parseOAuth(tokenForm, req.body)
+    const grantType = form.grant_type
     try {
-      const client = await authenticateClient(app, req, body)
+      const client = await authenticateClient(app, req, form)
       let response
-      if (grantType === 'authorization_code') response = await exchangeCode(app, req, body, client)
-      else if (grantType === 'refresh_token' && app.config.accessTtl !== undefined) response = await refreshGrant(app, req, body, client)
+      if (grantType === 'authorization_code') response = await exchangeCode(app, req, parseOAuth(codeGrantForm, req.body), client)
+      else if (grantType === 'refresh_token' && app.config.accessTtl !== undefined) response = await refreshGrant(app, req, parseOAuth(refreshGrantForm, req.body), client)
       else throw new OAuthError('unsupported_grant_type', `grant_type ${grantType} is not supported`)
       app.metrics.tokenExchanges.inc({ grant_type: grantType, outcome: 'ok' })
       return response

@@ -1,8 +1,9 @@
 // The dashboard: accounts, API keys (create, revoke), connected apps (disconnect) and the
 // audit log. Owners and admins see and revoke every key of an account; members only their
 // own. A key or account the user has no membership in answers 404, as if it did not exist.
-import { fieldsOf } from '../request-fields.js'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { z } from 'zod'
+import { readFields, textField, ticked } from '../request-fields.js'
 import { audit } from '../audit.js'
 import { PageError } from '../errors.js'
 import { createManualKey, keyStatus, revokeKey } from '../keys.js'
@@ -15,7 +16,16 @@ const AUDIT_PAGE = 50
 const EXPIRY_DAYS = [7, 30, 90, 365]
 const MAX_NAME = 100
 
-type Body = Record<string, unknown>
+// Each form and query has its schema; a field that is not one string reads as '' and the
+// checks below answer with a page (a stale form, an unknown key, a name out of bounds).
+const text = textField(4096)
+const keyForm = z.object({ csrf: text, account_id: text, name: textField(MAX_NAME + 1), scopes: ticked, expires_in_days: text })
+const revokeForm = z.object({ csrf: text, confirm: text })
+const csrfForm = z.object({ csrf: text })
+const accountQuery = z.object({ account: text })
+const auditQuery = z.object({ account: text, before: text })
+const keyParams = z.object({ id: text })
+const appParams = z.object({ clientId: text })
 
 const notFound = () => new PageError(404, 'Not found', 'There is nothing here, or it belongs to an account you are not a member of.')
 const canManage = (role: Role) => role === 'owner' || role === 'admin'
@@ -26,21 +36,21 @@ async function signedIn(app: FastifyInstance, req: FastifyRequest, reply: Fastif
   return user
 }
 
-async function signedInPost(app: FastifyInstance, req: FastifyRequest): Promise<{ user: User; body: Body }> {
-  const body: Body = fieldsOf(req.body) ?? {}
+async function signedInPost<T extends z.ZodType<{ csrf: string }>>(app: FastifyInstance, req: FastifyRequest, schema: T): Promise<{ user: User; body: z.output<T> }> {
+  const body = readFields(schema, req.body)
   checkCsrf(await readSession(app, req), body.csrf)
   const user = await currentUser(app, req)
   if (!user) throw new PageError(401, 'Signed out', 'Your session has ended. Sign in again.')
   return { user, body }
 }
 
-function parseId(raw: unknown): number | null {
-  return typeof raw === 'string' && /^\d{1,15}$/.test(raw) ? Number(raw) : null
+function parseId(raw: string): number | null {
+  return /^\d{1,15}$/.test(raw) ? Number(raw) : null
 }
 
 /** The membership the request is about: ?account=ID, or the user's first account. */
-function chooseAccount(memberships: Membership[], raw: unknown): Membership {
-  if (raw === undefined || raw === '') {
+function chooseAccount(memberships: Membership[], raw: string): Membership {
+  if (raw === '') {
     if (memberships.length === 0) throw new PageError(403, 'No account', 'Your user belongs to no account yet.')
     return memberships[0]!
   }
@@ -51,7 +61,7 @@ function chooseAccount(memberships: Membership[], raw: unknown): Membership {
 }
 
 /** The key, if the user may act on it: 404 outside their accounts, 403 for a member's other keys. */
-async function keyForAction(app: FastifyInstance, user: User, rawId: unknown): Promise<ApiKey> {
+async function keyForAction(app: FastifyInstance, user: User, rawId: string): Promise<ApiKey> {
   const id = parseId(rawId)
   const key = id === null ? undefined : await app.store.keys.byId(id)
   if (!key) throw notFound()
@@ -61,20 +71,19 @@ async function keyForAction(app: FastifyInstance, user: User, rawId: unknown): P
   return key
 }
 
-function checkScopes(app: FastifyInstance, raw: unknown): string[] {
-  const ticked = Array.isArray(raw) ? raw : raw === undefined ? [] : [raw]
-  return app.config.scopes.filter((s) => app.config.alwaysScopes.includes(s) || ticked.includes(s))
+function checkScopes(app: FastifyInstance, chosen: string[]): string[] {
+  return app.config.scopes.filter((s) => app.config.alwaysScopes.includes(s) || chosen.includes(s))
 }
 
-function checkExpiry(app: FastifyInstance, raw: unknown): number | null {
-  if (raw === undefined || raw === '' || raw === 'never') return null
+function checkExpiry(app: FastifyInstance, raw: string): number | null {
+  if (raw === '' || raw === 'never') return null
   const days = Number(raw)
   if (!EXPIRY_DAYS.includes(days)) throw new PageError(400, 'Invalid expiry', 'Choose an expiry from the list.')
   return app.now() + days * 86400
 }
 
-function checkName(raw: unknown): string {
-  const name = typeof raw === 'string' ? raw.trim() : ''
+function checkName(raw: string): string {
+  const name = raw.trim()
   if (name === '' || name.length > MAX_NAME) throw new PageError(400, 'Invalid name', `Give the key a name of 1 to ${MAX_NAME} characters.`)
   return name
 }
@@ -84,7 +93,7 @@ export default async function dashboardRoutes(app: FastifyInstance): Promise<voi
     const user = await signedIn(app, req, reply)
     if (!user) return reply
     const memberships = await app.store.accounts.membershipsOf(user.id)
-    const current = chooseAccount(memberships, fieldsOf(req.query)?.account)
+    const current = chooseAccount(memberships, readFields(accountQuery, req.query).account)
     const keys = await app.store.keys.listForAccount(current.account.id, canManage(current.role) ? undefined : user.id)
     const now = app.now()
     return renderPage(app, req, reply, 'dashboard', {
@@ -99,7 +108,7 @@ export default async function dashboardRoutes(app: FastifyInstance): Promise<voi
   })
 
   app.post('/dashboard/keys', async (req, reply) => {
-    const { user, body } = await signedInPost(app, req)
+    const { user, body } = await signedInPost(app, req, keyForm)
     const accountId = parseId(body.account_id)
     const role = accountId === null ? undefined : await app.store.accounts.roleOf(user.id, accountId)
     if (!role || accountId === null) throw notFound()
@@ -113,16 +122,16 @@ export default async function dashboardRoutes(app: FastifyInstance): Promise<voi
   })
 
   app.post('/dashboard/keys/:id/revoke', async (req, reply) => {
-    const { user, body } = await signedInPost(app, req)
-    const key = await keyForAction(app, user, fieldsOf(req.params)?.id)
+    const { user, body } = await signedInPost(app, req, revokeForm)
+    const key = await keyForAction(app, user, readFields(keyParams, req.params).id)
     if (body.confirm !== 'yes') return renderPage(app, req, reply, 'confirm-revoke', { key }, user)
     await revokeKey(app.store, key, { userId: user.id, ip: req.ip, via: 'dashboard' }, app.now())
     return reply.redirect(`/dashboard?account=${key.accountId}`, 303)
   })
 
   app.post('/dashboard/apps/:clientId/disconnect', async (req, reply) => {
-    const { user } = await signedInPost(app, req)
-    const clientId = String(fieldsOf(req.params)?.clientId)
+    const { user } = await signedInPost(app, req, csrfForm)
+    const { clientId } = readFields(appParams, req.params)
     const consent = await app.store.consents.get(user.id, clientId)
     if (!consent) throw notFound()
     const { revokedKeys } = await app.store.consents.disconnect(user.id, clientId, app.now())
@@ -134,7 +143,7 @@ export default async function dashboardRoutes(app: FastifyInstance): Promise<voi
   app.get('/dashboard/audit', async (req, reply) => {
     const user = await signedIn(app, req, reply)
     if (!user) return reply
-    const query: Body = fieldsOf(req.query) ?? {}
+    const query = readFields(auditQuery, req.query)
     const current = chooseAccount(await app.store.accounts.membershipsOf(user.id), query.account)
     if (!canManage(current.role)) throw new PageError(403, 'Not allowed', 'Only owners and admins of an account can read its audit log.')
     const before = parseId(query.before) ?? undefined

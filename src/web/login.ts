@@ -3,7 +3,7 @@
 // limits hold under any concurrency and across instances; failures are audited.
 import { createHmac } from 'node:crypto'
 import { z } from 'zod'
-import { fieldsOf, textField } from '../request-fields.js'
+import { readFields, textField } from '../request-fields.js'
 import type { FastifyInstance } from 'fastify'
 import type { SigninBuckets, SigninLimits } from '../store/types.js'
 import { audit } from '../audit.js'
@@ -27,23 +27,21 @@ function signinLimits(app: FastifyInstance): SigninLimits {
 }
 
 const text = textField(MAX_FIELD)
-const loginForm = z.object({ csrf: text, email: text, password: text, return_to: text })
+// return_to is not cut: safeReturnTo refuses one that is too long rather than shorten it.
+const returnField = textField(8192)
+const loginForm = z.object({ csrf: text, email: text, password: text, return_to: returnField })
 const logoutForm = z.object({ csrf: text })
-
-/** The form's fields; a missing or non-string field reads as ''. */
-function form<T extends z.ZodType>(schema: T, body: unknown): z.output<T> {
-  return schema.parse(fieldsOf(body) ?? {})
-}
+const returnQuery = z.object({ return_to: returnField })
 
 export default async function loginRoutes(app: FastifyInstance): Promise<void> {
   app.get('/login', async (req, reply) => {
-    const returnTo = safeReturnTo(fieldsOf(req.query)?.return_to)
+    const returnTo = safeReturnTo(readFields(returnQuery, req.query).return_to)
     if (await currentUser(app, req)) return reply.redirect(returnTo, 303)
     return renderPage(app, req, reply, 'login', { returnTo, email: '', error: null })
   })
 
   app.post('/login', { config: limit(app, 'login') }, async (req, reply) => {
-    const fields = form(loginForm, req.body)
+    const fields = readFields(loginForm, req.body)
     checkCsrf(await readSession(app, req), fields.csrf)
     const email = fields.email.trim().toLowerCase()
     const password = fields.password
@@ -80,7 +78,7 @@ export default async function loginRoutes(app: FastifyInstance): Promise<void> {
 
   app.post('/logout', async (req, reply) => {
     const session = await readSession(app, req)
-    checkCsrf(session, form(logoutForm, req.body).csrf)
+    checkCsrf(session, readFields(logoutForm, req.body).csrf)
     const user = await currentUser(app, req)
     if (user) await endSession(app, reply, user.id)
     return reply.redirect('/login', 303)

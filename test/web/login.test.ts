@@ -47,11 +47,14 @@ t.test('return_to accepts only local paths', async (t) => {
     ['/\\evil.example', '/dashboard'],
     ['javascript:alert(1)', '/dashboard'],
     ['/dashboard?x=1', '/dashboard?x=1'],
+    // A long authorization request (a metadata-document client_id, a long state) comes back whole.
+    [`/authorize?state=${'s'.repeat(3000)}`, `/authorize?state=${'s'.repeat(3000)}`],
+    [`/authorize?state=${'s'.repeat(5000)}`, '/dashboard'],
   ]) {
     const page = await app.inject({ method: 'GET', url: `/login?return_to=${encodeURIComponent(target!)}` })
     if (expected === '/dashboard') t.match(page.body, /name="return_to" value="\/dashboard"/, `${target} is not echoed`)
     const res = await app.inject({ method: 'POST', url: '/login', headers: { cookie: cookiesOf(page) }, payload: { csrf: csrfOf(page.body), email: 'alice@example.com', password: 'correct horse battery', return_to: target } })
-    t.equal(res.headers.location, expected, target)
+    t.equal(res.headers.location, expected, target!.slice(0, 40))
   }
 })
 

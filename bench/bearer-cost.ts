@@ -15,7 +15,8 @@ const PROBES = 1000
 
 function fill(path: string, rows: number, userId: number, accountId: number): void {
   const db = new Database(path)
-  const insert = db.prepare(`INSERT INTO api_keys (account_id, user_id, name, key_hash, display_prefix, scopes, created_at)
+  const insert =
+    db.prepare(`INSERT INTO api_keys (account_id, user_id, name, key_hash, display_prefix, scopes, created_at)
     VALUES (?, ?, 'bulk', ?, 'kg_bulk', 'read', 0)`)
   const batch = db.transaction((n: number) => {
     for (let i = 0; i < n; i++) insert.run(accountId, userId, randomBytes(32).toString('hex'))
@@ -24,11 +25,17 @@ function fill(path: string, rows: number, userId: number, accountId: number): vo
   db.close()
 }
 
-export async function bearerCheckCost(sizes: number[], iterations = 50_000): Promise<Array<{ rows: number; micros: number }>> {
+export async function bearerCheckCost(
+  sizes: number[],
+  iterations = 50_000,
+): Promise<Array<{ rows: number; micros: number }>> {
   const out: Array<{ rows: number; micros: number }> = []
   for (const rows of sizes) {
     const dir = mkdtempSync(join(tmpdir(), 'keygate-bench-'))
-    const config = loadConfig({ KEYGATE_DB: join(dir, 'k.db'), KEYGATE_SECRET: 'bench-secret-0123456789-abcdefghijklmnop' }, { generateSecret: false })
+    const config = loadConfig(
+      { KEYGATE_DB: join(dir, 'k.db'), KEYGATE_SECRET: 'bench-secret-0123456789-abcdefghijklmnop' },
+      { generateSecret: false },
+    )
     let app = await buildApp(config)
     const user = await app.store.users.create({ email: 'b@example.com', name: 'b', passwordHash: 'x', createdAt: 0 })
     const account = await app.store.accounts.create({ name: 'b', kind: 'personal', ownerId: user.id, createdAt: 0 })
@@ -36,7 +43,20 @@ export async function bearerCheckCost(sizes: number[], iterations = 50_000): Pro
     for (let i = 0; i < Math.min(PROBES, rows); i++) {
       const k = mintKey('kg_')
       keys.push(k.raw)
-      await app.store.keys.insert({ accountId: account.id, userId: user.id, name: 'k', keyHash: k.hash, displayPrefix: k.displayPrefix, scopes: ['read'], resource: null, clientId: null, grantId: null, familyId: null, createdAt: 0, expiresAt: null })
+      await app.store.keys.insert({
+        accountId: account.id,
+        userId: user.id,
+        name: 'k',
+        keyHash: k.hash,
+        displayPrefix: k.displayPrefix,
+        scopes: ['read'],
+        resource: null,
+        clientId: null,
+        grantId: null,
+        familyId: null,
+        createdAt: 0,
+        expiresAt: null,
+      })
     }
     await app.close()
     if (rows > keys.length) fill(config.dbPath, rows - keys.length, user.id, account.id)

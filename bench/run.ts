@@ -3,11 +3,12 @@
 // Fastify reverse proxy, (d) that proxy after keygate's bearer check, all on loopback in one
 // run and in interleaved rounds, plus the in-process cost of one bearer check and
 // code-exchange throughput. Reported as ratios, never as absolute pass/fail thresholds.
-import autocannon from 'autocannon'
+
 import { spawn } from 'node:child_process'
-import { createInterface } from 'node:readline'
 import { once } from 'node:events'
+import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
+import autocannon from 'autocannon'
 import { freePort } from '../test/support/http.js'
 import { bearerCheckCost } from './bearer-cost.js'
 import { exchangeThroughput } from './exchange.js'
@@ -24,7 +25,13 @@ type Row = Sample & { name: string; rounds: number[] }
 
 async function sample(opts: autocannon.Options, seconds: number): Promise<Sample> {
   const r = await autocannon({ ...opts, duration: seconds, connections: CONNECTIONS })
-  return { rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, errors: r.errors + r.timeouts, non2xx: r.non2xx }
+  return {
+    rps: r.requests.average,
+    p50: r.latency.p50,
+    p99: r.latency.p99,
+    errors: r.errors + r.timeouts,
+    non2xx: r.non2xx,
+  }
 }
 
 const median = (xs: number[]) => {
@@ -34,17 +41,37 @@ const median = (xs: number[]) => {
 }
 
 const port = await freePort()
-const child = spawn(process.execPath, [fileURLToPath(new URL('./server.js', import.meta.url)), String(port), String(await freePort())], { stdio: ['ignore', 'pipe', 'inherit'] })
+const child = spawn(
+  process.execPath,
+  [fileURLToPath(new URL('./server.js', import.meta.url)), String(port), String(await freePort())],
+  { stdio: ['ignore', 'pipe', 'inherit'] },
+)
 const [line] = (await once(createInterface({ input: child.stdout! }), 'line')) as [string]
 const { key, proxyPort } = JSON.parse(line) as { key: string; proxyPort: number }
 const auth = { authorization: `Bearer ${key}` }
-const call = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'list_notes', arguments: {} } })
+const call = JSON.stringify({
+  jsonrpc: '2.0',
+  id: 1,
+  method: 'tools/call',
+  params: { name: 'list_notes', arguments: {} },
+})
 
 const paths: Array<[string, autocannon.Options]> = [
-  ['(a) tools/call via keygate /mcp', {
-    url: `http://127.0.0.1:${port}/mcp`, method: 'POST', body: call,
-    headers: { ...auth, host: `localhost:${port}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2025-06-18' },
-  }],
+  [
+    '(a) tools/call via keygate /mcp',
+    {
+      url: `http://127.0.0.1:${port}/mcp`,
+      method: 'POST',
+      body: call,
+      headers: {
+        ...auth,
+        host: `localhost:${port}`,
+        'content-type': 'application/json',
+        accept: 'application/json, text/event-stream',
+        'mcp-protocol-version': '2025-06-18',
+      },
+    },
+  ],
   ['(b) GET /api/v1/notes directly', { url: `http://127.0.0.1:${port}/api/v1/notes`, headers: auth }],
   ['(c) plain Fastify proxy hop', { url: `http://127.0.0.1:${proxyPort}/api/v1/notes`, headers: auth }],
   ['(d) proxy hop + bearer check', { url: `http://127.0.0.1:${proxyPort}/checked/api/v1/notes`, headers: auth }],
@@ -62,7 +89,15 @@ child.kill('SIGTERM')
 const rows: Row[] = paths.map(([name], i) => {
   const s = samples[i]!
   const sum = (f: (x: Sample) => number) => s.reduce((n, x) => n + f(x), 0)
-  return { name, rps: median(s.map((x) => x.rps)), p50: median(s.map((x) => x.p50)), p99: median(s.map((x) => x.p99)), errors: sum((x) => x.errors), non2xx: sum((x) => x.non2xx), rounds: s.map((x) => x.rps) }
+  return {
+    name,
+    rps: median(s.map((x) => x.rps)),
+    p50: median(s.map((x) => x.p50)),
+    p99: median(s.map((x) => x.p99)),
+    errors: sum((x) => x.errors),
+    non2xx: sum((x) => x.non2xx),
+    rounds: s.map((x) => x.rps),
+  }
 })
 /** The median over rounds of x/y, each round's figures set against that same round's. */
 const ratio = (x: Row, y: Row) => median(x.rounds.map((v, r) => v / y.rounds[r]!))
@@ -75,21 +110,33 @@ const pgExchanges = await exchangeThroughput(pgUrl).catch((err: Error) => {
   return NaN
 })
 
-console.log(`\nkeygate benchmark: ${DURATION}s per path in ${ROUNDS} interleaved rounds, ${CONNECTIONS} connections, Node ${process.version}\n`)
+console.log(
+  `\nkeygate benchmark: ${DURATION}s per path in ${ROUNDS} interleaved rounds, ${CONNECTIONS} connections, Node ${process.version}\n`,
+)
 console.log('| path | req/s (median of rounds) | p50 ms | p99 ms | errors | non-2xx |')
 console.log('|---|---|---|---|---|---|')
-for (const r of rows) console.log(`| ${r.name} | ${r.rps.toFixed(0)} | ${r.p50} | ${r.p99} | ${r.errors} | ${r.non2xx} |`)
+for (const r of rows)
+  console.log(`| ${r.name} | ${r.rps.toFixed(0)} | ${r.p50} | ${r.p99} | ${r.errors} | ${r.non2xx} |`)
 const [a, b, c, d] = rows as [Row, Row, Row, Row]
 const ac = a.rounds.map((v, r) => (v / c.rounds[r]!).toFixed(2)).join(', ')
-console.log(`\nratio a/c (keygate vs one plain proxy hop): ${ratio(a, c).toFixed(2)}   target >= 0.80   (rounds: ${ac})`)
-console.log(`  of which d/c (the bearer check alone): ${ratio(d, c).toFixed(2)}, a/d (the MCP translation): ${ratio(a, d).toFixed(2)}`)
+console.log(
+  `\nratio a/c (keygate vs one plain proxy hop): ${ratio(a, c).toFixed(2)}   target >= 0.80   (rounds: ${ac})`,
+)
+console.log(
+  `  of which d/c (the bearer check alone): ${ratio(d, c).toFixed(2)}, a/d (the MCP translation): ${ratio(a, d).toFixed(2)}`,
+)
 console.log(`ratio a/b (keygate vs calling the API directly): ${ratio(a, b).toFixed(2)}`)
 // The server process is the bottleneck of every run, so 1/throughput is its time per request.
 const perCall = (r: Row) => 1e6 / r.rps
-console.log(`server time per request: a ${perCall(a).toFixed(0)} µs, c ${perCall(c).toFixed(0)} µs; keygate adds ${(perCall(a) - perCall(c)).toFixed(0)} µs to a plain hop, the target allows ${(perCall(c) / 0.8 - perCall(c)).toFixed(0)} µs`)
-for (const { rows: n, micros } of cost) console.log(`bearer check (format, SHA-256, lookup; ${n.toLocaleString('en')} key rows): ${micros.toFixed(1)} µs`)
+console.log(
+  `server time per request: a ${perCall(a).toFixed(0)} µs, c ${perCall(c).toFixed(0)} µs; keygate adds ${(perCall(a) - perCall(c)).toFixed(0)} µs to a plain hop, the target allows ${(perCall(c) / 0.8 - perCall(c)).toFixed(0)} µs`,
+)
+for (const { rows: n, micros } of cost)
+  console.log(`bearer check (format, SHA-256, lookup; ${n.toLocaleString('en')} key rows): ${micros.toFixed(1)} µs`)
 console.log(`bearer check, 1M rows vs 1k rows: ${(cost[1]!.micros / cost[0]!.micros).toFixed(2)}x`)
-console.log(`code exchanges/s in-process (8 in flight): SQLite ${sqliteExchanges.toFixed(0)}, PostgreSQL ${pgExchanges.toFixed(0)} (PostgreSQL/SQLite ${(pgExchanges / sqliteExchanges).toFixed(2)})`)
+console.log(
+  `code exchanges/s in-process (8 in flight): SQLite ${sqliteExchanges.toFixed(0)}, PostgreSQL ${pgExchanges.toFixed(0)} (PostgreSQL/SQLite ${(pgExchanges / sqliteExchanges).toFixed(2)})`,
+)
 if (rows.some((r) => r.errors > 0 || r.non2xx > 0)) {
   console.error('some requests failed: the figures above are not comparable')
   process.exitCode = 1

@@ -3,10 +3,11 @@
 // both paths cost one extra hop inside one process. Under /checked/ the proxy first runs
 // keygate's bearer check, which separates the key check's cost from the MCP translation's.
 // Prints its ports and a key as JSON.
-import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify'
+
 import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify'
 import { Pool } from 'undici'
 import { buildApp } from '../src/app.js'
 import { loadConfig } from '../src/config.js'
@@ -17,18 +18,61 @@ const port = Number(process.argv[2])
 const proxyPort = Number(process.argv[3])
 const dir = mkdtempSync(join(tmpdir(), 'keygate-bench-'))
 // The per-key /mcp rate limit would cap run (a); the benchmark measures throughput, so it is lifted.
-const app = await buildApp(loadConfig({ KEYGATE_DB: join(dir, 'k.db'), KEYGATE_SECRET: 'bench-secret-0123456789-abcdefghijklmnop', PORT: String(port), KEYGATE_RATE_LIMIT_MCP: '100000000' }, { generateSecret: false }))
+const app = await buildApp(
+  loadConfig(
+    {
+      KEYGATE_DB: join(dir, 'k.db'),
+      KEYGATE_SECRET: 'bench-secret-0123456789-abcdefghijklmnop',
+      PORT: String(port),
+      KEYGATE_RATE_LIMIT_MCP: '100000000',
+    },
+    { generateSecret: false },
+  ),
+)
 await app.listen({ port, host: '127.0.0.1' })
-const user = await app.store.users.create({ email: 'bench@example.com', name: 'bench', passwordHash: 'x', createdAt: app.now() })
-const account = await app.store.accounts.create({ name: 'bench', kind: 'personal', ownerId: user.id, createdAt: app.now() })
+const user = await app.store.users.create({
+  email: 'bench@example.com',
+  name: 'bench',
+  passwordHash: 'x',
+  createdAt: app.now(),
+})
+const account = await app.store.accounts.create({
+  name: 'bench',
+  kind: 'personal',
+  ownerId: user.id,
+  createdAt: app.now(),
+})
 const key = mintKey('kg_')
-await app.store.keys.insert({ accountId: account.id, userId: user.id, name: 'bench', keyHash: key.hash, displayPrefix: key.displayPrefix, scopes: ['read', 'write'], resource: null, clientId: null, grantId: null, familyId: null, createdAt: app.now(), expiresAt: null })
-for (let i = 0; i < 5; i++) await app.store.notes.create({ accountId: account.id, title: `note ${i}`, body: 'x'.repeat(200), createdAt: app.now() })
+await app.store.keys.insert({
+  accountId: account.id,
+  userId: user.id,
+  name: 'bench',
+  keyHash: key.hash,
+  displayPrefix: key.displayPrefix,
+  scopes: ['read', 'write'],
+  resource: null,
+  clientId: null,
+  grantId: null,
+  familyId: null,
+  createdAt: app.now(),
+  expiresAt: null,
+})
+for (let i = 0; i < 5; i++)
+  await app.store.notes.create({
+    accountId: account.id,
+    title: `note ${i}`,
+    body: 'x'.repeat(200),
+    createdAt: app.now(),
+  })
 
 const pool = new Pool(`http://127.0.0.1:${port}`, { connections: 64 })
 const proxy = Fastify()
 async function forward(path: string, req: FastifyRequest, reply: FastifyReply) {
-  const res = await pool.request({ method: req.method as 'GET', path, headers: { authorization: req.headers.authorization ?? '', accept: 'application/json' } })
+  const res = await pool.request({
+    method: req.method as 'GET',
+    path,
+    headers: { authorization: req.headers.authorization ?? '', accept: 'application/json' },
+  })
   reply.code(res.statusCode).header('content-type', res.headers['content-type'] ?? 'application/json')
   return reply.send(await res.body.text())
 }

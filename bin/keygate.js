@@ -2,4 +2,6 @@
 // The compiled CLI lives in dist/ (built by `npm ci` through the prepare script).
 import { main } from '../dist/src/cli.js'
 
-main(process.argv.slice(2)).then((code) => { process.exitCode = code })
+main(process.argv.slice(2)).then((code) => {
+  process.exitCode = code
+})

@@ -1,34 +1,34 @@
 // buildApp(config) registers every plugin and route group, in order. The server entry
 // (server.ts) adds the logger, timeouts, graceful close and listen; tests build the same app.
 import { randomUUID } from 'node:crypto'
-import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import cookie from '@fastify/cookie'
 import cors from '@fastify/cors'
 import formbody from '@fastify/formbody'
 import helmet from '@fastify/helmet'
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import type { Config } from './config.js'
+import demoApi from './demo/api.js'
 import { OAuthError, PageError } from './errors.js'
 import { logSerializers, REDACT_PATHS } from './log.js'
-import context, { type Clock } from './plugins/context.js'
-import { registerRateLimit } from './plugins/rate-limit.js'
-import metrics from './plugins/metrics.js'
-import healthRoutes from './plugins/health.js'
-import { scheduleCleanup } from './plugins/cleanup.js'
+import mcpRoutes from './mcp/route.js'
+import authorizeRoutes from './oauth/authorize.js'
+import introspectRoutes from './oauth/introspect.js'
+import metadataRoutes from './oauth/metadata.js'
 import { loadPreregisteredClients } from './oauth/preregistered.js'
+import registerRoutes from './oauth/register.js'
+import revokeRoutes from './oauth/revoke.js'
+import tokenRoutes from './oauth/token.js'
+import { scheduleCleanup } from './plugins/cleanup.js'
+import context, { type Clock } from './plugins/context.js'
+import healthRoutes from './plugins/health.js'
+import metrics from './plugins/metrics.js'
+import { registerRateLimit } from './plugins/rate-limit.js'
 import { createStore } from './store/index.js'
 import type { Store } from './store/types.js'
-import authorizeRoutes from './oauth/authorize.js'
-import metadataRoutes from './oauth/metadata.js'
-import registerRoutes from './oauth/register.js'
-import tokenRoutes from './oauth/token.js'
-import revokeRoutes from './oauth/revoke.js'
-import introspectRoutes from './oauth/introspect.js'
-import loginRoutes from './web/login.js'
-import dashboardRoutes from './web/dashboard.js'
-import mcpRoutes from './mcp/route.js'
-import demoApi from './demo/api.js'
-import pages, { renderPage } from './web/pages.js'
 import { currentUser } from './web/current-user.js'
+import dashboardRoutes from './web/dashboard.js'
+import loginRoutes from './web/login.js'
+import pages, { renderPage } from './web/pages.js'
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/
 
@@ -46,10 +46,22 @@ export type AppOptions = {
   logger?: boolean | Record<string, unknown>
 }
 
-async function sendError(app: FastifyInstance, err: FastifyError | OAuthError | PageError, req: FastifyRequest, reply: FastifyReply) {
+async function sendError(
+  app: FastifyInstance,
+  err: FastifyError | OAuthError | PageError,
+  req: FastifyRequest,
+  reply: FastifyReply,
+) {
   if (err instanceof PageError) {
     reply.code(err.status)
-    return renderPage(app, req, reply, 'error', { title: err.title, message: err.message }, await currentUser(app, req).catch(() => null))
+    return renderPage(
+      app,
+      req,
+      reply,
+      'error',
+      { title: err.title, message: err.message },
+      await currentUser(app, req).catch(() => null),
+    )
   }
   if (err instanceof OAuthError && err.status < 500) {
     return reply.code(err.status).headers(err.headers).header('cache-control', 'no-store').send(err.toJSON())
@@ -58,14 +70,20 @@ async function sendError(app: FastifyInstance, err: FastifyError | OAuthError | 
   if (status >= 500) {
     req.log.error({ err }, 'request failed')
     // A 5xx never shows its message.
-    return reply.code(status).header('cache-control', 'no-store').send({ error: 'server_error', error_description: 'internal server error' })
+    return reply
+      .code(status)
+      .header('cache-control', 'no-store')
+      .send({ error: 'server_error', error_description: 'internal server error' })
   }
   const description = status === 413 ? 'request body is too large' : err.message
   if (typeof reply.view === 'function') {
     reply.code(status)
     return renderPage(app, req, reply, 'error', { title: 'Bad request', message: description })
   }
-  return reply.code(status).header('cache-control', 'no-store').send({ error: 'invalid_request', error_description: description })
+  return reply
+    .code(status)
+    .header('cache-control', 'no-store')
+    .send({ error: 'invalid_request', error_description: description })
 }
 
 function helmetOptions(config: Config) {
@@ -94,9 +112,15 @@ function helmetOptions(config: Config) {
 
 export async function buildApp(config: Config, options: AppOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({
-    logger: options.logger === undefined || options.logger === false
-      ? false
-      : { level: config.logLevel, redact: { paths: REDACT_PATHS, censor: '[redacted]' }, serializers: logSerializers, ...(options.logger === true ? {} : options.logger) },
+    logger:
+      options.logger === undefined || options.logger === false
+        ? false
+        : {
+            level: config.logLevel,
+            redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+            serializers: logSerializers,
+            ...(options.logger === true ? {} : options.logger),
+          },
     trustProxy: config.trustProxy,
     bodyLimit: 256 * 1024,
     // "__proto__" and "constructor.prototype" keys in a JSON body are dropped, like any other
@@ -128,7 +152,10 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
   })
   app.setErrorHandler((err: FastifyError, req, reply) => sendError(app, err, req, reply))
   app.setNotFoundHandler(async (req, reply) =>
-    reply.code(404).header('cache-control', 'no-store').send({ error: 'not_found', error_description: `no route for ${req.method} ${req.url.split('?')[0]}` }),
+    reply
+      .code(404)
+      .header('cache-control', 'no-store')
+      .send({ error: 'not_found', error_description: `no route for ${req.method} ${req.url.split('?')[0]}` }),
   )
 
   // The JSON side: discovery, registration, token and /mcp. CORS for browser-based MCP
@@ -138,7 +165,14 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
     await api.register(cors, {
       origin: '*',
       methods: ['GET', 'POST', 'DELETE', 'OPTIONS'],
-      allowedHeaders: ['Authorization', 'Content-Type', 'MCP-Protocol-Version', 'Mcp-Session-Id', 'Last-Event-ID', 'Accept'],
+      allowedHeaders: [
+        'Authorization',
+        'Content-Type',
+        'MCP-Protocol-Version',
+        'Mcp-Session-Id',
+        'Last-Event-ID',
+        'Accept',
+      ],
       exposedHeaders: ['WWW-Authenticate', 'Mcp-Session-Id'],
       maxAge: 600,
     })

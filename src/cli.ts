@@ -1,14 +1,15 @@
 // The keygate command line. Each command prints its result on stdout; an error prints one
 // line on stderr and exits non-zero.
-import { parseArgs, type ParseArgsConfig } from 'node:util'
+
 import { randomBytes } from 'node:crypto'
-import { ConfigError, loadConfig, type Config } from './config.js'
+import { type ParseArgsConfig, parseArgs } from 'node:util'
+import { type Config, ConfigError, loadConfig } from './config.js'
 import { sha256Hex } from './crypto/compare.js'
 import { hashPassword } from './crypto/password.js'
 import { createManualKey, keyStatus, revokeKey } from './keys.js'
 import { checkRedirectUriForRegistration } from './oauth/redirect-uri.js'
 import { createStore } from './store/index.js'
-import { ConflictError, ForeignKeyError, type Account, type Role, type Store } from './store/types.js'
+import { type Account, ConflictError, ForeignKeyError, type Role, type Store } from './store/types.js'
 
 export const HELP = `keygate: an OAuth 2.1 gateway that turns API keys into MCP access tokens
 
@@ -67,7 +68,8 @@ async function findAccount(store: Store, ref: string): Promise<Account> {
   }
   const byName = await store.accounts.byName(ref)
   if (byName.length === 0) throw new UsageError(`no account ${ref}`)
-  if (byName.length > 1) throw new UsageError(`several accounts are named ${ref}: use the id (${byName.map((a) => a.id).join(', ')})`)
+  if (byName.length > 1)
+    throw new UsageError(`several accounts are named ${ref}: use the id (${byName.map((a) => a.id).join(', ')})`)
   return byName[0]!
 }
 
@@ -86,10 +88,15 @@ type Command = (args: string[], ctx: { config: Config; store: Store; io: Io }) =
 
 const commands: Record<string, Command> = {
   async 'user add'(args, { store, io }) {
-    const { values } = parse(args, { email: { type: 'string' }, password: { type: 'string' }, name: { type: 'string' } })
+    const { values } = parse(args, {
+      email: { type: 'string' },
+      password: { type: 'string' },
+      name: { type: 'string' },
+    })
     const email = required(values, 'email').toLowerCase()
     const password = required(values, 'password')
-    if (!/^[^\s@]+@[^\s@]+$/.test(email) || email.length > 254) throw new UsageError(`--email ${email} is not an email address`)
+    if (!/^[^\s@]+@[^\s@]+$/.test(email) || email.length > 254)
+      throw new UsageError(`--email ${email} is not an email address`)
     if (password.length < 8) throw new UsageError('--password must be at least 8 characters')
     const name = typeof values.name === 'string' && values.name.trim() ? values.name.trim() : email
     const user = await store.users.create({ email, name, passwordHash: await hashPassword(password), createdAt: now() })
@@ -99,7 +106,12 @@ const commands: Record<string, Command> = {
   async 'account add'(args, { store, io }) {
     const { values } = parse(args, { name: { type: 'string' }, owner: { type: 'string' } })
     const owner = await findUser(store, required(values, 'owner'))
-    const account = await store.accounts.create({ name: required(values, 'name'), kind: 'team', ownerId: owner.id, createdAt: now() })
+    const account = await store.accounts.create({
+      name: required(values, 'name'),
+      kind: 'team',
+      ownerId: owner.id,
+      createdAt: now(),
+    })
     io.out(`account ${account.id} (${account.name}) created, owned by ${owner.email}`)
   },
   async 'member add'(args, { store, io }) {
@@ -112,12 +124,24 @@ const commands: Record<string, Command> = {
     io.out(`${user.email} is now ${role} of account ${account.id} (${account.name})`)
   },
   async 'key create'(args, { config, store, io }) {
-    const { values } = parse(args, { email: { type: 'string' }, account: { type: 'string' }, name: { type: 'string' }, scopes: { type: 'string' } })
+    const { values } = parse(args, {
+      email: { type: 'string' },
+      account: { type: 'string' },
+      name: { type: 'string' },
+      scopes: { type: 'string' },
+    })
     const user = await findUser(store, required(values, 'email'))
     const account = await findAccount(store, required(values, 'account'))
     const scopes = checkScopes(config, values.scopes as string | undefined)
     const { raw, key } = await createManualKey(store, config.keyPrefix, {
-      accountId: account.id, userId: user.id, name: required(values, 'name'), scopes, expiresAt: null, now: now(), ip: null, via: 'cli',
+      accountId: account.id,
+      userId: user.id,
+      name: required(values, 'name'),
+      scopes,
+      expiresAt: null,
+      now: now(),
+      ip: null,
+      via: 'cli',
     })
     io.out(`key ${key.id} created for account ${account.id} (${account.name}), scopes: ${scopes.join(' ')}`)
     io.out('This is the only time the key is shown:')
@@ -129,7 +153,18 @@ const commands: Record<string, Command> = {
     const keys = await store.keys.list({ accountId: account?.id })
     io.out(['id', 'account', 'prefix', 'name', 'scopes', 'source', 'status'].join('\t'))
     const t = now()
-    for (const k of keys) io.out([k.id, k.accountId, `${k.displayPrefix}…`, k.name, k.scopes.join(' '), k.clientId ?? 'manual', keyStatus(k, t)].join('\t'))
+    for (const k of keys)
+      io.out(
+        [
+          k.id,
+          k.accountId,
+          `${k.displayPrefix}…`,
+          k.name,
+          k.scopes.join(' '),
+          k.clientId ?? 'manual',
+          keyStatus(k, t),
+        ].join('\t'),
+      )
   },
   async 'key revoke'(args, { store, io }) {
     const { positionals } = parse(args, {})
@@ -137,11 +172,16 @@ const commands: Record<string, Command> = {
     if (!id || !/^\d+$/.test(id) || positionals.length > 1) throw new UsageError('usage: keygate key revoke ID')
     const key = await store.keys.byId(Number(id))
     if (!key) throw new UsageError(`no key ${id}`)
-    if (!(await revokeKey(store, key, { userId: null, ip: null, via: 'cli' }, now()))) throw new UsageError(`key ${id} was already revoked`)
+    if (!(await revokeKey(store, key, { userId: null, ip: null, via: 'cli' }, now())))
+      throw new UsageError(`key ${id} was already revoked`)
     io.out(`key ${id} revoked`)
   },
   async 'client add'(args, { store, io }) {
-    const { values } = parse(args, { name: { type: 'string' }, 'redirect-uri': { type: 'string', multiple: true }, confidential: { type: 'boolean' } })
+    const { values } = parse(args, {
+      name: { type: 'string' },
+      'redirect-uri': { type: 'string', multiple: true },
+      confidential: { type: 'boolean' },
+    })
     const name = required(values, 'name')
     const uris = (values['redirect-uri'] as string[] | undefined) ?? []
     if (uris.length === 0) throw new UsageError('--redirect-uri is required (repeat it for several)')
@@ -154,11 +194,25 @@ const commands: Record<string, Command> = {
     }
     const secret = values.confidential ? randomBytes(32).toString('base64url') : null
     const method = secret ? 'client_secret_basic' : 'none'
-    const client = await store.clients.register({
-      clientId: randomBytes(16).toString('base64url'), clientName: name, redirectUris: uris, tokenEndpointAuthMethod: method,
-      clientSecretHash: secret && sha256Hex(secret), fingerprint: null, source: 'cli',
-      metadata: { client_name: name, redirect_uris: uris, token_endpoint_auth_method: method, grant_types: ['authorization_code'], response_types: ['code'] },
-    }, now())
+    const client = await store.clients.register(
+      {
+        clientId: randomBytes(16).toString('base64url'),
+        clientName: name,
+        redirectUris: uris,
+        tokenEndpointAuthMethod: method,
+        clientSecretHash: secret && sha256Hex(secret),
+        fingerprint: null,
+        source: 'cli',
+        metadata: {
+          client_name: name,
+          redirect_uris: uris,
+          token_endpoint_auth_method: method,
+          grant_types: ['authorization_code'],
+          response_types: ['code'],
+        },
+      },
+      now(),
+    )
     io.out(`client_id: ${client.clientId}`)
     if (secret) io.out(`client_secret: ${secret}   (shown once; authenticate with client_secret_basic)`)
   },

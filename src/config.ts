@@ -1,7 +1,8 @@
 // Configuration: the only module that reads the environment. One zod schema, parsed once
 // at start-up; a bad value stops keygate with one line naming the variable.
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+
 import { randomBytes } from 'node:crypto'
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
 import { z } from 'zod'
 import { sha256Hex } from './crypto/compare.js'
@@ -9,7 +10,11 @@ import { sha256Hex } from './crypto/compare.js'
 const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]'])
 const SCOPE_TOKEN = /^[\x21\x23-\x5b\x5d-\x7e]+$/ // RFC 6749 §3.3 scope-token
 
-const list = (sep: RegExp) => (s: string) => s.split(sep).map((x) => x.trim()).filter(Boolean)
+const list = (sep: RegExp) => (s: string) =>
+  s
+    .split(sep)
+    .map((x) => x.trim())
+    .filter(Boolean)
 const port = z.coerce.number().int().min(0).max(65535)
 const positiveInt = z.coerce.number().int().positive()
 const bool = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1')
@@ -20,12 +25,21 @@ const envSchema = z.object({
   HOST: z.string().min(1).default('localhost'),
   KEYGATE_ISSUER: z.string().optional(),
   KEYGATE_DB: z.string().min(1).default('./data/keygate.db'),
-  KEYGATE_DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL').optional(),
-  KEYGATE_DATABASE_SCHEMA: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, 'must be a lowercase SQL identifier').optional(),
+  KEYGATE_DATABASE_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL')
+    .optional(),
+  KEYGATE_DATABASE_SCHEMA: z
+    .string()
+    .regex(/^[a-z_][a-z0-9_]{0,62}$/, 'must be a lowercase SQL identifier')
+    .optional(),
   KEYGATE_METRICS: bool.default(false),
   KEYGATE_SECRET: z.string().optional(),
   KEYGATE_PREVIOUS_SECRETS: z.string().default(''),
-  KEYGATE_KEY_PREFIX: z.string().regex(/^[a-z][a-z0-9]{0,9}_$/, 'must be 1-10 lowercase letters or digits followed by "_" (like kg_)').default('kg_'),
+  KEYGATE_KEY_PREFIX: z
+    .string()
+    .regex(/^[a-z][a-z0-9]{0,9}_$/, 'must be 1-10 lowercase letters or digits followed by "_" (like kg_)')
+    .default('kg_'),
   KEYGATE_SCOPES: z.string().default('read write'),
   KEYGATE_ALWAYS_SCOPES: z.string().default('read'),
   KEYGATE_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -62,7 +76,10 @@ const envSchema = z.object({
   KEYGATE_RATE_LIMIT_LOGIN: positiveInt.default(60),
   KEYGATE_RATE_LIMIT_MCP: positiveInt.default(1200),
   KEYGATE_RATE_LIMIT_MCP_AUTH_FAILURES: positiveInt.default(60),
-  KEYGATE_REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL').optional(),
+  KEYGATE_REDIS_URL: z
+    .string()
+    .regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL')
+    .optional(),
 })
 
 export type Config = {
@@ -119,7 +136,15 @@ export type Config = {
   registrationOpen: boolean
   cimdAllowPrivate: boolean
   cimdTimeoutMs: number
-  rateLimits: { windowSeconds: number; register: number; token: number; authorize: number; login: number; mcp: number; mcpAuthFailures: number }
+  rateLimits: {
+    windowSeconds: number
+    register: number
+    token: number
+    authorize: number
+    login: number
+    mcp: number
+    mcpAuthFailures: number
+  }
   /** Redis for rate-limit counters shared by every instance; undefined = per process. */
   redisUrl: string | undefined
 }
@@ -181,8 +206,10 @@ function parseResourceServers(raw: string): Map<string, string> {
     const colon = entry.indexOf(':')
     const id = entry.slice(0, colon)
     const secret = entry.slice(colon + 1)
-    if (colon < 1 || !/^[\w.-]{1,100}$/.test(id)) fail('KEYGATE_RESOURCE_SERVERS', 'entries must look like id:secret (id of letters, digits, "_", "-", ".")')
-    if (Buffer.byteLength(secret) < 32) fail('KEYGATE_RESOURCE_SERVERS', `the secret of ${id} must be at least 32 bytes long`)
+    if (colon < 1 || !/^[\w.-]{1,100}$/.test(id))
+      fail('KEYGATE_RESOURCE_SERVERS', 'entries must look like id:secret (id of letters, digits, "_", "-", ".")')
+    if (Buffer.byteLength(secret) < 32)
+      fail('KEYGATE_RESOURCE_SERVERS', `the secret of ${id} must be at least 32 bytes long`)
     out.set(id, sha256Hex(secret))
   }
   return out
@@ -214,7 +241,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: LoadOp
   }
   const previousSecrets = list(/,/)(e.KEYGATE_PREVIOUS_SECRETS).map((s) => checkSecret('KEYGATE_PREVIOUS_SECRETS', s))
   const { scopes, alwaysScopes } = parseScopes(e.KEYGATE_SCOPES, e.KEYGATE_ALWAYS_SCOPES)
-  if (e.KEYGATE_HEADERS_TIMEOUT_MS > e.KEYGATE_REQUEST_TIMEOUT_MS) fail('KEYGATE_HEADERS_TIMEOUT_MS', 'must not exceed KEYGATE_REQUEST_TIMEOUT_MS')
+  if (e.KEYGATE_HEADERS_TIMEOUT_MS > e.KEYGATE_REQUEST_TIMEOUT_MS)
+    fail('KEYGATE_HEADERS_TIMEOUT_MS', 'must not exceed KEYGATE_REQUEST_TIMEOUT_MS')
   if (e.KEYGATE_UPSTREAM !== undefined) {
     try {
       new URL(e.KEYGATE_UPSTREAM)

@@ -15,26 +15,55 @@ export type ManualKeyInput = {
 }
 
 /** Creates a manual key (no OAuth client, no audience); returns the raw key, shown once. */
-export async function createManualKey(store: Store, prefix: string, input: ManualKeyInput): Promise<{ raw: string; key: ApiKey }> {
+export async function createManualKey(
+  store: Store,
+  prefix: string,
+  input: ManualKeyInput,
+): Promise<{ raw: string; key: ApiKey }> {
   const minted = mintKey(prefix)
   const result = await store.keys.insert({
-    accountId: input.accountId, userId: input.userId, name: input.name, keyHash: minted.hash, displayPrefix: minted.displayPrefix,
-    scopes: input.scopes, resource: null, clientId: null, grantId: null, familyId: null, createdAt: input.now, expiresAt: input.expiresAt,
+    accountId: input.accountId,
+    userId: input.userId,
+    name: input.name,
+    keyHash: minted.hash,
+    displayPrefix: minted.displayPrefix,
+    scopes: input.scopes,
+    resource: null,
+    clientId: null,
+    grantId: null,
+    familyId: null,
+    createdAt: input.now,
+    expiresAt: input.expiresAt,
   })
   if (!result.ok) throw new Error('the key could not be stored')
   await store.audit.record({
-    createdAt: input.now, event: 'key_created', accountId: input.accountId, actorUserId: input.userId, subject: String(result.key.id),
-    ip: input.ip, detail: { name: input.name, scopes: input.scopes, via: input.via },
+    createdAt: input.now,
+    event: 'key_created',
+    accountId: input.accountId,
+    actorUserId: input.userId,
+    subject: String(result.key.id),
+    ip: input.ip,
+    detail: { name: input.name, scopes: input.scopes, via: input.via },
   })
   return { raw: minted.raw, key: result.key }
 }
 
 /** Revokes a key (for an OAuth key, its whole connection) and audits it; false when already revoked. */
-export async function revokeKey(store: Store, key: ApiKey, actor: { userId: number | null; ip: string | null; via: 'dashboard' | 'cli' }, now: number): Promise<boolean> {
+export async function revokeKey(
+  store: Store,
+  key: ApiKey,
+  actor: { userId: number | null; ip: string | null; via: 'dashboard' | 'cli' },
+  now: number,
+): Promise<boolean> {
   if ((await store.keys.revokeFamily(key, now)) === 0) return false
   await store.audit.record({
-    createdAt: now, event: 'key_revoked', accountId: key.accountId, actorUserId: actor.userId, subject: String(key.id),
-    ip: actor.ip, detail: { name: key.name, via: actor.via },
+    createdAt: now,
+    event: 'key_revoked',
+    accountId: key.accountId,
+    actorUserId: actor.userId,
+    subject: String(key.id),
+    ip: actor.ip,
+    detail: { name: key.name, via: actor.via },
   })
   return true
 }

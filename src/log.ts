@@ -17,7 +17,8 @@ export const REDACT_PATHS = [
   '*.token',
 ]
 
-const SECRET_PARAMS = /([?&](?:code|code_verifier|client_secret|password|refresh_token|access_token|token|api_key|key)=)[^&#]*/gi
+const SECRET_PARAMS =
+  /([?&](?:code|code_verifier|client_secret|password|refresh_token|access_token|token|api_key|key)=)[^&#]*/gi
 
 // Keys and refresh tokens have a recognisable shape (prefix, 43 + 6 base62 characters, see
 // crypto/api-key.ts): wherever one appears in a URL, path or any parameter, it is redacted.

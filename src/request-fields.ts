@@ -15,13 +15,20 @@ export function fieldsOf(value: unknown): Fields | undefined {
 }
 
 /** A single text field: a string cut to `max` characters, or '' for anything else. */
-export const textField = (max: number) => z.unknown().optional().transform((v) => (typeof v === 'string' ? v.slice(0, max) : ''))
+export const textField = (max: number) =>
+  z
+    .unknown()
+    .optional()
+    .transform((v) => (typeof v === 'string' ? v.slice(0, max) : ''))
 
 /** A field that may be ticked several times (checkboxes): the strings sent, each at most 4,096 characters, at most 64. */
-export const ticked = z.unknown().optional().transform((value): string[] => {
-  const list = Array.isArray(value) ? value : value === undefined ? [] : [value]
-  return list.filter((v): v is string => typeof v === 'string' && v.length <= 4096).slice(0, 64)
-})
+export const ticked = z
+  .unknown()
+  .optional()
+  .transform((value): string[] => {
+    const list = Array.isArray(value) ? value : value === undefined ? [] : [value]
+    return list.filter((v): v is string => typeof v === 'string' && v.length <= 4096).slice(0, 64)
+  })
 
 /** Reads a form, query or params object with a schema of lenient fields; what is not an object reads as {}. */
 export function readFields<T extends z.ZodType>(schema: T, value: unknown): z.output<T> {

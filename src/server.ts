@@ -3,7 +3,10 @@ import type { FastifyInstance } from 'fastify'
 import { buildApp } from './app.js'
 import type { Config } from './config.js'
 
-export async function startServer(config: Config, print: (line: string) => void = console.log): Promise<FastifyInstance> {
+export async function startServer(
+  config: Config,
+  print: (line: string) => void = console.log,
+): Promise<FastifyInstance> {
   const app = await buildApp(config, { logger: true })
   let closing = false
   // While shutting down, answers close their connection, so keep-alive sockets do not hold
@@ -17,7 +20,10 @@ export async function startServer(config: Config, print: (line: string) => void 
     app.log.info({ signal }, 'shutting down: finishing in-flight requests')
     const force = setTimeout(() => process.exit(1), 10_000)
     force.unref()
-    app.close().then(() => process.exit(0), () => process.exit(1))
+    app.close().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    )
   }
   process.once('SIGTERM', () => close('SIGTERM'))
   process.once('SIGINT', () => close('SIGINT'))

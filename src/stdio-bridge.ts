@@ -29,7 +29,8 @@ function failureText(err: unknown): string {
   const message = (err as Error).message ?? String(err)
   // The SDK's StreamableHTTPError carries the HTTP status as `code`.
   const status = (err as { code?: unknown }).code
-  if (status === 401 || /\b401\b/.test(message)) return 'The remote keygate refused the API key (HTTP 401): check KEYGATE_API_KEY; it may have been revoked.'
+  if (status === 401 || /\b401\b/.test(message))
+    return 'The remote keygate refused the API key (HTTP 401): check KEYGATE_API_KEY; it may have been revoked.'
   if (status === 403 || /\b403\b/.test(message)) return `The remote keygate refused the request (HTTP 403): ${message}`
   return `The remote keygate could not be reached: ${message}`
 }
@@ -38,7 +39,9 @@ export async function runStdioBridge(args: string[], io: Io): Promise<number> {
   const url = parseUrl(args)
   const key = io.env.KEYGATE_API_KEY?.trim()
   if (!key) throw new Error('KEYGATE_API_KEY is not set: create a key in the dashboard or with `keygate key create`')
-  const remote = new StreamableHTTPClientTransport(url, { requestInit: { headers: { authorization: `Bearer ${key}` } } })
+  const remote = new StreamableHTTPClientTransport(url, {
+    requestInit: { headers: { authorization: `Bearer ${key}` } },
+  })
   const local = new StdioServerTransport()
   const initializeIds = new Set<string | number>()
 

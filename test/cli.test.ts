@@ -1,6 +1,6 @@
-import t from 'tap'
 import { execFile } from 'node:child_process'
 import { promisify } from 'node:util'
+import t from 'tap'
 import { main } from '../src/cli.js'
 import { hashKey, isWellFormedKey } from '../src/crypto/api-key.js'
 import { createStore } from '../src/store/index.js'
@@ -19,16 +19,44 @@ function cli(dir: string) {
 t.test('users, accounts, members, keys and clients from the CLI', async (t) => {
   const dir = tempDir(t)
   const run = cli(dir)
-  t.match((await run('user add', '--email', 'alice@example.com', '--password', 'long password', '--name', 'Alice').then((r) => r.code)), 1, 'a command is two words')
-  const alice = await run('user', 'add', '--email', 'Alice@Example.com', '--password', 'long password', '--name', 'Alice')
+  t.match(
+    await run('user add', '--email', 'alice@example.com', '--password', 'long password', '--name', 'Alice').then(
+      (r) => r.code,
+    ),
+    1,
+    'a command is two words',
+  )
+  const alice = await run(
+    'user',
+    'add',
+    '--email',
+    'Alice@Example.com',
+    '--password',
+    'long password',
+    '--name',
+    'Alice',
+  )
   t.equal(alice.code, 0)
   t.match(alice.out[0], /^user 1 alice@example.com created, with personal account 1 \(Alice\)$/)
   t.equal((await run('user', 'add', '--email', 'bob@example.com', '--password', 'long password')).code, 0)
   const team = await run('account', 'add', '--name', 'Acme', '--owner', 'alice@example.com')
   t.match(team.out[0], /^account 3 \(Acme\) created, owned by alice@example.com$/)
-  t.same((await run('member', 'add', '--account', 'Acme', '--email', 'bob@example.com', '--role', 'admin')).out, ['bob@example.com is now admin of account 3 (Acme)'])
+  t.same((await run('member', 'add', '--account', 'Acme', '--email', 'bob@example.com', '--role', 'admin')).out, [
+    'bob@example.com is now admin of account 3 (Acme)',
+  ])
 
-  const key = await run('key', 'create', '--email', 'bob@example.com', '--account', '3', '--name', 'laptop', '--scopes', 'read')
+  const key = await run(
+    'key',
+    'create',
+    '--email',
+    'bob@example.com',
+    '--account',
+    '3',
+    '--name',
+    'laptop',
+    '--scopes',
+    'read',
+  )
   t.equal(key.code, 0)
   const raw = key.out[2]!
   t.ok(isWellFormedKey(raw, 'kg_'))
@@ -43,9 +71,26 @@ t.test('users, accounts, members, keys and clients from the CLI', async (t) => {
   const row = await store.keys.byHash(hashKey(raw))
   t.ok(row?.revokedAt)
 
-  const pub = await run('client', 'add', '--name', 'Internal', '--redirect-uri', 'https://internal.example/cb', '--redirect-uri', 'http://127.0.0.1/cb')
+  const pub = await run(
+    'client',
+    'add',
+    '--name',
+    'Internal',
+    '--redirect-uri',
+    'https://internal.example/cb',
+    '--redirect-uri',
+    'http://127.0.0.1/cb',
+  )
   t.equal(pub.out.length, 1)
-  const conf = await run('client', 'add', '--name', 'Server', '--redirect-uri', 'https://server.example/cb', '--confidential')
+  const conf = await run(
+    'client',
+    'add',
+    '--name',
+    'Server',
+    '--redirect-uri',
+    'https://server.example/cb',
+    '--confidential',
+  )
   t.match(conf.out[1], /^client_secret: \S{43} /)
   const clientId = conf.out[0]!.split(': ')[1]!
   const client = await store.clients.byId(clientId)
@@ -60,17 +105,32 @@ t.test('errors: one clear line, exit 1', async (t) => {
     [['frobnicate'], 'keygate: unknown command "frobnicate" (see keygate --help)'],
     [['user', 'add', '--email', 'x@example.com'], 'keygate: --password is required'],
     [['user', 'add', '--email', 'bad', '--password', 'long password'], 'keygate: --email bad is not an email address'],
-    [['user', 'add', '--email', 'y@example.com', '--password', 'short'], 'keygate: --password must be at least 8 characters'],
+    [
+      ['user', 'add', '--email', 'y@example.com', '--password', 'short'],
+      'keygate: --password must be at least 8 characters',
+    ],
     [['user', 'add', '--email', 'alice@example.com', '--password', 'long password'], 'keygate: that already exists'],
     [['user', 'add', '--bogus'], "keygate: Unknown option '--bogus'"],
-    [['account', 'add', '--name', 'T', '--owner', 'nobody@example.com'], 'keygate: no user with email nobody@example.com'],
+    [
+      ['account', 'add', '--name', 'T', '--owner', 'nobody@example.com'],
+      'keygate: no user with email nobody@example.com',
+    ],
     [['member', 'add', '--account', 'Nope', '--email', 'alice@example.com'], 'keygate: no account Nope'],
-    [['member', 'add', '--account', '1', '--email', 'alice@example.com', '--role', 'god'], 'keygate: --role must be owner, admin or member'],
+    [
+      ['member', 'add', '--account', '1', '--email', 'alice@example.com', '--role', 'god'],
+      'keygate: --role must be owner, admin or member',
+    ],
     [['member', 'add', '--account', '1', '--email', 'alice@example.com'], 'keygate: that already exists'],
-    [['key', 'create', '--email', 'alice@example.com', '--account', '1', '--name', 'k', '--scopes', 'admin'], 'keygate: unknown scope admin (known: read write)'],
+    [
+      ['key', 'create', '--email', 'alice@example.com', '--account', '1', '--name', 'k', '--scopes', 'admin'],
+      'keygate: unknown scope admin (known: read write)',
+    ],
     [['key', 'revoke', 'abc'], 'keygate: usage: keygate key revoke ID'],
     [['key', 'revoke', '99'], 'keygate: no key 99'],
-    [['client', 'add', '--name', 'x', '--redirect-uri', 'javascript:alert(1)'], 'keygate: redirect_uri "javascript:alert(1)" uses the forbidden scheme javascript:'],
+    [
+      ['client', 'add', '--name', 'x', '--redirect-uri', 'javascript:alert(1)'],
+      'keygate: redirect_uri "javascript:alert(1)" uses the forbidden scheme javascript:',
+    ],
     [['client', 'add', '--name', 'x'], 'keygate: --redirect-uri is required (repeat it for several)'],
   ]
   for (const [argv, line] of cases) {
@@ -81,7 +141,11 @@ t.test('errors: one clear line, exit 1', async (t) => {
   const bob = await run('user', 'add', '--email', 'bob@example.com', '--password', 'long password')
   t.equal(bob.code, 0)
   const foreign = await run('key', 'create', '--email', 'bob@example.com', '--account', '1', '--name', 'k')
-  t.same(foreign.err, ['keygate: the user is not a member of that account'], 'the database refuses a key outside the membership')
+  t.same(
+    foreign.err,
+    ['keygate: the user is not a member of that account'],
+    'the database refuses a key outside the membership',
+  )
 })
 
 t.test('the installed bin prints help', async (t) => {

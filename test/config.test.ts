@@ -1,6 +1,6 @@
-import t from 'tap'
 import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
+import t from 'tap'
 import { ConfigError, loadConfig } from '../src/config.js'
 import { SECRET, tempDir } from './helper.js'
 
@@ -26,8 +26,14 @@ t.test('defaults', async (t) => {
 })
 
 t.test('issuer is stored without a trailing slash', async (t) => {
-  t.equal(loadConfig({ KEYGATE_ISSUER: 'https://mcp.example.com/', KEYGATE_SECRET: SECRET }).issuer, 'https://mcp.example.com')
-  t.equal(loadConfig({ KEYGATE_ISSUER: 'https://MCP.Example.com', KEYGATE_SECRET: SECRET }).issuer, 'https://mcp.example.com')
+  t.equal(
+    loadConfig({ KEYGATE_ISSUER: 'https://mcp.example.com/', KEYGATE_SECRET: SECRET }).issuer,
+    'https://mcp.example.com',
+  )
+  t.equal(
+    loadConfig({ KEYGATE_ISSUER: 'https://MCP.Example.com', KEYGATE_SECRET: SECRET }).issuer,
+    'https://mcp.example.com',
+  )
 })
 
 t.test('bad values stop start-up with one line naming the variable', async (t) => {
@@ -35,21 +41,39 @@ t.test('bad values stop start-up with one line naming the variable', async (t) =
     [{ PORT: 'abc' }, 'PORT: '],
     [{ PORT: '70000' }, 'PORT: '],
     [{ KEYGATE_ISSUER: 'not a url' }, 'KEYGATE_ISSUER: not an absolute URL: not a url'],
-    [{ KEYGATE_ISSUER: 'http://mcp.example.com' }, 'KEYGATE_ISSUER: must be https (http is allowed only for localhost) (OAuth 2.1 §1.5)'],
-    [{ KEYGATE_ISSUER: 'https://mcp.example.com/x' }, 'KEYGATE_ISSUER: must be an origin without a path, like https://mcp.example.com'],
-    [{ KEYGATE_ISSUER: 'https://mcp.example.com/?a=1' }, 'KEYGATE_ISSUER: must not have a query or fragment (RFC 8414 §2)'],
+    [
+      { KEYGATE_ISSUER: 'http://mcp.example.com' },
+      'KEYGATE_ISSUER: must be https (http is allowed only for localhost) (OAuth 2.1 §1.5)',
+    ],
+    [
+      { KEYGATE_ISSUER: 'https://mcp.example.com/x' },
+      'KEYGATE_ISSUER: must be an origin without a path, like https://mcp.example.com',
+    ],
+    [
+      { KEYGATE_ISSUER: 'https://mcp.example.com/?a=1' },
+      'KEYGATE_ISSUER: must not have a query or fragment (RFC 8414 §2)',
+    ],
     [{ KEYGATE_SECRET: 'short' }, 'KEYGATE_SECRET: must be at least 32 bytes long'],
     [{ KEYGATE_PREVIOUS_SECRETS: `${SECRET},short` }, 'KEYGATE_PREVIOUS_SECRETS: must be at least 32 bytes long'],
-    [{ KEYGATE_KEY_PREFIX: 'KG-' }, 'KEYGATE_KEY_PREFIX: must be 1-10 lowercase letters or digits followed by "_" (like kg_)'],
+    [
+      { KEYGATE_KEY_PREFIX: 'KG-' },
+      'KEYGATE_KEY_PREFIX: must be 1-10 lowercase letters or digits followed by "_" (like kg_)',
+    ],
     [{ KEYGATE_SCOPES: '' }, 'KEYGATE_SCOPES: must list at least one scope'],
     [{ KEYGATE_SCOPES: 'read "bad"' }, 'KEYGATE_SCOPES: invalid scope token: "bad"'],
     [{ KEYGATE_ALWAYS_SCOPES: 'admin' }, 'KEYGATE_ALWAYS_SCOPES: admin is not in KEYGATE_SCOPES'],
     [{ KEYGATE_LOG_LEVEL: 'loud' }, 'KEYGATE_LOG_LEVEL: '],
     [{ KEYGATE_TRUST_PROXY: 'yes' }, 'KEYGATE_TRUST_PROXY: '],
     [{ KEYGATE_DATABASE_URL: 'mysql://localhost/db' }, 'KEYGATE_DATABASE_URL: must be a postgres:// URL'],
-    [{ KEYGATE_DATABASE_SCHEMA: 'Keygate; DROP TABLE users' }, 'KEYGATE_DATABASE_SCHEMA: must be a lowercase SQL identifier'],
+    [
+      { KEYGATE_DATABASE_SCHEMA: 'Keygate; DROP TABLE users' },
+      'KEYGATE_DATABASE_SCHEMA: must be a lowercase SQL identifier',
+    ],
     [{ KEYGATE_RESOURCE_SERVERS: 'no-colon' }, 'KEYGATE_RESOURCE_SERVERS: entries must look like id:secret'],
-    [{ KEYGATE_RESOURCE_SERVERS: 'api:short' }, 'KEYGATE_RESOURCE_SERVERS: the secret of api must be at least 32 bytes long'],
+    [
+      { KEYGATE_RESOURCE_SERVERS: 'api:short' },
+      'KEYGATE_RESOURCE_SERVERS: the secret of api must be at least 32 bytes long',
+    ],
     [{ KEYGATE_MCP_RESPONSE: 'xml' }, 'KEYGATE_MCP_RESPONSE: '],
     [{ KEYGATE_REGISTRATION: 'maybe' }, 'KEYGATE_REGISTRATION: '],
     [{ KEYGATE_UPSTREAM: 'not a url' }, 'KEYGATE_UPSTREAM: not an absolute URL: not a url'],
@@ -60,7 +84,13 @@ t.test('bad values stop start-up with one line naming the variable', async (t) =
     [{ KEYGATE_RATE_LIMIT_MCP_AUTH_FAILURES: '-1' }, 'KEYGATE_RATE_LIMIT_MCP_AUTH_FAILURES: '],
   ]
   for (const [env, message] of cases) {
-    t.throws(() => loadConfig({ KEYGATE_SECRET: SECRET, ...env }, { generateSecret: false }), { constructor: ConfigError, message: new RegExp(`^${message.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`) }, message)
+    t.throws(
+      () => loadConfig({ KEYGATE_SECRET: SECRET, ...env }, { generateSecret: false }),
+      { constructor: ConfigError, message: new RegExp(`^${message.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`) },
+      message,
+    )
   }
-  t.throws(() => loadConfig({ NODE_ENV: 'production' }), { message: /^KEYGATE_SECRET: is required when NODE_ENV=production/ })
+  t.throws(() => loadConfig({ NODE_ENV: 'production' }), {
+    message: /^KEYGATE_SECRET: is required when NODE_ENV=production/,
+  })
 })

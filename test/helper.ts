@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
 import { buildApp } from '../src/app.js'
-import { loadConfig, type Config } from '../src/config.js'
+import { type Config, loadConfig } from '../src/config.js'
 import { hashPassword } from '../src/crypto/password.js'
 
 export type Test = { teardown(fn: () => unknown): void }
@@ -47,8 +47,16 @@ export function tempDir(t: Test): string {
 
 /** The environment of a test instance: a SQLite file in `dir`, or a PostgreSQL schema of its own. */
 export function testEnv(dir: string, env: Record<string, string> = {}): Record<string, string> {
-  const store: Record<string, string> = TEST_DATABASE_URL ? { KEYGATE_DATABASE_URL: TEST_DATABASE_URL, KEYGATE_DATABASE_SCHEMA: schemaFor(dir) } : {}
-  return { KEYGATE_DB: join(dir, 'keygate.db'), KEYGATE_SECRET: SECRET, KEYGATE_ISSUER: 'http://localhost:3000', ...store, ...env }
+  const store: Record<string, string> = TEST_DATABASE_URL
+    ? { KEYGATE_DATABASE_URL: TEST_DATABASE_URL, KEYGATE_DATABASE_SCHEMA: schemaFor(dir) }
+    : {}
+  return {
+    KEYGATE_DB: join(dir, 'keygate.db'),
+    KEYGATE_SECRET: SECRET,
+    KEYGATE_ISSUER: 'http://localhost:3000',
+    ...store,
+    ...env,
+  }
 }
 
 export function testConfig(dir: string, env: Record<string, string> = {}): Config {
@@ -70,14 +78,29 @@ const hashes = new Map<string, Promise<string>>()
 
 export async function createUser(app: FastifyInstance, email: string, password = 'correct horse battery') {
   if (!hashes.has(password)) hashes.set(password, hashPassword(password))
-  const user = await app.store.users.create({ email, name: email.split('@')[0]!, passwordHash: await hashes.get(password)!, createdAt: app.now() })
-  const account = await app.store.accounts.create({ name: `${user.name} personal`, kind: 'personal', ownerId: user.id, createdAt: app.now() })
+  const user = await app.store.users.create({
+    email,
+    name: email.split('@')[0]!,
+    passwordHash: await hashes.get(password)!,
+    createdAt: app.now(),
+  })
+  const account = await app.store.accounts.create({
+    name: `${user.name} personal`,
+    kind: 'personal',
+    ownerId: user.id,
+    createdAt: app.now(),
+  })
   return { user, account, password }
 }
 
 /** Merges Set-Cookie headers of a response into a Cookie header value. */
 export function cookiesOf(res: LightMyRequestResponse, previous = ''): string {
-  const jar = new Map(previous.split('; ').filter(Boolean).map((c) => c.split('=', 2) as [string, string]))
+  const jar = new Map(
+    previous
+      .split('; ')
+      .filter(Boolean)
+      .map((c) => c.split('=', 2) as [string, string]),
+  )
   for (const c of res.cookies as Array<{ name: string; value: string }>) jar.set(c.name, c.value)
   return [...jar].map(([k, v]) => `${k}=${v}`).join('; ')
 }
@@ -93,7 +116,9 @@ export async function signIn(app: FastifyInstance, email: string, password = 'co
   const page = await app.inject({ method: 'GET', url: '/login' })
   let cookie = cookiesOf(page)
   const res = await app.inject({
-    method: 'POST', url: '/login', headers: { cookie },
+    method: 'POST',
+    url: '/login',
+    headers: { cookie },
     payload: { csrf: csrfOf(page.body), email, password, return_to: '/dashboard' },
   })
   if (res.statusCode !== 303) throw new Error(`sign-in failed: ${res.statusCode}`)
@@ -103,8 +128,15 @@ export async function signIn(app: FastifyInstance, email: string, password = 'co
 
 export const REDIRECT_URI = 'https://client.example/callback'
 
-export async function registerClient(app: FastifyInstance, body: Record<string, unknown> = {}): Promise<Record<string, any>> {
-  const res = await app.inject({ method: 'POST', url: '/register', payload: { client_name: 'Test Client', redirect_uris: [REDIRECT_URI], ...body } })
+export async function registerClient(
+  app: FastifyInstance,
+  body: Record<string, unknown> = {},
+): Promise<Record<string, any>> {
+  const res = await app.inject({
+    method: 'POST',
+    url: '/register',
+    payload: { client_name: 'Test Client', redirect_uris: [REDIRECT_URI], ...body },
+  })
   if (res.statusCode !== 201) throw new Error(`registration failed: ${res.body}`)
   return res.json()
 }
@@ -116,28 +148,58 @@ export function pkce() {
 
 export function authorizeQuery(clientId: string, challenge: string, extra: Record<string, string> = {}): string {
   return new URLSearchParams({
-    response_type: 'code', client_id: clientId, redirect_uri: REDIRECT_URI, code_challenge: challenge,
-    code_challenge_method: 'S256', state: 'st-123', scope: 'read write', resource: 'http://localhost:3000/mcp', ...extra,
+    response_type: 'code',
+    client_id: clientId,
+    redirect_uri: REDIRECT_URI,
+    code_challenge: challenge,
+    code_challenge_method: 'S256',
+    state: 'st-123',
+    scope: 'read write',
+    resource: 'http://localhost:3000/mcp',
+    ...extra,
   }).toString()
 }
 
 /** Runs GET /authorize and approves the consent; returns the redirect Location. */
-export async function approve(app: FastifyInstance, cookie: string, query: string, form: Record<string, string | string[]> = {}) {
+export async function approve(
+  app: FastifyInstance,
+  cookie: string,
+  query: string,
+  form: Record<string, string | string[]> = {},
+) {
   const page = await app.inject({ method: 'GET', url: `/authorize?${query}`, headers: { cookie } })
-  if (page.statusCode !== 200) throw new Error(`consent page: ${page.statusCode} ${page.headers.location ?? page.body.slice(0, 300)}`)
-  const fields: Record<string, string | string[]> = { csrf: csrfOf(page.body), decision: 'approve', scope_choice: 'write' }
+  if (page.statusCode !== 200)
+    throw new Error(`consent page: ${page.statusCode} ${page.headers.location ?? page.body.slice(0, 300)}`)
+  const fields: Record<string, string | string[]> = {
+    csrf: csrfOf(page.body),
+    decision: 'approve',
+    scope_choice: 'write',
+  }
   for (const m of page.body.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)">/g)) {
-    if (m[1] !== 'csrf') fields[m[1]!] = m[2]!.replaceAll('&amp;', '&').replaceAll('&quot;', '"').replaceAll('&#39;', "'").replaceAll('&lt;', '<').replaceAll('&gt;', '>')
+    if (m[1] !== 'csrf')
+      fields[m[1]!] = m[2]!
+        .replaceAll('&amp;', '&')
+        .replaceAll('&quot;', '"')
+        .replaceAll('&#39;', "'")
+        .replaceAll('&lt;', '<')
+        .replaceAll('&gt;', '>')
   }
   const res = await app.inject({
-    method: 'POST', url: '/authorize', headers: { cookie, 'content-type': 'application/x-www-form-urlencoded' },
-    payload: new URLSearchParams(Object.entries({ ...fields, ...form }).flatMap(([k, v]) => (Array.isArray(v) ? v.map((x) => [k, x]) : [[k, v]]))).toString(),
+    method: 'POST',
+    url: '/authorize',
+    headers: { cookie, 'content-type': 'application/x-www-form-urlencoded' },
+    payload: new URLSearchParams(
+      Object.entries({ ...fields, ...form }).flatMap(([k, v]) => (Array.isArray(v) ? v.map((x) => [k, x]) : [[k, v]])),
+    ).toString(),
   })
   return res
 }
 
 /** Full flow to a code: register, sign in, approve. */
-export async function codeFor(app: FastifyInstance, opts: { email?: string; form?: Record<string, string | string[]>; client?: Record<string, any> } = {}) {
+export async function codeFor(
+  app: FastifyInstance,
+  opts: { email?: string; form?: Record<string, string | string[]>; client?: Record<string, any> } = {},
+) {
   const email = opts.email ?? 'alice@example.com'
   if (!(await app.store.users.byEmail(email))) await createUser(app, email)
   const client = opts.client ?? (await registerClient(app))
@@ -150,7 +212,12 @@ export async function codeFor(app: FastifyInstance, opts: { email?: string; form
 }
 
 export function tokenRequest(app: FastifyInstance, form: Record<string, string>, headers: Record<string, string> = {}) {
-  return app.inject({ method: 'POST', url: '/token', headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers }, payload: new URLSearchParams(form).toString() })
+  return app.inject({
+    method: 'POST',
+    url: '/token',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
+    payload: new URLSearchParams(form).toString(),
+  })
 }
 
 /** Asserts no JSON null anywhere in a value (ChatGPT and the SDK break on them). */
@@ -166,13 +233,26 @@ export function findNull(value: unknown, path = '$'): string | null {
 }
 
 /** A key made the way the CLI or dashboard makes one; returns the raw key and its row. */
-export async function createKey(app: FastifyInstance, owner: { userId: number; accountId: number }, extra: { scopes?: string[]; resource?: string | null; expiresAt?: number | null; clientId?: string | null } = {}) {
+export async function createKey(
+  app: FastifyInstance,
+  owner: { userId: number; accountId: number },
+  extra: { scopes?: string[]; resource?: string | null; expiresAt?: number | null; clientId?: string | null } = {},
+) {
   const { mintKey } = await import('../src/crypto/api-key.js')
   const key = mintKey(app.config.keyPrefix)
   const result = await app.store.keys.insert({
-    accountId: owner.accountId, userId: owner.userId, name: 'test key', keyHash: key.hash, displayPrefix: key.displayPrefix,
-    scopes: extra.scopes ?? ['read', 'write'], resource: extra.resource ?? null, clientId: extra.clientId ?? null, grantId: null, familyId: null,
-    createdAt: app.now(), expiresAt: extra.expiresAt ?? null,
+    accountId: owner.accountId,
+    userId: owner.userId,
+    name: 'test key',
+    keyHash: key.hash,
+    displayPrefix: key.displayPrefix,
+    scopes: extra.scopes ?? ['read', 'write'],
+    resource: extra.resource ?? null,
+    clientId: extra.clientId ?? null,
+    grantId: null,
+    familyId: null,
+    createdAt: app.now(),
+    expiresAt: extra.expiresAt ?? null,
   })
   if (!result.ok) throw new Error('key insert failed')
   return { raw: key.raw, row: result.key }

@@ -1,29 +1,66 @@
-import t from 'tap'
 import { Writable } from 'node:stream'
+import t from 'tap'
 import { buildApp } from '../src/app.js'
-import { createUser, pkce, registerClient, tempDir, testConfig, tokenRequest, cookiesOf, csrfOf, approve, authorizeQuery, REDIRECT_URI } from './helper.js'
+import {
+  approve,
+  authorizeQuery,
+  cookiesOf,
+  createUser,
+  csrfOf,
+  pkce,
+  REDIRECT_URI,
+  registerClient,
+  tempDir,
+  testConfig,
+  tokenRequest,
+} from './helper.js'
 
 t.test('secrets never reach a log line', async (t) => {
   const lines: string[] = []
-  const stream = new Writable({ write(chunk, _enc, cb) { lines.push(String(chunk)); cb() } })
+  const stream = new Writable({
+    write(chunk, _enc, cb) {
+      lines.push(String(chunk))
+      cb()
+    },
+  })
   const app = await buildApp(testConfig(tempDir(t), { KEYGATE_LOG_LEVEL: 'trace' }), { logger: { stream } })
   t.teardown(() => app.close())
   const { password } = await createUser(app, 'alice@example.com', 'super-secret-password')
   const page = await app.inject({ method: 'GET', url: '/login' })
-  const login = await app.inject({ method: 'POST', url: '/login', headers: { cookie: cookiesOf(page) }, payload: { csrf: csrfOf(page.body), email: 'alice@example.com', password } })
+  const login = await app.inject({
+    method: 'POST',
+    url: '/login',
+    headers: { cookie: cookiesOf(page) },
+    payload: { csrf: csrfOf(page.body), email: 'alice@example.com', password },
+  })
   const cookie = cookiesOf(login, cookiesOf(page))
   const client = await registerClient(app, { token_endpoint_auth_method: 'client_secret_basic' })
   const { verifier, challenge } = pkce()
   const res = await approve(app, cookie, authorizeQuery(client.client_id, challenge))
   const code = new URL(res.headers.location as string).searchParams.get('code')!
   const basic = `Basic ${Buffer.from(`${client.client_id}:${client.client_secret}`).toString('base64')}`
-  const token = await tokenRequest(app, { grant_type: 'authorization_code', code, code_verifier: verifier, redirect_uri: REDIRECT_URI }, { authorization: basic })
+  const token = await tokenRequest(
+    app,
+    { grant_type: 'authorization_code', code, code_verifier: verifier, redirect_uri: REDIRECT_URI },
+    { authorization: basic },
+  )
   t.equal(token.statusCode, 200)
-  await app.inject({ method: 'GET', url: `/nowhere?code=${code}&access_token=${token.json().access_token}&password=${password}` })
+  await app.inject({
+    method: 'GET',
+    url: `/nowhere?code=${code}&access_token=${token.json().access_token}&password=${password}`,
+  })
   const all = lines.join('')
   t.ok(lines.length > 10, 'requests were logged')
   const sessionValue = cookie.split('=')[1]!
-  for (const [name, secret] of Object.entries({ password, code, verifier, client_secret: client.client_secret, basic, access_token: token.json().access_token, session: sessionValue })) {
+  for (const [name, secret] of Object.entries({
+    password,
+    code,
+    verifier,
+    client_secret: client.client_secret,
+    basic,
+    access_token: token.json().access_token,
+    session: sessionValue,
+  })) {
     t.notOk(all.includes(secret), `${name} is not in the logs`)
   }
   t.match(all, /code=\[redacted\]/)
@@ -32,7 +69,12 @@ t.test('secrets never reach a log line', async (t) => {
 /** An app whose log lines (level info) are collected. */
 async function loggedApp(t: { teardown(fn: () => unknown): void }) {
   const lines: string[] = []
-  const stream = new Writable({ write(chunk, _enc, cb) { lines.push(String(chunk)); cb() } })
+  const stream = new Writable({
+    write(chunk, _enc, cb) {
+      lines.push(String(chunk))
+      cb()
+    },
+  })
   const app = await buildApp(testConfig(tempDir(t), { KEYGATE_LOG_LEVEL: 'info' }), { logger: { stream } })
   t.teardown(() => app.close())
   return { app, lines }

@@ -2,9 +2,10 @@
 // authenticates like an existing product would: it looks the Bearer key up in the same
 // api_keys table (through the store), honours the key's scopes, and scopes every note to
 // the key's account.
-import { fieldsOf } from '../request-fields.js'
+
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { bearerToken, lookUpKey } from '../mcp/bearer.js'
+import { fieldsOf } from '../request-fields.js'
 import type { ApiKey, Note } from '../store/types.js'
 import { DEMO_OPENAPI } from './openapi.js'
 
@@ -17,7 +18,12 @@ function fail(reply: FastifyReply, status: number, error: string, message: strin
   return reply.code(status).send({ error, message })
 }
 
-async function keyWithScope(app: FastifyInstance, req: FastifyRequest, reply: FastifyReply, scope: string): Promise<ApiKey | null> {
+async function keyWithScope(
+  app: FastifyInstance,
+  req: FastifyRequest,
+  reply: FastifyReply,
+  scope: string,
+): Promise<ApiKey | null> {
   const { outcome, key } = await lookUpKey(app, bearerToken(req), null)
   if (outcome !== 'ok') {
     reply.header('www-authenticate', 'Bearer realm="api"')
@@ -59,10 +65,13 @@ export default async function demoApi(app: FastifyInstance): Promise<void> {
     const body = fieldsOf(req.body)
     const title = body?.title
     const text = body?.body ?? ''
-    if (typeof title !== 'string' || title.trim() === '' || title.length > MAX_TITLE) return fail(reply, 400, 'invalid', `title must be a string of 1-${MAX_TITLE} characters`)
-    if (typeof text !== 'string' || text.length > MAX_BODY) return fail(reply, 400, 'invalid', `body must be a string of at most ${MAX_BODY} characters`)
+    if (typeof title !== 'string' || title.trim() === '' || title.length > MAX_TITLE)
+      return fail(reply, 400, 'invalid', `title must be a string of 1-${MAX_TITLE} characters`)
+    if (typeof text !== 'string' || text.length > MAX_BODY)
+      return fail(reply, 400, 'invalid', `body must be a string of at most ${MAX_BODY} characters`)
     // U+0000 cannot be stored in PostgreSQL text; refused on every database alike.
-    if (title.includes('\u0000') || text.includes('\u0000')) return fail(reply, 400, 'invalid', 'title and body must not contain U+0000')
+    if (title.includes('\u0000') || text.includes('\u0000'))
+      return fail(reply, 400, 'invalid', 'title and body must not contain U+0000')
     const note = await app.store.notes.create({ accountId: key.accountId, title, body: text, createdAt: app.now() })
     return reply.code(201).send(noteJson(note))
   })

@@ -5,9 +5,9 @@
 // compiled once, on its first call, so a large API costs nothing until it is used. Ajv's
 // own warnings (an unknown `format`, ignored) go to the caller's log, not to the console.
 import { AjvJsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/ajv-provider.js'
+import type { JsonSchemaType, JsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/types.js'
 import { Ajv } from 'ajv'
 import addFormatsModule from 'ajv-formats'
-import type { JsonSchemaType, JsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/types.js'
 import type { ToolDef } from './openapi.js'
 
 // ajv-formats is CommonJS with a default export.
@@ -37,7 +37,13 @@ export class ArgumentCheck {
     // The SDK's default options (lenient about unknown keywords such as OpenAPI's `example`,
     // every error at once, formats checked), with the warnings routed to `log`.
     const warn = (...parts: unknown[]) => log.warn(this.compiling, parts.map(String).join(' '))
-    const ajv = new Ajv({ strict: false, validateFormats: true, validateSchema: false, allErrors: true, logger: { log: () => {}, warn, error: warn } })
+    const ajv = new Ajv({
+      strict: false,
+      validateFormats: true,
+      validateSchema: false,
+      allErrors: true,
+      logger: { log: () => {}, warn, error: warn },
+    })
     this.validator = new AjvJsonSchemaValidator(addFormats(ajv))
   }
 

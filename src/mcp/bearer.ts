@@ -11,7 +11,10 @@ export const LAST_USED_INTERVAL_SECONDS = 60
 
 export type BearerOutcome = 'ok' | 'missing' | 'malformed' | 'unknown' | 'revoked' | 'expired' | 'wrong_audience'
 
-export function challenge(app: FastifyInstance, params: { error?: string; description?: string; scope?: string[] } = {}): string {
+export function challenge(
+  app: FastifyInstance,
+  params: { error?: string; description?: string; scope?: string[] } = {},
+): string {
   const parts: string[] = []
   if (params.error) parts.push(`error="${params.error}"`)
   if (params.description) parts.push(`error_description="${params.description}"`)
@@ -33,7 +36,9 @@ function unauthorized(app: FastifyInstance, outcome: Exclude<BearerOutcome, 'ok'
     return new OAuthError('invalid_token', 'an access token is required', 401, { 'www-authenticate': challenge(app) })
   }
   const description = DESCRIPTIONS[outcome]
-  return new OAuthError('invalid_token', description, 401, { 'www-authenticate': challenge(app, { error: 'invalid_token', description }) })
+  return new OAuthError('invalid_token', description, 401, {
+    'www-authenticate': challenge(app, { error: 'invalid_token', description }),
+  })
 }
 
 /** A presented token, and its hash when it is a well-formed key (null otherwise). */
@@ -59,11 +64,19 @@ export function presentedToken(app: FastifyInstance, req: FastifyRequest): Prese
 }
 
 /** Classifies a presented token; exported for the in-process benchmark and the demo API. */
-export async function lookUpKey(app: FastifyInstance, token: string | undefined, audience: string | null): Promise<{ outcome: BearerOutcome; key?: ApiKey }> {
+export async function lookUpKey(
+  app: FastifyInstance,
+  token: string | undefined,
+  audience: string | null,
+): Promise<{ outcome: BearerOutcome; key?: ApiKey }> {
   return classify(app, present(app, token), audience)
 }
 
-async function classify(app: FastifyInstance, { token, hash }: PresentedToken, audience: string | null): Promise<{ outcome: BearerOutcome; key?: ApiKey }> {
+async function classify(
+  app: FastifyInstance,
+  { token, hash }: PresentedToken,
+  audience: string | null,
+): Promise<{ outcome: BearerOutcome; key?: ApiKey }> {
   if (token === undefined) return { outcome: 'missing' }
   if (hash === null) return { outcome: 'malformed' }
   const key = await app.store.keys.byHash(hash)

@@ -2,7 +2,7 @@
 // KEYGATE_UPSTREAM, or by default the built-in demo API served by this same process.
 import type { FastifyInstance } from 'fastify'
 import { DEMO_OPENAPI } from '../demo/openapi.js'
-import { readDocument, toolsFromOpenApi, type ToolDef } from './openapi.js'
+import { readDocument, type ToolDef, toolsFromOpenApi } from './openapi.js'
 
 export type Catalog = {
   tools(): Promise<ToolDef[]>
@@ -13,7 +13,14 @@ export type Catalog = {
 function localBase(app: FastifyInstance): string {
   const address = app.server.address()
   if (!address || typeof address === 'string') return `${app.config.issuer}/api/v1`
-  const host = address.family === 'IPv6' ? (address.address === '::' ? '[::1]' : `[${address.address}]`) : address.address === '0.0.0.0' ? '127.0.0.1' : address.address
+  const host =
+    address.family === 'IPv6'
+      ? address.address === '::'
+        ? '[::1]'
+        : `[${address.address}]`
+      : address.address === '0.0.0.0'
+        ? '127.0.0.1'
+        : address.address
   return `http://${host}:${address.port}/api/v1`
 }
 

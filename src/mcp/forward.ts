@@ -3,7 +3,7 @@
 // response size are bounded; every failure becomes a tool result with isError, never a
 // crash, and nothing of one request can reach another's answer.
 import { EventEmitter } from 'node:events'
-import { Pool, errors, type Dispatcher } from 'undici'
+import { type Dispatcher, errors, Pool } from 'undici'
 import type { ToolDef } from './openapi.js'
 
 export type CallResult = {
@@ -14,7 +14,11 @@ export type CallResult = {
 
 const ERROR_EXCERPT = 2000
 
-export type UpstreamOptions = { timeoutMs: number; maxBytes: number; observe?: (seconds: number, outcome: string) => void }
+export type UpstreamOptions = {
+  timeoutMs: number
+  maxBytes: number
+  observe?: (seconds: number, outcome: string) => void
+}
 
 /** What undici accepts as a request's `signal`: an EventEmitter with `aborted` and `reason`. */
 class Stop extends EventEmitter {
@@ -65,10 +69,15 @@ function pathWith(tool: ToolDef, args: Record<string, unknown>): string {
 }
 
 function headersFor(tool: ToolDef, args: Record<string, unknown>, key: string): Record<string, string> {
-  const headers: Record<string, string> = { authorization: `Bearer ${key}`, accept: 'application/json', 'user-agent': 'keygate' }
+  const headers: Record<string, string> = {
+    authorization: `Bearer ${key}`,
+    accept: 'application/json',
+    'user-agent': 'keygate',
+  }
   for (const p of tool.params) {
     const value = args[p.arg]
-    if (p.in === 'header' && value !== undefined && value !== null) headers[p.name.toLowerCase()] = String(value).replace(/[\r\n]/g, ' ')
+    if (p.in === 'header' && value !== undefined && value !== null)
+      headers[p.name.toLowerCase()] = String(value).replace(/[\r\n]/g, ' ')
   }
   if (tool.hasBody && args.body !== undefined) headers['content-type'] = 'application/json'
   return headers
@@ -83,7 +92,11 @@ function missingArgument(tool: ToolDef, args: Record<string, unknown>): string |
  * is all llhttp will read, so such a body is taken whole; one without it (chunked) is
  * counted chunk by chunk and abandoned as soon as it passes the limit.
  */
-async function readBounded(body: Dispatcher.ResponseData['body'], declared: number, maxBytes: number): Promise<string | null> {
+async function readBounded(
+  body: Dispatcher.ResponseData['body'],
+  declared: number,
+  maxBytes: number,
+): Promise<string | null> {
   if (declared > maxBytes) return null
   if (Number.isSafeInteger(declared)) return body.text()
   const chunks: Buffer[] = []
@@ -97,7 +110,11 @@ async function readBounded(body: Dispatcher.ResponseData['body'], declared: numb
 }
 
 function describeFailure(err: unknown, timeoutMs: number): string {
-  if (err instanceof errors.HeadersTimeoutError || err instanceof errors.BodyTimeoutError || (err as Error).name === 'TimeoutError') {
+  if (
+    err instanceof errors.HeadersTimeoutError ||
+    err instanceof errors.BodyTimeoutError ||
+    (err as Error).name === 'TimeoutError'
+  ) {
     return `The upstream API did not answer within ${timeoutMs} ms.`
   }
   const code = (err as { code?: string }).code
@@ -120,7 +137,10 @@ function toResult(status: number, contentType: string, text: string): CallResult
       return errorResult('The upstream API sent invalid JSON.')
     }
     // structuredContent must be an object (MCP 2025-06-18); wrap arrays and scalars.
-    const structured = typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : { result: parsed }
+    const structured =
+      typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)
+        ? (parsed as Record<string, unknown>)
+        : { result: parsed }
     return { content: [{ type: 'text', text }], structuredContent: structured }
   }
   return { content: [{ type: 'text', text }] }
@@ -149,25 +169,42 @@ export class Upstream {
   private pool(origin: string): Pool {
     let pool = this.pools.get(origin)
     if (!pool) {
-      pool = new Pool(origin, { connections: 64, headersTimeout: this.options.timeoutMs, bodyTimeout: this.options.timeoutMs })
+      pool = new Pool(origin, {
+        connections: 64,
+        headersTimeout: this.options.timeoutMs,
+        bodyTimeout: this.options.timeoutMs,
+      })
       this.pools.set(origin, pool)
     }
     return pool
   }
 
   /** `signal` aborts the upstream request when the MCP request is cancelled. */
-  async call(base: string, tool: ToolDef, args: Record<string, unknown>, key: string, signal?: AbortSignal): Promise<CallResult> {
+  async call(
+    base: string,
+    tool: ToolDef,
+    args: Record<string, unknown>,
+    key: string,
+    signal?: AbortSignal,
+  ): Promise<CallResult> {
     const missing = missingArgument(tool, args)
     if (missing) return errorResult(`Missing required argument: ${missing}`)
     const dots = dotSegmentArgument(tool, args)
-    if (dots) return errorResult(`Invalid arguments for ${tool.name}: the path argument ${dots} must not be "." or ".."`)
+    if (dots)
+      return errorResult(`Invalid arguments for ${tool.name}: the path argument ${dots} must not be "." or ".."`)
     const started = performance.now()
     const result = await this.forward(base, tool, args, key, signal)
     this.options.observe?.((performance.now() - started) / 1000, result.isError ? 'error' : 'ok')
     return result
   }
 
-  private async forward(base: string, tool: ToolDef, args: Record<string, unknown>, key: string, cancelled?: AbortSignal): Promise<CallResult> {
+  private async forward(
+    base: string,
+    tool: ToolDef,
+    args: Record<string, unknown>,
+    key: string,
+    cancelled?: AbortSignal,
+  ): Promise<CallResult> {
     const url = this.parsed(base)
     const path = `${url.prefix}${pathWith(tool, args)}`
     const { timeoutMs, maxBytes } = this.options

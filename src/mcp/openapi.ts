@@ -12,7 +12,12 @@ export type ToolParam = { name: string; in: ParamLocation; arg: string; required
 export type ToolDef = {
   name: string
   description: string
-  inputSchema: { type: 'object'; properties: Record<string, unknown>; required?: string[]; additionalProperties?: boolean }
+  inputSchema: {
+    type: 'object'
+    properties: Record<string, unknown>
+    required?: string[]
+    additionalProperties?: boolean
+  }
   annotations: { title?: string; readOnlyHint?: boolean; destructiveHint?: boolean; idempotentHint?: boolean }
   method: string
   path: string
@@ -53,7 +58,10 @@ export async function readDocument(source: string): Promise<Json> {
 
 function toolName(method: string, path: string, op: Json): string {
   const raw = typeof op.operationId === 'string' && op.operationId ? op.operationId : `${method}_${path}`
-  const name = raw.replace(/[^A-Za-z0-9_.-]+/g, '_').replace(/^_+|_+$/g, '').slice(0, 128)
+  const name = raw
+    .replace(/[^A-Za-z0-9_.-]+/g, '_')
+    .replace(/^_+|_+$/g, '')
+    .slice(0, 128)
   return TOOL_NAME.test(name) ? name : `${method}_operation`
 }
 
@@ -63,7 +71,9 @@ function methodScope(method: string): string[] {
 
 function scopeSets(method: string, op: Json, doc: Json): string[][] {
   const security = (op.security ?? doc.security) as Json[] | undefined
-  const sets = (security ?? []).map((req) => [...new Set(Object.values(req).flat() as string[])]).filter((s) => s.length > 0)
+  const sets = (security ?? [])
+    .map((req) => [...new Set(Object.values(req).flat() as string[])])
+    .filter((s) => s.length > 0)
   return sets.length > 0 ? sets : [methodScope(method)]
 }
 
@@ -97,7 +107,9 @@ function buildTool(doc: Json, path: string, method: string, pathItem: Json, op: 
     if (body.required) required.push('body')
   }
   const sets = scopeSets(method, op, doc)
-  const summary = [op.summary, op.description].filter((s) => typeof s === 'string' && s.trim()).join('\n\n') || `${method.toUpperCase()} ${path}`
+  const summary =
+    [op.summary, op.description].filter((s) => typeof s === 'string' && s.trim()).join('\n\n') ||
+    `${method.toUpperCase()} ${path}`
   const scopeNote = sets.map((s) => s.join(' + ')).join(' or ')
   return {
     name: toolName(method, path, op),
@@ -119,7 +131,8 @@ function buildTool(doc: Json, path: string, method: string, pathItem: Json, op: 
 
 /** Builds the tools of an OpenAPI 3.x document (local $refs only). */
 export async function toolsFromOpenApi(document: Json): Promise<ToolDef[]> {
-  if (typeof document.openapi !== 'string' || !document.openapi.startsWith('3.')) throw new OpenApiError('only OpenAPI 3.x documents are supported')
+  if (typeof document.openapi !== 'string' || !document.openapi.startsWith('3.'))
+    throw new OpenApiError('only OpenAPI 3.x documents are supported')
   const doc = (await $RefParser.dereference(structuredClone(document), {
     resolve: { external: false },
     dereference: { circular: 'ignore' },
@@ -135,7 +148,8 @@ export async function toolsFromOpenApi(document: Json): Promise<ToolDef[]> {
   }
   const seen = new Set<string>()
   for (const tool of tools) {
-    if (seen.has(tool.name)) throw new OpenApiError(`two operations map to the tool name ${tool.name}: give them distinct operationIds`)
+    if (seen.has(tool.name))
+      throw new OpenApiError(`two operations map to the tool name ${tool.name}: give them distinct operationIds`)
     seen.add(tool.name)
   }
   return tools

@@ -33,7 +33,8 @@ export function originPolicy(config: Config): OriginPolicy {
       const host = (req.host ?? '').toLowerCase()
       if (!hosts.has(host)) return `Host ${JSON.stringify(host.slice(0, 100))} is not allowed`
       const origin = req.headers.origin
-      if (origin !== undefined && !originAllowed(origin)) return `Origin ${JSON.stringify(origin.slice(0, 100))} is not allowed`
+      if (origin !== undefined && !originAllowed(origin))
+        return `Origin ${JSON.stringify(origin.slice(0, 100))} is not allowed`
       return null
     },
   }

@@ -3,22 +3,24 @@
 // schema, batches, protocol version), then (for tools/call) the tool's scope, and only then
 // handed to the process's one official MCP SDK Server through ExchangeTransport. GET and
 // DELETE answer 405: there are no sessions and no server-initiated streams.
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+
 import { Server } from '@modelcontextprotocol/sdk/server/index.js'
 import { MAX_BATCH_SIZE } from '@modelcontextprotocol/sdk/server/requestBody.js'
 import { isJsonContentType } from '@modelcontextprotocol/sdk/shared/mediaType.js'
 import {
   CallToolRequestSchema,
-  JSONRPCMessageSchema,
-  ListToolsRequestSchema,
   ErrorCode,
-  McpError,
-  SUPPORTED_PROTOCOL_VERSIONS,
   type JSONRPCMessage,
+  JSONRPCMessageSchema,
   type JSONRPCNotification,
   type JSONRPCRequest,
+  ListToolsRequestSchema,
+  McpError,
+  SUPPORTED_PROTOCOL_VERSIONS,
 } from '@modelcontextprotocol/sdk/types.js'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { OAuthError } from '../errors.js'
+import { limit } from '../plugins/rate-limit.js'
 import type { ApiKey } from '../store/types.js'
 import { VERSION } from '../version.js'
 import { ArgumentCheck } from './arguments.js'
@@ -28,7 +30,6 @@ import { Upstream } from './forward.js'
 import type { ToolDef } from './openapi.js'
 import { originPolicy } from './origin.js'
 import { ExchangeTransport } from './transport.js'
-import { limit } from '../plugins/rate-limit.js'
 
 type RequestId = string | number | null
 
@@ -68,11 +69,19 @@ function insufficientScope(app: FastifyInstance, key: ApiKey, needed: string[]):
   })
 }
 
-type Call = (tool: ToolDef, args: Record<string, unknown>, token: string, signal: AbortSignal) => Promise<Record<string, unknown>>
+type Call = (
+  tool: ToolDef,
+  args: Record<string, unknown>,
+  token: string,
+  signal: AbortSignal,
+) => Promise<Record<string, unknown>>
 
 /** The process's one SDK Server: the protocol lives here, the key arrives with each request. */
 function buildServer(tools: () => Promise<ToolDef[]>, call: Call, args: ArgumentCheck): Server {
-  const server = new Server({ name: 'keygate', version: VERSION }, { capabilities: { tools: { listChanged: false } }, jsonSchemaValidator: args.validator })
+  const server = new Server(
+    { name: 'keygate', version: VERSION },
+    { capabilities: { tools: { listChanged: false } }, jsonSchemaValidator: args.validator },
+  )
   server.setRequestHandler(ListToolsRequestSchema, async () => ({ tools: listedTools(await tools()) }))
   server.setRequestHandler(CallToolRequestSchema, async (request, extra) => {
     const tool = (await tools()).find((t) => t.name === request.params.name)
@@ -80,7 +89,8 @@ function buildServer(tools: () => Promise<ToolDef[]>, call: Call, args: Argument
     if (!tool) throw new McpError(ErrorCode.InvalidParams, `Unknown tool: ${request.params.name.slice(0, 200)}`)
     const given = request.params.arguments ?? {}
     const problem = args.problem(tool, given)
-    if (problem) return { content: [{ type: 'text', text: `Invalid arguments for ${tool.name}: ${problem}` }], isError: true }
+    if (problem)
+      return { content: [{ type: 'text', text: `Invalid arguments for ${tool.name}: ${problem}` }], isError: true }
     return call(tool, given, extra.authInfo!.token, extra.signal)
   })
   return server
@@ -92,7 +102,12 @@ const listings = new WeakMap<ToolDef[], object[]>()
 function listedTools(tools: ToolDef[]): object[] {
   let listed = listings.get(tools)
   if (!listed) {
-    listed = tools.map(({ name, description, inputSchema, annotations }) => ({ name, description, inputSchema, annotations }))
+    listed = tools.map(({ name, description, inputSchema, annotations }) => ({
+      name,
+      description,
+      inputSchema,
+      annotations,
+    }))
     listings.set(tools, listed)
   }
   return listed
@@ -110,7 +125,9 @@ export default async function mcpRoutes(app: FastifyInstance): Promise<void> {
 
   // The body arrives as a string; the POST handler parses it and answers -32700, 415 and 406 itself.
   app.removeAllContentTypeParsers()
-  app.addContentTypeParser('*', { parseAs: 'string', bodyLimit: app.config.mcpMaxBodyBytes }, (_req, body, done) => done(null, body))
+  app.addContentTypeParser('*', { parseAs: 'string', bodyLimit: app.config.mcpMaxBodyBytes }, (_req, body, done) =>
+    done(null, body),
+  )
 
   async function guard(req: FastifyRequest, reply: FastifyReply): Promise<{ key: ApiKey; token: string } | null> {
     const refused = policy.check(req)
@@ -123,17 +140,32 @@ export default async function mcpRoutes(app: FastifyInstance): Promise<void> {
 
   const notAllowed = async (req: FastifyRequest, reply: FastifyReply) => {
     if (!(await guard(req, reply))) return reply
-    return jsonRpcError(reply.header('allow', 'POST'), 405, -32000, 'Method not allowed: this server is stateless and opens no streams', idOf(req.body))
+    return jsonRpcError(
+      reply.header('allow', 'POST'),
+      405,
+      -32000,
+      'Method not allowed: this server is stateless and opens no streams',
+      idOf(req.body),
+    )
   }
   app.get('/mcp', { config: limit(app, 'mcp') }, notAllowed)
   app.delete('/mcp', { config: limit(app, 'mcp') }, notAllowed)
 
   const transport = new ExchangeTransport()
   const checks = new ArgumentCheck({
-    uncompilable: (tool, err) => app.log.warn({ tool, reason: err.message }, "this tool's inputSchema cannot be compiled: only its required parameters are checked"),
-    warn: (tool, message) => app.log.warn({ tool, reason: message }, "this tool's inputSchema was compiled with a warning"),
+    uncompilable: (tool, err) =>
+      app.log.warn(
+        { tool, reason: err.message },
+        "this tool's inputSchema cannot be compiled: only its required parameters are checked",
+      ),
+    warn: (tool, message) =>
+      app.log.warn({ tool, reason: message }, "this tool's inputSchema was compiled with a warning"),
   })
-  const server = buildServer(() => tools.tools(), (tool, args, token, signal) => upstream.call(tools.upstreamBase(), tool, args, token, signal), checks)
+  const server = buildServer(
+    () => tools.tools(),
+    (tool, args, token, signal) => upstream.call(tools.upstreamBase(), tool, args, token, signal),
+    checks,
+  )
   await server.connect(transport)
   app.addHook('onClose', async () => server.close())
   const sse = app.config.mcpResponse === 'sse'
@@ -146,10 +178,22 @@ export default async function mcpRoutes(app: FastifyInstance): Promise<void> {
     const { key, token } = caller
     const accept = req.headers.accept ?? ''
     if (!accept.includes('application/json') || !accept.includes('text/event-stream')) {
-      return jsonRpcError(reply, 406, -32000, 'Not Acceptable: Client must accept both application/json and text/event-stream', idOf(req.body))
+      return jsonRpcError(
+        reply,
+        406,
+        -32000,
+        'Not Acceptable: Client must accept both application/json and text/event-stream',
+        idOf(req.body),
+      )
     }
     if (!isJsonContentType(req.headers['content-type'])) {
-      return jsonRpcError(reply, 415, -32000, 'Unsupported Media Type: Content-Type must be application/json', idOf(req.body))
+      return jsonRpcError(
+        reply,
+        415,
+        -32000,
+        'Unsupported Media Type: Content-Type must be application/json',
+        idOf(req.body),
+      )
     }
     let parsed: unknown
     try {
@@ -171,11 +215,24 @@ export default async function mcpRoutes(app: FastifyInstance): Promise<void> {
     // Each message passed the SDK's JSON-RPC schema: a request has a method and an id.
     const requests = messages.filter((m): m is JSONRPCRequest => 'method' in m && 'id' in m)
     if (requests.some((m) => m.method === 'initialize')) {
-      if (messages.length > 1) return jsonRpcError(reply, 400, -32600, 'Invalid Request: Only one initialization request is allowed', batch ? null : requests[0]!.id)
+      if (messages.length > 1)
+        return jsonRpcError(
+          reply,
+          400,
+          -32600,
+          'Invalid Request: Only one initialization request is allowed',
+          batch ? null : requests[0]!.id,
+        )
     } else {
       const version = req.headers['mcp-protocol-version']
       if (version !== undefined && !SUPPORTED_PROTOCOL_VERSIONS.includes(String(version))) {
-        return jsonRpcError(reply, 400, -32000, `Bad Request: Unsupported protocol version: ${String(version).slice(0, 40)} (supported versions: ${SUPPORTED_PROTOCOL_VERSIONS.join(', ')})`, !batch && requests.length === 1 ? requests[0]!.id : null)
+        return jsonRpcError(
+          reply,
+          400,
+          -32000,
+          `Bad Request: Unsupported protocol version: ${String(version).slice(0, 40)} (supported versions: ${SUPPORTED_PROTOCOL_VERSIONS.join(', ')})`,
+          !batch && requests.length === 1 ? requests[0]!.id : null,
+        )
       }
     }
     const authInfo = { token, clientId: key.clientId ?? '', scopes: key.scopes }
@@ -190,11 +247,19 @@ export default async function mcpRoutes(app: FastifyInstance): Promise<void> {
       toolDefs = await tools.tools()
     } catch (err) {
       req.log.error({ err }, 'the OpenAPI document could not be loaded')
-      return jsonRpcError(reply, 503, -32603, "The upstream API's OpenAPI document could not be loaded; try again later.")
+      return jsonRpcError(
+        reply,
+        503,
+        -32603,
+        "The upstream API's OpenAPI document could not be loaded; try again later.",
+      )
     }
     for (const request of requests) {
       if (request.method !== 'tools/call') continue
-      const needed = missingScopes(toolDefs.find((t) => t.name === request.params?.name), key)
+      const needed = missingScopes(
+        toolDefs.find((t) => t.name === request.params?.name),
+        key,
+      )
       if (needed) throw insufficientScope(app, key, needed)
     }
     if (notifications.length > 0) transport.notify(notifications, { authInfo })

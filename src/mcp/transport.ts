@@ -52,7 +52,11 @@ export class ExchangeTransport implements Transport {
    * Whatever has no answer after `deadlineMs` is cancelled and answered with an error, so no
    * HTTP request can wait forever.
    */
-  exchange(requests: JSONRPCRequest[], extra: MessageExtraInfo, deadlineMs: number): { answers: Promise<JSONRPCMessage[]>; cancel(): void } {
+  exchange(
+    requests: JSONRPCRequest[],
+    extra: MessageExtraInfo,
+    deadlineMs: number,
+  ): { answers: Promise<JSONRPCMessage[]>; cancel(): void } {
     const deliver = this.onmessage
     if (!deliver) throw new Error('the MCP server is not connected')
     const internalIds: number[] = []
@@ -71,7 +75,10 @@ export class ExchangeTransport implements Transport {
         waiting.settle({ jsonrpc: '2.0', id: waiting.clientId, error: { code, message: reason } })
       }
     }
-    const timer = setTimeout(() => stop('The request took too long and was cancelled.', ErrorCode.InternalError), deadlineMs)
+    const timer = setTimeout(
+      () => stop('The request took too long and was cancelled.', ErrorCode.InternalError),
+      deadlineMs,
+    )
     requests.forEach((request, i) => deliver({ ...request, id: internalIds[i]! }, extra))
     return {
       answers: Promise.all(answers).finally(() => clearTimeout(timer)),

@@ -6,9 +6,9 @@ import type { FastifyInstance } from 'fastify'
 import type { z } from 'zod'
 import { OAuthError, PageError } from '../errors.js'
 import type { Client } from '../store/types.js'
-import { matchRedirectUri } from './redirect-uri.js'
 import { isMetadataDocumentUrl, type MetadataDocuments } from './cimd.js'
 import { authorizeClientParams, authorizeRequestParams, parseForPage, parseOAuth, stateOf } from './params.js'
+import { matchRedirectUri } from './redirect-uri.js'
 
 export type AuthorizationRequest = {
   client: Client
@@ -49,15 +49,18 @@ function checkResponseType(type: string): void {
 }
 
 function checkPkce(params: RequestParams): string {
-  if (params.code_challenge_method !== 'S256') throw new OAuthError('invalid_request', 'code_challenge_method must be S256')
-  if (!CHALLENGE.test(params.code_challenge)) throw new OAuthError('invalid_request', 'code_challenge must be 43 base64url characters (RFC 7636 §4.2)')
+  if (params.code_challenge_method !== 'S256')
+    throw new OAuthError('invalid_request', 'code_challenge_method must be S256')
+  if (!CHALLENGE.test(params.code_challenge))
+    throw new OAuthError('invalid_request', 'code_challenge must be 43 base64url characters (RFC 7636 §4.2)')
   return params.code_challenge
 }
 
 function checkResource(app: FastifyInstance, resource: string | undefined): string {
   // Absent: the MCP resource (one Claude Code version omitted it).
   if (resource === undefined) return app.config.resource
-  if (resource !== app.config.resource) throw new OAuthError('invalid_target', `resource must be ${app.config.resource}`)
+  if (resource !== app.config.resource)
+    throw new OAuthError('invalid_target', `resource must be ${app.config.resource}`)
   return resource
 }
 
@@ -69,14 +72,21 @@ function offeredScopes(app: FastifyInstance, scope: string | undefined): string[
 }
 
 /** Phase one: the client and the redirect URI. Throws PageError. */
-export async function checkClientAndRedirect(app: FastifyInstance, fields: Params, documents: MetadataDocuments): Promise<{ client: Client; redirectUri: string }> {
+export async function checkClientAndRedirect(
+  app: FastifyInstance,
+  fields: Params,
+  documents: MetadataDocuments,
+): Promise<{ client: Client; redirectUri: string }> {
   const params = parseForPage(authorizeClientParams, fields, TITLE)
   const client = await checkClient(app, params.client_id, documents)
   return { client, redirectUri: checkRedirectUri(client, params.redirect_uri) }
 }
 
 /** Phase two: everything else. Throws OAuthError, to be sent back by redirect. */
-export function checkRest(app: FastifyInstance, fields: Params): Omit<AuthorizationRequest, 'client' | 'redirectUri' | 'state'> {
+export function checkRest(
+  app: FastifyInstance,
+  fields: Params,
+): Omit<AuthorizationRequest, 'client' | 'redirectUri' | 'state'> {
   const params = parseOAuth(authorizeRequestParams, fields)
   checkResponseType(params.response_type)
   const codeChallenge = checkPkce(params)
@@ -87,7 +97,12 @@ export function checkRest(app: FastifyInstance, fields: Params): Omit<Authorizat
 export { stateOf }
 
 /** The redirect back to the client: code or error, plus state and iss (RFC 9207). */
-export function clientRedirect(app: FastifyInstance, redirectUri: string, state: string | undefined, values: Record<string, string>): string {
+export function clientRedirect(
+  app: FastifyInstance,
+  redirectUri: string,
+  state: string | undefined,
+  values: Record<string, string>,
+): string {
   const url = new URL(redirectUri)
   for (const [k, v] of Object.entries(values)) url.searchParams.append(k, v)
   if (state !== undefined) url.searchParams.append('state', state)

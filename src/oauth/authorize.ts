@@ -1,26 +1,47 @@
 // GET /authorize shows the consent page; POST /authorize (the consent form) answers with
 // a redirect carrying a signed code, or access_denied. Both run the same checks.
-import { fieldsOf } from '../request-fields.js'
+
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { audit } from '../audit.js'
 import { OAuthError, PageError } from '../errors.js'
+import { limit } from '../plugins/rate-limit.js'
+import { fieldsOf } from '../request-fields.js'
 import { ForeignKeyError, type User } from '../store/types.js'
 import { currentUser } from '../web/current-user.js'
 import { renderPage } from '../web/pages.js'
 import { checkCsrf, readSession } from '../web/session.js'
-import { checkClientAndRedirect, checkRest, clientRedirect, stateOf, type AuthorizationRequest } from './authorize-request.js'
+import {
+  type AuthorizationRequest,
+  checkClientAndRedirect,
+  checkRest,
+  clientRedirect,
+  stateOf,
+} from './authorize-request.js'
+import { type MetadataDocuments, metadataDocuments } from './cimd.js'
+import { cleanName } from './client-metadata.js'
 import { signCode } from './code.js'
 import { consentForm } from './params.js'
-import { cleanName } from './client-metadata.js'
-import { metadataDocuments, type MetadataDocuments } from './cimd.js'
-import { limit } from '../plugins/rate-limit.js'
 
-const FORWARDED = ['client_id', 'redirect_uri', 'response_type', 'state', 'code_challenge', 'code_challenge_method', 'resource', 'scope']
+const FORWARDED = [
+  'client_id',
+  'redirect_uri',
+  'response_type',
+  'state',
+  'code_challenge',
+  'code_challenge_method',
+  'resource',
+  'scope',
+]
 
 type Params = Record<string, unknown>
 
 /** Runs both phases; phase-two errors become a redirect to the client. */
-async function validate(app: FastifyInstance, documents: MetadataDocuments, params: Params, reply: FastifyReply): Promise<AuthorizationRequest | null> {
+async function validate(
+  app: FastifyInstance,
+  documents: MetadataDocuments,
+  params: Params,
+  reply: FastifyReply,
+): Promise<AuthorizationRequest | null> {
   const { client, redirectUri } = await checkClientAndRedirect(app, params, documents)
   const state = stateOf(params)
   try {
@@ -36,20 +57,35 @@ function frameHeaders(reply: FastifyReply): void {
   reply.header('x-frame-options', 'DENY')
 }
 
-async function consentPage(app: FastifyInstance, req: FastifyRequest, reply: FastifyReply, user: User, request: AuthorizationRequest, params: Params) {
+async function consentPage(
+  app: FastifyInstance,
+  req: FastifyRequest,
+  reply: FastifyReply,
+  user: User,
+  request: AuthorizationRequest,
+  params: Params,
+) {
   const accounts = await app.store.accounts.membershipsOf(user.id)
-  if (accounts.length === 0) throw new PageError(403, 'No account', 'Your user belongs to no account, so there is nothing to grant access to.')
+  if (accounts.length === 0)
+    throw new PageError(403, 'No account', 'Your user belongs to no account, so there is nothing to grant access to.')
   frameHeaders(reply)
   reply.header('referrer-policy', 'no-referrer')
-  return renderPage(app, req, reply, 'consent', {
-    // Cleaned again at display: rows stored before names were cleaned at registration.
-    clientName: cleanName(request.client.clientName),
-    redirectHost: new URL(request.redirectUri).host || request.redirectUri,
-    clientIdHost: request.client.source === 'cimd' ? new URL(request.client.clientId).host : null,
-    params: FORWARDED.filter((k) => typeof params[k] === 'string').map((k) => [k, params[k]]),
-    accounts,
-    scopes: request.scopes.map((name) => ({ name, always: app.config.alwaysScopes.includes(name) })),
-  }, user)
+  return renderPage(
+    app,
+    req,
+    reply,
+    'consent',
+    {
+      // Cleaned again at display: rows stored before names were cleaned at registration.
+      clientName: cleanName(request.client.clientName),
+      redirectHost: new URL(request.redirectUri).host || request.redirectUri,
+      clientIdHost: request.client.source === 'cimd' ? new URL(request.client.clientId).host : null,
+      params: FORWARDED.filter((k) => typeof params[k] === 'string').map((k) => [k, params[k]]),
+      accounts,
+      scopes: request.scopes.map((name) => ({ name, always: app.config.alwaysScopes.includes(name) })),
+    },
+    user,
+  )
 }
 
 function chosenScopes(app: FastifyInstance, request: AuthorizationRequest, ticked: string[]): string[] {
@@ -79,34 +115,56 @@ export default async function authorizeRoutes(app: FastifyInstance): Promise<voi
     const session = await readSession(app, req)
     checkCsrf(session, consent.csrf)
     const user = await currentUser(app, req)
-    if (!user) throw new PageError(401, 'Signed out', 'Your session has ended. Start the connection again from the application.')
+    if (!user)
+      throw new PageError(401, 'Signed out', 'Your session has ended. Start the connection again from the application.')
     const request = await validate(app, documents, body, reply)
     if (!request) return reply
     if (consent.decision !== 'approve') {
       await audit(app, req, { event: 'consent_denied', actorUserId: user.id, subject: request.client.clientId })
-      return reply.redirect(clientRedirect(app, request.redirectUri, request.state, { error: 'access_denied', error_description: 'the user denied the request' }), 302)
+      return reply.redirect(
+        clientRedirect(app, request.redirectUri, request.state, {
+          error: 'access_denied',
+          error_description: 'the user denied the request',
+        }),
+        302,
+      )
     }
     const accountId = chosenAccount(consent.account_id)
     const scopes = chosenScopes(app, request, consent.scope_choice)
     let granted
     try {
-      granted = await app.store.consents.upsert({ userId: user.id, clientId: request.client.clientId, accountId, scopes }, app.now())
+      granted = await app.store.consents.upsert(
+        { userId: user.id, clientId: request.client.clientId, accountId, scopes },
+        app.now(),
+      )
     } catch (err) {
       // The foreign key to memberships(user_id, account_id) refuses a forged account id.
-      if (err instanceof ForeignKeyError) throw new PageError(403, 'Not your account', 'You are not a member of the account you chose.')
+      if (err instanceof ForeignKeyError)
+        throw new PageError(403, 'Not your account', 'You are not a member of the account you chose.')
       throw err
     }
-    await audit(app, req, { event: 'consent_granted', accountId, actorUserId: user.id, subject: request.client.clientId, detail: { client_name: request.client.clientName, scopes } })
-    const code = await signCode(app.keyrings.code, app.config.issuer, {
-      clientId: request.client.clientId,
-      redirectUri: request.redirectUri,
-      codeChallenge: request.codeChallenge,
-      userId: user.id,
+    await audit(app, req, {
+      event: 'consent_granted',
       accountId,
-      scopes,
-      resource: request.resource,
-      consentCreatedAt: granted.createdAt,
-    }, app.now())
+      actorUserId: user.id,
+      subject: request.client.clientId,
+      detail: { client_name: request.client.clientName, scopes },
+    })
+    const code = await signCode(
+      app.keyrings.code,
+      app.config.issuer,
+      {
+        clientId: request.client.clientId,
+        redirectUri: request.redirectUri,
+        codeChallenge: request.codeChallenge,
+        userId: user.id,
+        accountId,
+        scopes,
+        resource: request.resource,
+        consentCreatedAt: granted.createdAt,
+      },
+      app.now(),
+    )
     return reply.redirect(clientRedirect(app, request.redirectUri, request.state, { code }), 302)
   })
 }

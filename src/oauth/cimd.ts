@@ -7,9 +7,9 @@
 // consents and keys can reference it.
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns'
 import { isIP } from 'node:net'
-import ipaddr from 'ipaddr.js'
 import type { FastifyInstance } from 'fastify'
-import { Agent, request, type Dispatcher } from 'undici'
+import ipaddr from 'ipaddr.js'
+import { Agent, type Dispatcher, request } from 'undici'
 import { PageError } from '../errors.js'
 import type { Client } from '../store/types.js'
 import { clientName, MAX_NAME, MAX_REDIRECT_URIS, redirectUris } from './client-metadata.js'
@@ -38,7 +38,11 @@ class CimdError extends Error {}
 
 /** A dns.lookup that refuses private addresses; net.connect calls it for every connection. */
 function guardedLookup(allowPrivate: boolean) {
-  return (hostname: string, options: { all?: boolean }, callback: (err: Error | null, address?: string | LookupAddress[], family?: number) => void) => {
+  return (
+    hostname: string,
+    options: { all?: boolean },
+    callback: (err: Error | null, address?: string | LookupAddress[], family?: number) => void,
+  ) => {
     dnsLookup(hostname, { all: true }, (err, addresses) => {
       if (err) return callback(err)
       if (!allowPrivate && !addresses.every((a) => isPublicAddress(a.address))) {
@@ -69,25 +73,43 @@ function cacheSeconds(header: string | string[] | undefined): number {
   return Math.min(MAX_CACHE_SECONDS, Math.max(MIN_CACHE_SECONDS, seconds))
 }
 
-function validate(url: string, doc: unknown): { name: string; redirectUris: string[]; metadata: Record<string, unknown> } {
+function validate(
+  url: string,
+  doc: unknown,
+): { name: string; redirectUris: string[]; metadata: Record<string, unknown> } {
   if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw new CimdError('it is not a JSON object')
   const d = doc as Record<string, unknown>
   if (d.client_id !== url) throw new CimdError('its client_id does not equal its URL')
   const name = clientName.safeParse(d.client_name)
   if (!name.success || name.data === undefined) throw new CimdError(`it has no client_name (1-${MAX_NAME} characters)`)
   const uris = d.redirect_uris
-  if (!Array.isArray(uris) || uris.length === 0 || uris.length > MAX_REDIRECT_URIS || uris.some((u) => typeof u !== 'string')) {
+  if (
+    !Array.isArray(uris) ||
+    uris.length === 0 ||
+    uris.length > MAX_REDIRECT_URIS ||
+    uris.some((u) => typeof u !== 'string')
+  ) {
     throw new CimdError(`it has no redirect_uris (1-${MAX_REDIRECT_URIS} strings)`)
   }
   const checked = redirectUris.safeParse(uris)
   if (!checked.success) throw new CimdError(checked.error.issues[0]!.message)
   const method = d.token_endpoint_auth_method ?? 'none'
-  if (method !== 'none') throw new CimdError(`token_endpoint_auth_method ${String(method).slice(0, 40)} is not supported (only "none")`)
-  const grantTypes = Array.isArray(d.grant_types) ? d.grant_types.filter((g) => g === 'authorization_code' || g === 'refresh_token') : []
+  if (method !== 'none')
+    throw new CimdError(`token_endpoint_auth_method ${String(method).slice(0, 40)} is not supported (only "none")`)
+  const grantTypes = Array.isArray(d.grant_types)
+    ? d.grant_types.filter((g) => g === 'authorization_code' || g === 'refresh_token')
+    : []
   return {
     name: name.data,
     redirectUris: checked.data,
-    metadata: { client_id: url, client_name: name.data, redirect_uris: checked.data, token_endpoint_auth_method: 'none', grant_types: grantTypes.length ? grantTypes : ['authorization_code'], response_types: ['code'] },
+    metadata: {
+      client_id: url,
+      client_name: name.data,
+      redirect_uris: checked.data,
+      token_endpoint_auth_method: 'none',
+      grant_types: grantTypes.length ? grantTypes : ['authorization_code'],
+      response_types: ['code'],
+    },
   }
 }
 
@@ -95,7 +117,11 @@ export type MetadataDocuments = { resolve(clientId: string): Promise<Client> }
 
 export function metadataDocuments(app: FastifyInstance): MetadataDocuments {
   const { cimdAllowPrivate, cimdTimeoutMs } = app.config
-  const agent = new Agent({ connect: { lookup: guardedLookup(cimdAllowPrivate) as never, timeout: cimdTimeoutMs }, headersTimeout: cimdTimeoutMs, bodyTimeout: cimdTimeoutMs })
+  const agent = new Agent({
+    connect: { lookup: guardedLookup(cimdAllowPrivate) as never, timeout: cimdTimeoutMs },
+    headersTimeout: cimdTimeoutMs,
+    bodyTimeout: cimdTimeoutMs,
+  })
   const cache = new Map<string, { client: Client; until: number }>()
   app.addHook('onClose', async () => agent.close())
 
@@ -112,7 +138,8 @@ export function metadataDocuments(app: FastifyInstance): MetadataDocuments {
     if (cause instanceof CimdError) return cause
     const name = (err as Error).name
     const code = (err as { code?: string }).code ?? ''
-    if (name === 'TimeoutError' || name === 'AbortError' || /Timeout|ABORTED/.test(code)) return new CimdError(`it did not answer within ${cimdTimeoutMs} ms`)
+    if (name === 'TimeoutError' || name === 'AbortError' || /Timeout|ABORTED/.test(code))
+      return new CimdError(`it did not answer within ${cimdTimeoutMs} ms`)
     return new CimdError(`it could not be fetched (${code || name})`)
   }
 
@@ -132,7 +159,8 @@ export function metadataDocuments(app: FastifyInstance): MetadataDocuments {
 
   async function fetchDocument(url: string): Promise<{ doc: unknown; seconds: number }> {
     const host = new URL(url).hostname.replace(/^\[|\]$/g, '')
-    if (!cimdAllowPrivate && isIP(host) && !isPublicAddress(host)) throw new CimdError('its address is not a public unicast address')
+    if (!cimdAllowPrivate && isIP(host) && !isPublicAddress(host))
+      throw new CimdError('its address is not a public unicast address')
     // One deadline for the whole exchange, body included: a body that trickles in under
     // the idle time-out is still cut off.
     const signal = AbortSignal.timeout(cimdTimeoutMs)
@@ -143,7 +171,8 @@ export function metadataDocuments(app: FastifyInstance): MetadataDocuments {
       throw refusal(err)
     }
     try {
-      if (res.statusCode >= 300 && res.statusCode < 400) throw new CimdError('it answered with a redirect, and redirects are not followed')
+      if (res.statusCode >= 300 && res.statusCode < 400)
+        throw new CimdError('it answered with a redirect, and redirects are not followed')
       if (res.statusCode !== 200) throw new CimdError(`it answered HTTP ${res.statusCode}`)
       if (Number(res.headers['content-length']) > MAX_BYTES) throw new CimdError('it is larger than 5 KB')
       const raw = await readBody(res.body)
@@ -166,16 +195,28 @@ export function metadataDocuments(app: FastifyInstance): MetadataDocuments {
       try {
         const { doc, seconds } = await fetchDocument(url)
         const valid = validate(url, doc)
-        const client = await app.store.clients.upsert({
-          clientId: url, clientName: valid.name, redirectUris: valid.redirectUris, tokenEndpointAuthMethod: 'none',
-          clientSecretHash: null, metadata: valid.metadata, source: 'cimd',
-        }, now)
+        const client = await app.store.clients.upsert(
+          {
+            clientId: url,
+            clientName: valid.name,
+            redirectUris: valid.redirectUris,
+            tokenEndpointAuthMethod: 'none',
+            clientSecretHash: null,
+            metadata: valid.metadata,
+            source: 'cimd',
+          },
+          now,
+        )
         if (cache.size > 10_000) cache.clear()
         cache.set(url, { client, until: now + seconds })
         return client
       } catch (err) {
         if (!(err instanceof CimdError)) throw err
-        throw new PageError(400, 'Invalid application', `The application's client metadata document at ${url} was refused: ${err.message}.`)
+        throw new PageError(
+          400,
+          'Invalid application',
+          `The application's client metadata document at ${url} was refused: ${err.message}.`,
+        )
       }
     },
   }

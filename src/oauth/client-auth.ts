@@ -39,9 +39,11 @@ function presented(req: FastifyRequest, body: BodyCredentials): Presented {
   const bodySecret = body.client_secret
   if (header !== undefined && /^basic /i.test(header)) {
     // RFC 6749 §2.3: one authentication method per request.
-    if (bodySecret !== undefined) throw new OAuthError('invalid_request', 'use one client authentication method, not both')
+    if (bodySecret !== undefined)
+      throw new OAuthError('invalid_request', 'use one client authentication method, not both')
     const basic = fromBasic(header)
-    if (bodyId !== undefined && bodyId !== basic.clientId) throw unauthorized('client_id does not match the Basic credentials')
+    if (bodyId !== undefined && bodyId !== basic.clientId)
+      throw unauthorized('client_id does not match the Basic credentials')
     return basic
   }
   if (bodyId === undefined) throw new OAuthError('invalid_request', 'client_id is required')
@@ -49,15 +51,25 @@ function presented(req: FastifyRequest, body: BodyCredentials): Presented {
   return { clientId: bodyId, secret: null, method: 'none' }
 }
 
-export async function authenticateClient(app: FastifyInstance, req: FastifyRequest, body: BodyCredentials): Promise<Client> {
+export async function authenticateClient(
+  app: FastifyInstance,
+  req: FastifyRequest,
+  body: BodyCredentials,
+): Promise<Client> {
   const p = presented(req, body)
   const client = await app.store.clients.byId(p.clientId)
-  if (!client) throw p.method === 'none' ? new OAuthError('invalid_client', 'unknown client_id') : unauthorized('unknown client_id')
+  if (!client)
+    throw p.method === 'none'
+      ? new OAuthError('invalid_client', 'unknown client_id')
+      : unauthorized('unknown client_id')
   if (client.tokenEndpointAuthMethod !== p.method) {
     const description = `this client must authenticate with ${client.tokenEndpointAuthMethod}`
     throw p.method === 'none' ? new OAuthError('invalid_client', description, 401) : unauthorized(description)
   }
-  if (p.method !== 'none' && (client.clientSecretHash === null || !safeEqual(sha256Hex(p.secret!), client.clientSecretHash))) {
+  if (
+    p.method !== 'none' &&
+    (client.clientSecretHash === null || !safeEqual(sha256Hex(p.secret!), client.clientSecretHash))
+  ) {
     throw unauthorized('client authentication failed')
   }
   return client

@@ -12,7 +12,11 @@ export const MAX_REDIRECT_URIS = 10
 export const MAX_NAME = 200
 const MAX_TEXT = 200
 const MAX_URL = 2000
-export const AUTH_METHODS = ['none', 'client_secret_basic', 'client_secret_post'] as const satisfies readonly AuthMethod[]
+export const AUTH_METHODS = [
+  'none',
+  'client_secret_basic',
+  'client_secret_post',
+] as const satisfies readonly AuthMethod[]
 const GRANT_TYPES = ['authorization_code', 'refresh_token']
 
 // Cc controls, Cf format characters (U+202E and the other bidi controls, zero-width joiners,
@@ -36,28 +40,40 @@ export function httpsUrl(value: unknown): string | undefined {
 }
 
 /** JSON null is treated as absent (some clients send nulls). */
-const absentIfNull = <T extends z.ZodType>(schema: T) => z.preprocess((v) => (v === null ? undefined : v), schema.optional())
+const absentIfNull = <T extends z.ZodType>(schema: T) =>
+  z.preprocess((v) => (v === null ? undefined : v), schema.optional())
 
 const text = (name: string, max = MAX_TEXT) =>
   absentIfNull(z.string({ error: `${name} must be a string` }).max(max, `${name} must be at most ${max} characters`))
 
 const strings = (name: string, max: number) =>
-  absentIfNull(z.array(z.string(), { error: `${name} must be an array of strings` }).max(max, `${name} may hold at most ${max} entries`))
+  absentIfNull(
+    z
+      .array(z.string(), { error: `${name} must be an array of strings` })
+      .max(max, `${name} may hold at most ${max} entries`),
+  )
 
 /** Display-only URLs: kept when https, dropped otherwise (never fatal). */
 const displayUrl = z.unknown().transform(httpsUrl).optional()
 
 /** client_name: cleaned; a name with nothing visible left counts as absent. */
-export const clientName = text('client_name', MAX_NAME).transform((v) => (v === undefined ? undefined : cleanName(v) || undefined))
+export const clientName = text('client_name', MAX_NAME).transform((v) =>
+  v === undefined ? undefined : cleanName(v) || undefined,
+)
 
 export const redirectUris = z
   .unknown()
   .superRefine((value, ctx) => {
-    if (value === undefined || value === null) return void ctx.addIssue({ code: 'custom', message: 'redirect_uris is required' })
+    if (value === undefined || value === null)
+      return void ctx.addIssue({ code: 'custom', message: 'redirect_uris is required' })
     if (!Array.isArray(value) || value.length === 0 || value.some((v) => typeof v !== 'string')) {
       return void ctx.addIssue({ code: 'custom', message: 'redirect_uris must be a non-empty array of strings' })
     }
-    if (value.length > MAX_REDIRECT_URIS) return void ctx.addIssue({ code: 'custom', message: `redirect_uris may hold at most ${MAX_REDIRECT_URIS} entries` })
+    if (value.length > MAX_REDIRECT_URIS)
+      return void ctx.addIssue({
+        code: 'custom',
+        message: `redirect_uris may hold at most ${MAX_REDIRECT_URIS} entries`,
+      })
     for (const uri of value as string[]) {
       try {
         checkRedirectUriForRegistration(uri)
@@ -70,7 +86,8 @@ export const redirectUris = z
 
 const grantTypes = strings('grant_types', 5)
   .refine((g) => g === undefined || g.every((x) => GRANT_TYPES.includes(x)), {
-    error: (iss) => `grant_type ${(iss.input as string[]).find((x) => !GRANT_TYPES.includes(x))} is not supported (supported: ${GRANT_TYPES.join(', ')})`,
+    error: (iss) =>
+      `grant_type ${(iss.input as string[]).find((x) => !GRANT_TYPES.includes(x))} is not supported (supported: ${GRANT_TYPES.join(', ')})`,
   })
   .refine((g) => g === undefined || g.includes('authorization_code'), 'grant_types must include authorization_code')
   .transform((g) => [...new Set(g ?? ['authorization_code'])])
@@ -81,7 +98,9 @@ export const registrationSchema = z.object(
     redirect_uris: redirectUris,
     // RFC 7591 defaults to client_secret_basic, but MCP clients that omit the field are
     // public clients and would not expect a secret: default to "none".
-    token_endpoint_auth_method: absentIfNull(z.enum(AUTH_METHODS, { error: `token_endpoint_auth_method must be one of: ${AUTH_METHODS.join(', ')}` })).transform((m) => m ?? 'none'),
+    token_endpoint_auth_method: absentIfNull(
+      z.enum(AUTH_METHODS, { error: `token_endpoint_auth_method must be one of: ${AUTH_METHODS.join(', ')}` }),
+    ).transform((m) => m ?? 'none'),
     grant_types: grantTypes,
     response_types: strings('response_types', 5)
       .refine((t) => t === undefined || t.every((x) => x === 'code'), 'response_types may only contain "code"')
@@ -92,7 +111,10 @@ export const registrationSchema = z.object(
     tos_uri: displayUrl,
     policy_uri: displayUrl,
     scope: text('scope', 1000),
-    contacts: strings('contacts', 10).refine((c) => c === undefined || c.every((x) => x.length <= MAX_TEXT), `contacts entries must be at most ${MAX_TEXT} characters`),
+    contacts: strings('contacts', 10).refine(
+      (c) => c === undefined || c.every((x) => x.length <= MAX_TEXT),
+      `contacts entries must be at most ${MAX_TEXT} characters`,
+    ),
     software_id: text('software_id'),
     software_version: text('software_version'),
     application_type: absentIfNull(z.enum(['web', 'native'], { error: 'application_type must be "web" or "native"' })),
@@ -103,9 +125,15 @@ export const registrationSchema = z.object(
 export type RegistrationMetadata = z.output<typeof registrationSchema>
 
 /** The first problem, with the RFC 7591 §3.2.2 error code its field calls for. */
-export function firstProblem(error: z.ZodError): { code: 'invalid_redirect_uri' | 'invalid_client_metadata'; message: string } {
+export function firstProblem(error: z.ZodError): {
+  code: 'invalid_redirect_uri' | 'invalid_client_metadata'
+  message: string
+} {
   const issue = error.issues[0]!
-  return { code: issue.path[0] === 'redirect_uris' ? 'invalid_redirect_uri' : 'invalid_client_metadata', message: issue.message }
+  return {
+    code: issue.path[0] === 'redirect_uris' ? 'invalid_redirect_uri' : 'invalid_client_metadata',
+    message: issue.message,
+  }
 }
 
 /** The accepted metadata in wire form, absent fields omitted (never a JSON null). */

@@ -4,7 +4,7 @@
 // verify while the old secret is listed. Lifetime 60 s. Single use is enforced by
 // api_keys.grant_id (the code's jti) being UNIQUE: see token.ts.
 import { randomBytes } from 'node:crypto'
-import { SignJWT, decodeProtectedHeader, errors, jwtVerify } from 'jose'
+import { decodeProtectedHeader, errors, jwtVerify, SignJWT } from 'jose'
 import type { Keyring } from '../crypto/secrets.js'
 import { OAuthError } from '../errors.js'
 
@@ -24,7 +24,12 @@ export type CodeClaims = {
   jti: string
 }
 
-export async function signCode(keys: Keyring, issuer: string, claims: Omit<CodeClaims, 'jti'>, now: number): Promise<string> {
+export async function signCode(
+  keys: Keyring,
+  issuer: string,
+  claims: Omit<CodeClaims, 'jti'>,
+  now: number,
+): Promise<string> {
   return new SignJWT({
     cid: claims.clientId,
     ruri: claims.redirectUri,
@@ -64,8 +69,14 @@ export async function verifyCode(keys: Keyring, issuer: string, code: string, no
       requiredClaims: ['exp', 'iat', 'jti', 'sub'],
     })
     const ok =
-      typeof p.cid === 'string' && typeof p.ruri === 'string' && typeof p.cc === 'string' && typeof p.acc === 'number' &&
-      typeof p.scope === 'string' && typeof p.res === 'string' && typeof p.jti === 'string' && typeof p.cst === 'number'
+      typeof p.cid === 'string' &&
+      typeof p.ruri === 'string' &&
+      typeof p.cc === 'string' &&
+      typeof p.acc === 'number' &&
+      typeof p.scope === 'string' &&
+      typeof p.res === 'string' &&
+      typeof p.jti === 'string' &&
+      typeof p.cst === 'number'
     if (!ok) throw invalid('authorization code is malformed')
     return {
       clientId: p.cid as string,

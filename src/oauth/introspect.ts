@@ -11,7 +11,9 @@ import { introspectForm, parseOAuth } from './params.js'
 import { findToken } from './token-lookup.js'
 
 const unauthorized = (description: string) =>
-  new OAuthError('invalid_client', description, 401, { 'www-authenticate': 'Basic realm="keygate introspection", charset="UTF-8"' })
+  new OAuthError('invalid_client', description, 401, {
+    'www-authenticate': 'Basic realm="keygate introspection", charset="UTF-8"',
+  })
 
 function basicCredentials(req: FastifyRequest): { id: string; secret: string } {
   const header = req.headers.authorization
@@ -28,8 +30,10 @@ async function authenticateResourceServer(app: FastifyInstance, req: FastifyRequ
     throw unauthorized('introspection credentials are wrong')
   }
   const client = await app.store.clients.byId(id)
-  if (!client || client.clientSecretHash === null || !safeEqual(hash, client.clientSecretHash)) throw unauthorized('introspection credentials are wrong')
-  if (client.metadata.introspect !== true) throw new OAuthError('unauthorized_client', 'this client may not introspect tokens', 403)
+  if (!client || client.clientSecretHash === null || !safeEqual(hash, client.clientSecretHash))
+    throw unauthorized('introspection credentials are wrong')
+  if (client.metadata.introspect !== true)
+    throw new OAuthError('unauthorized_client', 'this client may not introspect tokens', 403)
   return id
 }
 
@@ -44,7 +48,12 @@ export default async function introspectRoutes(app: FastifyInstance): Promise<vo
     const { key } = found
     const exp = found.kind === 'refresh_token' ? found.refresh.expiresAt : key.expiresAt
     if (exp !== null && exp <= now) return { active: false }
-    if (found.kind === 'refresh_token' && found.refresh.rotatedAt !== null && now - found.refresh.rotatedAt > app.config.refreshGraceSeconds) return { active: false }
+    if (
+      found.kind === 'refresh_token' &&
+      found.refresh.rotatedAt !== null &&
+      now - found.refresh.rotatedAt > app.config.refreshGraceSeconds
+    )
+      return { active: false }
     return {
       active: true,
       scope: key.scopes.join(' '),

@@ -17,7 +17,8 @@ export function authorizationServerMetadata(app: FastifyInstance): Record<string
     scopes_supported: scopes,
     response_types_supported: ['code'],
     response_modes_supported: ['query'],
-    grant_types_supported: app.config.accessTtl !== undefined ? ['authorization_code', 'refresh_token'] : ['authorization_code'],
+    grant_types_supported:
+      app.config.accessTtl !== undefined ? ['authorization_code', 'refresh_token'] : ['authorization_code'],
     token_endpoint_auth_methods_supported: ['none', 'client_secret_basic', 'client_secret_post'],
     revocation_endpoint_auth_methods_supported: ['none', 'client_secret_basic', 'client_secret_post'],
     introspection_endpoint_auth_methods_supported: ['client_secret_basic'],

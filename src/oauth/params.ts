@@ -7,8 +7,8 @@
 // that missing, repeated, wrong-typed and oversized parameters are all refused in one place;
 // the routes' named checks then read typed values and check what they mean.
 import { z } from 'zod'
+import { OAuthError, type OAuthErrorCode, PageError } from '../errors.js'
 import { fieldsOf, textField, ticked } from '../request-fields.js'
-import { OAuthError, PageError, type OAuthErrorCode } from '../errors.js'
 
 export const MAX_PARAM = 4096
 
@@ -22,23 +22,33 @@ type ParamOptions = {
 /** An optional parameter: string | undefined. */
 export function param(name: string, options: ParamOptions = {}) {
   const error = options.error ?? 'invalid_request'
-  return z.unknown().optional().transform((value, ctx): string | undefined => {
-    if (value === undefined || value === '') return undefined
-    const fail = (message: string) => {
-      ctx.addIssue({ code: 'custom', message, params: { error } })
-      return z.NEVER
-    }
-    if (typeof value !== 'string') return fail(options.repeated ?? `${name} must be a single string`)
-    if (value.length > MAX_PARAM) return fail(`${name} is too long`)
-    return value
-  })
+  return z
+    .unknown()
+    .optional()
+    .transform((value, ctx): string | undefined => {
+      if (value === undefined || value === '') return undefined
+      const fail = (message: string) => {
+        ctx.addIssue({ code: 'custom', message, params: { error } })
+        return z.NEVER
+      }
+      if (typeof value !== 'string') return fail(options.repeated ?? `${name} must be a single string`)
+      if (value.length > MAX_PARAM) return fail(`${name} is too long`)
+      return value
+    })
 }
 
 /** A required parameter: string; `missing` is the description (and `missingError` the code) when absent. */
-export function required(name: string, options: ParamOptions & { missing?: string; missingError?: OAuthErrorCode } = {}) {
+export function required(
+  name: string,
+  options: ParamOptions & { missing?: string; missingError?: OAuthErrorCode } = {},
+) {
   return param(name, options).transform((value, ctx): string => {
     if (value !== undefined) return value
-    ctx.addIssue({ code: 'custom', message: options.missing ?? `${name} is required`, params: { error: options.missingError ?? 'invalid_request' } })
+    ctx.addIssue({
+      code: 'custom',
+      message: options.missing ?? `${name} is required`,
+      params: { error: options.missingError ?? 'invalid_request' },
+    })
     return z.NEVER
   })
 }
@@ -69,7 +79,11 @@ export const codeGrantForm = tokenForm.extend({
 export const refreshGrantForm = tokenForm.extend({ refresh_token: required('refresh_token') })
 
 /** POST /revoke (RFC 7009 §2.1). */
-export const revokeForm = z.object({ ...clientCredentials, token: required('token'), token_type_hint: param('token_type_hint') })
+export const revokeForm = z.object({
+  ...clientCredentials,
+  token: required('token'),
+  token_type_hint: param('token_type_hint'),
+})
 
 /** POST /introspect (RFC 7662 §2.1); the caller authenticates with Basic. */
 export const introspectForm = z.object({ token: required('token'), token_type_hint: param('token_type_hint') })
@@ -81,17 +95,29 @@ const pageRepeated = (name: string) => ({ repeated: `${name} must not be repeate
  * are a page, never a redirect (RFC 6749 §4.1.2.1).
  */
 export const authorizeClientParams = z.object({
-  client_id: required('client_id', { ...pageRepeated('client_id'), missing: 'The request has no client_id. The application that sent you here is misconfigured.' }),
-  redirect_uri: required('redirect_uri', { ...pageRepeated('redirect_uri'), missing: 'The request has no redirect_uri.' }),
+  client_id: required('client_id', {
+    ...pageRepeated('client_id'),
+    missing: 'The request has no client_id. The application that sent you here is misconfigured.',
+  }),
+  redirect_uri: required('redirect_uri', {
+    ...pageRepeated('redirect_uri'),
+    missing: 'The request has no redirect_uri.',
+  }),
 })
 
 /** /authorize, phase two: reported to the client by redirect (RFC 6749 §4.1.2.1). */
 export const authorizeRequestParams = z.object({
   response_type: required('response_type', pageRepeated('response_type')),
-  code_challenge: required('code_challenge', { ...pageRepeated('code_challenge'), missing: 'code_challenge is required (PKCE, RFC 7636)' }),
+  code_challenge: required('code_challenge', {
+    ...pageRepeated('code_challenge'),
+    missing: 'code_challenge is required (PKCE, RFC 7636)',
+  }),
   code_challenge_method: param('code_challenge_method', pageRepeated('code_challenge_method')),
   // RFC 8707 allows several; this server is one resource, so several is invalid_target.
-  resource: param('resource', { error: 'invalid_target', repeated: 'resource may be given once: this server is one resource' }),
+  resource: param('resource', {
+    error: 'invalid_target',
+    repeated: 'resource may be given once: this server is one resource',
+  }),
   scope: param('scope', pageRepeated('scope')),
 })
 
@@ -129,7 +155,11 @@ export function parseOAuth<T extends z.ZodType>(schema: T, input: unknown): z.ou
 }
 
 /** Parses /authorize's phase-one parameters; an issue is a page. */
-export function parseForPage<T extends z.ZodType>(schema: T, fields: Record<string, unknown>, title: string): z.output<T> {
+export function parseForPage<T extends z.ZodType>(
+  schema: T,
+  fields: Record<string, unknown>,
+  title: string,
+): z.output<T> {
   const parsed = schema.safeParse(fields)
   if (parsed.success) return parsed.data
   throw new PageError(400, title, firstIssue(parsed.error).message)

@@ -8,15 +8,20 @@ import { ConfigError } from '../config.js'
 import type { Store } from '../store/types.js'
 import { clientName, redirectUris } from './client-metadata.js'
 
-const clientSchema = z.object({
-  client_id: z.string().regex(/^[\w.~-]{1,100}$/, 'must be 1-100 characters of letters, digits, "_", "-", ".", "~"'),
-  client_name: clientName.refine((n) => n !== undefined, 'must have a visible character'),
-  redirect_uris: redirectUris,
-  client_secret_sha256: z.string().regex(/^[0-9a-f]{64}$/, 'must be 64 lowercase hex digits').optional(),
-  token_endpoint_auth_method: z.enum(['none', 'client_secret_basic', 'client_secret_post']).optional(),
-  grant_types: z.array(z.enum(['authorization_code', 'refresh_token'])).optional(),
-  introspect: z.boolean().optional(),
-}).strict()
+const clientSchema = z
+  .object({
+    client_id: z.string().regex(/^[\w.~-]{1,100}$/, 'must be 1-100 characters of letters, digits, "_", "-", ".", "~"'),
+    client_name: clientName.refine((n) => n !== undefined, 'must have a visible character'),
+    redirect_uris: redirectUris,
+    client_secret_sha256: z
+      .string()
+      .regex(/^[0-9a-f]{64}$/, 'must be 64 lowercase hex digits')
+      .optional(),
+    token_endpoint_auth_method: z.enum(['none', 'client_secret_basic', 'client_secret_post']).optional(),
+    grant_types: z.array(z.enum(['authorization_code', 'refresh_token'])).optional(),
+    introspect: z.boolean().optional(),
+  })
+  .strict()
 
 const fileSchema = z.array(clientSchema).max(1000)
 
@@ -45,11 +50,25 @@ export async function loadPreregisteredClients(store: Store, path: string, now: 
     if (c.introspect && method === 'none') fail(`${i}: only a confidential client may introspect`)
     const grantTypes = c.grant_types ?? ['authorization_code', 'refresh_token']
     const name = c.client_name!
-    await store.clients.upsert({
-      clientId: c.client_id, clientName: name, redirectUris: c.redirect_uris, tokenEndpointAuthMethod: method,
-      clientSecretHash: c.client_secret_sha256 ?? null, source: 'config',
-      metadata: { client_name: name, redirect_uris: c.redirect_uris, token_endpoint_auth_method: method, grant_types: grantTypes, response_types: ['code'], ...(c.introspect ? { introspect: true } : {}) },
-    }, now)
+    await store.clients.upsert(
+      {
+        clientId: c.client_id,
+        clientName: name,
+        redirectUris: c.redirect_uris,
+        tokenEndpointAuthMethod: method,
+        clientSecretHash: c.client_secret_sha256 ?? null,
+        source: 'config',
+        metadata: {
+          client_name: name,
+          redirect_uris: c.redirect_uris,
+          token_endpoint_auth_method: method,
+          grant_types: grantTypes,
+          response_types: ['code'],
+          ...(c.introspect ? { introspect: true } : {}),
+        },
+      },
+      now,
+    )
   }
   return parsed.data.length
 }

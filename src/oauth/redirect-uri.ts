@@ -8,9 +8,36 @@ const LOOPBACK_HOSTS = new Set(['127.0.0.1', '[::1]', 'localhost'])
 // Schemes that run code, read local files, belong to a browser or are not redirect targets
 // at all: refused by name, even in a form the allow-list below would otherwise take.
 const FORBIDDEN_SCHEMES = new Set([
-  'javascript:', 'data:', 'file:', 'vbscript:', 'blob:', 'about:', 'filesystem:', 'ftp:', 'ws:', 'wss:', 'mailto:', 'chrome:',
-  'view-source:', 'jar:', 'chrome-extension:', 'moz-extension:', 'safari-extension:', 'safari-web-extension:', 'ms-browser-extension:',
-  'edge:', 'opera:', 'brave:', 'resource:', 'intent:', 'livescript:', 'ms-settings:', 'ms-msdt:', 'search-ms:', 'tel:', 'sms:',
+  'javascript:',
+  'data:',
+  'file:',
+  'vbscript:',
+  'blob:',
+  'about:',
+  'filesystem:',
+  'ftp:',
+  'ws:',
+  'wss:',
+  'mailto:',
+  'chrome:',
+  'view-source:',
+  'jar:',
+  'chrome-extension:',
+  'moz-extension:',
+  'safari-extension:',
+  'safari-web-extension:',
+  'ms-browser-extension:',
+  'edge:',
+  'opera:',
+  'brave:',
+  'resource:',
+  'intent:',
+  'livescript:',
+  'ms-settings:',
+  'ms-msdt:',
+  'search-ms:',
+  'tel:',
+  'sms:',
 ])
 const CONTROL_OR_SPACE = /[\s\x00-\x1f\x7f\\]/
 // Characters that could break out of an attribute or a tag wherever the URI is shown.
@@ -43,11 +70,21 @@ export function checkRedirectUriForRegistration(uri: string): URL {
   if (MARKUP.test(uri)) refuse(uri, 'contains markup characters')
   if (uri.includes('#')) refuse(uri, 'must not contain a fragment (RFC 6749 §3.1.2)')
   // https://claude.ai@evil.example/ sends the code to evil.example.
-  if (url.username || url.password || /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*@/i.test(uri)) refuse(uri, 'must not contain userinfo')
-  if (url.protocol === 'http:' && !isLoopback(url)) refuse(uri, 'must use https (http is allowed only for loopback, RFC 8252 §7.3)')
+  if (url.username || url.password || /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*@/i.test(uri))
+    refuse(uri, 'must not contain userinfo')
+  if (url.protocol === 'http:' && !isLoopback(url))
+    refuse(uri, 'must use https (http is allowed only for loopback, RFC 8252 §7.3)')
   if ((url.protocol === 'https:' || url.protocol === 'http:') && !url.hostname) refuse(uri, 'has no host')
-  if (url.protocol !== 'https:' && url.protocol !== 'http:' && !REVERSE_DOMAIN_SCHEME.test(url.protocol) && !DOTTED_AUTHORITY.test(uri)) {
-    refuse(uri, `uses the scheme ${url.protocol}, which is not https, http on loopback, or a private-use scheme in reverse-domain form (RFC 8252 §7.1)`)
+  if (
+    url.protocol !== 'https:' &&
+    url.protocol !== 'http:' &&
+    !REVERSE_DOMAIN_SCHEME.test(url.protocol) &&
+    !DOTTED_AUTHORITY.test(uri)
+  ) {
+    refuse(
+      uri,
+      `uses the scheme ${url.protocol}, which is not https, http on loopback, or a private-use scheme in reverse-domain form (RFC 8252 §7.1)`,
+    )
   }
   return url
 }
@@ -73,6 +110,8 @@ export function matchRedirectUri(requested: string, registered: readonly string[
     } catch {
       return false
     }
-    return isLoopback(reg) && reg.hostname === req.hostname && reg.pathname === req.pathname && reg.search === req.search
+    return (
+      isLoopback(reg) && reg.hostname === req.hostname && reg.pathname === req.pathname && reg.search === req.search
+    )
   })
 }

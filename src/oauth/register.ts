@@ -7,9 +7,9 @@ import { randomBytes } from 'node:crypto'
 import type { FastifyInstance } from 'fastify'
 import { sha256Hex } from '../crypto/compare.js'
 import { OAuthError } from '../errors.js'
+import { limit } from '../plugins/rate-limit.js'
 import type { AuthMethod } from '../store/types.js'
 import { firstProblem, registrationSchema, wireMetadata } from './client-metadata.js'
-import { limit } from '../plugins/rate-limit.js'
 
 export const REGISTRATION_BODY_LIMIT = 16 * 1024
 
@@ -31,8 +31,14 @@ export function fallbackName(redirectUris: string[]): string {
 
 export default async function registerRoutes(app: FastifyInstance): Promise<void> {
   app.post('/register', { bodyLimit: REGISTRATION_BODY_LIMIT, config: limit(app, 'register') }, async (req, reply) => {
-    if (!app.config.registrationOpen) throw new OAuthError('access_denied', 'open registration is switched off on this server; ask its operator for a client', 403)
-    if (!/^application\/json\b/i.test(req.headers['content-type'] ?? '')) throw new OAuthError('invalid_client_metadata', 'the request body must be application/json')
+    if (!app.config.registrationOpen)
+      throw new OAuthError(
+        'access_denied',
+        'open registration is switched off on this server; ask its operator for a client',
+        403,
+      )
+    if (!/^application\/json\b/i.test(req.headers['content-type'] ?? ''))
+      throw new OAuthError('invalid_client_metadata', 'the request body must be application/json')
     const metadata = acceptMetadata(req.body)
     const method = metadata.token_endpoint_auth_method as AuthMethod
     const secret = method === 'none' ? null : randomBytes(32).toString('base64url')

@@ -9,7 +9,9 @@ export function refreshPrefix(keyPrefix: string): string {
   return `${keyPrefix.slice(0, -1)}rt_`
 }
 
-export type FoundToken = { kind: 'access_token'; key: ApiKey } | { kind: 'refresh_token'; key: ApiKey; refresh: RefreshToken }
+export type FoundToken =
+  | { kind: 'access_token'; key: ApiKey }
+  | { kind: 'refresh_token'; key: ApiKey; refresh: RefreshToken }
 
 /**
  * The key a token belongs to, whatever its kind; undefined when unknown or malformed. The

@@ -18,9 +18,9 @@ import { mintKey } from '../crypto/api-key.js'
 import { safeEqual } from '../crypto/compare.js'
 import { OAuthError } from '../errors.js'
 import { limit } from '../plugins/rate-limit.js'
-import { ForeignKeyError, type ApiKey, type Client, type ConsentCondition } from '../store/types.js'
+import { type ApiKey, type Client, type ConsentCondition, ForeignKeyError } from '../store/types.js'
 import { authenticateClient } from './client-auth.js'
-import { verifyCode, type CodeClaims } from './code.js'
+import { type CodeClaims, verifyCode } from './code.js'
 import { codeGrantForm, parseOAuth, refreshGrantForm, tokenForm } from './params.js'
 import { findToken, refreshPrefix } from './token-lookup.js'
 
@@ -28,7 +28,8 @@ export const TOKEN_BODY_LIMIT = 16 * 1024
 const VERIFIER = /^[A-Za-z0-9._~-]{43,128}$/ // RFC 7636 §4.1
 
 function checkClientBinding(code: CodeClaims, client: Client): void {
-  if (code.clientId !== client.clientId) throw new OAuthError('invalid_grant', 'authorization code was issued to another client')
+  if (code.clientId !== client.clientId)
+    throw new OAuthError('invalid_grant', 'authorization code was issued to another client')
 }
 
 type TokenForm = z.output<typeof tokenForm>
@@ -36,20 +37,32 @@ type CodeGrantForm = z.output<typeof codeGrantForm>
 type RefreshGrantForm = z.output<typeof refreshGrantForm>
 
 function checkRedirectUri(code: CodeClaims, redirectUri: string): void {
-  if (redirectUri !== code.redirectUri) throw new OAuthError('invalid_grant', 'redirect_uri does not match the authorization request')
+  if (redirectUri !== code.redirectUri)
+    throw new OAuthError('invalid_grant', 'redirect_uri does not match the authorization request')
 }
 
 function checkPkce(code: CodeClaims, verifier: string): void {
-  if (!VERIFIER.test(verifier)) throw new OAuthError('invalid_grant', 'code_verifier must be 43-128 characters of [A-Za-z0-9._~-]')
+  if (!VERIFIER.test(verifier))
+    throw new OAuthError('invalid_grant', 'code_verifier must be 43-128 characters of [A-Za-z0-9._~-]')
   const challenge = createHash('sha256').update(verifier).digest('base64url')
-  if (!safeEqual(challenge, code.codeChallenge)) throw new OAuthError('invalid_grant', 'code_verifier does not match the code_challenge')
+  if (!safeEqual(challenge, code.codeChallenge))
+    throw new OAuthError('invalid_grant', 'code_verifier does not match the code_challenge')
 }
 
 function checkResource(expected: string, resource: string | undefined): void {
-  if (resource !== undefined && resource !== expected) throw new OAuthError('invalid_target', `resource must be ${expected}`)
+  if (resource !== undefined && resource !== expected)
+    throw new OAuthError('invalid_target', `resource must be ${expected}`)
 }
 
-type Grant = { accountId: number; userId: number; scopes: string[]; resource: string; grantId: string | null; familyId: string; consent?: ConsentCondition }
+type Grant = {
+  accountId: number
+  userId: number
+  scopes: string[]
+  resource: string
+  grantId: string | null
+  familyId: string
+  consent?: ConsentCondition
+}
 
 /** Refresh tokens go to clients that registered the refresh_token grant, when keys expire. */
 function wantsRefresh(app: FastifyInstance, client: Client): boolean {
@@ -65,16 +78,34 @@ async function issue(app: FastifyInstance, client: Client, grant: Grant) {
   const refresh = wantsRefresh(app, client) ? mintKey(refreshPrefix(app.config.keyPrefix)) : undefined
   let result
   try {
-    result = await app.store.keys.insert({
-      accountId: grant.accountId, userId: grant.userId, name: `MCP — ${client.clientName}`, keyHash: key.hash,
-      displayPrefix: key.displayPrefix, scopes: grant.scopes, resource: grant.resource, clientId: client.clientId,
-      grantId: grant.grantId, familyId: grant.familyId, createdAt: now, expiresAt: ttl === undefined ? null : now + ttl,
-    }, refresh && { tokenHash: refresh.hash, expiresAt: now + app.config.refreshTtl }, grant.consent)
+    result = await app.store.keys.insert(
+      {
+        accountId: grant.accountId,
+        userId: grant.userId,
+        name: `MCP — ${client.clientName}`,
+        keyHash: key.hash,
+        displayPrefix: key.displayPrefix,
+        scopes: grant.scopes,
+        resource: grant.resource,
+        clientId: client.clientId,
+        grantId: grant.grantId,
+        familyId: grant.familyId,
+        createdAt: now,
+        expiresAt: ttl === undefined ? null : now + ttl,
+      },
+      refresh && { tokenHash: refresh.hash, expiresAt: now + app.config.refreshTtl },
+      grant.consent,
+    )
   } catch (err) {
-    if (err instanceof ForeignKeyError) throw new OAuthError('invalid_grant', 'the user no longer belongs to the account of this grant')
+    if (err instanceof ForeignKeyError)
+      throw new OAuthError('invalid_grant', 'the user no longer belongs to the account of this grant')
     throw err
   }
-  if (!result.ok && result.reason === 'consent_gone') throw new OAuthError('invalid_grant', 'the authorization was withdrawn (the app was disconnected or its access changed); start again')
+  if (!result.ok && result.reason === 'consent_gone')
+    throw new OAuthError(
+      'invalid_grant',
+      'the authorization was withdrawn (the app was disconnected or its access changed); start again',
+    )
   if (!result.ok) return null
   return {
     access_token: key.raw,
@@ -92,20 +123,37 @@ async function exchangeCode(app: FastifyInstance, req: FastifyRequest, form: Cod
   checkPkce(code, form.code_verifier)
   checkResource(code.resource, form.resource)
   const response = await issue(app, client, {
-    accountId: code.accountId, userId: code.userId, scopes: code.scopes, resource: code.resource, grantId: code.jti, familyId: code.jti,
-    consent: { userId: code.userId, clientId: client.clientId, accountId: code.accountId, createdAt: code.consentCreatedAt, scopes: code.scopes },
+    accountId: code.accountId,
+    userId: code.userId,
+    scopes: code.scopes,
+    resource: code.resource,
+    grantId: code.jti,
+    familyId: code.jti,
+    consent: {
+      userId: code.userId,
+      clientId: client.clientId,
+      accountId: code.accountId,
+      createdAt: code.consentCreatedAt,
+      scopes: code.scopes,
+    },
   })
   if (response) return response
   app.metrics.replays.inc({ kind: 'authorization_code' })
   const revoked = await app.store.keys.revokeByGrant(code.jti, app.now())
-  await audit(app, req, { event: 'code_replay_detected', accountId: code.accountId, subject: client.clientId, detail: { revoked_key_id: revoked?.id ?? null } })
+  await audit(app, req, {
+    event: 'code_replay_detected',
+    accountId: code.accountId,
+    subject: client.clientId,
+    detail: { revoked_key_id: revoked?.id ?? null },
+  })
   throw new OAuthError('invalid_grant', 'authorization code has already been used')
 }
 
 function checkScopeNarrowing(key: ApiKey, requested: string | undefined): string[] {
   if (requested === undefined) return key.scopes
   const scopes = [...new Set(requested.split(' ').filter(Boolean))]
-  if (scopes.some((s) => !key.scopes.includes(s))) throw new OAuthError('invalid_scope', 'a refresh may not add scopes to the grant')
+  if (scopes.some((s) => !key.scopes.includes(s)))
+    throw new OAuthError('invalid_scope', 'a refresh may not add scopes to the grant')
   return scopes
 }
 
@@ -114,7 +162,8 @@ async function refreshGrant(app: FastifyInstance, req: FastifyRequest, form: Ref
   if (found?.kind !== 'refresh_token') throw new OAuthError('invalid_grant', 'refresh token is invalid')
   const { refresh, key } = found
   const now = app.now()
-  if (refresh.clientId !== client.clientId) throw new OAuthError('invalid_grant', 'refresh token was issued to another client')
+  if (refresh.clientId !== client.clientId)
+    throw new OAuthError('invalid_grant', 'refresh token was issued to another client')
   if (refresh.expiresAt <= now) throw new OAuthError('invalid_grant', 'refresh token has expired')
   if (key.revokedAt !== null) throw new OAuthError('invalid_grant', 'refresh token has been revoked')
   checkResource(key.resource ?? app.config.resource, form.resource)
@@ -123,11 +172,21 @@ async function refreshGrant(app: FastifyInstance, req: FastifyRequest, form: Ref
   if (!rotation.first && now - rotation.rotatedAt > app.config.refreshGraceSeconds) {
     app.metrics.replays.inc({ kind: 'refresh_token' })
     const revoked = await app.store.keys.revokeFamily(key, now)
-    await audit(app, req, { event: 'refresh_reuse_detected', accountId: key.accountId, subject: client.clientId, detail: { revoked_keys: revoked } })
+    await audit(app, req, {
+      event: 'refresh_reuse_detected',
+      accountId: key.accountId,
+      subject: client.clientId,
+      detail: { revoked_keys: revoked },
+    })
     throw new OAuthError('invalid_grant', 'refresh token was already used; the grant has been revoked')
   }
   const response = await issue(app, client, {
-    accountId: key.accountId, userId: key.userId, scopes, resource: key.resource ?? app.config.resource, grantId: null, familyId: key.familyId!,
+    accountId: key.accountId,
+    userId: key.userId,
+    scopes,
+    resource: key.resource ?? app.config.resource,
+    grantId: null,
+    familyId: key.familyId!,
   })
   if (!response) throw new OAuthError('server_error', 'the refreshed key could not be stored', 500)
   return response
@@ -141,14 +200,19 @@ export default async function tokenRoutes(app: FastifyInstance): Promise<void> {
     try {
       const client = await authenticateClient(app, req, form)
       let response
-      if (grantType === 'authorization_code') response = await exchangeCode(app, req, parseOAuth(codeGrantForm, req.body), client)
-      else if (grantType === 'refresh_token' && app.config.accessTtl !== undefined) response = await refreshGrant(app, req, parseOAuth(refreshGrantForm, req.body), client)
+      if (grantType === 'authorization_code')
+        response = await exchangeCode(app, req, parseOAuth(codeGrantForm, req.body), client)
+      else if (grantType === 'refresh_token' && app.config.accessTtl !== undefined)
+        response = await refreshGrant(app, req, parseOAuth(refreshGrantForm, req.body), client)
       else throw new OAuthError('unsupported_grant_type', `grant_type ${grantType} is not supported`)
       app.metrics.tokenExchanges.inc({ grant_type: grantType, outcome: 'ok' })
       return response
     } catch (err) {
       const known = grantType === 'authorization_code' || grantType === 'refresh_token' ? grantType : 'other'
-      app.metrics.tokenExchanges.inc({ grant_type: known, outcome: err instanceof OAuthError ? err.code : 'server_error' })
+      app.metrics.tokenExchanges.inc({
+        grant_type: known,
+        outcome: err instanceof OAuthError ? err.code : 'server_error',
+      })
       throw err
     }
   })

@@ -8,7 +8,9 @@ import type { FastifyInstance } from 'fastify'
 const BATCH = 1000
 const KEEP_EXPIRED_KEYS_SECONDS = 7 * 86400
 
-export async function cleanExpired(app: FastifyInstance): Promise<{ refreshTokens: number; keys: number; signinBuckets: number }> {
+export async function cleanExpired(
+  app: FastifyInstance,
+): Promise<{ refreshTokens: number; keys: number; signinBuckets: number }> {
   const now = app.now()
   const refreshTokens = await app.store.refresh.deleteStale(now, now - app.config.refreshGraceSeconds - 86400, BATCH)
   const keys = await app.store.keys.deleteExpired(now - KEEP_EXPIRED_KEYS_SECONDS, BATCH)

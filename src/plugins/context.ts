@@ -2,7 +2,7 @@
 // signing keyrings. Closed with the app.
 import fp from 'fastify-plugin'
 import type { Config } from '../config.js'
-import { keyring, type Keyring } from '../crypto/secrets.js'
+import { type Keyring, keyring } from '../crypto/secrets.js'
 import type { Store } from '../store/types.js'
 
 export type Clock = () => number

@@ -6,8 +6,8 @@
 // live in Redis and N instances allow each limit once; without it, each process counts for
 // itself. Behind a reverse proxy, set KEYGATE_TRUST_PROXY so the client IP is the forwarded one.
 import { createHash } from 'node:crypto'
-import type { FastifyInstance, FastifyRequest } from 'fastify'
 import rateLimit from '@fastify/rate-limit'
+import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { Redis } from 'ioredis'
 import { OAuthError, PageError } from '../errors.js'
 import { presentedToken } from '../mcp/bearer.js'
@@ -45,7 +45,11 @@ export async function registerRateLimit(app: FastifyInstance): Promise<void> {
   }
   // skipOnError: a Redis outage after start lets requests through (limits fail open) rather
   // than failing every OAuth request; the error is logged by ioredis' reconnects.
-  await app.register(rateLimit, { global: false, skipOnError: true, ...(redis ? { redis, nameSpace: nameSpace(issuer) } : {}) })
+  await app.register(rateLimit, {
+    global: false,
+    skipOnError: true,
+    ...(redis ? { redis, nameSpace: nameSpace(issuer) } : {}),
+  })
   const failures = app.createRateLimit({
     max: rateLimits.mcpAuthFailures,
     timeWindow: rateLimits.windowSeconds * 1000,
@@ -57,7 +61,12 @@ export async function registerRateLimit(app: FastifyInstance): Promise<void> {
     const result = await failures(req)
     if (result.isAllowed || !result.isExceeded) return
     const seconds = Math.max(1, result.ttlInSeconds)
-    throw new OAuthError('too_many_requests', `too many requests with invalid access tokens; try again in ${seconds} s`, 429, { 'retry-after': String(seconds) })
+    throw new OAuthError(
+      'too_many_requests',
+      `too many requests with invalid access tokens; try again in ${seconds} s`,
+      429,
+      { 'retry-after': String(seconds) },
+    )
   })
 }
 
@@ -78,7 +87,12 @@ export function limit(app: FastifyInstance, kind: LimitKind) {
       keyGenerator: (req: FastifyRequest) => (kind === 'mcp' ? mcpKey(app, req) : `ip:${req.ip}`),
       errorResponseBuilder: (_req: FastifyRequest, ctx: { after: string; ttl: number }) => {
         const message = `too many requests; try again in ${Math.ceil(ctx.ttl / 1000)} s`
-        if (page) return new PageError(429, 'Too many requests', `Too many requests from your network. Try again in ${Math.ceil(ctx.ttl / 1000)} seconds.`)
+        if (page)
+          return new PageError(
+            429,
+            'Too many requests',
+            `Too many requests from your network. Try again in ${Math.ceil(ctx.ttl / 1000)} seconds.`,
+          )
         return new OAuthError('too_many_requests', message, 429)
       },
     },

@@ -6,7 +6,13 @@ export const splitScopes = (s: string): string[] => (s === '' ? [] : s.split(' '
 export type UserRow = { id: number; email: string; name: string; password_hash: string; created_at: number }
 export type AccountRow = { id: number; name: string; kind: Account['kind']; created_at: number }
 
-export const toUser = (r: UserRow): User => ({ id: r.id, email: r.email, name: r.name, passwordHash: r.password_hash, createdAt: r.created_at })
+export const toUser = (r: UserRow): User => ({
+  id: r.id,
+  email: r.email,
+  name: r.name,
+  passwordHash: r.password_hash,
+  createdAt: r.created_at,
+})
 export const toAccount = (r: AccountRow): Account => ({ id: r.id, name: r.name, kind: r.kind, createdAt: r.created_at })
 
 export type ClientRow = {
@@ -31,7 +37,14 @@ export const toClient = (r: ClientRow): Client => ({
   createdAt: r.created_at,
 })
 
-export type ConsentRow = { user_id: number; client_id: string; account_id: number; scopes: string; created_at: number; updated_at: number }
+export type ConsentRow = {
+  user_id: number
+  client_id: string
+  account_id: number
+  scopes: string
+  created_at: number
+  updated_at: number
+}
 
 export const toConsent = (r: ConsentRow): Consent => ({
   userId: r.user_id,
@@ -78,11 +91,24 @@ export const toKey = (r: KeyRow): ApiKey => ({
   revokedAt: r.revoked_at,
 })
 
-export type RefreshRow = { token_hash: string; family_id: string; key_id: number; client_id: string; created_at: number; expires_at: number; rotated_at: number | null }
+export type RefreshRow = {
+  token_hash: string
+  family_id: string
+  key_id: number
+  client_id: string
+  created_at: number
+  expires_at: number
+  rotated_at: number | null
+}
 
 export const toRefresh = (r: RefreshRow): RefreshToken => ({
-  tokenHash: r.token_hash, familyId: r.family_id, keyId: r.key_id, clientId: r.client_id,
-  createdAt: r.created_at, expiresAt: r.expires_at, rotatedAt: r.rotated_at,
+  tokenHash: r.token_hash,
+  familyId: r.family_id,
+  keyId: r.key_id,
+  clientId: r.client_id,
+  createdAt: r.created_at,
+  expiresAt: r.expires_at,
+  rotatedAt: r.rotated_at,
 })
 
 export type AuditRow = {
@@ -108,5 +134,10 @@ export const toEvent = (r: AuditRow): AuditEvent => ({
 })
 
 export type NoteRow = { id: number; account_id: number; title: string; body: string; created_at: number }
-export const toNote = (r: NoteRow): Note => ({ id: r.id, accountId: r.account_id, title: r.title, body: r.body, createdAt: r.created_at })
-
+export const toNote = (r: NoteRow): Note => ({
+  id: r.id,
+  accountId: r.account_id,
+  title: r.title,
+  body: r.body,
+  createdAt: r.created_at,
+})

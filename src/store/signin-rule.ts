@@ -27,13 +27,24 @@ export function judgeAttempt(
   const a = current(address, now, limits.windowSeconds)
   const e = current(email, now, limits.windowSeconds)
   if (a.attempts >= limits.maxPerAddress) {
-    return { verdict: { allowed: false, reason: 'locked', retryAfter: Math.max(1, a.windowStart + limits.windowSeconds - now) } }
+    return {
+      verdict: {
+        allowed: false,
+        reason: 'locked',
+        retryAfter: Math.max(1, a.windowStart + limits.windowSeconds - now),
+      },
+    }
   }
   if (e.attempts >= limits.emailCeiling && now - e.lastAt < limits.slowSeconds) {
-    return { verdict: { allowed: false, reason: 'slowed', retryAfter: Math.max(1, e.lastAt + limits.slowSeconds - now) } }
+    return {
+      verdict: { allowed: false, reason: 'slowed', retryAfter: Math.max(1, e.lastAt + limits.slowSeconds - now) },
+    }
   }
   return {
     verdict: { allowed: true },
-    next: { address: { ...a, attempts: a.attempts + 1, lastAt: now }, email: { ...e, attempts: e.attempts + 1, lastAt: now } },
+    next: {
+      address: { ...a, attempts: a.attempts + 1, lastAt: now },
+      email: { ...e, attempts: e.attempts + 1, lastAt: now },
+    },
   }
 }

@@ -121,12 +121,22 @@ export interface ConsentStore {
 export type InsertKeyResult = { ok: true; key: ApiKey } | { ok: false; reason: 'grant_used' | 'consent_gone' }
 
 /** The consent a code was issued under; a key is minted from the code only while it stands. */
-export type ConsentCondition = { userId: number; clientId: string; accountId: number; createdAt: number; scopes: string[] }
+export type ConsentCondition = {
+  userId: number
+  clientId: string
+  accountId: number
+  createdAt: number
+  scopes: string[]
+}
 
 /** True when the consent row is the one the code was issued under and still covers its scopes. */
 export function consentStands(row: Consent | undefined, condition: ConsentCondition): boolean {
-  return row !== undefined && row.createdAt === condition.createdAt && row.accountId === condition.accountId &&
+  return (
+    row !== undefined &&
+    row.createdAt === condition.createdAt &&
+    row.accountId === condition.accountId &&
     condition.scopes.every((s) => row.scopes.includes(s))
+  )
 }
 
 export type RefreshToken = {
@@ -153,7 +163,11 @@ export interface KeyStore {
    * `consent`, the key is inserted only if that consent still stands, checked in the same
    * transaction (a code minted just before "Disconnect" does not redeem after it).
    */
-  insert(key: NewApiKey, refresh?: { tokenHash: string; expiresAt: number }, consent?: ConsentCondition): Promise<InsertKeyResult>
+  insert(
+    key: NewApiKey,
+    refresh?: { tokenHash: string; expiresAt: number },
+    consent?: ConsentCondition,
+  ): Promise<InsertKeyResult>
   byHash(keyHash: string): Promise<ApiKey | undefined>
   byId(id: number): Promise<ApiKey | undefined>
   list(filter: { accountId?: number; userId?: number }): Promise<ApiKey[]>

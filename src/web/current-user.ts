@@ -7,7 +7,10 @@ import { readSession } from './session.js'
 export async function currentUser(app: FastifyInstance, req: FastifyRequest): Promise<User | null> {
   const session = await readSession(app, req)
   if (!session?.userId) return null
-  const [user, validAfter] = await Promise.all([app.store.users.byId(session.userId), app.store.sessions.validAfter(session.userId)])
+  const [user, validAfter] = await Promise.all([
+    app.store.users.byId(session.userId),
+    app.store.sessions.validAfter(session.userId),
+  ])
   if (!user || session.issuedMs <= validAfter) return null
   return user
 }

@@ -3,10 +3,10 @@
 // own. A key or account the user has no membership in answers 404, as if it did not exist.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { z } from 'zod'
-import { readFields, textField, ticked } from '../request-fields.js'
 import { audit } from '../audit.js'
 import { PageError } from '../errors.js'
 import { createManualKey, keyStatus, revokeKey } from '../keys.js'
+import { readFields, textField, ticked } from '../request-fields.js'
 import type { ApiKey, Membership, Role, User } from '../store/types.js'
 import { currentUser } from './current-user.js'
 import { renderPage } from './pages.js'
@@ -19,7 +19,13 @@ const MAX_NAME = 100
 // Each form and query has its schema; a field that is not one string reads as '' and the
 // checks below answer with a page (a stale form, an unknown key, a name out of bounds).
 const text = textField(4096)
-const keyForm = z.object({ csrf: text, account_id: text, name: textField(MAX_NAME + 1), scopes: ticked, expires_in_days: text })
+const keyForm = z.object({
+  csrf: text,
+  account_id: text,
+  name: textField(MAX_NAME + 1),
+  scopes: ticked,
+  expires_in_days: text,
+})
 const revokeForm = z.object({ csrf: text, confirm: text })
 const csrfForm = z.object({ csrf: text })
 const accountQuery = z.object({ account: text })
@@ -27,7 +33,8 @@ const auditQuery = z.object({ account: text, before: text })
 const keyParams = z.object({ id: text })
 const appParams = z.object({ clientId: text })
 
-const notFound = () => new PageError(404, 'Not found', 'There is nothing here, or it belongs to an account you are not a member of.')
+const notFound = () =>
+  new PageError(404, 'Not found', 'There is nothing here, or it belongs to an account you are not a member of.')
 const canManage = (role: Role) => role === 'owner' || role === 'admin'
 
 async function signedIn(app: FastifyInstance, req: FastifyRequest, reply: FastifyReply): Promise<User | null> {
@@ -36,7 +43,11 @@ async function signedIn(app: FastifyInstance, req: FastifyRequest, reply: Fastif
   return user
 }
 
-async function signedInPost<T extends z.ZodType<{ csrf: string }>>(app: FastifyInstance, req: FastifyRequest, schema: T): Promise<{ user: User; body: z.output<T> }> {
+async function signedInPost<T extends z.ZodType<{ csrf: string }>>(
+  app: FastifyInstance,
+  req: FastifyRequest,
+  schema: T,
+): Promise<{ user: User; body: z.output<T> }> {
   const body = readFields(schema, req.body)
   checkCsrf(await readSession(app, req), body.csrf)
   const user = await currentUser(app, req)
@@ -67,7 +78,12 @@ async function keyForAction(app: FastifyInstance, user: User, rawId: string): Pr
   if (!key) throw notFound()
   const role = await app.store.accounts.roleOf(user.id, key.accountId)
   if (!role) throw notFound()
-  if (!canManage(role) && key.userId !== user.id) throw new PageError(403, 'Not allowed', 'Members may revoke only the keys they created. Ask an owner or admin of the account.')
+  if (!canManage(role) && key.userId !== user.id)
+    throw new PageError(
+      403,
+      'Not allowed',
+      'Members may revoke only the keys they created. Ask an owner or admin of the account.',
+    )
   return key
 }
 
@@ -84,7 +100,8 @@ function checkExpiry(app: FastifyInstance, raw: string): number | null {
 
 function checkName(raw: string): string {
   const name = raw.trim()
-  if (name === '' || name.length > MAX_NAME) throw new PageError(400, 'Invalid name', `Give the key a name of 1 to ${MAX_NAME} characters.`)
+  if (name === '' || name.length > MAX_NAME)
+    throw new PageError(400, 'Invalid name', `Give the key a name of 1 to ${MAX_NAME} characters.`)
   return name
 }
 
@@ -96,15 +113,25 @@ export default async function dashboardRoutes(app: FastifyInstance): Promise<voi
     const current = chooseAccount(memberships, readFields(accountQuery, req.query).account)
     const keys = await app.store.keys.listForAccount(current.account.id, canManage(current.role) ? undefined : user.id)
     const now = app.now()
-    return renderPage(app, req, reply, 'dashboard', {
-      memberships,
-      current,
-      canManage: canManage(current.role),
-      keys: keys.map((k) => ({ ...k, status: keyStatus(k, now), mine: k.userId === user.id })),
-      apps: (await app.store.consents.listForUser(user.id)).map((c) => ({ ...c, redirectHost: hostOf(c.redirectUris[0]) })),
-      scopes: app.config.scopes.map((name) => ({ name, always: app.config.alwaysScopes.includes(name) })),
-      expiryDays: EXPIRY_DAYS,
-    }, user)
+    return renderPage(
+      app,
+      req,
+      reply,
+      'dashboard',
+      {
+        memberships,
+        current,
+        canManage: canManage(current.role),
+        keys: keys.map((k) => ({ ...k, status: keyStatus(k, now), mine: k.userId === user.id })),
+        apps: (await app.store.consents.listForUser(user.id)).map((c) => ({
+          ...c,
+          redirectHost: hostOf(c.redirectUris[0]),
+        })),
+        scopes: app.config.scopes.map((name) => ({ name, always: app.config.alwaysScopes.includes(name) })),
+        expiryDays: EXPIRY_DAYS,
+      },
+      user,
+    )
   })
 
   app.post('/dashboard/keys', async (req, reply) => {
@@ -113,8 +140,14 @@ export default async function dashboardRoutes(app: FastifyInstance): Promise<voi
     const role = accountId === null ? undefined : await app.store.accounts.roleOf(user.id, accountId)
     if (!role || accountId === null) throw notFound()
     const { raw, key } = await createManualKey(app.store, app.config.keyPrefix, {
-      accountId, userId: user.id, name: checkName(body.name), scopes: checkScopes(app, body.scopes),
-      expiresAt: checkExpiry(app, body.expires_in_days), now: app.now(), ip: req.ip, via: 'dashboard',
+      accountId,
+      userId: user.id,
+      name: checkName(body.name),
+      scopes: checkScopes(app, body.scopes),
+      expiresAt: checkExpiry(app, body.expires_in_days),
+      now: app.now(),
+      ip: req.ip,
+      via: 'dashboard',
     })
     // The raw key is on this page only: never cached, never sent as a referrer.
     reply.header('referrer-policy', 'no-referrer')
@@ -135,8 +168,20 @@ export default async function dashboardRoutes(app: FastifyInstance): Promise<voi
     const consent = await app.store.consents.get(user.id, clientId)
     if (!consent) throw notFound()
     const { revokedKeys } = await app.store.consents.disconnect(user.id, clientId, app.now())
-    await audit(app, req, { event: 'consent_revoked', accountId: consent.accountId, actorUserId: user.id, subject: clientId, detail: { scopes: consent.scopes } })
-    await audit(app, req, { event: 'app_disconnected', accountId: consent.accountId, actorUserId: user.id, subject: clientId, detail: { revoked_keys: revokedKeys } })
+    await audit(app, req, {
+      event: 'consent_revoked',
+      accountId: consent.accountId,
+      actorUserId: user.id,
+      subject: clientId,
+      detail: { scopes: consent.scopes },
+    })
+    await audit(app, req, {
+      event: 'app_disconnected',
+      accountId: consent.accountId,
+      actorUserId: user.id,
+      subject: clientId,
+      detail: { revoked_keys: revokedKeys },
+    })
     return reply.redirect(`/dashboard?account=${consent.accountId}`, 303)
   })
 
@@ -145,15 +190,23 @@ export default async function dashboardRoutes(app: FastifyInstance): Promise<voi
     if (!user) return reply
     const query = readFields(auditQuery, req.query)
     const current = chooseAccount(await app.store.accounts.membershipsOf(user.id), query.account)
-    if (!canManage(current.role)) throw new PageError(403, 'Not allowed', 'Only owners and admins of an account can read its audit log.')
+    if (!canManage(current.role))
+      throw new PageError(403, 'Not allowed', 'Only owners and admins of an account can read its audit log.')
     const before = parseId(query.before) ?? undefined
     const events = await app.store.audit.list(current.account.id, { before, limit: AUDIT_PAGE + 1 })
     const page = events.slice(0, AUDIT_PAGE)
-    return renderPage(app, req, reply, 'audit', {
-      current,
-      events: page.map((e) => ({ ...e, detailText: Object.keys(e.detail).length ? JSON.stringify(e.detail) : '' })),
-      older: events.length > AUDIT_PAGE ? page.at(-1)!.id : null,
-    }, user)
+    return renderPage(
+      app,
+      req,
+      reply,
+      'audit',
+      {
+        current,
+        events: page.map((e) => ({ ...e, detailText: Object.keys(e.detail).length ? JSON.stringify(e.detail) : '' })),
+        older: events.length > AUDIT_PAGE ? page.at(-1)!.id : null,
+      },
+      user,
+    )
   })
 }
 

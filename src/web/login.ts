@@ -2,15 +2,15 @@
 // password is checked (README, "Security": per email and address, and per email), so the
 // limits hold under any concurrency and across instances; failures are audited.
 import { createHmac } from 'node:crypto'
-import { z } from 'zod'
-import { readFields, textField } from '../request-fields.js'
 import type { FastifyInstance } from 'fastify'
-import type { SigninBuckets, SigninLimits } from '../store/types.js'
+import { z } from 'zod'
 import { audit } from '../audit.js'
 import { DUMMY_PASSWORD_HASH, verifyPassword } from '../crypto/password.js'
+import { limit } from '../plugins/rate-limit.js'
+import { readFields, textField } from '../request-fields.js'
+import type { SigninBuckets, SigninLimits } from '../store/types.js'
 import { currentUser } from './current-user.js'
 import { renderPage } from './pages.js'
-import { limit } from '../plugins/rate-limit.js'
 import { checkCsrf, endSession, ensureSession, readSession, safeReturnTo, startSession } from './session.js'
 
 const MAX_FIELD = 1024
@@ -23,7 +23,12 @@ function signinBuckets(app: FastifyInstance, email: string, address: string): Si
 
 function signinLimits(app: FastifyInstance): SigninLimits {
   const c = app.config
-  return { windowSeconds: c.loginWindowSeconds, maxPerAddress: c.loginMaxFailures, emailCeiling: c.loginEmailCeiling, slowSeconds: c.loginSlowSeconds }
+  return {
+    windowSeconds: c.loginWindowSeconds,
+    maxPerAddress: c.loginMaxFailures,
+    emailCeiling: c.loginEmailCeiling,
+    slowSeconds: c.loginSlowSeconds,
+  }
 }
 
 const text = textField(MAX_FIELD)
@@ -51,17 +56,29 @@ export default async function loginRoutes(app: FastifyInstance): Promise<void> {
     const verdict = await app.store.signins.attempt(buckets, app.now(), signinLimits(app))
     if (!verdict.allowed) {
       reply.code(429).header('retry-after', String(verdict.retryAfter))
-      const wait = verdict.retryAfter >= 120 ? `${Math.ceil(verdict.retryAfter / 60)} minutes` : `${verdict.retryAfter} seconds`
-      return renderPage(app, req, reply, 'login', { returnTo, email, error: `Too many failed sign-ins for this email. Try again in ${wait}.` })
+      const wait =
+        verdict.retryAfter >= 120 ? `${Math.ceil(verdict.retryAfter / 60)} minutes` : `${verdict.retryAfter} seconds`
+      return renderPage(app, req, reply, 'login', {
+        returnTo,
+        email,
+        error: `Too many failed sign-ins for this email. Try again in ${wait}.`,
+      })
     }
     const user = email ? await app.store.users.byEmail(email) : undefined
     // Verify against a dummy hash for unknown emails so timing does not reveal which exist.
     const ok = await verifyPassword(password, user?.passwordHash ?? DUMMY_PASSWORD_HASH)
     if (!user || !ok) {
-      const personal = user ? (await app.store.accounts.membershipsOf(user.id)).find((m) => m.account.kind === 'personal') : undefined
+      const personal = user
+        ? (await app.store.accounts.membershipsOf(user.id)).find((m) => m.account.kind === 'personal')
+        : undefined
       // The subject is a known user's email only: whatever else was typed (a password in the
       // email field, say) is never stored.
-      await audit(app, req, { event: 'signin_failed', subject: user?.email ?? null, actorUserId: user?.id ?? null, accountId: personal?.account.id ?? null })
+      await audit(app, req, {
+        event: 'signin_failed',
+        subject: user?.email ?? null,
+        actorUserId: user?.id ?? null,
+        accountId: personal?.account.id ?? null,
+      })
       reply.code(401)
       return renderPage(app, req, reply, 'login', { returnTo, email, error: 'Wrong email or password.' })
     }

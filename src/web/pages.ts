@@ -1,13 +1,13 @@
 // Server-rendered pages (eta via @fastify/view) and the static stylesheet.
 import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import fp from 'fastify-plugin'
 import view from '@fastify/view'
 import { Eta } from 'eta'
-import { ensureSession } from './session.js'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import fp from 'fastify-plugin'
 import { cleanName } from '../oauth/client-metadata.js'
 import type { User } from '../store/types.js'
+import { ensureSession } from './session.js'
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url))
 const STYLESHEET = readFileSync(`${ROOT}public/style.css`)
@@ -45,5 +45,7 @@ export async function renderPage(
 ): Promise<FastifyReply> {
   const session = await ensureSession(app, req, reply)
   reply.header('cache-control', 'no-store')
-  return reply.type('text/html; charset=utf-8').view(template, { ...data, user, csrf: session.csrf, fmtTime, cleanName })
+  return reply
+    .type('text/html; charset=utf-8')
+    .view(template, { ...data, user, csrf: session.csrf, fmtTime, cleanName })
 }

@@ -3,7 +3,7 @@
 // SameSite=Lax, Secure and the __Host- prefix when the issuer is https.
 import { randomBytes } from 'node:crypto'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import { SignJWT, jwtVerify, decodeProtectedHeader } from 'jose'
+import { decodeProtectedHeader, jwtVerify, SignJWT } from 'jose'
 import { safeEqual } from '../crypto/compare.js'
 import { PageError } from '../errors.js'
 
@@ -29,7 +29,8 @@ async function verify(app: FastifyInstance, token: string): Promise<Session | nu
       currentDate: new Date(app.now() * 1000),
     })
     const { uid, ims } = payload
-    if (typeof payload.csrf !== 'string' || (uid !== undefined && typeof uid !== 'number') || typeof ims !== 'number') return null
+    if (typeof payload.csrf !== 'string' || (uid !== undefined && typeof uid !== 'number') || typeof ims !== 'number')
+      return null
     return { userId: uid ?? null, csrf: payload.csrf, issuedMs: ims }
   } catch {
     return null
@@ -45,10 +46,19 @@ export async function readSession(app: FastifyInstance, req: FastifyRequest): Pr
   return session
 }
 
-async function writeSession(app: FastifyInstance, req: FastifyRequest, reply: FastifyReply, session: Session): Promise<Session> {
+async function writeSession(
+  app: FastifyInstance,
+  req: FastifyRequest,
+  reply: FastifyReply,
+  session: Session,
+): Promise<Session> {
   const now = app.now()
   const ttl = app.config.sessionTtlSeconds
-  const token = await new SignJWT({ csrf: session.csrf, ims: session.issuedMs, ...(session.userId !== null ? { uid: session.userId } : {}) })
+  const token = await new SignJWT({
+    csrf: session.csrf,
+    ims: session.issuedMs,
+    ...(session.userId !== null ? { uid: session.userId } : {}),
+  })
     .setProtectedHeader({ alg: 'HS256', kid: app.keyrings.session.current.kid, typ: TYP })
     .setIssuer(app.config.issuer)
     .setIssuedAt(now)
@@ -67,11 +77,19 @@ async function writeSession(app: FastifyInstance, req: FastifyRequest, reply: Fa
 
 /** The session, creating an anonymous one (with a CSRF nonce) when there is none. */
 export async function ensureSession(app: FastifyInstance, req: FastifyRequest, reply: FastifyReply): Promise<Session> {
-  return (await readSession(app, req)) ?? writeSession(app, req, reply, { userId: null, csrf: randomBytes(24).toString('base64url'), issuedMs: app.nowMs() })
+  return (
+    (await readSession(app, req)) ??
+    writeSession(app, req, reply, { userId: null, csrf: randomBytes(24).toString('base64url'), issuedMs: app.nowMs() })
+  )
 }
 
 /** Signs a user in with a fresh CSRF nonce (no session fixation), issued after any sign-out. */
-export async function startSession(app: FastifyInstance, req: FastifyRequest, reply: FastifyReply, userId: number): Promise<void> {
+export async function startSession(
+  app: FastifyInstance,
+  req: FastifyRequest,
+  reply: FastifyReply,
+  userId: number,
+): Promise<void> {
   const issuedMs = Math.max(app.nowMs(), (await app.store.sessions.validAfter(userId)) + 1)
   await writeSession(app, req, reply, { userId, csrf: randomBytes(24).toString('base64url'), issuedMs })
 }
@@ -82,13 +100,22 @@ export async function startSession(app: FastifyInstance, req: FastifyRequest, re
  */
 export async function endSession(app: FastifyInstance, reply: FastifyReply, userId: number): Promise<void> {
   await app.store.sessions.endAll(userId, app.nowMs())
-  reply.clearCookie(cookieName(app), { path: '/', httpOnly: true, sameSite: 'lax', secure: app.config.issuer.startsWith('https:') })
+  reply.clearCookie(cookieName(app), {
+    path: '/',
+    httpOnly: true,
+    sameSite: 'lax',
+    secure: app.config.issuer.startsWith('https:'),
+  })
 }
 
 /** Refuses a POST whose csrf field does not match the session's nonce. */
 export function checkCsrf(session: Session | null, token: unknown): void {
   if (!session || typeof token !== 'string' || token === '' || !safeEqual(token, session.csrf)) {
-    throw new PageError(403, 'Form expired', 'This form is no longer valid (missing or wrong CSRF token). Go back, reload the page and try again.')
+    throw new PageError(
+      403,
+      'Form expired',
+      'This form is no longer valid (missing or wrong CSRF token). Go back, reload the page and try again.',
+    )
   }
 }
 
@@ -100,7 +127,8 @@ const RETURN_BASE = 'http://keygate.invalid'
  * plain ASCII and always a valid Location header; anything else becomes /dashboard.
  */
 export function safeReturnTo(value: unknown): string {
-  if (typeof value !== 'string' || value.length > 4000 || !value.startsWith('/') || value.startsWith('//')) return '/dashboard'
+  if (typeof value !== 'string' || value.length > 4000 || !value.startsWith('/') || value.startsWith('//'))
+    return '/dashboard'
   if (/[\\\s\x00-\x1f\x7f]/.test(value)) return '/dashboard'
   let url: URL
   try {

@@ -6,8 +6,8 @@
 // approves the consent, as a person would.
 //   npm run test:conformance            (needs the npm registry: it fetches node@22)
 import { spawn } from 'node:child_process'
-import { createServer, request as httpRequest } from 'node:http'
 import { mkdtempSync, rmSync } from 'node:fs'
+import { createServer, request as httpRequest } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { buildApp } from '../../src/app.js'
@@ -16,25 +16,67 @@ import { mintKey } from '../../src/crypto/api-key.js'
 import { hashPassword } from '../../src/crypto/password.js'
 import { Browser, freePort } from '../support/http.js'
 
-const SCENARIOS = (process.env.CONFORMANCE_SCENARIOS ?? 'server-initialize,ping,tools-list,dns-rebinding-protection').split(',')
+const SCENARIOS = (
+  process.env.CONFORMANCE_SCENARIOS ?? 'server-initialize,ping,tools-list,dns-rebinding-protection'
+).split(',')
 
 const dir = mkdtempSync(join(tmpdir(), 'keygate-conformance-'))
 const port = await freePort()
-const app = await buildApp(loadConfig({ KEYGATE_DB: join(dir, 'k.db'), KEYGATE_SECRET: 'conformance-secret-0123456789-abcdefghij', PORT: String(port) }, { generateSecret: false }))
+const app = await buildApp(
+  loadConfig(
+    { KEYGATE_DB: join(dir, 'k.db'), KEYGATE_SECRET: 'conformance-secret-0123456789-abcdefghij', PORT: String(port) },
+    { generateSecret: false },
+  ),
+)
 await app.listen({ port, host: '127.0.0.1' })
 const PASSWORD = 'conformance password'
-const user = await app.store.users.create({ email: 'conformance@example.com', name: 'conformance', passwordHash: await hashPassword(PASSWORD), createdAt: app.now() })
-const account = await app.store.accounts.create({ name: 'conformance', kind: 'personal', ownerId: user.id, createdAt: app.now() })
+const user = await app.store.users.create({
+  email: 'conformance@example.com',
+  name: 'conformance',
+  passwordHash: await hashPassword(PASSWORD),
+  createdAt: app.now(),
+})
+const account = await app.store.accounts.create({
+  name: 'conformance',
+  kind: 'personal',
+  ownerId: user.id,
+  createdAt: app.now(),
+})
 const key = mintKey('kg_')
-await app.store.keys.insert({ accountId: account.id, userId: user.id, name: 'conformance', keyHash: key.hash, displayPrefix: key.displayPrefix, scopes: ['read', 'write'], resource: null, clientId: null, grantId: null, familyId: null, createdAt: app.now(), expiresAt: null })
+await app.store.keys.insert({
+  accountId: account.id,
+  userId: user.id,
+  name: 'conformance',
+  keyHash: key.hash,
+  displayPrefix: key.displayPrefix,
+  scopes: ['read', 'write'],
+  resource: null,
+  clientId: null,
+  grantId: null,
+  familyId: null,
+  createdAt: app.now(),
+  expiresAt: null,
+})
 
 const proxyPort = await freePort()
 const proxy = createServer((req, res) => {
-  const host = req.headers.host === `localhost:${proxyPort}` || req.headers.host === `127.0.0.1:${proxyPort}` ? `localhost:${port}` : req.headers.host
-  const upstream = httpRequest({ host: '127.0.0.1', port, path: req.url, method: req.method, headers: { ...req.headers, host, authorization: `Bearer ${key.raw}` } }, (up) => {
-    res.writeHead(up.statusCode ?? 502, up.headers)
-    up.pipe(res)
-  })
+  const host =
+    req.headers.host === `localhost:${proxyPort}` || req.headers.host === `127.0.0.1:${proxyPort}`
+      ? `localhost:${port}`
+      : req.headers.host
+  const upstream = httpRequest(
+    {
+      host: '127.0.0.1',
+      port,
+      path: req.url,
+      method: req.method,
+      headers: { ...req.headers, host, authorization: `Bearer ${key.raw}` },
+    },
+    (up) => {
+      res.writeHead(up.statusCode ?? 502, up.headers)
+      up.pipe(res)
+    },
+  )
   upstream.on('error', () => res.writeHead(502).end())
   req.pipe(upstream)
 })
@@ -42,7 +84,11 @@ await new Promise<void>((resolve) => proxy.listen(proxyPort, '127.0.0.1', resolv
 
 function conformance(version: string, command: string, onLine?: (line: string) => void): Promise<number> {
   return new Promise<number>((resolve) => {
-    const child = spawn('npx', ['-y', '-p', 'node@22', '-p', `@modelcontextprotocol/conformance@${version}`, '-c', command], { stdio: ['ignore', 'pipe', 'inherit'] })
+    const child = spawn(
+      'npx',
+      ['-y', '-p', 'node@22', '-p', `@modelcontextprotocol/conformance@${version}`, '-c', command],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    )
     child.stdout!.on('data', (chunk: Buffer) => {
       process.stdout.write(chunk)
       for (const line of String(chunk).split('\n')) onLine?.(line)
@@ -53,7 +99,10 @@ function conformance(version: string, command: string, onLine?: (line: string) =
 
 let failed = 0
 for (const scenario of SCENARIOS) {
-  const code = await conformance('0.1.16', `conformance server --url http://localhost:${proxyPort}/mcp --scenario ${scenario}`)
+  const code = await conformance(
+    '0.1.16',
+    `conformance server --url http://localhost:${proxyPort}/mcp --scenario ${scenario}`,
+  )
   console.log(`scenario ${scenario}: ${code === 0 ? 'passed' : `FAILED (exit ${code})`}`)
   if (code !== 0) failed++
 }
@@ -61,19 +110,32 @@ for (const scenario of SCENARIOS) {
 // Authorization server scenarios, with a client registered for the suite's callback.
 const callbackPort = await freePort()
 const base = `http://localhost:${port}`
-const client = await app.store.clients.register({
-  clientId: 'conformance', clientName: 'MCP conformance suite', redirectUris: [`http://127.0.0.1:${callbackPort}/callback`], tokenEndpointAuthMethod: 'none',
-  clientSecretHash: null, metadata: { grant_types: ['authorization_code'] }, source: 'cli', fingerprint: null,
-}, app.now())
+const client = await app.store.clients.register(
+  {
+    clientId: 'conformance',
+    clientName: 'MCP conformance suite',
+    redirectUris: [`http://127.0.0.1:${callbackPort}/callback`],
+    tokenEndpointAuthMethod: 'none',
+    clientSecretHash: null,
+    metadata: { grant_types: ['authorization_code'] },
+    source: 'cli',
+    fingerprint: null,
+  },
+  app.now(),
+)
 const browser = new Browser(base)
 await browser.signIn('conformance@example.com', PASSWORD)
 let approval: Promise<void> | undefined
-const authCode = await conformance('0.2.0-alpha.12', `conformance authorization --url ${base} --client-id ${client.clientId} --resource ${base}/mcp -p ${callbackPort}`, (line) => {
-  if (approval || !line.startsWith(`${base}/authorize?`)) return
-  approval = browser.approve(line.trim()).then(async (location) => {
-    await fetch(location) // deliver the code to the suite's callback server
-  })
-})
+const authCode = await conformance(
+  '0.2.0-alpha.12',
+  `conformance authorization --url ${base} --client-id ${client.clientId} --resource ${base}/mcp -p ${callbackPort}`,
+  (line) => {
+    if (approval || !line.startsWith(`${base}/authorize?`)) return
+    approval = browser.approve(line.trim()).then(async (location) => {
+      await fetch(location) // deliver the code to the suite's callback server
+    })
+  },
+)
 await approval
 console.log(`authorization scenarios: ${authCode === 0 ? 'passed' : `FAILED (exit ${authCode})`}`)
 if (authCode !== 0) failed++

@@ -2,9 +2,10 @@
 // account picker and write unticked (a write tool then gets 403), create a key and read it from the page, use it on
 // /mcp, revoke it in the page and see the next call get 401, disconnect an app, read the
 // audit log. Screenshots of each page go to test-output/screenshots/.
-import t from 'tap'
-import { createServer } from 'node:http'
+
 import { statSync } from 'node:fs'
+import { createServer } from 'node:http'
+import t from 'tap'
 import { createUser, pkce } from '../helper.js'
 import { launchChromium, screenshot } from '../support/browser.js'
 import { freePort, listen } from '../support/http.js'
@@ -16,7 +17,9 @@ async function callbackServer(t: Test) {
   const server = createServer((req, res) => {
     const url = new URL(req.url!, `http://127.0.0.1:${port}`)
     if (url.pathname === '/callback') received.push(url) // not the browser's /favicon.ico
-    res.writeHead(200, { 'content-type': 'text/html' }).end('<!doctype html><title>Callback</title><p>The app received the code.</p>')
+    res
+      .writeHead(200, { 'content-type': 'text/html' })
+      .end('<!doctype html><title>Callback</title><p>The app received the code.</p>')
   })
   await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve))
   t.teardown(() => new Promise<void>((resolve) => server.close(() => resolve())))
@@ -26,7 +29,9 @@ async function callbackServer(t: Test) {
 type Test = { teardown(fn: () => unknown): void }
 
 /** How many upstream requests tool calls have made, from keygate's own metric. */
-async function upstreamCalls(app: { metrics: { upstreamLatency: { get(): Promise<{ values: Array<{ metricName?: string; value: number }> }> } } }): Promise<number> {
+async function upstreamCalls(app: {
+  metrics: { upstreamLatency: { get(): Promise<{ values: Array<{ metricName?: string; value: number }> }> } }
+}): Promise<number> {
   const { values } = await app.metrics.upstreamLatency.get()
   return values.filter((v) => v.metricName?.endsWith('_count')).reduce((sum, v) => sum + v.value, 0)
 }
@@ -34,16 +39,36 @@ async function upstreamCalls(app: { metrics: { upstreamLatency: { get(): Promise
 t.test('consent, keys, revocation, apps and audit in Chromium', async (t) => {
   const { app, base } = await listen(t)
   const alice = await createUser(app, 'alice@example.com')
-  const team = await app.store.accounts.create({ name: 'Acme Team', kind: 'team', ownerId: alice.user.id, createdAt: app.now() })
+  const team = await app.store.accounts.create({
+    name: 'Acme Team',
+    kind: 'team',
+    ownerId: alice.user.id,
+    createdAt: app.now(),
+  })
   const callback = await callbackServer(t)
-  const client = await (await fetch(`${base}/register`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ client_name: 'Browser Test App', redirect_uris: [callback.uri] }) })).json()
+  const client = await (
+    await fetch(`${base}/register`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ client_name: 'Browser Test App', redirect_uris: [callback.uri] }),
+    })
+  ).json()
   const browser = await launchChromium(t)
   const page = await browser.newPage({ viewport: { width: 1200, height: 800 } })
   const shots: string[] = []
 
   // 1. The client sends the user to /authorize; keygate asks them to sign in first.
   const { verifier, challenge } = pkce()
-  const query = new URLSearchParams({ response_type: 'code', client_id: client.client_id, redirect_uri: callback.uri, code_challenge: challenge, code_challenge_method: 'S256', state: 'browser-state', scope: 'read write', resource: `${base}/mcp` })
+  const query = new URLSearchParams({
+    response_type: 'code',
+    client_id: client.client_id,
+    redirect_uri: callback.uri,
+    code_challenge: challenge,
+    code_challenge_method: 'S256',
+    state: 'browser-state',
+    scope: 'read write',
+    resource: `${base}/mcp`,
+  })
   await page.goto(`${base}/authorize?${query}`)
   t.match(page.url(), `${base}/login?return_to=`)
   shots.push(await screenshot(page, '01-login'))
@@ -71,16 +96,35 @@ t.test('consent, keys, revocation, apps and audit in Chromium', async (t) => {
   const redirect = callback.received.at(-1)!
   t.equal(redirect.searchParams.get('state'), 'browser-state')
   t.equal(redirect.searchParams.get('iss'), base)
-  const token = await (await fetch(`${base}/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ grant_type: 'authorization_code', code: redirect.searchParams.get('code')!, code_verifier: verifier, client_id: client.client_id, redirect_uri: callback.uri }) })).json()
+  const token = await (
+    await fetch(`${base}/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({
+        grant_type: 'authorization_code',
+        code: redirect.searchParams.get('code')!,
+        code_verifier: verifier,
+        client_id: client.client_id,
+        redirect_uri: callback.uri,
+      }),
+    })
+  ).json()
   t.equal(token.scope, 'read', 'write was unticked')
-  t.equal((await app.store.consents.get(alice.user.id, client.client_id))!.accountId, team.id, 'the team account was picked')
+  t.equal(
+    (await app.store.consents.get(alice.user.id, client.client_id))!.accountId,
+    team.id,
+    'the team account was picked',
+  )
   t.equal((await callTool(base, token.access_token, 'list_notes')).status, 200)
   const notesBefore = (await app.store.notes.list(team.id)).length
   const upstreamBefore = await upstreamCalls(app)
   t.ok(upstreamBefore >= 1, 'the list_notes call above was counted')
   const denied = await callTool(base, token.access_token, 'create_note', { body: { title: 'not allowed' } })
   t.equal(denied.status, 403, 'the read-only grant cannot call a write tool')
-  t.equal(denied.headers.get('www-authenticate'), `Bearer error="insufficient_scope", error_description="this tool needs the write scope", scope="read write", resource_metadata="${base}/.well-known/oauth-protected-resource/mcp"`)
+  t.equal(
+    denied.headers.get('www-authenticate'),
+    `Bearer error="insufficient_scope", error_description="this tool needs the write scope", scope="read write", resource_metadata="${base}/.well-known/oauth-protected-resource/mcp"`,
+  )
   t.equal(await upstreamCalls(app), upstreamBefore, 'no upstream request was made')
   t.equal((await app.store.notes.list(team.id)).length, notesBefore)
 
@@ -104,7 +148,10 @@ t.test('consent, keys, revocation, apps and audit in Chromium', async (t) => {
   shots.push(await screenshot(page, '06-confirm-revoke'))
   await page.getByRole('button', { name: 'Yes, revoke' }).click()
   await page.waitForURL(`${base}/dashboard?account=${team.id}`)
-  t.equal((await page.locator('tr', { hasText: 'laptop' }).locator('td.status-revoked').textContent())?.trim(), 'revoked')
+  t.equal(
+    (await page.locator('tr', { hasText: 'laptop' }).locator('td.status-revoked').textContent())?.trim(),
+    'revoked',
+  )
   const after = await callTool(base, raw, 'list_notes')
   t.equal(after.status, 401, 'the next /mcp call with the revoked key is 401')
 
@@ -118,15 +165,22 @@ t.test('consent, keys, revocation, apps and audit in Chromium', async (t) => {
   // 6. The audit log.
   await page.getByRole('link', { name: 'Audit log' }).click()
   const log = await page.locator('table').textContent()
-  for (const event of ['key created', 'key revoked', 'consent granted', 'app disconnected']) t.match(log, event, `audit shows ${event}`)
+  for (const event of ['key created', 'key revoked', 'consent granted', 'app disconnected'])
+    t.match(log, event, `audit shows ${event}`)
   shots.push(await screenshot(page, '08-audit'))
   await page.goto(`${base}/dashboard/audit?account=${alice.account.id}`)
-  t.match(await page.locator('table').textContent(), 'signin failed', 'the failed sign-in is in the personal account log')
+  t.match(
+    await page.locator('table').textContent(),
+    'signin failed',
+    'the failed sign-in is in the personal account log',
+  )
 
   // 7. Readable on a phone.
   await page.setViewportSize({ width: 390, height: 844 })
   await page.goto(`${base}/dashboard?account=${team.id}`)
-  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth)
+  const overflow = await page.evaluate(
+    () => document.documentElement.scrollWidth - document.documentElement.clientWidth,
+  )
   t.ok(overflow <= 0, `no horizontal scrolling on a phone (${overflow}px)`)
   shots.push(await screenshot(page, '09-dashboard-phone'))
   for (const s of shots) t.ok(statSync(s).size > 1000, `screenshot ${s}`)

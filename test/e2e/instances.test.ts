@@ -1,25 +1,39 @@
 // Several keygate processes sharing one secret and one database behave as one: on the
 // SQLite file (npm test) and on PostgreSQL (npm run test:pg).
 import t from 'tap'
-import { Database } from '../support/sqlite.js'
-import { keyring } from '../../src/crypto/secrets.js'
 import { hashKey } from '../../src/crypto/api-key.js'
+import { keyring } from '../../src/crypto/secrets.js'
 import { signCode } from '../../src/oauth/code.js'
 import { createStore } from '../../src/store/index.js'
 import { createUser, pkce, SECRET, TEST_DATABASE_URL, tempDir, testConfig } from '../helper.js'
 import { Browser } from '../support/http.js'
-import { callTool } from '../support/mcp.js'
 import { startInstances } from '../support/instances.js'
+import { callTool } from '../support/mcp.js'
+import { Database } from '../support/sqlite.js'
 
 const CALLBACK = 'http://127.0.0.1:9/callback'
 
 async function register(base: string) {
-  const res = await fetch(`${base}/register`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ client_name: 'Multi', redirect_uris: [CALLBACK] }) })
+  const res = await fetch(`${base}/register`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ client_name: 'Multi', redirect_uris: [CALLBACK] }),
+  })
   return (await res.json()) as { client_id: string }
 }
 
 function token(base: string, clientId: string, code: string, verifier: string) {
-  return fetch(`${base}/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ grant_type: 'authorization_code', code, code_verifier: verifier, client_id: clientId, redirect_uri: CALLBACK }) })
+  return fetch(`${base}/token`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({
+      grant_type: 'authorization_code',
+      code,
+      code_verifier: verifier,
+      client_id: clientId,
+      redirect_uri: CALLBACK,
+    }),
+  })
 }
 
 t.test('three instances act as one', async (t) => {
@@ -38,7 +52,14 @@ t.test('three instances act as one', async (t) => {
 
   const approveAt = async (base: string) => {
     const { verifier, challenge } = pkce()
-    const query = new URLSearchParams({ response_type: 'code', client_id: client.client_id, redirect_uri: CALLBACK, code_challenge: challenge, code_challenge_method: 'S256', state: 's' })
+    const query = new URLSearchParams({
+      response_type: 'code',
+      client_id: client.client_id,
+      redirect_uri: CALLBACK,
+      code_challenge: challenge,
+      code_challenge_method: 'S256',
+      state: 's',
+    })
     const loc = await browser.approve(`${base}/authorize?${query}`)
     return { code: loc.searchParams.get('code')!, verifier }
   }
@@ -52,7 +73,9 @@ t.test('three instances act as one', async (t) => {
   // The same code raced at A, B and C succeeds exactly once.
   for (let round = 0; round < 5; round++) {
     const { code, verifier } = await approveAt(c!.base)
-    const results = await Promise.all([a, b, c, a, b, c].map((i) => token(i!.base, client.client_id, code, verifier).then((r) => r.status)))
+    const results = await Promise.all(
+      [a, b, c, a, b, c].map((i) => token(i!.base, client.client_id, code, verifier).then((r) => r.status)),
+    )
     t.equal(results.filter((s) => s === 200).length, 1, `round ${round}: exactly one of six racing exchanges succeeds`)
     t.equal(results.filter((s) => s === 400).length, 5)
   }
@@ -60,7 +83,11 @@ t.test('three instances act as one', async (t) => {
   // A key revoked through C is refused by A and B on their very next request.
   t.equal((await callTool(a!.base, key, 'list_notes')).status, 200)
   t.equal((await callTool(b!.base, key, 'list_notes')).status, 200)
-  const revoked = await fetch(`${c!.base}/revoke`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ token: key, client_id: client.client_id }) })
+  const revoked = await fetch(`${c!.base}/revoke`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ token: key, client_id: client.client_id }),
+  })
   t.equal(revoked.status, 200)
   t.equal((await callTool(a!.base, key, 'list_notes')).status, 401, 'A refuses it at once')
   t.equal((await callTool(b!.base, key, 'list_notes')).status, 401, 'B refuses it at once')
@@ -73,17 +100,41 @@ t.test('SIGKILL in the middle of token exchanges loses no issued token', async (
   const store = await createStore(config)
   t.teardown(() => store.close())
   const now = () => Math.floor(Date.now() / 1000)
-  const user = await store.users.create({ email: 'alice@example.com', name: 'alice', passwordHash: 'x', createdAt: now() })
+  const user = await store.users.create({
+    email: 'alice@example.com',
+    name: 'alice',
+    passwordHash: 'x',
+    createdAt: now(),
+  })
   const account = await store.accounts.create({ name: 'alice', kind: 'personal', ownerId: user.id, createdAt: now() })
   const client = await register(b!.base)
-  const consent = await store.consents.upsert({ userId: user.id, clientId: client.client_id, accountId: account.id, scopes: ['read'] }, now())
+  const consent = await store.consents.upsert(
+    { userId: user.id, clientId: client.client_id, accountId: account.id, scopes: ['read'] },
+    now(),
+  )
   // Codes signed the way /authorize signs them (the test holds the shared secret).
   const ring = keyring('authorization-code', SECRET, [])
-  const codes = await Promise.all(Array.from({ length: 300 }, async () => {
-    const { verifier, challenge } = pkce()
-    const code = await signCode(ring, a!.base, { clientId: client.client_id, redirectUri: CALLBACK, codeChallenge: challenge, userId: user.id, accountId: account.id, scopes: ['read'], resource: `${a!.base}/mcp`, consentCreatedAt: consent.createdAt }, now())
-    return { code, verifier }
-  }))
+  const codes = await Promise.all(
+    Array.from({ length: 300 }, async () => {
+      const { verifier, challenge } = pkce()
+      const code = await signCode(
+        ring,
+        a!.base,
+        {
+          clientId: client.client_id,
+          redirectUri: CALLBACK,
+          codeChallenge: challenge,
+          userId: user.id,
+          accountId: account.id,
+          scopes: ['read'],
+          resource: `${a!.base}/mcp`,
+          consentCreatedAt: consent.createdAt,
+        },
+        now(),
+      )
+      return { code, verifier }
+    }),
+  )
   const received: string[] = []
   let failed = 0
   let next = 0
@@ -109,7 +160,9 @@ t.test('SIGKILL in the middle of token exchanges loses no issued token', async (
     if (!row || row.revokedAt !== null) t.fail(`token ${raw.slice(0, 11)}… is missing or revoked`)
   }
   t.pass(`all ${received.length} received tokens are stored and active`)
-  const sample = await Promise.all(received.slice(0, 10).map((k) => callTool(b!.base, k, 'list_notes').then((r) => r.status)))
+  const sample = await Promise.all(
+    received.slice(0, 10).map((k) => callTool(b!.base, k, 'list_notes').then((r) => r.status)),
+  )
   t.same(sample, Array(10).fill(200), 'and work on the surviving instance')
   if (!TEST_DATABASE_URL) {
     const db = new Database(config.dbPath, { readonly: true })
@@ -131,7 +184,20 @@ t.test('graceful shutdown finishes in-flight requests', async (t) => {
   const user = await store.users.create({ email: 'x@example.com', name: 'x', passwordHash: 'x', createdAt: 0 })
   const account = await store.accounts.create({ name: 'x', kind: 'personal', ownerId: user.id, createdAt: 0 })
   const k = mintKey('kg_')
-  await store.keys.insert({ accountId: account.id, userId: user.id, name: 'k', keyHash: k.hash, displayPrefix: k.displayPrefix, scopes: ['read'], resource: null, clientId: null, grantId: null, familyId: null, createdAt: 0, expiresAt: null })
+  await store.keys.insert({
+    accountId: account.id,
+    userId: user.id,
+    name: 'k',
+    keyHash: k.hash,
+    displayPrefix: k.displayPrefix,
+    scopes: ['read'],
+    resource: null,
+    clientId: null,
+    grantId: null,
+    familyId: null,
+    createdAt: 0,
+    expiresAt: null,
+  })
   const slow = callTool(a!.base, k.raw, 'fault', { kind: 'slow' })
   await new Promise((r) => setTimeout(r, 500))
   a!.child.kill('SIGTERM')

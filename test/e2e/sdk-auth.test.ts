@@ -1,7 +1,8 @@
 // The official MCP SDK client's OAuth code against keygate on a real port: discovery,
 // dynamic registration, authorization (signed-in user, consent approved), token.
-import t from 'tap'
+
 import { auth } from '@modelcontextprotocol/sdk/client/auth.js'
+import t from 'tap'
 import { hashKey } from '../../src/crypto/api-key.js'
 import { createUser } from '../helper.js'
 import { Browser, listen } from '../support/http.js'

@@ -1,11 +1,12 @@
 // End to end with the official MCP SDK client: from a bare 401 through discovery,
 // registration, consent and token, to tools/list and a tools/call that reaches the demo
 // API; then revocation (store, CLI) and the fresh OAuth flow a client starts after it.
-import t from 'tap'
-import type { FastifyInstance } from 'fastify'
+
+import { UnauthorizedError } from '@modelcontextprotocol/sdk/client/auth.js'
 import { Client } from '@modelcontextprotocol/sdk/client/index.js'
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js'
-import { UnauthorizedError } from '@modelcontextprotocol/sdk/client/auth.js'
+import type { FastifyInstance } from 'fastify'
+import t from 'tap'
 import { main } from '../../src/cli.js'
 import { hashKey } from '../../src/crypto/api-key.js'
 import { createUser, testEnv } from '../helper.js'
@@ -49,12 +50,18 @@ t.test('SDK client: 401 → OAuth → tools/list → tools/call reaching the dem
     t.ok(tool.description && tool.description.length > 0, `${tool.name} has a description`)
     t.equal(tool.inputSchema.type, 'object')
   }
-  const created = await client.callTool({ name: 'create_note', arguments: { body: { title: 'From MCP', body: 'hello' } } })
+  const created = await client.callTool({
+    name: 'create_note',
+    arguments: { body: { title: 'From MCP', body: 'hello' } },
+  })
   t.notOk(created.isError)
   const note = created.structuredContent as { id: number; title: string }
   t.equal(note.title, 'From MCP')
   const listed = await client.callTool({ name: 'list_notes', arguments: {} })
-  t.same((listed.structuredContent as any).notes.map((n: any) => n.title), ['From MCP'])
+  t.same(
+    (listed.structuredContent as any).notes.map((n: any) => n.title),
+    ['From MCP'],
+  )
   const fetched = await client.callTool({ name: 'get_note', arguments: { id: note.id } })
   t.equal((fetched.structuredContent as any).body, 'hello')
   const gone = await client.callTool({ name: 'get_note', arguments: { id: 999 } })
@@ -64,7 +71,10 @@ t.test('SDK client: 401 → OAuth → tools/list → tools/call reaching the dem
 
   // The note lives in the account the user approved.
   const key = await app.store.keys.byHash(hashKey(provider.tokens()!.access_token))
-  t.same((await app.store.notes.list(key!.accountId)).map((n) => n.title), ['From MCP'])
+  t.same(
+    (await app.store.notes.list(key!.accountId)).map((n) => n.title),
+    ['From MCP'],
+  )
 })
 
 t.test('revocation: store and CLI; the next call is 401 and the client starts a fresh OAuth flow', async (t) => {
@@ -77,8 +87,15 @@ t.test('revocation: store and CLI; the next call is 401 and the client starts a 
   await app.store.keys.revoke(key!.id, app.now())
   const after = await callTool(base, token, 'list_notes')
   t.equal(after.status, 401, 'the very next call after revocation is 401')
-  t.match(after.headers.get('www-authenticate'), /error="invalid_token", error_description="the access token has been revoked"/)
-  await t.rejects(client.callTool({ name: 'list_notes', arguments: {} }), { message: 'Unauthorized' }, 'the SDK client sees the 401 and asks for authorization')
+  t.match(
+    after.headers.get('www-authenticate'),
+    /error="invalid_token", error_description="the access token has been revoked"/,
+  )
+  await t.rejects(
+    client.callTool({ name: 'list_notes', arguments: {} }),
+    { message: 'Unauthorized' },
+    'the SDK client sees the 401 and asks for authorization',
+  )
   t.equal(provider.redirects.length, 2, 'it started a fresh authorization')
   t.ok((await provider.pending)!.searchParams.get('code'), 'and the consent gives it a new code')
   await client.close()
@@ -92,9 +109,17 @@ t.test('revocation: store and CLI; the next call is 401 and the client starts a 
   const keys = await app.store.keys.list({})
   const live = keys.find((k) => k.revokedAt === null)!
   const out: string[] = []
-  const code = await main(['key', 'revoke', String(live.id)], { out: (l) => out.push(l), err: (l) => out.push(l), env: testEnv(dir) })
+  const code = await main(['key', 'revoke', String(live.id)], {
+    out: (l) => out.push(l),
+    err: (l) => out.push(l),
+    env: testEnv(dir),
+  })
   t.equal(code, 0)
-  await t.rejects(fresh.callTool({ name: 'list_notes', arguments: {} }), { message: 'Unauthorized' }, 'CLI revocation takes effect on the next call')
+  await t.rejects(
+    fresh.callTool({ name: 'list_notes', arguments: {} }),
+    { message: 'Unauthorized' },
+    'CLI revocation takes effect on the next call',
+  )
   await freshProvider.pending
 })
 
@@ -103,10 +128,21 @@ t.test('a manual key from the CLI works on /mcp with no OAuth', async (t) => {
   await createUser(app, 'alice@example.com')
   const out: string[] = []
   const env = testEnv(dir)
-  t.equal(await main(['key', 'create', '--email', 'alice@example.com', '--account', '1', '--name', 'desktop'], { out: (l) => out.push(l), err: (l) => out.push(l), env }), 0)
+  t.equal(
+    await main(['key', 'create', '--email', 'alice@example.com', '--account', '1', '--name', 'desktop'], {
+      out: (l) => out.push(l),
+      err: (l) => out.push(l),
+      env,
+    }),
+    0,
+  )
   const raw = out.at(-1)!
   const client = new Client({ name: 'manual', version: '1' })
-  await client.connect(new StreamableHTTPClientTransport(new URL(`${base}/mcp`), { requestInit: { headers: { authorization: `Bearer ${raw}` } } }))
+  await client.connect(
+    new StreamableHTTPClientTransport(new URL(`${base}/mcp`), {
+      requestInit: { headers: { authorization: `Bearer ${raw}` } },
+    }),
+  )
   t.teardown(() => client.close())
   const created = await client.callTool({ name: 'create_note', arguments: { body: { title: 'manual' } } })
   t.equal((created.structuredContent as any).title, 'manual')
@@ -137,9 +173,16 @@ t.test('revocation under concurrent load: nothing is accepted after the revocati
   await Promise.all(workers)
   const before = results.filter((r) => r.sentAt < revokedAt)
   const afterRevoke = results.filter((r) => r.sentAt >= revokedAt)
-  t.ok(before.some((r) => r.status === 200), `calls succeeded before the revocation (${before.length})`)
+  t.ok(
+    before.some((r) => r.status === 200),
+    `calls succeeded before the revocation (${before.length})`,
+  )
   t.ok(afterRevoke.length >= 8, `calls were sent after it (${afterRevoke.length})`)
-  t.same(afterRevoke.filter((r) => r.status !== 401), [], 'every call sent after the revocation got 401')
+  t.same(
+    afterRevoke.filter((r) => r.status !== 401),
+    [],
+    'every call sent after the revocation got 401',
+  )
 })
 
 t.test('SSE responses (KEYGATE_MCP_RESPONSE=sse) work with the SDK client', async (t) => {
@@ -147,11 +190,28 @@ t.test('SSE responses (KEYGATE_MCP_RESPONSE=sse) work with the SDK client', asyn
   const { user, account } = await createUser(app, 'alice@example.com')
   const { createKey } = await import('../helper.js')
   const key = await createKey(app, { userId: user.id, accountId: account.id })
-  const raw = await fetch(`${base}/mcp`, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', authorization: `Bearer ${key.raw}` }, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'x', version: '1' } } }) })
+  const raw = await fetch(`${base}/mcp`, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      accept: 'application/json, text/event-stream',
+      authorization: `Bearer ${key.raw}`,
+    },
+    body: JSON.stringify({
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'initialize',
+      params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'x', version: '1' } },
+    }),
+  })
   t.match(raw.headers.get('content-type'), /^text\/event-stream/)
   t.match(await raw.text(), /event: message\ndata: \{"result":\{"protocolVersion":"2025-06-18"/)
   const client = new Client({ name: 'sse', version: '1' })
-  await client.connect(new StreamableHTTPClientTransport(new URL(`${base}/mcp`), { requestInit: { headers: { authorization: `Bearer ${key.raw}` } } }))
+  await client.connect(
+    new StreamableHTTPClientTransport(new URL(`${base}/mcp`), {
+      requestInit: { headers: { authorization: `Bearer ${key.raw}` } },
+    }),
+  )
   t.teardown(() => client.close())
   const created = await client.callTool({ name: 'create_note', arguments: { body: { title: 'sse' } } })
   t.equal((created.structuredContent as any).title, 'sse')
@@ -170,7 +230,11 @@ t.test('expiring keys: the SDK client refreshes on its own after expiry and carr
   clock.advance(61)
   t.equal((await callTool(base, first.access_token, 'list_notes')).status, 401, 'the first key has expired')
   const listed = await client.callTool({ name: 'list_notes', arguments: {} })
-  t.same((listed.structuredContent as any).notes.map((n: any) => n.title), ['before expiry'], 'the call succeeded after a refresh')
+  t.same(
+    (listed.structuredContent as any).notes.map((n: any) => n.title),
+    ['before expiry'],
+    'the call succeeded after a refresh',
+  )
   t.not(provider.tokens()!.access_token, first.access_token, 'a new key')
   t.not(provider.tokens()!.refresh_token, first.refresh_token, 'a rotated refresh token')
   t.equal(provider.redirects.length, 1, 'no new trip through the consent page')

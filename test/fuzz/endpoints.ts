@@ -7,21 +7,37 @@
 // (no key row appears from forged codes or tokens).
 import { createServer, type Server } from 'node:http'
 import fc from 'fast-check'
-import { getGlobalDispatcher, request } from 'undici'
 import type { FastifyInstance } from 'fastify'
+import { getGlobalDispatcher, request } from 'undici'
 import { createKey, createUser, findNull } from '../helper.js'
 import { MCP_HEADERS } from '../support/mcp.js'
 
 export type Target = { app: FastifyInstance; base: string }
-export type Group = { name: string; property: (target: Target, ctx: Context) => fc.IAsyncProperty<never> | fc.IAsyncProperty<any> }
-export type Context = { clientId: string; redirectUri: string; key: string; email: string; password: string; docs: string }
+export type Group = {
+  name: string
+  property: (target: Target, ctx: Context) => fc.IAsyncProperty<never> | fc.IAsyncProperty<any>
+}
+export type Context = {
+  clientId: string
+  redirectUri: string
+  key: string
+  email: string
+  password: string
+  docs: string
+}
 
 /** The environment of the keygate under fuzz: limits out of the way, documents from a local server allowed. */
 export const FUZZ_ENV = {
-  KEYGATE_RATE_LIMIT_REGISTER: '100000000', KEYGATE_RATE_LIMIT_TOKEN: '100000000', KEYGATE_RATE_LIMIT_AUTHORIZE: '100000000',
-  KEYGATE_RATE_LIMIT_LOGIN: '100000000', KEYGATE_RATE_LIMIT_MCP: '100000000', KEYGATE_RATE_LIMIT_MCP_AUTH_FAILURES: '100000000',
-  KEYGATE_LOGIN_MAX_FAILURES: '100000000', KEYGATE_LOGIN_EMAIL_CEILING: '100000000',
-  KEYGATE_CIMD_ALLOW_PRIVATE: 'true', KEYGATE_CIMD_TIMEOUT_MS: '300',
+  KEYGATE_RATE_LIMIT_REGISTER: '100000000',
+  KEYGATE_RATE_LIMIT_TOKEN: '100000000',
+  KEYGATE_RATE_LIMIT_AUTHORIZE: '100000000',
+  KEYGATE_RATE_LIMIT_LOGIN: '100000000',
+  KEYGATE_RATE_LIMIT_MCP: '100000000',
+  KEYGATE_RATE_LIMIT_MCP_AUTH_FAILURES: '100000000',
+  KEYGATE_LOGIN_MAX_FAILURES: '100000000',
+  KEYGATE_LOGIN_EMAIL_CEILING: '100000000',
+  KEYGATE_CIMD_ALLOW_PRIVATE: 'true',
+  KEYGATE_CIMD_TIMEOUT_MS: '300',
 }
 
 const REDIRECT = 'https://client.example/callback'
@@ -38,9 +54,13 @@ export async function hostileDocuments(): Promise<{ base: string; server: Server
     }
     if (path.startsWith('/ok')) {
       const id = `http://127.0.0.1:${(server.address() as { port: number }).port}${path}`
-      return res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ client_id: id, client_name: 'Doc \u202Eclient', redirect_uris: [REDIRECT] }))
+      return res
+        .writeHead(200, { 'content-type': 'application/json' })
+        .end(JSON.stringify({ client_id: id, client_name: 'Doc \u202Eclient', redirect_uris: [REDIRECT] }))
     }
-    return res.writeHead(200, { 'content-type': 'application/json' }).end(path.includes('null') ? 'null' : '{"client_id":1}')
+    return res
+      .writeHead(200, { 'content-type': 'application/json' })
+      .end(path.includes('null') ? 'null' : '{"client_id":1}')
   })
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   return { base: `http://127.0.0.1:${(server.address() as { port: number }).port}`, server }
@@ -50,9 +70,20 @@ export async function prepare(target: Target, docs: string): Promise<Context> {
   const { app } = target
   const { user, account } = await createUser(app, 'fuzz@example.com', 'fuzz password 1')
   const key = await createKey(app, { userId: user.id, accountId: account.id })
-  const res = await request(`${target.base}/register`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ client_name: 'Fuzz', redirect_uris: [REDIRECT] }) })
+  const res = await request(`${target.base}/register`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ client_name: 'Fuzz', redirect_uris: [REDIRECT] }),
+  })
   const client = (await res.body.json()) as { client_id: string }
-  return { clientId: client.client_id, redirectUri: REDIRECT, key: key.raw, email: 'fuzz@example.com', password: 'fuzz password 1', docs }
+  return {
+    clientId: client.client_id,
+    redirectUri: REDIRECT,
+    key: key.raw,
+    email: 'fuzz@example.com',
+    password: 'fuzz password 1',
+    docs,
+  }
 }
 
 // ---- generators -------------------------------------------------------------------------
@@ -60,8 +91,44 @@ export async function prepare(target: Target, docs: string): Promise<Context> {
 const text = fc.oneof(
   fc.string({ maxLength: 40 }),
   fc.string({ unit: 'grapheme', maxLength: 20 }),
-  fc.string({ unit: fc.constantFrom('\u0000', '\u202E', '\u2028', '\uFEFF', '\uD800', '%', '&', '=', '+', '"', '<', '\\', '/', '.', ':', '\r\n'), maxLength: 12 }),
-  fc.constantFrom('', ' ', '..', '.', 'null', 'undefined', '[]', '{}', 'true', '0', '-1', '1e309', 'NaN', '__proto__', 'constructor'),
+  fc.string({
+    unit: fc.constantFrom(
+      '\u0000',
+      '\u202E',
+      '\u2028',
+      '\uFEFF',
+      '\uD800',
+      '%',
+      '&',
+      '=',
+      '+',
+      '"',
+      '<',
+      '\\',
+      '/',
+      '.',
+      ':',
+      '\r\n',
+    ),
+    maxLength: 12,
+  }),
+  fc.constantFrom(
+    '',
+    ' ',
+    '..',
+    '.',
+    'null',
+    'undefined',
+    '[]',
+    '{}',
+    'true',
+    '0',
+    '-1',
+    '1e309',
+    'NaN',
+    '__proto__',
+    'constructor',
+  ),
   fc.nat().map(String),
   fc.string({ minLength: 5000, maxLength: 20000 }),
 )
@@ -81,27 +148,64 @@ function formBody(ctx: Context, fields: string[], known: Array<(c: Context) => s
 }
 
 const contentType = fc.constantFrom(
-  'application/x-www-form-urlencoded', 'application/json', 'text/plain', 'multipart/form-data; boundary=x',
-  'application/x-www-form-urlencoded; charset=utf-16', '', 'application/json; charset=latin1',
+  'application/x-www-form-urlencoded',
+  'application/json',
+  'text/plain',
+  'multipart/form-data; boundary=x',
+  'application/x-www-form-urlencoded; charset=utf-16',
+  '',
+  'application/json; charset=latin1',
 )
 
 const anyJson = fc.oneof(
   fc.jsonValue({ maxDepth: 4 }),
-  fc.dictionary(fc.constantFrom('client_name', 'redirect_uris', 'client_uri', 'logo_uri', 'tos_uri', 'policy_uri', 'grant_types', 'response_types', 'token_endpoint_auth_method', 'scope', 'contacts', 'application_type', 'software_id', '__proto__'), fc.jsonValue({ maxDepth: 2 })),
+  fc.dictionary(
+    fc.constantFrom(
+      'client_name',
+      'redirect_uris',
+      'client_uri',
+      'logo_uri',
+      'tos_uri',
+      'policy_uri',
+      'grant_types',
+      'response_types',
+      'token_endpoint_auth_method',
+      'scope',
+      'contacts',
+      'application_type',
+      'software_id',
+      '__proto__',
+    ),
+    fc.jsonValue({ maxDepth: 2 }),
+  ),
 )
 
 // ---- checks -----------------------------------------------------------------------------
 
 type Answer = { status: number; headers: Record<string, string | string[] | undefined>; body: string }
 
-async function send(base: string, path: string, init: { method?: string; headers?: Record<string, string>; body?: string }): Promise<Answer> {
+async function send(
+  base: string,
+  path: string,
+  init: { method?: string; headers?: Record<string, string>; body?: string },
+): Promise<Answer> {
   // The path is sent as it is: a URL parser would resolve dot segments (even %2E%2E) first.
-  const res = await getGlobalDispatcher().request({ origin: base, path, method: (init.method ?? 'GET') as 'GET', headers: init.headers, body: init.body, headersTimeout: 10_000, bodyTimeout: 10_000 })
+  const res = await getGlobalDispatcher().request({
+    origin: base,
+    path,
+    method: (init.method ?? 'GET') as 'GET',
+    headers: init.headers,
+    body: init.body,
+    headersTimeout: 10_000,
+    bodyTimeout: 10_000,
+  })
   return { status: res.statusCode, headers: res.headers, body: await res.body.text() }
 }
 
 function fail(why: string, answer: Answer): never {
-  throw new Error(`${why}: HTTP ${answer.status} ${String(answer.headers['content-type'])} ${answer.body.slice(0, 300)}`)
+  throw new Error(
+    `${why}: HTTP ${answer.status} ${String(answer.headers['content-type'])} ${answer.body.slice(0, 300)}`,
+  )
 }
 
 function checkNo5xx(answer: Answer): void {
@@ -134,7 +238,8 @@ function checkPage(answer: Answer, base: string, ctx: Context): void {
   if (answer.status >= 300 && answer.status < 400) {
     const location = String(answer.headers.location ?? '')
     // A redirect goes to our own pages or to the registered redirect URI, nowhere else.
-    const ok = location.startsWith('/') && !location.startsWith('//') ? true : location.startsWith(`${ctx.redirectUri}?`)
+    const ok =
+      location.startsWith('/') && !location.startsWith('//') ? true : location.startsWith(`${ctx.redirectUri}?`)
     if (!ok) fail(`a redirect to ${location}`, answer)
     return
   }
@@ -153,34 +258,89 @@ export const GROUPS: Group[] = [
   {
     name: 'register',
     property: ({ base }) =>
-      fc.asyncProperty(fc.oneof(anyJson.map((j) => JSON.stringify(j)), text), contentType, async (body, type) => {
-        const answer = await send(base, '/register', { method: 'POST', headers: { 'content-type': type }, body })
-        checkOAuthJson(answer, [201])
-      }),
+      fc.asyncProperty(
+        fc.oneof(
+          anyJson.map((j) => JSON.stringify(j)),
+          text,
+        ),
+        contentType,
+        async (body, type) => {
+          const answer = await send(base, '/register', { method: 'POST', headers: { 'content-type': type }, body })
+          checkOAuthJson(answer, [201])
+        },
+      ),
   },
   {
     name: 'register (valid redirect, any display fields)',
     property: ({ base }) =>
-      fc.asyncProperty(fc.record({ client_name: fc.oneof(text, fc.jsonValue()), client_uri: fc.oneof(text, fc.jsonValue()), logo_uri: fc.oneof(text, fc.webUrl()), tos_uri: text, policy_uri: text }, { requiredKeys: [] }), async (fields) => {
-        const answer = await send(base, '/register', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ redirect_uris: [REDIRECT], ...fields }) })
-        // Display-only fields never make a registration fail (RFC 7591 §2).
-        // (413: a body past the registration limit, whatever its fields.)
-        if (answer.status !== 201 && answer.status !== 413 && !/client_name/.test(answer.body)) fail('a registration refused over display-only fields', answer)
-        checkOAuthJson(answer, [201])
-      }),
+      fc.asyncProperty(
+        fc.record(
+          {
+            client_name: fc.oneof(text, fc.jsonValue()),
+            client_uri: fc.oneof(text, fc.jsonValue()),
+            logo_uri: fc.oneof(text, fc.webUrl()),
+            tos_uri: text,
+            policy_uri: text,
+          },
+          { requiredKeys: [] },
+        ),
+        async (fields) => {
+          const answer = await send(base, '/register', {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: JSON.stringify({ redirect_uris: [REDIRECT], ...fields }),
+          })
+          // Display-only fields never make a registration fail (RFC 7591 §2).
+          // (413: a body past the registration limit, whatever its fields.)
+          if (answer.status !== 201 && answer.status !== 413 && !/client_name/.test(answer.body))
+            fail('a registration refused over display-only fields', answer)
+          checkOAuthJson(answer, [201])
+        },
+      ),
   },
   {
     name: 'token',
     property: ({ base, app }, ctx) =>
       fc.asyncProperty(
-        formBody(ctx, ['grant_type', 'code', 'code_verifier', 'redirect_uri', 'client_id', 'client_secret', 'refresh_token', 'scope', 'resource'],
-          [(c) => c.clientId, (c) => c.redirectUri, () => 'authorization_code', () => 'refresh_token', (c) => c.key, () => 'eyJhbGciOiJIUzI1NiJ9.e30.x']),
-        contentType, fc.option(fc.oneof(text.map((t) => `Basic ${t}`), text.map((t) => `Basic ${Buffer.from(t).toString('base64')}`), text)),
+        formBody(
+          ctx,
+          [
+            'grant_type',
+            'code',
+            'code_verifier',
+            'redirect_uri',
+            'client_id',
+            'client_secret',
+            'refresh_token',
+            'scope',
+            'resource',
+          ],
+          [
+            (c) => c.clientId,
+            (c) => c.redirectUri,
+            () => 'authorization_code',
+            () => 'refresh_token',
+            (c) => c.key,
+            () => 'eyJhbGciOiJIUzI1NiJ9.e30.x',
+          ],
+        ),
+        contentType,
+        fc.option(
+          fc.oneof(
+            text.map((t) => `Basic ${t}`),
+            text.map((t) => `Basic ${Buffer.from(t).toString('base64')}`),
+            text,
+          ),
+        ),
         async (body, type, authorization) => {
           const before = (await app.store.keys.list({})).length
           // undici refuses to send a header value with CR, LF or characters above U+00FF.
           const sendable = authorization !== null && /^[\t\x20-\x7e\x80-\xff]*$/.test(authorization)
-          const answer = await send(base, '/token', { method: 'POST', headers: { 'content-type': type, ...(sendable ? { authorization } : {}) }, body })
+          const answer = await send(base, '/token', {
+            method: 'POST',
+            headers: { 'content-type': type, ...(sendable ? { authorization } : {}) },
+            body,
+          })
           checkOAuthJson(answer)
           if ((await app.store.keys.list({})).length !== before) throw new Error('a key was minted from forged input')
         },
@@ -189,17 +349,44 @@ export const GROUPS: Group[] = [
   {
     name: 'revoke and introspect',
     property: ({ base }, ctx) =>
-      fc.asyncProperty(fc.constantFrom('/revoke', '/introspect'), formBody(ctx, ['token', 'token_type_hint', 'client_id', 'client_secret'], [(c) => c.key, (c) => c.clientId]), contentType, async (path, body, type) => {
-        const answer = await send(base, path, { method: 'POST', headers: { 'content-type': type }, body })
-        checkOAuthJson(answer, [200])
-      }),
+      fc.asyncProperty(
+        fc.constantFrom('/revoke', '/introspect'),
+        formBody(ctx, ['token', 'token_type_hint', 'client_id', 'client_secret'], [(c) => c.key, (c) => c.clientId]),
+        contentType,
+        async (path, body, type) => {
+          const answer = await send(base, path, { method: 'POST', headers: { 'content-type': type }, body })
+          checkOAuthJson(answer, [200])
+        },
+      ),
   },
   {
     name: 'authorize',
     property: ({ base }, ctx) =>
       fc.asyncProperty(
-        formBody(ctx, ['client_id', 'redirect_uri', 'response_type', 'state', 'code_challenge', 'code_challenge_method', 'resource', 'scope'],
-          [(c) => c.clientId, (c) => c.redirectUri, () => 'code', () => 'S256', () => 'A'.repeat(43), (c) => `${c.docs}/big.json`, (c) => `${c.docs}/trickle.json`, (c) => `${c.docs}/ok.json`, (c) => `${c.docs}/null.json`]),
+        formBody(
+          ctx,
+          [
+            'client_id',
+            'redirect_uri',
+            'response_type',
+            'state',
+            'code_challenge',
+            'code_challenge_method',
+            'resource',
+            'scope',
+          ],
+          [
+            (c) => c.clientId,
+            (c) => c.redirectUri,
+            () => 'code',
+            () => 'S256',
+            () => 'A'.repeat(43),
+            (c) => `${c.docs}/big.json`,
+            (c) => `${c.docs}/trickle.json`,
+            (c) => `${c.docs}/ok.json`,
+            (c) => `${c.docs}/null.json`,
+          ],
+        ),
         async (query) => {
           const answer = await send(base, `/authorize?${query}`, {})
           checkPage(answer, base, ctx)
@@ -210,17 +397,37 @@ export const GROUPS: Group[] = [
   {
     name: 'login',
     property: ({ base }, ctx) =>
-      fc.asyncProperty(formBody(ctx, ['email', 'password', 'return_to', 'csrf'], [(c) => c.email, (c) => c.password, () => '/dashboard']), fc.oneof(text, text.map((t) => `/${t}`)), async (body, returnTo) => {
-        const page = await send(base, '/login', {})
-        const cookie = String(page.headers['set-cookie']).split(';')[0]!
-        const csrf = /name="csrf" value="([^"]+)"/.exec(page.body)![1]!
-        // Half the cases carry a valid CSRF token and the right password, so the sign-in succeeds and return_to is used.
-        const valid = new URLSearchParams({ csrf, email: ctx.email, password: ctx.password, return_to: returnTo }).toString()
-        for (const form of [body, valid]) {
-          const answer = await send(base, '/login', { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', cookie }, body: form })
-          checkPage(answer, base, ctx)
-        }
-      }),
+      fc.asyncProperty(
+        formBody(
+          ctx,
+          ['email', 'password', 'return_to', 'csrf'],
+          [(c) => c.email, (c) => c.password, () => '/dashboard'],
+        ),
+        fc.oneof(
+          text,
+          text.map((t) => `/${t}`),
+        ),
+        async (body, returnTo) => {
+          const page = await send(base, '/login', {})
+          const cookie = String(page.headers['set-cookie']).split(';')[0]!
+          const csrf = /name="csrf" value="([^"]+)"/.exec(page.body)![1]!
+          // Half the cases carry a valid CSRF token and the right password, so the sign-in succeeds and return_to is used.
+          const valid = new URLSearchParams({
+            csrf,
+            email: ctx.email,
+            password: ctx.password,
+            return_to: returnTo,
+          }).toString()
+          for (const form of [body, valid]) {
+            const answer = await send(base, '/login', {
+              method: 'POST',
+              headers: { 'content-type': 'application/x-www-form-urlencoded', cookie },
+              body: form,
+            })
+            checkPage(answer, base, ctx)
+          }
+        },
+      ),
   },
   {
     name: 'mcp',
@@ -229,11 +436,32 @@ export const GROUPS: Group[] = [
         fc.oneof(
           anyJson.map((j) => JSON.stringify(j)),
           text,
-          fc.record({ jsonrpc: fc.constant('2.0'), id: fc.oneof(fc.nat(), text, fc.constant(null)), method: fc.constantFrom('tools/call', 'tools/list', 'initialize', 'ping', 'x'), params: fc.record({ name: fc.oneof(text, fc.constantFrom('list_notes', 'get_note', 'create_note')), arguments: fc.dictionary(text, fc.jsonValue({ maxDepth: 2 })) }, { requiredKeys: [] }) }, { requiredKeys: [] }).map((r) => JSON.stringify(r)),
+          fc
+            .record(
+              {
+                jsonrpc: fc.constant('2.0'),
+                id: fc.oneof(fc.nat(), text, fc.constant(null)),
+                method: fc.constantFrom('tools/call', 'tools/list', 'initialize', 'ping', 'x'),
+                params: fc.record(
+                  {
+                    name: fc.oneof(text, fc.constantFrom('list_notes', 'get_note', 'create_note')),
+                    arguments: fc.dictionary(text, fc.jsonValue({ maxDepth: 2 })),
+                  },
+                  { requiredKeys: [] },
+                ),
+              },
+              { requiredKeys: [] },
+            )
+            .map((r) => JSON.stringify(r)),
         ),
-        fc.option(contentType), fc.option(text), fc.boolean(),
+        fc.option(contentType),
+        fc.option(text),
+        fc.boolean(),
         async (body, type, version, withKey) => {
-          const headers: Record<string, string> = { ...MCP_HEADERS, ...(withKey ? { authorization: `Bearer ${ctx.key}` } : {}) }
+          const headers: Record<string, string> = {
+            ...MCP_HEADERS,
+            ...(withKey ? { authorization: `Bearer ${ctx.key}` } : {}),
+          }
           if (type !== null) headers['content-type'] = type
           if (version !== null && /^[\x20-\x7e]*$/.test(version)) headers['mcp-protocol-version'] = version
           const answer = await send(base, '/mcp', { method: 'POST', headers, body })
@@ -248,16 +476,34 @@ export const GROUPS: Group[] = [
   {
     name: 'well-known and unknown paths',
     property: ({ base }) =>
-      fc.asyncProperty(fc.oneof(text, fc.constantFrom('openid-configuration', 'oauth-authorization-server', 'oauth-protected-resource', 'oauth-protected-resource/mcp')), fc.constantFrom('GET', 'POST', 'DELETE', 'OPTIONS'), async (tail, method) => {
-        // OPTIONS as browsers send it: a CORS preflight.
-        const headers: Record<string, string> = method === 'OPTIONS' ? { origin: 'https://inspector.example', 'access-control-request-method': 'GET' } : {}
-        // (A lone surrogate cannot be percent-encoded: it is sent as U+FFFD.)
-        // Dot segments are encoded, or the client itself would resolve them away from /.well-known.
-        const path = encodeURIComponent(Buffer.from(tail).toString('utf8')).replaceAll('%2F', '/').split('/').map((seg) => (/^\.+$/.test(seg) ? seg.replaceAll('.', '%2E') : seg)).join('/')
-        const answer = await send(base, `/.well-known/${path}`, { method, headers })
-        checkNo5xx(answer)
-        if (answer.status >= 300 && answer.status < 400) fail('a redirect on metadata', answer)
-        if (answer.status !== 204 && !String(answer.headers['content-type']).startsWith('application/json')) fail('not JSON', answer)
-      }),
+      fc.asyncProperty(
+        fc.oneof(
+          text,
+          fc.constantFrom(
+            'openid-configuration',
+            'oauth-authorization-server',
+            'oauth-protected-resource',
+            'oauth-protected-resource/mcp',
+          ),
+        ),
+        fc.constantFrom('GET', 'POST', 'DELETE', 'OPTIONS'),
+        async (tail, method) => {
+          // OPTIONS as browsers send it: a CORS preflight.
+          const headers: Record<string, string> =
+            method === 'OPTIONS' ? { origin: 'https://inspector.example', 'access-control-request-method': 'GET' } : {}
+          // (A lone surrogate cannot be percent-encoded: it is sent as U+FFFD.)
+          // Dot segments are encoded, or the client itself would resolve them away from /.well-known.
+          const path = encodeURIComponent(Buffer.from(tail).toString('utf8'))
+            .replaceAll('%2F', '/')
+            .split('/')
+            .map((seg) => (/^\.+$/.test(seg) ? seg.replaceAll('.', '%2E') : seg))
+            .join('/')
+          const answer = await send(base, `/.well-known/${path}`, { method, headers })
+          checkNo5xx(answer)
+          if (answer.status >= 300 && answer.status < 400) fail('a redirect on metadata', answer)
+          if (answer.status !== 204 && !String(answer.headers['content-type']).startsWith('application/json'))
+            fail('not JSON', answer)
+        },
+      ),
   },
 ]

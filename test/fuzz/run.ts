@@ -3,8 +3,8 @@
 // can be replayed). keygate runs as its own process (bin/keygate.js serve), so the resident
 // memory reported at start and at the end is the server's alone.
 import { readFileSync } from 'node:fs'
-import type { FastifyInstance } from 'fastify'
 import fc from 'fast-check'
+import type { FastifyInstance } from 'fastify'
 import { createStore } from '../../src/store/index.js'
 import { tempDir, testConfig } from '../helper.js'
 import { startInstances } from '../support/instances.js'
@@ -21,7 +21,13 @@ const mb = () => Math.round(Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${s
 async function main(): Promise<number> {
   console.log(`fuzz: ${runs} cases per group, seed ${seed} (replay with KEYGATE_FUZZ_SEED=${seed})`)
   const docs = await hostileDocuments()
-  teardowns.push(() => new Promise<void>((resolve) => { docs.server.closeAllConnections(); docs.server.close(() => resolve()) }))
+  teardowns.push(
+    () =>
+      new Promise<void>((resolve) => {
+        docs.server.closeAllConnections()
+        docs.server.close(() => resolve())
+      }),
+  )
   const dir = tempDir(test)
   const [instance] = await startInstances(test, dir, 1, { ...FUZZ_ENV, KEYGATE_LOG_LEVEL: 'error' })
   serverPid = instance!.child.pid!
@@ -40,7 +46,9 @@ async function main(): Promise<number> {
     const seconds = ((performance.now() - started) / 1000).toFixed(1)
     if (result.failed) {
       failed++
-      console.log(`FAIL ${group.name} after ${result.numRuns} cases (${seconds} s): ${String(result.errorInstance).slice(0, 2000)}`)
+      console.log(
+        `FAIL ${group.name} after ${result.numRuns} cases (${seconds} s): ${String(result.errorInstance).slice(0, 2000)}`,
+      )
       console.log(`     counterexample: ${JSON.stringify(result.counterexample).slice(0, 2000)}`)
     } else {
       console.log(`ok   ${group.name}: ${result.numRuns} cases in ${seconds} s, resident memory ${mb()} MB`)

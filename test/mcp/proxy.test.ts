@@ -1,15 +1,24 @@
 // /mcp against a real upstream on a local port: scopes, forwarding, faults.
 import t from 'tap'
-import { createKey, createUser } from '../helper.js'
+import { createKey, createUser, tempDir } from '../helper.js'
 import { listen } from '../support/http.js'
 import { callTool, MCP_HEADERS, rpc } from '../support/mcp.js'
 import { startUpstream } from '../support/upstream.js'
-import { tempDir } from '../helper.js'
 
 async function setup(t: any, env: Record<string, string> = {}) {
   const dir = tempDir(t)
   const upstream = await startUpstream(t, dir)
-  const gate = await listen(t, { KEYGATE_UPSTREAM: upstream.url, KEYGATE_OPENAPI: upstream.openapiFile, KEYGATE_UPSTREAM_TIMEOUT_MS: '500', KEYGATE_UPSTREAM_MAX_BYTES: '100000', ...env }, dir)
+  const gate = await listen(
+    t,
+    {
+      KEYGATE_UPSTREAM: upstream.url,
+      KEYGATE_OPENAPI: upstream.openapiFile,
+      KEYGATE_UPSTREAM_TIMEOUT_MS: '500',
+      KEYGATE_UPSTREAM_MAX_BYTES: '100000',
+      ...env,
+    },
+    dir,
+  )
   const { user, account } = await createUser(gate.app, 'alice@example.com')
   const owner = { userId: user.id, accountId: account.id }
   return { ...gate, upstream, owner }
@@ -18,14 +27,30 @@ async function setup(t: any, env: Record<string, string> = {}) {
 t.test('tools come from the OpenAPI document', async (t) => {
   const { base, owner, app } = await setup(t)
   const key = await createKey(app, owner)
-  const res = await fetch(`${base}/mcp`, { method: 'POST', headers: { ...MCP_HEADERS, authorization: `Bearer ${key.raw}` }, body: rpc('tools/list') })
+  const res = await fetch(`${base}/mcp`, {
+    method: 'POST',
+    headers: { ...MCP_HEADERS, authorization: `Bearer ${key.raw}` },
+    body: rpc('tools/list'),
+  })
   const { tools } = (await res.json()).result
-  t.same(tools.map((x: any) => x.name), ['list_items', 'create_item', 'delete_item', 'fault'], 'x-mcp: false operations are left out')
+  t.same(
+    tools.map((x: any) => x.name),
+    ['list_items', 'create_item', 'delete_item', 'fault'],
+    'x-mcp: false operations are left out',
+  )
   const list = tools[0]
   t.equal(list.description, 'List items\n\nRequires scope: read.')
-  t.same(list.inputSchema, { type: 'object', properties: { limit: { type: 'integer' }, 'X-Trace': { type: 'string' } } })
+  t.same(list.inputSchema, {
+    type: 'object',
+    properties: { limit: { type: 'integer' }, 'X-Trace': { type: 'string' } },
+  })
   t.same(list.annotations, { title: 'List items', readOnlyHint: true })
-  t.same(tools[2].annotations, { title: 'Delete an item', readOnlyHint: false, destructiveHint: true, idempotentHint: true })
+  t.same(tools[2].annotations, {
+    title: 'Delete an item',
+    readOnlyHint: false,
+    destructiveHint: true,
+    idempotentHint: true,
+  })
   t.same(tools[2].inputSchema.required, ['id'])
   t.equal(tools[1].description, 'Create an item\n\nRequires scope: write.')
   for (const tool of tools) t.match(tool.name, /^[A-Za-z0-9_.-]{1,128}$/)
@@ -36,7 +61,12 @@ t.test('forwarding: path, query, header and body arguments; only the key as cred
   const key = await createKey(app, owner)
   const res = await fetch(`${base}/mcp`, {
     method: 'POST',
-    headers: { ...MCP_HEADERS, authorization: `Bearer ${key.raw}`, cookie: 'session=secret', 'x-forwarded-for': '1.2.3.4' },
+    headers: {
+      ...MCP_HEADERS,
+      authorization: `Bearer ${key.raw}`,
+      cookie: 'session=secret',
+      'x-forwarded-for': '1.2.3.4',
+    },
     body: rpc('tools/call', { name: 'list_items', arguments: { limit: 5, 'X-Trace': 'abc' } }),
   })
   const result = (await res.json()).result
@@ -56,7 +86,11 @@ t.test('forwarding: path, query, header and body arguments; only the key as cred
   const del = await callTool(base, key.raw, 'delete_item', { id: 'a/../b' })
   t.equal(upstream.seen.at(-1)!.url, '/v1/items/a%2F..%2Fb', 'path arguments are encoded')
   t.same(del.body.result.content, [{ type: 'text', text: 'HTTP 204 (no content)' }])
-  for (const [id, sent] of [['..%2F', '..%252F'], ['a/b', 'a%2Fb'], ['...', '...']]) {
+  for (const [id, sent] of [
+    ['..%2F', '..%252F'],
+    ['a/b', 'a%2Fb'],
+    ['...', '...'],
+  ]) {
     await callTool(base, key.raw, 'delete_item', { id })
     t.equal(upstream.seen.at(-1)!.url, `/v1/items/${sent}`, `the path argument ${id} stays one segment`)
   }
@@ -64,7 +98,9 @@ t.test('forwarding: path, query, header and body arguments; only the key as cred
   for (const id of ['.', '..']) {
     const res = await callTool(base, key.raw, 'delete_item', { id })
     t.equal(res.body.result.isError, true, `the path argument ${id} is refused`)
-    t.same(res.body.result.content, [{ type: 'text', text: 'Invalid arguments for delete_item: the path argument id must not be "." or ".."' }])
+    t.same(res.body.result.content, [
+      { type: 'text', text: 'Invalid arguments for delete_item: the path argument id must not be "." or ".."' },
+    ])
   }
   t.equal(upstream.seen.length, before, 'nothing went upstream for . and ..')
 })
@@ -101,9 +137,19 @@ t.test('a read-only key calling a write tool gets 403 insufficient_scope, and up
   const before = upstream.seen.length
   const res = await callTool(base, key.raw, 'create_item', { body: { name: 'x' } })
   t.equal(res.status, 403)
-  t.equal(res.headers.get('www-authenticate'), `Bearer error="insufficient_scope", error_description="this tool needs the write scope", scope="read write", resource_metadata="${base}/.well-known/oauth-protected-resource/mcp"`)
+  t.equal(
+    res.headers.get('www-authenticate'),
+    `Bearer error="insufficient_scope", error_description="this tool needs the write scope", scope="read write", resource_metadata="${base}/.well-known/oauth-protected-resource/mcp"`,
+  )
   t.same(res.body, { error: 'insufficient_scope', error_description: 'this tool needs the write scope' })
-  const batch = await fetch(`${base}/mcp`, { method: 'POST', headers: { ...MCP_HEADERS, authorization: `Bearer ${key.raw}` }, body: JSON.stringify([JSON.parse(rpc('tools/list')), JSON.parse(rpc('tools/call', { name: 'delete_item', arguments: { id: '1' } }, 2))]) })
+  const batch = await fetch(`${base}/mcp`, {
+    method: 'POST',
+    headers: { ...MCP_HEADERS, authorization: `Bearer ${key.raw}` },
+    body: JSON.stringify([
+      JSON.parse(rpc('tools/list')),
+      JSON.parse(rpc('tools/call', { name: 'delete_item', arguments: { id: '1' } }, 2)),
+    ]),
+  })
   t.equal(batch.status, 403, 'a batch hiding a write call is refused too')
   t.equal(upstream.seen.length, before, 'no upstream request was made')
   const read = await callTool(base, key.raw, 'list_items')
@@ -146,14 +192,21 @@ t.test('a refused connection becomes an isError result', async (t) => {
   const { freePort } = await import('../support/http.js')
   const dir = tempDir(t)
   const { openapiFile } = await startUpstream(t, dir)
-  const gate = await listen(t, { KEYGATE_UPSTREAM: `http://127.0.0.1:${await freePort()}/v1`, KEYGATE_OPENAPI: openapiFile }, dir)
+  const gate = await listen(
+    t,
+    { KEYGATE_UPSTREAM: `http://127.0.0.1:${await freePort()}/v1`, KEYGATE_OPENAPI: openapiFile },
+    dir,
+  )
   const { user, account } = await createUser(gate.app, 'alice@example.com')
   const key = await createKey(gate.app, { userId: user.id, accountId: account.id })
   const res = await callTool(gate.base, key.raw, 'list_items')
-  t.same(res.body.result, { content: [{ type: 'text', text: 'The upstream API refused the connection (is it running?).' }], isError: true })
+  t.same(res.body.result, {
+    content: [{ type: 'text', text: 'The upstream API refused the connection (is it running?).' }],
+    isError: true,
+  })
 })
 
-t.test('concurrent calls with different keys never see each other\'s data', async (t) => {
+t.test("concurrent calls with different keys never see each other's data", async (t) => {
   const { base, app } = await listen(t)
   const a = await createUser(app, 'a@example.com')
   const b = await createUser(app, 'b@example.com')
@@ -161,7 +214,11 @@ t.test('concurrent calls with different keys never see each other\'s data', asyn
   const kb = await createKey(app, { userId: b.user.id, accountId: b.account.id })
   await callTool(base, ka.raw, 'create_note', { body: { title: 'only-a' } })
   await callTool(base, kb.raw, 'create_note', { body: { title: 'only-b' } })
-  const results = await Promise.all(Array.from({ length: 40 }, (_, i) => callTool(base, i % 2 ? ka.raw : kb.raw, 'list_notes').then((r) => [i % 2 ? 'a' : 'b', r] as const)))
+  const results = await Promise.all(
+    Array.from({ length: 40 }, (_, i) =>
+      callTool(base, i % 2 ? ka.raw : kb.raw, 'list_notes').then((r) => [i % 2 ? 'a' : 'b', r] as const),
+    ),
+  )
   for (const [who, r] of results) {
     const titles = r.body.result.structuredContent.notes.map((n: any) => n.title)
     t.same(titles, [`only-${who}`])
@@ -179,7 +236,11 @@ t.test('an OpenAPI document that cannot be loaded: a clean 503, and a retry on t
   const key = await createKey(gate.app, { userId: user.id, accountId: account.id })
   const first = await callTool(gate.base, key.raw, 'list_items')
   t.equal(first.status, 503)
-  t.same(first.body, { jsonrpc: '2.0', error: { code: -32603, message: "The upstream API's OpenAPI document could not be loaded; try again later." }, id: null })
+  t.same(first.body, {
+    jsonrpc: '2.0',
+    error: { code: -32603, message: "The upstream API's OpenAPI document could not be loaded; try again later." },
+    id: null,
+  })
   writeFileSync(missing, JSON.stringify((await import('../support/upstream.js')).UPSTREAM_OPENAPI))
   t.equal((await callTool(gate.base, key.raw, 'list_items')).status, 200, 'loaded on the next request')
   rmSync(missing)

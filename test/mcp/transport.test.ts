@@ -1,23 +1,32 @@
 // /mcp's transport: one SDK Server per process, shared by every request. Ids clients reuse
 // never cross, batches keep their order, a client that hangs up cancels its upstream call,
 // and no client can cancel another's request.
-import t from 'tap'
+
 import { request } from 'node:http'
 import { LATEST_PROTOCOL_VERSION } from '@modelcontextprotocol/sdk/types.js'
+import t from 'tap'
+import { ExchangeTransport } from '../../src/mcp/transport.js'
 import { createKey, createUser, tempDir } from '../helper.js'
 import { listen } from '../support/http.js'
 import { MCP_HEADERS, rpc } from '../support/mcp.js'
 import { startUpstream } from '../support/upstream.js'
-import { ExchangeTransport } from '../../src/mcp/transport.js'
 
 async function setup(t: any) {
   const dir = tempDir(t)
   const upstream = await startUpstream(t, dir)
-  const gate = await listen(t, { KEYGATE_UPSTREAM: upstream.url, KEYGATE_OPENAPI: upstream.openapiFile, KEYGATE_UPSTREAM_TIMEOUT_MS: '5000' }, dir)
+  const gate = await listen(
+    t,
+    { KEYGATE_UPSTREAM: upstream.url, KEYGATE_OPENAPI: upstream.openapiFile, KEYGATE_UPSTREAM_TIMEOUT_MS: '5000' },
+    dir,
+  )
   const { user, account } = await createUser(gate.app, 'alice@example.com')
   const key = await createKey(gate.app, { userId: user.id, accountId: account.id })
   const post = async (body: string, headers: Record<string, string> = {}, k = key.raw) => {
-    const res = await fetch(`${gate.base}/mcp`, { method: 'POST', headers: { ...MCP_HEADERS, authorization: `Bearer ${k}`, ...headers }, body })
+    const res = await fetch(`${gate.base}/mcp`, {
+      method: 'POST',
+      headers: { ...MCP_HEADERS, authorization: `Bearer ${k}`, ...headers },
+      body,
+    })
     const text = await res.text()
     return { status: res.status, body: text ? JSON.parse(text) : undefined }
   }
@@ -38,8 +47,17 @@ t.test('clients that reuse the same ids get their own answers, with their own id
   const ids: Array<number | string> = [0, 1, '1', 'x', 0, 1]
   const calls = Array.from({ length: 60 }, (_, i) => {
     const id = ids[i % ids.length]!
-    const body = JSON.stringify({ jsonrpc: '2.0', id, method: 'tools/call', params: { name: 'list_items', arguments: { limit: i } } })
-    return fetch(`${base}/mcp`, { method: 'POST', headers: { ...MCP_HEADERS, authorization: `Bearer ${keys[i % 3]!.raw}` }, body })
+    const body = JSON.stringify({
+      jsonrpc: '2.0',
+      id,
+      method: 'tools/call',
+      params: { name: 'list_items', arguments: { limit: i } },
+    })
+    return fetch(`${base}/mcp`, {
+      method: 'POST',
+      headers: { ...MCP_HEADERS, authorization: `Bearer ${keys[i % 3]!.raw}` },
+      body,
+    })
       .then((r) => r.json())
       .then((answer) => ({ i, id, answer }))
   })
@@ -59,7 +77,11 @@ t.test('batches: answers in order with the client ids; bad batches are refused w
   ]
   const ok = await post(JSON.stringify(batch))
   t.equal(ok.status, 200)
-  t.same(ok.body.map((a: any) => a.id), ['first', 2, 3], 'one answer per request, in order')
+  t.same(
+    ok.body.map((a: any) => a.id),
+    ['first', 2, 3],
+    'one answer per request, in order',
+  )
   t.same(ok.body[0].result, {})
   t.ok(ok.body[1].result.tools.length > 0)
   t.same(ok.body[2].result.structuredContent.query, { limit: '2' })
@@ -67,7 +89,24 @@ t.test('batches: answers in order with the client ids; bad batches are refused w
   const refused: Array<[string, unknown, number, number]> = [
     ['empty batch', [], 400, -32600],
     ['101 messages', Array.from({ length: 101 }, (_, i) => ({ jsonrpc: '2.0', id: i, method: 'ping' })), 400, -32600],
-    ['initialize with company', [{ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: LATEST_PROTOCOL_VERSION, capabilities: {}, clientInfo: { name: 'x', version: '1' } } }, { jsonrpc: '2.0', id: 2, method: 'ping' }], 400, -32600],
+    [
+      'initialize with company',
+      [
+        {
+          jsonrpc: '2.0',
+          id: 1,
+          method: 'initialize',
+          params: {
+            protocolVersion: LATEST_PROTOCOL_VERSION,
+            capabilities: {},
+            clientInfo: { name: 'x', version: '1' },
+          },
+        },
+        { jsonrpc: '2.0', id: 2, method: 'ping' },
+      ],
+      400,
+      -32600,
+    ],
     ['one bad member', [{ jsonrpc: '2.0', id: 1, method: 'ping' }, { hello: 'world' }], 400, -32700],
   ]
   const before = upstream.seen.length
@@ -79,7 +118,12 @@ t.test('batches: answers in order with the client ids; bad batches are refused w
   }
   t.equal(upstream.seen.length, before, 'nothing reached the upstream')
 
-  const notifications = await post(JSON.stringify([{ jsonrpc: '2.0', method: 'notifications/initialized' }, { jsonrpc: '2.0', id: 9, result: {} }]))
+  const notifications = await post(
+    JSON.stringify([
+      { jsonrpc: '2.0', method: 'notifications/initialized' },
+      { jsonrpc: '2.0', id: 9, result: {} },
+    ]),
+  )
   t.equal(notifications.status, 202, 'only notifications and responses: 202, no body')
   t.equal(notifications.body, undefined)
 })
@@ -88,10 +132,19 @@ t.test('a read-only key: a batch holding a write call is refused whole with 403'
   const { post, app, owner, upstream } = await setup(t)
   const reader = await createKey(app, owner, { scopes: ['read'] })
   const before = upstream.seen.length
-  const res = await post(JSON.stringify([
-    { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'list_items', arguments: {} } },
-    { jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'create_item', arguments: { body: { name: 'n' } } } },
-  ]), {}, reader.raw)
+  const res = await post(
+    JSON.stringify([
+      { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'list_items', arguments: {} } },
+      {
+        jsonrpc: '2.0',
+        id: 2,
+        method: 'tools/call',
+        params: { name: 'create_item', arguments: { body: { name: 'n' } } },
+      },
+    ]),
+    {},
+    reader.raw,
+  )
   t.equal(res.status, 403)
   t.equal(res.body.error, 'insufficient_scope')
   t.equal(upstream.seen.length, before, 'not even the read call was made')
@@ -99,7 +152,8 @@ t.test('a read-only key: a batch holding a write call is refused whole with 403'
 
 t.test('protocol versions: negotiated by the SDK server; an unsupported header is refused', async (t) => {
   const { post } = await setup(t)
-  const init = (version: string) => rpc('initialize', { protocolVersion: version, capabilities: {}, clientInfo: { name: 'test', version: '1' } })
+  const init = (version: string) =>
+    rpc('initialize', { protocolVersion: version, capabilities: {}, clientInfo: { name: 'test', version: '1' } })
   const known = await post(init('2025-03-26'))
   t.equal(known.body.result.protocolVersion, '2025-03-26', 'a supported version is kept')
   t.equal(known.body.result.serverInfo.name, 'keygate')
@@ -111,7 +165,11 @@ t.test('protocol versions: negotiated by the SDK server; an unsupported header i
   t.equal(header.body.error.code, -32000)
   t.equal(header.body.id, 'ping-7', 'the refused request keeps its id')
   t.match(header.body.error.message, /Unsupported protocol version: 1999-01-01/)
-  t.equal((await post(init('2025-06-18'), { 'mcp-protocol-version': '1999-01-01' })).status, 200, 'initialize is judged by its params, not the header')
+  t.equal(
+    (await post(init('2025-06-18'), { 'mcp-protocol-version': '1999-01-01' })).status,
+    200,
+    'initialize is judged by its params, not the header',
+  )
   t.equal((await post(rpc('ping'), { 'mcp-protocol-version': '2025-03-26' })).status, 200)
 })
 
@@ -119,7 +177,18 @@ t.test('a client that hangs up cancels its upstream call; keygate carries on', a
   const { base, key, upstream, post } = await setup(t)
   const url = new URL(`${base}/mcp`)
   const body = rpc('tools/call', { name: 'fault', arguments: { kind: 'pause' } })
-  const req = request({ host: '127.0.0.1', port: url.port, path: '/mcp', method: 'POST', headers: { ...MCP_HEADERS, host: url.host, authorization: `Bearer ${key.raw}`, 'content-length': Buffer.byteLength(body) } })
+  const req = request({
+    host: '127.0.0.1',
+    port: url.port,
+    path: '/mcp',
+    method: 'POST',
+    headers: {
+      ...MCP_HEADERS,
+      host: url.host,
+      authorization: `Bearer ${key.raw}`,
+      'content-length': Buffer.byteLength(body),
+    },
+  })
   req.on('error', () => {})
   req.end(body)
   t.ok(await until(() => upstream.paused.length === 1), 'the upstream received the call')
@@ -161,7 +230,15 @@ t.test('the transport on its own: a request the server never answers ends at the
   t.equal(answer.error.code, -32603)
   t.match(answer.error.message, /took too long/)
   t.not(delivered[0].id, 'mine', 'the server saw an internal id')
-  t.same(delivered[1], { jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: delivered[0].id, reason: answer.error.message } }, 'and was told to cancel it')
+  t.same(
+    delivered[1],
+    {
+      jsonrpc: '2.0',
+      method: 'notifications/cancelled',
+      params: { requestId: delivered[0].id, reason: answer.error.message },
+    },
+    'and was told to cancel it',
+  )
   t.equal(transport.inFlight, 0)
   const late = await transport.send({ jsonrpc: '2.0', id: delivered[0].id, result: {} })
   t.equal(late, undefined, 'a late answer goes nowhere')
@@ -172,7 +249,11 @@ t.test('errors about a known request answer with its id; an unknown tool is a JS
   const before = upstream.seen.length
   const unknown = await post(rpc('tools/call', { name: 'no_such_tool', arguments: {} }, 42))
   t.equal(unknown.status, 200)
-  t.same(unknown.body, { jsonrpc: '2.0', id: 42, error: { code: -32602, message: 'MCP error -32602: Unknown tool: no_such_tool' } })
+  t.same(unknown.body, {
+    jsonrpc: '2.0',
+    id: 42,
+    error: { code: -32602, message: 'MCP error -32602: Unknown tool: no_such_tool' },
+  })
   const notAcceptable = await post(rpc('ping', {}, 5), { accept: 'application/json' })
   t.equal(notAcceptable.status, 406)
   t.equal(notAcceptable.body.id, 5, '406 keeps the id')

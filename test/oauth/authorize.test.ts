@@ -1,5 +1,15 @@
 import t from 'tap'
-import { approve, authorizeQuery, build, createUser, csrfOf, pkce, registerClient, REDIRECT_URI, signIn } from '../helper.js'
+import {
+  approve,
+  authorizeQuery,
+  build,
+  createUser,
+  csrfOf,
+  pkce,
+  REDIRECT_URI,
+  registerClient,
+  signIn,
+} from '../helper.js'
 
 async function setup(t: any, env: Record<string, string> = {}) {
   const built = await build(t, env)
@@ -11,7 +21,11 @@ async function setup(t: any, env: Record<string, string> = {}) {
 
 t.test('consent page and approval', async (t) => {
   const { app, client, cookie, challenge, alice } = await setup(t)
-  const page = await app.inject({ method: 'GET', url: `/authorize?${authorizeQuery(client.client_id, challenge)}`, headers: { cookie } })
+  const page = await app.inject({
+    method: 'GET',
+    url: `/authorize?${authorizeQuery(client.client_id, challenge)}`,
+    headers: { cookie },
+  })
   t.equal(page.statusCode, 200)
   t.equal(page.headers['x-frame-options'], 'DENY')
   t.match(page.headers['content-security-policy'], /frame-ancestors 'none'/)
@@ -50,16 +64,29 @@ t.test('write unticked, and re-approval updates the one consent row', async (t) 
 
 t.test('account picker with several accounts; a forged account id is refused by the database', async (t) => {
   const { app, client, cookie, challenge, alice } = await setup(t)
-  const team = await app.store.accounts.create({ name: 'Team <b>X</b>', kind: 'team', ownerId: alice.user.id, createdAt: app.now() })
+  const team = await app.store.accounts.create({
+    name: 'Team <b>X</b>',
+    kind: 'team',
+    ownerId: alice.user.id,
+    createdAt: app.now(),
+  })
   const stranger = await createUser(app, 'mallory@example.com')
-  const page = await app.inject({ method: 'GET', url: `/authorize?${authorizeQuery(client.client_id, challenge)}`, headers: { cookie } })
+  const page = await app.inject({
+    method: 'GET',
+    url: `/authorize?${authorizeQuery(client.client_id, challenge)}`,
+    headers: { cookie },
+  })
   t.match(page.body, /role="radiogroup" aria-label="Account"/)
   t.match(page.body, /Team &lt;b&gt;X&lt;\/b&gt;/, 'account names are escaped')
-  const chosen = await approve(app, cookie, authorizeQuery(client.client_id, challenge), { account_id: String(team.id) })
+  const chosen = await approve(app, cookie, authorizeQuery(client.client_id, challenge), {
+    account_id: String(team.id),
+  })
   t.equal(chosen.statusCode, 302)
   t.equal((await app.store.consents.get(alice.user.id, client.client_id))!.accountId, team.id)
 
-  const forged = await approve(app, cookie, authorizeQuery(client.client_id, challenge), { account_id: String(stranger.account.id) })
+  const forged = await approve(app, cookie, authorizeQuery(client.client_id, challenge), {
+    account_id: String(stranger.account.id),
+  })
   t.equal(forged.statusCode, 403)
   t.match(forged.body, /You are not a member of the account you chose/)
   t.equal(forged.headers.location, undefined)
@@ -73,8 +100,14 @@ t.test('client and redirect URI errors are pages, never redirects', async (t) =>
   const cases: Array<[string, string]> = [
     [authorizeQuery('', challenge), 'The request has no client_id'],
     [authorizeQuery('unknown-client', challenge), 'not registered with this server'],
-    [authorizeQuery(client.client_id, challenge, { redirect_uri: 'https://evil.example/callback' }), 'The redirect_uri is not registered'],
-    [authorizeQuery(client.client_id, challenge, { redirect_uri: 'https://client.example/callback/../x' }), 'The redirect_uri is not registered'],
+    [
+      authorizeQuery(client.client_id, challenge, { redirect_uri: 'https://evil.example/callback' }),
+      'The redirect_uri is not registered',
+    ],
+    [
+      authorizeQuery(client.client_id, challenge, { redirect_uri: 'https://client.example/callback/../x' }),
+      'The redirect_uri is not registered',
+    ],
     [authorizeQuery(client.client_id, challenge, { redirect_uri: '' }), 'The request has no redirect_uri'],
     [`${authorizeQuery(client.client_id, challenge)}&client_id=other`, 'client_id must not be repeated'],
   ]
@@ -100,7 +133,11 @@ t.test('other errors redirect to the client with error, state and iss', async (t
     [{ resource: 'http://localhost:3000/mcp/' }, 'invalid_target', 'resource must be http://localhost:3000/mcp'],
   ]
   for (const [extra, error, description] of cases) {
-    const res = await app.inject({ method: 'GET', url: `/authorize?${authorizeQuery(client.client_id, challenge, extra)}`, headers: { cookie } })
+    const res = await app.inject({
+      method: 'GET',
+      url: `/authorize?${authorizeQuery(client.client_id, challenge, extra)}`,
+      headers: { cookie },
+    })
     t.equal(res.statusCode, 302, description)
     const loc = new URL(res.headers.location as string)
     t.equal(`${loc.origin}${loc.pathname}`, REDIRECT_URI)
@@ -120,19 +157,34 @@ t.test('defaults: no resource, no scope, unknown scopes', async (t) => {
   const page = await app.inject({ method: 'GET', url: `/authorize?${noResource}`, headers: { cookie } })
   t.equal(page.statusCode, 200, 'resource and scope may be absent')
   t.match(page.body, /value="write" checked/, 'absent scope offers the catalogue')
-  const odd = await app.inject({ method: 'GET', url: `/authorize?${authorizeQuery(client.client_id, challenge, { scope: 'claudeai' })}`, headers: { cookie } })
+  const odd = await app.inject({
+    method: 'GET',
+    url: `/authorize?${authorizeQuery(client.client_id, challenge, { scope: 'claudeai' })}`,
+    headers: { cookie },
+  })
   t.equal(odd.statusCode, 200, 'unknown scopes are ignored')
   t.match(odd.body, /value="write" checked/)
-  const readOnly = await app.inject({ method: 'GET', url: `/authorize?${authorizeQuery(client.client_id, challenge, { scope: 'read claudeai' })}`, headers: { cookie } })
+  const readOnly = await app.inject({
+    method: 'GET',
+    url: `/authorize?${authorizeQuery(client.client_id, challenge, { scope: 'read claudeai' })}`,
+    headers: { cookie },
+  })
   t.notMatch(readOnly.body, /value="write"/, 'only requested scopes are offered')
   const res = await approve(app, cookie, noResource.toString())
   const code = new URL(res.headers.location as string).searchParams.get('code')!
-  t.equal(JSON.parse(Buffer.from(code.split('.')[1]!, 'base64url').toString()).res, 'http://localhost:3000/mcp', 'resource defaults to the MCP resource')
+  t.equal(
+    JSON.parse(Buffer.from(code.split('.')[1]!, 'base64url').toString()).res,
+    'http://localhost:3000/mcp',
+    'resource defaults to the MCP resource',
+  )
 })
 
 t.test('loopback redirect URIs match on any port (RFC 8252 §7.3)', async (t) => {
   const { app, cookie, challenge } = await setup(t)
-  const client = await registerClient(app, { client_name: 'Claude Code', redirect_uris: ['http://localhost/callback', 'http://127.0.0.1:33418/'] })
+  const client = await registerClient(app, {
+    client_name: 'Claude Code',
+    redirect_uris: ['http://localhost/callback', 'http://127.0.0.1:33418/'],
+  })
   for (const [uri, ok] of [
     ['http://localhost:54321/callback', true],
     ['http://127.0.0.1:1234/', true],
@@ -140,11 +192,19 @@ t.test('loopback redirect URIs match on any port (RFC 8252 §7.3)', async (t) =>
     ['http://127.0.0.1:1234/?x=1', false],
     ['http://[::1]:54321/callback', false],
   ] as const) {
-    const res = await app.inject({ method: 'GET', url: `/authorize?${authorizeQuery(client.client_id, challenge, { redirect_uri: uri })}`, headers: { cookie } })
+    const res = await app.inject({
+      method: 'GET',
+      url: `/authorize?${authorizeQuery(client.client_id, challenge, { redirect_uri: uri })}`,
+      headers: { cookie },
+    })
     t.equal(res.statusCode, ok ? 200 : 400, uri)
   }
   const https = await registerClient(app, { redirect_uris: ['https://app.example:8443/cb'] })
-  const port = await app.inject({ method: 'GET', url: `/authorize?${authorizeQuery(https.client_id, challenge, { redirect_uri: 'https://app.example:9443/cb' })}`, headers: { cookie } })
+  const port = await app.inject({
+    method: 'GET',
+    url: `/authorize?${authorizeQuery(https.client_id, challenge, { redirect_uri: 'https://app.example:9443/cb' })}`,
+    headers: { cookie },
+  })
   t.equal(port.statusCode, 400, 'non-loopback ports must match exactly')
 })
 
@@ -160,10 +220,19 @@ t.test('sign-in first, then back to the same request', async (t) => {
 
 t.test('consent POST: CSRF, session and deny', async (t) => {
   const { app, client, cookie, challenge } = await setup(t)
-  const page = await app.inject({ method: 'GET', url: `/authorize?${authorizeQuery(client.client_id, challenge)}`, headers: { cookie } })
+  const page = await app.inject({
+    method: 'GET',
+    url: `/authorize?${authorizeQuery(client.client_id, challenge)}`,
+    headers: { cookie },
+  })
   const params = Object.fromEntries(new URLSearchParams(authorizeQuery(client.client_id, challenge)))
   const post = (form: Record<string, string>, headers: Record<string, string> = { cookie }) =>
-    app.inject({ method: 'POST', url: '/authorize', headers: { ...headers, 'content-type': 'application/x-www-form-urlencoded' }, payload: new URLSearchParams(form).toString() })
+    app.inject({
+      method: 'POST',
+      url: '/authorize',
+      headers: { ...headers, 'content-type': 'application/x-www-form-urlencoded' },
+      payload: new URLSearchParams(form).toString(),
+    })
   const noCsrf = await post({ ...params, decision: 'approve', account_id: '1' })
   t.equal(noCsrf.statusCode, 403)
   t.match(noCsrf.body, /CSRF/)
@@ -179,7 +248,13 @@ t.test('consent POST: CSRF, session and deny', async (t) => {
   t.equal(loc.searchParams.get('state'), 'st-123')
   t.equal(loc.searchParams.get('iss'), 'http://localhost:3000')
   t.notOk(loc.searchParams.has('code'))
-  const tampered = await post({ ...params, redirect_uri: 'https://evil.example/cb', decision: 'approve', account_id: '1', csrf: csrfOf(page.body) })
+  const tampered = await post({
+    ...params,
+    redirect_uri: 'https://evil.example/cb',
+    decision: 'approve',
+    account_id: '1',
+    csrf: csrfOf(page.body),
+  })
   t.equal(tampered.statusCode, 400, 'the POST re-validates the redirect URI')
   t.equal(tampered.headers.location, undefined)
 })
@@ -188,13 +263,24 @@ t.test('a client name cannot reorder the consent page: cleaned and isolated in <
   const { app } = await build(t)
   await createUser(app, 'alice@example.com')
   // A row stored as it was before names were cleaned at registration.
-  await app.store.clients.upsert({
-    clientId: 'legacy-client', clientName: 'Claude\u202E\u2066moc.live\u2069', redirectUris: [REDIRECT_URI], tokenEndpointAuthMethod: 'none',
-    clientSecretHash: null, metadata: {}, source: 'cli',
-  }, app.now())
+  await app.store.clients.upsert(
+    {
+      clientId: 'legacy-client',
+      clientName: 'Claude\u202E\u2066moc.live\u2069',
+      redirectUris: [REDIRECT_URI],
+      tokenEndpointAuthMethod: 'none',
+      clientSecretHash: null,
+      metadata: {},
+      source: 'cli',
+    },
+    app.now(),
+  )
   const cookie = await signIn(app, 'alice@example.com')
   const { challenge } = pkce()
-  const page = await app.inject({ url: `/authorize?${authorizeQuery('legacy-client', challenge)}`, headers: { cookie } })
+  const page = await app.inject({
+    url: `/authorize?${authorizeQuery('legacy-client', challenge)}`,
+    headers: { cookie },
+  })
   t.equal(page.statusCode, 200)
   t.match(page.body, '<h1><bdi class="client-name">Claudemoc.live</bdi> wants to use your account</h1>')
   t.notMatch(page.body, /[\u202A-\u202E\u2066-\u2069]/, 'no bidi control anywhere on the page')

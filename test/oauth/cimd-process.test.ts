@@ -1,9 +1,10 @@
 // Client ID metadata documents against a real keygate process: a document that declares a
 // large body, or whose body trickles in past the time-out, is refused with the readable
 // error page, and the process goes on answering.
-import t from 'tap'
+
 import { createServer, type ServerResponse } from 'node:http'
-import { authorizeQuery, pkce, tempDir, type Test } from '../helper.js'
+import t from 'tap'
+import { authorizeQuery, pkce, type Test, tempDir } from '../helper.js'
 import { freePort } from '../support/http.js'
 import { startInstances } from '../support/instances.js'
 
@@ -37,16 +38,22 @@ async function hostileDocuments(t: Test) {
     return res.writeHead(404).end()
   })
   await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve))
-  t.teardown(() => new Promise<void>((resolve) => {
-    server.closeAllConnections()
-    server.close(() => resolve())
-  }))
+  t.teardown(
+    () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections()
+        server.close(() => resolve())
+      }),
+  )
   return base
 }
 
 t.test('hostile metadata documents get the refusal page and the process stays up', async (t) => {
   const docs = await hostileDocuments(t)
-  const [instance] = await startInstances(t, tempDir(t), 1, { KEYGATE_CIMD_ALLOW_PRIVATE: 'true', KEYGATE_CIMD_TIMEOUT_MS: '500' })
+  const [instance] = await startInstances(t, tempDir(t), 1, {
+    KEYGATE_CIMD_ALLOW_PRIVATE: 'true',
+    KEYGATE_CIMD_TIMEOUT_MS: '500',
+  })
   const { challenge } = pkce()
   const cases: Array<[string, string]> = [
     ['/declared-6kb.json', 'it is larger than 5 KB'],

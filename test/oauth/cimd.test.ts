@@ -1,6 +1,7 @@
 // Client ID metadata documents, served by a local test server.
-import t from 'tap'
+
 import { createServer } from 'node:http'
+import t from 'tap'
 import { approve, authorizeQuery, build, createUser, pkce, REDIRECT_URI, signIn, tokenRequest } from '../helper.js'
 import { freePort } from '../support/http.js'
 
@@ -10,32 +11,56 @@ async function documentServer(t: Test, extraRedirect?: string) {
   const port = await freePort()
   const base = `http://127.0.0.1:${port}`
   const fetches: string[] = []
-  const doc = (path: string, over: Record<string, unknown> = {}) => JSON.stringify({ client_id: `${base}${path}`, client_name: 'Metadata Client', redirect_uris: [REDIRECT_URI, ...(extraRedirect ? [extraRedirect] : [])], ...over })
+  const doc = (path: string, over: Record<string, unknown> = {}) =>
+    JSON.stringify({
+      client_id: `${base}${path}`,
+      client_name: 'Metadata Client',
+      redirect_uris: [REDIRECT_URI, ...(extraRedirect ? [extraRedirect] : [])],
+      ...over,
+    })
   const server = createServer((req, res) => {
     fetches.push(req.url!)
     const path = req.url!
-    const json = (body: string, headers: Record<string, string> = {}) => res.writeHead(200, { 'content-type': 'application/json', ...headers }).end(body)
+    const json = (body: string, headers: Record<string, string> = {}) =>
+      res.writeHead(200, { 'content-type': 'application/json', ...headers }).end(body)
     if (path === '/good.json') return json(doc(path), { 'cache-control': 'max-age=600' })
     if (path === '/mismatch.json') return json(doc(path, { client_id: `${base}/other.json` }))
     if (path === '/noname.json') return json(doc(path, { client_name: undefined }))
     if (path === '/nouris.json') return json(doc(path, { redirect_uris: [] }))
     if (path === '/big.json') return json(doc(path, { padding: 'x'.repeat(6000) }))
-    if (path === '/chunked-big.json') { res.writeHead(200, { 'content-type': 'application/json' }); res.write(doc(path).slice(0, -1)); res.end(`,"p":"${'y'.repeat(6000)}"}`); return }
-    if (path === '/slow.json') { setTimeout(() => json(doc(path)), 1500); return }
+    if (path === '/chunked-big.json') {
+      res.writeHead(200, { 'content-type': 'application/json' })
+      res.write(doc(path).slice(0, -1))
+      res.end(`,"p":"${'y'.repeat(6000)}"}`)
+      return
+    }
+    if (path === '/slow.json') {
+      setTimeout(() => json(doc(path)), 1500)
+      return
+    }
     if (path === '/redirect.json') return res.writeHead(302, { location: '/good.json' }).end()
     if (path === '/notjson.json') return res.writeHead(200).end('<html>')
     if (path === '/secret.json') return json(doc(path, { token_endpoint_auth_method: 'client_secret_basic' }))
     return res.writeHead(404).end()
   })
   await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve))
-  t.teardown(() => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()) }))
+  t.teardown(
+    () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections()
+        server.close(() => resolve())
+      }),
+  )
   return { base, port, fetches }
 }
 
 t.test('a metadata document completes a full flow, and is cached', async (t) => {
   const docs = await documentServer(t)
   const { app } = await build(t, { KEYGATE_CIMD_ALLOW_PRIVATE: 'true', KEYGATE_CIMD_TIMEOUT_MS: '500' })
-  t.equal((await app.inject({ url: '/.well-known/oauth-authorization-server' })).json().client_id_metadata_document_supported, true)
+  t.equal(
+    (await app.inject({ url: '/.well-known/oauth-authorization-server' })).json().client_id_metadata_document_supported,
+    true,
+  )
   await createUser(app, 'alice@example.com')
   const cookie = await signIn(app, 'alice@example.com')
   const clientId = `${docs.base}/good.json`
@@ -46,10 +71,19 @@ t.test('a metadata document completes a full flow, and is cached', async (t) => 
   t.match(page.body, new RegExp(`Client identity published by <strong>127\\.0\\.0\\.1:${docs.port}</strong>`))
   const res = await approve(app, cookie, authorizeQuery(clientId, challenge))
   const code = new URL(res.headers.location as string).searchParams.get('code')!
-  const token = await tokenRequest(app, { grant_type: 'authorization_code', code, code_verifier: verifier, client_id: clientId, redirect_uri: REDIRECT_URI })
+  const token = await tokenRequest(app, {
+    grant_type: 'authorization_code',
+    code,
+    code_verifier: verifier,
+    client_id: clientId,
+    redirect_uri: REDIRECT_URI,
+  })
   t.equal(token.statusCode, 200)
   t.equal(docs.fetches.filter((f) => f === '/good.json').length, 1, 'fetched once, then cached (max-age=600)')
-  const wrongRedirect = await app.inject({ url: `/authorize?${authorizeQuery(clientId, challenge, { redirect_uri: 'https://evil.example/cb' })}`, headers: { cookie } })
+  const wrongRedirect = await app.inject({
+    url: `/authorize?${authorizeQuery(clientId, challenge, { redirect_uri: 'https://evil.example/cb' })}`,
+    headers: { cookie },
+  })
   t.equal(wrongRedirect.statusCode, 400, 'a redirect URI not in the document')
   t.match(wrongRedirect.body, /The redirect_uri is not registered for this application/)
   t.equal(wrongRedirect.headers.location, undefined)
@@ -74,7 +108,10 @@ t.test('bad documents are refused with a clear error page, never a redirect', as
     ['/secret.json', 'token_endpoint_auth_method client_secret_basic is not supported (only &quot;none&quot;)'],
   ]
   for (const [path, reason] of cases) {
-    const res = await app.inject({ url: `/authorize?${authorizeQuery(`${docs.base}${path}`, challenge)}`, headers: { cookie } })
+    const res = await app.inject({
+      url: `/authorize?${authorizeQuery(`${docs.base}${path}`, challenge)}`,
+      headers: { cookie },
+    })
     t.equal(res.statusCode, 400, path)
     t.equal(res.headers.location, undefined, `${path}: no redirect`)
     t.match(res.body, `client metadata document at ${docs.base}${path} was refused: ${reason}.`, path)
@@ -98,27 +135,65 @@ t.test('private addresses are refused when the development setting is off', asyn
     t.equal(res.statusCode, 400, clientId)
     t.match(res.body, `was refused: ${reason}.`, clientId)
   }
-  const http = await app.inject({ url: `/authorize?${authorizeQuery(`${docs.base}/good.json`, challenge)}`, headers: { cookie } })
-  t.match(http.body, /not registered with this server/, 'http client ids are not metadata documents outside development')
+  const http = await app.inject({
+    url: `/authorize?${authorizeQuery(`${docs.base}/good.json`, challenge)}`,
+    headers: { cookie },
+  })
+  t.match(
+    http.body,
+    /not registered with this server/,
+    'http client ids are not metadata documents outside development',
+  )
   t.same(docs.fetches, [], 'nothing was fetched')
 })
 
 t.test('only public unicast addresses may be fetched (an allow-list)', async (t) => {
   const { isPublicAddress } = await import('../../src/oauth/cimd.js')
   const refused = [
-    '0.0.0.0', '10.1.2.3', '100.64.0.1', '127.0.0.1', '169.254.169.254', '172.16.0.1', '192.168.1.1',
-    '192.0.0.8', '192.0.2.10', '198.51.100.7', '203.0.113.9', // IETF protocol assignments and documentation
-    '198.18.0.1', '240.0.0.1', '255.255.255.255', '224.0.0.1', '192.88.99.1',
-    '::', '::1', 'fe80::1', 'fc00::1', 'fd12:3456::1', 'ff02::1',
+    '0.0.0.0',
+    '10.1.2.3',
+    '100.64.0.1',
+    '127.0.0.1',
+    '169.254.169.254',
+    '172.16.0.1',
+    '192.168.1.1',
+    '192.0.0.8',
+    '192.0.2.10',
+    '198.51.100.7',
+    '203.0.113.9', // IETF protocol assignments and documentation
+    '198.18.0.1',
+    '240.0.0.1',
+    '255.255.255.255',
+    '224.0.0.1',
+    '192.88.99.1',
+    '::',
+    '::1',
+    'fe80::1',
+    'fc00::1',
+    'fd12:3456::1',
+    'ff02::1',
     '2002:7f00:1::1', // 6to4 wrapping 127.0.0.1
     '2001::1', // Teredo
     '2001:db8::1', // documentation
     '64:ff9b::7f00:1', // NAT64 of 127.0.0.1
-    '::ffff:127.0.0.1', '::ffff:10.0.0.1', '::127.0.0.1', '100::1', '3fff::1', '5f00::1',
-    'not an address', '',
+    '::ffff:127.0.0.1',
+    '::ffff:10.0.0.1',
+    '::127.0.0.1',
+    '100::1',
+    '3fff::1',
+    '5f00::1',
+    'not an address',
+    '',
   ]
   for (const address of refused) t.equal(isPublicAddress(address), false, `${address || '(empty)'} is refused`)
-  for (const address of ['8.8.8.8', '1.1.1.1', '93.184.215.14', '2606:4700:4700::1111', '2a00:1450:4001:80b::200e', '::ffff:8.8.8.8']) {
+  for (const address of [
+    '8.8.8.8',
+    '1.1.1.1',
+    '93.184.215.14',
+    '2606:4700:4700::1111',
+    '2a00:1450:4001:80b::200e',
+    '::ffff:8.8.8.8',
+  ]) {
     t.equal(isPublicAddress(address), true, `${address} is allowed`)
   }
 })

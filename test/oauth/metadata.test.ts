@@ -31,7 +31,12 @@ t.test('authorization server and protected resource metadata', async (t) => {
 
 t.test('unknown well-known documents: JSON 404, never HTML, a redirect or a 5xx', async (t) => {
   const { app } = await build(t)
-  for (const path of ['/.well-known/openid-configuration', '/.well-known/oauth-authorization-server/mcp', '/.well-known/anything', '/.well-known/oauth-protected-resource/other']) {
+  for (const path of [
+    '/.well-known/openid-configuration',
+    '/.well-known/oauth-authorization-server/mcp',
+    '/.well-known/anything',
+    '/.well-known/oauth-protected-resource/other',
+  ]) {
     const res = await app.inject({ method: 'GET', url: path })
     t.equal(res.statusCode, 404, path)
     t.match(res.headers['content-type'], /^application\/json/)
@@ -43,10 +48,20 @@ t.test('unknown well-known documents: JSON 404, never HTML, a redirect or a 5xx'
 
 t.test('CORS preflight on discovery, registration and token endpoints', async (t) => {
   const { app } = await build(t)
-  for (const url of ['/.well-known/oauth-authorization-server', '/register', '/token', '/.well-known/oauth-protected-resource/mcp']) {
+  for (const url of [
+    '/.well-known/oauth-authorization-server',
+    '/register',
+    '/token',
+    '/.well-known/oauth-protected-resource/mcp',
+  ]) {
     const res = await app.inject({
-      method: 'OPTIONS', url,
-      headers: { origin: 'http://localhost:6274', 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type, authorization, mcp-protocol-version' },
+      method: 'OPTIONS',
+      url,
+      headers: {
+        origin: 'http://localhost:6274',
+        'access-control-request-method': 'POST',
+        'access-control-request-headers': 'content-type, authorization, mcp-protocol-version',
+      },
     })
     t.equal(res.statusCode, 204, url)
     t.equal(res.headers['access-control-allow-origin'], '*')

@@ -24,9 +24,20 @@ t.test('every redirect URI seen in the wild registers', async (t) => {
     t.equal(res.statusCode, 201, uri)
   }
   // Cursor sends three at once.
-  const cursor = await register(app, { client_name: 'Cursor', redirect_uris: ['cursor://anysphere.cursor-mcp/oauth/callback', 'https://cursor.com/cb', 'http://127.0.0.1:5000/cb'] })
+  const cursor = await register(app, {
+    client_name: 'Cursor',
+    redirect_uris: [
+      'cursor://anysphere.cursor-mcp/oauth/callback',
+      'https://cursor.com/cb',
+      'http://127.0.0.1:5000/cb',
+    ],
+  })
   t.equal(cursor.statusCode, 201)
-  t.same(cursor.json().redirect_uris, ['cursor://anysphere.cursor-mcp/oauth/callback', 'https://cursor.com/cb', 'http://127.0.0.1:5000/cb'])
+  t.same(cursor.json().redirect_uris, [
+    'cursor://anysphere.cursor-mcp/oauth/callback',
+    'https://cursor.com/cb',
+    'http://127.0.0.1:5000/cb',
+  ])
 })
 
 t.test('dangerous redirect URIs are refused with invalid_redirect_uri', async (t) => {
@@ -49,9 +60,13 @@ t.test('dangerous redirect URIs are refused with invalid_redirect_uri', async (t
   for (const [uri, why] of cases) {
     const res = await register(app, { client_name: 'bad', redirect_uris: ['https://ok.example/cb', uri] })
     t.equal(res.statusCode, 400, uri.slice(0, 60))
-    t.same(res.json(), { error: 'invalid_redirect_uri', error_description: `redirect_uri ${JSON.stringify(uri.slice(0, 200))} ${why}` }, uri.slice(0, 60))
+    t.same(
+      res.json(),
+      { error: 'invalid_redirect_uri', error_description: `redirect_uri ${JSON.stringify(uri.slice(0, 200))} ${why}` },
+      uri.slice(0, 60),
+    )
   }
-  t.equal((await app.store.clients.byId('x')), undefined)
+  t.equal(await app.store.clients.byId('x'), undefined)
 })
 
 t.test('bad metadata is refused with invalid_client_metadata', async (t) => {
@@ -61,11 +76,31 @@ t.test('bad metadata is refused with invalid_client_metadata', async (t) => {
     [[1, 2], 'invalid_client_metadata', 'the request body must be a JSON object'],
     [{}, 'invalid_redirect_uri', 'redirect_uris is required'],
     [{ redirect_uris: [] }, 'invalid_redirect_uri', 'redirect_uris must be a non-empty array of strings'],
-    [{ redirect_uris: 'https://ok.example/cb' }, 'invalid_redirect_uri', 'redirect_uris must be a non-empty array of strings'],
-    [{ redirect_uris: Array.from({ length: 11 }, (_, i) => `https://ok.example/${i}`) }, 'invalid_redirect_uri', 'redirect_uris may hold at most 10 entries'],
-    [{ ...ok, token_endpoint_auth_method: 'private_key_jwt' }, 'invalid_client_metadata', 'token_endpoint_auth_method must be one of: none, client_secret_basic, client_secret_post'],
-    [{ ...ok, grant_types: ['implicit'] }, 'invalid_client_metadata', 'grant_type implicit is not supported (supported: authorization_code, refresh_token)'],
-    [{ ...ok, grant_types: ['refresh_token'] }, 'invalid_client_metadata', 'grant_types must include authorization_code'],
+    [
+      { redirect_uris: 'https://ok.example/cb' },
+      'invalid_redirect_uri',
+      'redirect_uris must be a non-empty array of strings',
+    ],
+    [
+      { redirect_uris: Array.from({ length: 11 }, (_, i) => `https://ok.example/${i}`) },
+      'invalid_redirect_uri',
+      'redirect_uris may hold at most 10 entries',
+    ],
+    [
+      { ...ok, token_endpoint_auth_method: 'private_key_jwt' },
+      'invalid_client_metadata',
+      'token_endpoint_auth_method must be one of: none, client_secret_basic, client_secret_post',
+    ],
+    [
+      { ...ok, grant_types: ['implicit'] },
+      'invalid_client_metadata',
+      'grant_type implicit is not supported (supported: authorization_code, refresh_token)',
+    ],
+    [
+      { ...ok, grant_types: ['refresh_token'] },
+      'invalid_client_metadata',
+      'grant_types must include authorization_code',
+    ],
     [{ ...ok, response_types: ['token'] }, 'invalid_client_metadata', 'response_types may only contain "code"'],
     [{ ...ok, client_name: 42 }, 'invalid_client_metadata', 'client_name must be a string'],
     [{ ...ok, client_name: 'x'.repeat(201) }, 'invalid_client_metadata', 'client_name must be at most 200 characters'],
@@ -77,8 +112,13 @@ t.test('bad metadata is refused with invalid_client_metadata', async (t) => {
     t.equal(res.statusCode, 400, description)
     t.same(res.json(), { error, error_description: description })
   }
-  const form = await register(app, 'redirect_uris=https://ok.example/cb', { 'content-type': 'application/x-www-form-urlencoded' })
-  t.same(form.json(), { error: 'invalid_client_metadata', error_description: 'the request body must be application/json' })
+  const form = await register(app, 'redirect_uris=https://ok.example/cb', {
+    'content-type': 'application/x-www-form-urlencoded',
+  })
+  t.same(form.json(), {
+    error: 'invalid_client_metadata',
+    error_description: 'the request body must be application/json',
+  })
   const broken = await register(app, '{"redirect_uris": [', { 'content-type': 'application/json' })
   t.equal(broken.statusCode, 400)
   t.equal(broken.json().error, 'invalid_request')
@@ -90,9 +130,17 @@ t.test('bad metadata is refused with invalid_client_metadata', async (t) => {
 t.test('a public registration: 201, echoes metadata, no secret, no null, persists', async (t) => {
   const { app, config, clock } = await build(t)
   const body = {
-    client_name: 'Claude', redirect_uris: ['https://claude.ai/api/mcp/auth_callback'], token_endpoint_auth_method: 'none',
-    grant_types: ['authorization_code', 'refresh_token'], response_types: ['code'], scope: 'claudeai read',
-    application_type: 'web', software_id: 'x', unknown_field: { nested: true }, client_uri: null, logo_uri: 'https://claude.ai/logo.png',
+    client_name: 'Claude',
+    redirect_uris: ['https://claude.ai/api/mcp/auth_callback'],
+    token_endpoint_auth_method: 'none',
+    grant_types: ['authorization_code', 'refresh_token'],
+    response_types: ['code'],
+    scope: 'claudeai read',
+    application_type: 'web',
+    software_id: 'x',
+    unknown_field: { nested: true },
+    client_uri: null,
+    logo_uri: 'https://claude.ai/logo.png',
   }
   const res = await register(app, body)
   t.equal(res.statusCode, 201)
@@ -104,7 +152,14 @@ t.test('a public registration: 201, echoes metadata, no secret, no null, persist
   t.notOk('client_secret' in json)
   t.notOk('unknown_field' in json, 'unknown fields are accepted, not echoed')
   t.notOk('client_uri' in json, 'a null field is treated as absent')
-  t.match(json, { client_name: 'Claude', redirect_uris: body.redirect_uris, token_endpoint_auth_method: 'none', grant_types: body.grant_types, scope: 'claudeai read', logo_uri: body.logo_uri })
+  t.match(json, {
+    client_name: 'Claude',
+    redirect_uris: body.redirect_uris,
+    token_endpoint_auth_method: 'none',
+    grant_types: body.grant_types,
+    scope: 'claudeai read',
+    logo_uri: body.logo_uri,
+  })
 
   const again = await register(app, body)
   t.equal(again.json().client_id, json.client_id, 'identical public registrations share one client_id')
@@ -125,7 +180,11 @@ t.test('a public registration: 201, echoes metadata, no secret, no null, persist
 t.test('confidential registrations get a secret, stored hashed, never deduplicated', async (t) => {
   const { app } = await build(t)
   for (const method of ['client_secret_basic', 'client_secret_post']) {
-    const body = { client_name: 'Hosted', redirect_uris: ['https://claude.ai/api/mcp/auth_callback'], token_endpoint_auth_method: method }
+    const body = {
+      client_name: 'Hosted',
+      redirect_uris: ['https://claude.ai/api/mcp/auth_callback'],
+      token_endpoint_auth_method: method,
+    }
     const a = (await register(app, body)).json()
     const b = (await register(app, body)).json()
     t.type(a.client_secret, 'string')
@@ -142,13 +201,21 @@ t.test('confidential registrations get a secret, stored hashed, never deduplicat
 t.test('display-only fields a client cannot use are dropped, never fatal (RFC 7591 §2)', async (t) => {
   const { app } = await build(t)
   const res = await register(app, {
-    client_name: 'mcp-use', redirect_uris: ['http://localhost:3000/callback'], client_uri: '',
-    logo_uri: 'http://localhost:5173/logo.png', tos_uri: 'javascript:alert(1)', policy_uri: 'https://user:pw@evil.example/p',
+    client_name: 'mcp-use',
+    redirect_uris: ['http://localhost:3000/callback'],
+    client_uri: '',
+    logo_uri: 'http://localhost:5173/logo.png',
+    tos_uri: 'javascript:alert(1)',
+    policy_uri: 'https://user:pw@evil.example/p',
   })
   t.equal(res.statusCode, 201, 'registered')
   const json = res.json()
   for (const field of ['client_uri', 'logo_uri', 'tos_uri', 'policy_uri']) t.notOk(field in json, `${field} is dropped`)
-  const kept = await register(app, { redirect_uris: ['https://ok.example/cb'], logo_uri: 'https://ok.example/logo.png', client_uri: 42 })
+  const kept = await register(app, {
+    redirect_uris: ['https://ok.example/cb'],
+    logo_uri: 'https://ok.example/logo.png',
+    client_uri: 42,
+  })
   t.equal(kept.statusCode, 201)
   t.equal(kept.json().logo_uri, 'https://ok.example/logo.png', 'an https logo is kept')
   t.notOk('client_uri' in kept.json())
@@ -173,33 +240,56 @@ t.test('client names lose invisible and reordering characters', async (t) => {
   const invisible = await register(app, { client_name: '\u202E\u200B', redirect_uris: ['https://only.example/cb'] })
   t.equal(invisible.statusCode, 201)
   t.notOk('client_name' in invisible.json(), 'a name with nothing visible is absent')
-  t.equal((await app.store.clients.byId(invisible.json().client_id))!.clientName, 'only.example', 'the redirect host stands in')
+  t.equal(
+    (await app.store.clients.byId(invisible.json().client_id))!.clientName,
+    'only.example',
+    'the redirect host stands in',
+  )
 })
 
 t.test('redirect schemes are an allow-list', async (t) => {
   const { app } = await build(t)
-  for (const uri of ['com.example.app:/oauth2redirect', 'com.example.app:/cb?x=1', 'cursor://anysphere.cursor-mcp/oauth/callback', 'vscode://vscode.github-authentication/did-authenticate']) {
+  for (const uri of [
+    'com.example.app:/oauth2redirect',
+    'com.example.app:/cb?x=1',
+    'cursor://anysphere.cursor-mcp/oauth/callback',
+    'vscode://vscode.github-authentication/did-authenticate',
+  ]) {
     t.equal((await register(app, { redirect_uris: [uri] })).statusCode, 201, `${uri} registers`)
   }
   const refused: Array<[string, string]> = [
-    ['x-javascript:alert(1)', 'uses the scheme x-javascript:, which is not https, http on loopback, or a private-use scheme in reverse-domain form (RFC 8252 §7.1)'],
+    [
+      'x-javascript:alert(1)',
+      'uses the scheme x-javascript:, which is not https, http on loopback, or a private-use scheme in reverse-domain form (RFC 8252 §7.1)',
+    ],
     ['jar:https://evil.example/a.jar!/', 'uses the forbidden scheme jar:'],
     ['chrome-extension://abcdefghijklmnop/cb', 'uses the forbidden scheme chrome-extension:'],
     ['myapp:<script>', 'contains markup characters'],
-    ['myapp://cb', 'uses the scheme myapp:, which is not https, http on loopback, or a private-use scheme in reverse-domain form (RFC 8252 §7.1)'],
+    [
+      'myapp://cb',
+      'uses the scheme myapp:, which is not https, http on loopback, or a private-use scheme in reverse-domain form (RFC 8252 §7.1)',
+    ],
     ['com.example.app:/"onmouseover=x', 'contains markup characters'],
     ['https://client.example/cb?x=<script>', 'contains markup characters'],
   ]
   for (const [uri, why] of refused) {
     const res = await register(app, { redirect_uris: [uri] })
     t.equal(res.statusCode, 400, uri)
-    t.same(res.json(), { error: 'invalid_redirect_uri', error_description: `redirect_uri ${JSON.stringify(uri)} ${why}` }, uri)
+    t.same(
+      res.json(),
+      { error: 'invalid_redirect_uri', error_description: `redirect_uri ${JSON.stringify(uri)} ${why}` },
+      uri,
+    )
   }
 })
 
 t.test('a __proto__ key in a registration is dropped like any unknown field', async (t) => {
   const { app } = await build(t)
-  const res = await register(app, '{"redirect_uris":["https://ok.example/cb"],"client_uri":{"__proto__":""},"__proto__":{"admin":true}}', { 'content-type': 'application/json' })
+  const res = await register(
+    app,
+    '{"redirect_uris":["https://ok.example/cb"],"client_uri":{"__proto__":""},"__proto__":{"admin":true}}',
+    { 'content-type': 'application/json' },
+  )
   t.equal(res.statusCode, 201)
   t.notOk('admin' in res.json())
   t.equal(({} as Record<string, unknown>).admin, undefined, 'no prototype was touched')

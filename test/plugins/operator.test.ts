@@ -1,5 +1,5 @@
-import t from 'tap'
 import { Writable } from 'node:stream'
+import t from 'tap'
 import { buildApp } from '../../src/app.js'
 import { build, codeFor, createKey, createUser, REDIRECT_URI, tempDir, testConfig, tokenRequest } from '../helper.js'
 import { INJECT_HEADERS, rpc } from '../support/mcp.js'
@@ -16,36 +16,69 @@ t.test('/healthz and /readyz', async (t) => {
   t.equal((await app.inject({ url: '/healthz' })).statusCode, 200, 'but the process is up')
 })
 
-t.test('/metrics: off by default; on, it counts requests, token exchanges, replays, bearer checks, upstream latency', async (t) => {
-  const off = await build(t)
-  t.equal((await off.app.inject({ url: '/metrics' })).statusCode, 404)
-  const { app } = await build(t, { KEYGATE_METRICS: 'true' })
-  const { code, verifier, client } = await codeFor(app)
-  const form = { grant_type: 'authorization_code', code, code_verifier: verifier, client_id: client.client_id, redirect_uri: REDIRECT_URI }
-  t.equal((await tokenRequest(app, form)).statusCode, 200)
-  t.equal((await tokenRequest(app, form)).statusCode, 400)
-  const { user, account } = await createUser(app, 'bob@example.com')
-  const key = await createKey(app, { userId: user.id, accountId: account.id })
-  await app.inject({ method: 'POST', url: '/mcp', headers: { ...INJECT_HEADERS, authorization: `Bearer ${key.raw}` }, payload: rpc('tools/list') })
-  await app.inject({ method: 'POST', url: '/mcp', headers: { ...INJECT_HEADERS, authorization: 'Bearer kg_bad' }, payload: rpc('tools/list') })
-  await app.inject({ method: 'POST', url: '/mcp', headers: { ...INJECT_HEADERS, authorization: `Bearer ${key.raw}` }, payload: rpc('tools/call', { name: 'list_notes', arguments: {} }) })
-  const res = await app.inject({ url: '/metrics' })
-  t.equal(res.statusCode, 200)
-  t.match(res.headers['content-type'], /^text\/plain/)
-  const text = res.body
-  t.match(text, /keygate_token_requests_total\{grant_type="authorization_code",outcome="ok"\} 1/)
-  t.match(text, /keygate_token_requests_total\{grant_type="authorization_code",outcome="invalid_grant"\} 1/)
-  t.match(text, /keygate_replays_detected_total\{kind="authorization_code"\} 1/)
-  t.match(text, /keygate_bearer_checks_total\{outcome="ok"\} 2/)
-  t.match(text, /keygate_bearer_checks_total\{outcome="malformed"\} 1/)
-  t.match(text, /keygate_http_requests_total\{route="\/token",method="POST",status="200"\} 1/)
-  t.match(text, /keygate_upstream_request_duration_seconds_count\{outcome="(ok|error)"\} 1/, 'the tool call (no server listening: an error result) is timed')
-  t.notMatch(text, new RegExp(key.raw), 'no secrets')
-})
+t.test(
+  '/metrics: off by default; on, it counts requests, token exchanges, replays, bearer checks, upstream latency',
+  async (t) => {
+    const off = await build(t)
+    t.equal((await off.app.inject({ url: '/metrics' })).statusCode, 404)
+    const { app } = await build(t, { KEYGATE_METRICS: 'true' })
+    const { code, verifier, client } = await codeFor(app)
+    const form = {
+      grant_type: 'authorization_code',
+      code,
+      code_verifier: verifier,
+      client_id: client.client_id,
+      redirect_uri: REDIRECT_URI,
+    }
+    t.equal((await tokenRequest(app, form)).statusCode, 200)
+    t.equal((await tokenRequest(app, form)).statusCode, 400)
+    const { user, account } = await createUser(app, 'bob@example.com')
+    const key = await createKey(app, { userId: user.id, accountId: account.id })
+    await app.inject({
+      method: 'POST',
+      url: '/mcp',
+      headers: { ...INJECT_HEADERS, authorization: `Bearer ${key.raw}` },
+      payload: rpc('tools/list'),
+    })
+    await app.inject({
+      method: 'POST',
+      url: '/mcp',
+      headers: { ...INJECT_HEADERS, authorization: 'Bearer kg_bad' },
+      payload: rpc('tools/list'),
+    })
+    await app.inject({
+      method: 'POST',
+      url: '/mcp',
+      headers: { ...INJECT_HEADERS, authorization: `Bearer ${key.raw}` },
+      payload: rpc('tools/call', { name: 'list_notes', arguments: {} }),
+    })
+    const res = await app.inject({ url: '/metrics' })
+    t.equal(res.statusCode, 200)
+    t.match(res.headers['content-type'], /^text\/plain/)
+    const text = res.body
+    t.match(text, /keygate_token_requests_total\{grant_type="authorization_code",outcome="ok"\} 1/)
+    t.match(text, /keygate_token_requests_total\{grant_type="authorization_code",outcome="invalid_grant"\} 1/)
+    t.match(text, /keygate_replays_detected_total\{kind="authorization_code"\} 1/)
+    t.match(text, /keygate_bearer_checks_total\{outcome="ok"\} 2/)
+    t.match(text, /keygate_bearer_checks_total\{outcome="malformed"\} 1/)
+    t.match(text, /keygate_http_requests_total\{route="\/token",method="POST",status="200"\} 1/)
+    t.match(
+      text,
+      /keygate_upstream_request_duration_seconds_count\{outcome="(ok|error)"\} 1/,
+      'the tool call (no server listening: an error result) is timed',
+    )
+    t.notMatch(text, new RegExp(key.raw), 'no secrets')
+  },
+)
 
 t.test('structured JSON logs with a request id, echoed in X-Request-Id', async (t) => {
   const lines: string[] = []
-  const stream = new Writable({ write(chunk, _enc, cb) { lines.push(String(chunk)); cb() } })
+  const stream = new Writable({
+    write(chunk, _enc, cb) {
+      lines.push(String(chunk))
+      cb()
+    },
+  })
   const app = await buildApp(testConfig(tempDir(t), { KEYGATE_TRUST_PROXY: 'true' }), { logger: { stream } })
   t.teardown(() => app.close())
   const a = await app.inject({ url: '/healthz' })

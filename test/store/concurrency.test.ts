@@ -8,8 +8,14 @@ t.test('consent upserts: many at once leave one row with the last values', async
   const { user, account } = await createUser(app, 'alice@example.com')
   const team = await app.store.accounts.create({ name: 'team', kind: 'team', ownerId: user.id, createdAt: app.now() })
   const client = await registerClient(app)
-  const results = await Promise.all(Array.from({ length: 20 }, (_, i) =>
-    app.store.consents.upsert({ userId: user.id, clientId: client.client_id, accountId: i % 2 ? team.id : account.id, scopes: ['read'] }, app.now() + i)))
+  const results = await Promise.all(
+    Array.from({ length: 20 }, (_, i) =>
+      app.store.consents.upsert(
+        { userId: user.id, clientId: client.client_id, accountId: i % 2 ? team.id : account.id, scopes: ['read'] },
+        app.now() + i,
+      ),
+    ),
+  )
   t.equal(results.length, 20, 'no upsert failed')
   const rows = await app.store.consents.listForUser(user.id)
   t.equal(rows.length, 1, 'one consent row')
@@ -32,12 +38,27 @@ t.test('refresh rotation: of 20 concurrent first uses, exactly one is first', as
   const { mintKey } = await import('../../src/crypto/api-key.js')
   const k = mintKey('kg_')
   const refresh = mintKey('kgrt_')
-  const inserted = await app.store.keys.insert({
-    accountId: account.id, userId: user.id, name: 'k', keyHash: k.hash, displayPrefix: k.displayPrefix, scopes: ['read'], resource: null,
-    clientId: client.client_id, grantId: 'jti-1', familyId: 'jti-1', createdAt: app.now(), expiresAt: app.now() + 60,
-  }, { tokenHash: refresh.hash, expiresAt: app.now() + 3600 })
+  const inserted = await app.store.keys.insert(
+    {
+      accountId: account.id,
+      userId: user.id,
+      name: 'k',
+      keyHash: k.hash,
+      displayPrefix: k.displayPrefix,
+      scopes: ['read'],
+      resource: null,
+      clientId: client.client_id,
+      grantId: 'jti-1',
+      familyId: 'jti-1',
+      createdAt: app.now(),
+      expiresAt: app.now() + 60,
+    },
+    { tokenHash: refresh.hash, expiresAt: app.now() + 3600 },
+  )
   t.ok(inserted.ok)
-  const results = await Promise.all(Array.from({ length: 20 }, () => app.store.refresh.markRotated(refresh.hash, app.now())))
+  const results = await Promise.all(
+    Array.from({ length: 20 }, () => app.store.refresh.markRotated(refresh.hash, app.now())),
+  )
   t.equal(results.filter((r) => r.first).length, 1)
   t.ok(results.every((r) => r.rotatedAt === app.now()))
 })
@@ -46,10 +67,25 @@ t.test('grant ids: of 20 concurrent inserts with one grant id, exactly one row l
   const { app } = await build(t)
   const { user, account } = await createUser(app, 'alice@example.com')
   const { mintKey } = await import('../../src/crypto/api-key.js')
-  const results = await Promise.all(Array.from({ length: 20 }, () => {
-    const k = mintKey('kg_')
-    return app.store.keys.insert({ accountId: account.id, userId: user.id, name: 'k', keyHash: k.hash, displayPrefix: k.displayPrefix, scopes: ['read'], resource: null, clientId: null, grantId: 'same-jti', familyId: 'same-jti', createdAt: app.now(), expiresAt: null })
-  }))
+  const results = await Promise.all(
+    Array.from({ length: 20 }, () => {
+      const k = mintKey('kg_')
+      return app.store.keys.insert({
+        accountId: account.id,
+        userId: user.id,
+        name: 'k',
+        keyHash: k.hash,
+        displayPrefix: k.displayPrefix,
+        scopes: ['read'],
+        resource: null,
+        clientId: null,
+        grantId: 'same-jti',
+        familyId: 'same-jti',
+        createdAt: app.now(),
+        expiresAt: null,
+      })
+    }),
+  )
   t.equal(results.filter((r) => r.ok).length, 1)
   t.equal(results.filter((r) => !r.ok && r.reason === 'grant_used').length, 19)
 })
@@ -61,7 +97,12 @@ t.test('lookups by client-sent text holding U+0000 find nothing, on every databa
   t.equal(await app.store.clients.byId(`${client.client_id}\u0000`), undefined)
   t.equal(await app.store.users.byEmail('alice@example.com\u0000'), undefined)
   const key = await createKey(app, { userId: user.id, accountId: account.id })
-  const res = await app.inject({ method: 'POST', url: '/api/v1/notes', headers: { authorization: `Bearer ${key.raw}` }, payload: { title: 'a\u0000b' } })
+  const res = await app.inject({
+    method: 'POST',
+    url: '/api/v1/notes',
+    headers: { authorization: `Bearer ${key.raw}` },
+    payload: { title: 'a\u0000b' },
+  })
   t.equal(res.statusCode, 400, 'the demo API refuses a note holding U+0000')
   t.same(res.json(), { error: 'invalid', message: 'title and body must not contain U+0000' })
 })

@@ -1,8 +1,9 @@
 // The SQLite file holds key hashes, client secrets' hashes and the audit log: it and its
 // WAL files are created readable by their owner only.
-import t from 'tap'
+
 import { statSync } from 'node:fs'
 import { join } from 'node:path'
+import t from 'tap'
 import { createSqliteStore } from '../../src/store/sqlite/index.js'
 import { tempDir } from '../helper.js'
 
@@ -15,5 +16,6 @@ t.test('the database file, its WAL files and a new data folder are owner-only', 
   t.teardown(() => store.close())
   await store.users.create({ email: 'a@example.com', name: 'a', passwordHash: 'x', createdAt: 1 })
   t.equal(statSync(dir).mode & 0o777, 0o700, 'data folder 0700')
-  for (const file of [path, `${path}-wal`, `${path}-shm`]) t.equal(statSync(file).mode & 0o777, 0o600, `${file.slice(dir.length)} is 0600`)
+  for (const file of [path, `${path}-wal`, `${path}-shm`])
+    t.equal(statSync(file).mode & 0o777, 0o600, `${file.slice(dir.length)} is 0600`)
 })

@@ -1,7 +1,7 @@
 // Debian's Chromium driven by playwright-core (never a downloaded browser).
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
-import { chromium, type Browser, type Page } from 'playwright-core'
+import { type Browser, chromium, type Page } from 'playwright-core'
 import type { Test } from '../helper.js'
 
 export const SCREENSHOT_DIR = join(process.cwd(), 'test-output', 'screenshots')
@@ -9,7 +9,15 @@ export const SCREENSHOT_DIR = join(process.cwd(), 'test-output', 'screenshots')
 export async function launchChromium(t: Test): Promise<Browser> {
   const browser = await chromium.launch({
     executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--no-first-run',
+    ],
   })
   t.teardown(() => browser.close())
   return browser

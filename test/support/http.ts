@@ -3,7 +3,7 @@
 import { createServer } from 'node:net'
 import type { FastifyInstance } from 'fastify'
 import { buildApp } from '../../src/app.js'
-import { testConfig, tempDir, type Test } from '../helper.js'
+import { type Test, tempDir, testConfig } from '../helper.js'
 
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -19,10 +19,18 @@ export function freePort(): Promise<number> {
 export type Listening = { app: FastifyInstance; base: string; dir: string }
 
 /** keygate on a real port, issuer http://localhost:<port>. */
-export async function listen(t: Test, env: Record<string, string> = {}, dir = tempDir(t), clock?: () => number): Promise<Listening> {
+export async function listen(
+  t: Test,
+  env: Record<string, string> = {},
+  dir = tempDir(t),
+  clock?: () => number,
+): Promise<Listening> {
   const port = await freePort()
   const base = `http://localhost:${port}`
-  const app = await buildApp(testConfig(dir, { KEYGATE_ISSUER: base, PORT: String(port), ...env }), clock ? { clock } : {})
+  const app = await buildApp(
+    testConfig(dir, { KEYGATE_ISSUER: base, PORT: String(port), ...env }),
+    clock ? { clock } : {},
+  )
   await app.listen({ port, host: '127.0.0.1' })
   t.teardown(() => app.close())
   return { app, base, dir }
@@ -39,13 +47,21 @@ export class Browser {
     return [...this.jar].map(([k, v]) => `${k}=${v}`).join('; ')
   }
 
-  async request(url: string, init: { method?: string; form?: Record<string, string | string[]> } = {}): Promise<Response> {
+  async request(
+    url: string,
+    init: { method?: string; form?: Record<string, string | string[]> } = {},
+  ): Promise<Response> {
     const body = init.form
-      ? new URLSearchParams(Object.entries(init.form).flatMap(([k, v]) => (Array.isArray(v) ? v.map((x) => [k, x]) : [[k, v]])))
+      ? new URLSearchParams(
+          Object.entries(init.form).flatMap(([k, v]) => (Array.isArray(v) ? v.map((x) => [k, x]) : [[k, v]])),
+        )
       : undefined
     const res = await fetch(new URL(url, this.base), {
       method: init.method ?? (body ? 'POST' : 'GET'),
-      headers: { cookie: this.cookieHeader(), ...(body ? { 'content-type': 'application/x-www-form-urlencoded' } : {}) },
+      headers: {
+        cookie: this.cookieHeader(),
+        ...(body ? { 'content-type': 'application/x-www-form-urlencoded' } : {}),
+      },
       body,
       redirect: 'manual',
     })
@@ -67,10 +83,12 @@ export class Browser {
   /** Opens the authorization URL, approves, and returns the redirect Location. */
   async approve(authorizationUrl: string | URL, form: Record<string, string | string[]> = {}): Promise<URL> {
     const page = await this.request(String(authorizationUrl))
-    if (page.status !== 200) throw new Error(`consent page answered ${page.status} ${page.headers.get('location') ?? ''}`)
+    if (page.status !== 200)
+      throw new Error(`consent page answered ${page.status} ${page.headers.get('location') ?? ''}`)
     const html = await page.text()
     const fields: Record<string, string | string[]> = { decision: 'approve', scope_choice: 'write' }
-    for (const m of html.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)">/g)) fields[m[1]!] = unescapeHtml(m[2]!)
+    for (const m of html.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)">/g))
+      fields[m[1]!] = unescapeHtml(m[2]!)
     const res = await this.request('/authorize', { form: { ...fields, ...form } })
     if (res.status !== 302) throw new Error(`consent POST answered ${res.status}: ${(await res.text()).slice(0, 300)}`)
     return new URL(res.headers.get('location')!)
@@ -84,5 +102,10 @@ export function csrfIn(html: string): string {
 }
 
 export function unescapeHtml(s: string): string {
-  return s.replaceAll('&quot;', '"').replaceAll('&#39;', "'").replaceAll('&lt;', '<').replaceAll('&gt;', '>').replaceAll('&amp;', '&')
+  return s
+    .replaceAll('&quot;', '"')
+    .replaceAll('&#39;', "'")
+    .replaceAll('&lt;', '<')
+    .replaceAll('&gt;', '>')
+    .replaceAll('&amp;', '&')
 }

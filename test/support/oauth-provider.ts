@@ -1,7 +1,11 @@
 // An OAuthClientProvider for the official MCP SDK client, as a real client implements it,
 // whose "redirect to the browser" is the test Browser approving the consent.
 import type { OAuthClientProvider } from '@modelcontextprotocol/sdk/client/auth.js'
-import type { OAuthClientInformationMixed, OAuthClientMetadata, OAuthTokens } from '@modelcontextprotocol/sdk/shared/auth.js'
+import type {
+  OAuthClientInformationMixed,
+  OAuthClientMetadata,
+  OAuthTokens,
+} from '@modelcontextprotocol/sdk/shared/auth.js'
 import type { Browser } from './http.js'
 
 export class TestOAuthProvider implements OAuthClientProvider {
@@ -16,7 +20,12 @@ export class TestOAuthProvider implements OAuthClientProvider {
   readonly redirectUrl: string
   readonly clientMetadataUrl: string | undefined
 
-  constructor(browser: Browser, form: Record<string, string | string[]> = {}, redirectUrl = 'http://localhost:8976/callback', clientMetadataUrl?: string) {
+  constructor(
+    browser: Browser,
+    form: Record<string, string | string[]> = {},
+    redirectUrl = 'http://localhost:8976/callback',
+    clientMetadataUrl?: string,
+  ) {
     this.browser = browser
     this.form = form
     this.redirectUrl = redirectUrl
@@ -24,7 +33,13 @@ export class TestOAuthProvider implements OAuthClientProvider {
   }
 
   get clientMetadata(): OAuthClientMetadata {
-    return { client_name: 'SDK Test Client', redirect_uris: [this.redirectUrl], grant_types: ['authorization_code', 'refresh_token'], response_types: ['code'], token_endpoint_auth_method: 'none' }
+    return {
+      client_name: 'SDK Test Client',
+      redirect_uris: [this.redirectUrl],
+      grant_types: ['authorization_code', 'refresh_token'],
+      response_types: ['code'],
+      token_endpoint_auth_method: 'none',
+    }
   }
   state() {
     return 'sdk-state'

@@ -5,7 +5,10 @@ import type { Config } from '../../src/config.js'
 export async function rawRows(config: Config, sql: string): Promise<Array<Record<string, unknown>>> {
   if (config.databaseUrl) {
     const { default: pg } = await import('pg')
-    const client = new pg.Client({ connectionString: config.databaseUrl, ...(config.databaseSchema ? { options: `-c search_path=${config.databaseSchema}` } : {}) })
+    const client = new pg.Client({
+      connectionString: config.databaseUrl,
+      ...(config.databaseSchema ? { options: `-c search_path=${config.databaseSchema}` } : {}),
+    })
     await client.connect()
     try {
       return (await client.query(sql)).rows

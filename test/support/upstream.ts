@@ -10,11 +10,41 @@ export const UPSTREAM_OPENAPI = {
   info: { title: 'upstream', version: '1' },
   paths: {
     '/items': {
-      get: { operationId: 'list_items', summary: 'List items', parameters: [{ name: 'limit', in: 'query', schema: { type: 'integer' } }, { name: 'X-Trace', in: 'header', schema: { type: 'string' } }], responses: {} },
-      post: { operationId: 'create_item', summary: 'Create an item', requestBody: { required: true, content: { 'application/json': { schema: { type: 'object', properties: { name: { type: 'string' } } } } } }, responses: {} },
+      get: {
+        operationId: 'list_items',
+        summary: 'List items',
+        parameters: [
+          { name: 'limit', in: 'query', schema: { type: 'integer' } },
+          { name: 'X-Trace', in: 'header', schema: { type: 'string' } },
+        ],
+        responses: {},
+      },
+      post: {
+        operationId: 'create_item',
+        summary: 'Create an item',
+        requestBody: {
+          required: true,
+          content: { 'application/json': { schema: { type: 'object', properties: { name: { type: 'string' } } } } },
+        },
+        responses: {},
+      },
     },
-    '/items/{id}': { delete: { operationId: 'delete_item', summary: 'Delete an item', parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }], responses: {} } },
-    '/fault/{kind}': { get: { operationId: 'fault', summary: 'Misbehave', parameters: [{ name: 'kind', in: 'path', required: true, schema: { type: 'string' } }], responses: {} } },
+    '/items/{id}': {
+      delete: {
+        operationId: 'delete_item',
+        summary: 'Delete an item',
+        parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }],
+        responses: {},
+      },
+    },
+    '/fault/{kind}': {
+      get: {
+        operationId: 'fault',
+        summary: 'Misbehave',
+        parameters: [{ name: 'kind', in: 'path', required: true, schema: { type: 'string' } }],
+        responses: {},
+      },
+    },
     '/hidden': { get: { operationId: 'hidden', 'x-mcp': false, summary: 'Not a tool', responses: {} } },
   },
 }
@@ -55,9 +85,10 @@ export async function startUpstream(t: Test, dir: string) {
       // Written piece by piece: the size (or the time) only shows while the body is read.
       // Only driplength declares its length up front; the others are chunked.
       const piece = kind === 'hugechunked' ? 10_000 : 1000
-      const framing = kind === 'driplength'
-        ? { 'content-length': String('{"data":"'.length + 30 * piece + '"}'.length) }
-        : { 'transfer-encoding': 'chunked' }
+      const framing =
+        kind === 'driplength'
+          ? { 'content-length': String('{"data":"'.length + 30 * piece + '"}'.length) }
+          : { 'transfer-encoding': 'chunked' }
       reply.hijack()
       reply.raw.writeHead(200, { 'content-type': 'application/json', ...framing })
       reply.raw.write('{"data":"')

@@ -1,5 +1,17 @@
 import t from 'tap'
-import { approve, authorizeQuery, build, createKey, createUser, csrfOf, pkce, registerClient, signIn, tokenRequest, REDIRECT_URI } from '../helper.js'
+import {
+  approve,
+  authorizeQuery,
+  build,
+  createKey,
+  createUser,
+  csrfOf,
+  pkce,
+  REDIRECT_URI,
+  registerClient,
+  signIn,
+  tokenRequest,
+} from '../helper.js'
 
 async function team(t: any) {
   const built = await build(t)
@@ -9,7 +21,12 @@ async function team(t: any) {
   const m1 = await createUser(app, 'member1@example.com')
   const m2 = await createUser(app, 'member2@example.com')
   const outsider = await createUser(app, 'outsider@example.com')
-  const acme = await app.store.accounts.create({ name: 'Acme', kind: 'team', ownerId: owner.user.id, createdAt: app.now() })
+  const acme = await app.store.accounts.create({
+    name: 'Acme',
+    kind: 'team',
+    ownerId: owner.user.id,
+    createdAt: app.now(),
+  })
   await app.store.accounts.addMember(acme.id, admin.user.id, 'admin', app.now())
   await app.store.accounts.addMember(acme.id, m1.user.id, 'member', app.now())
   await app.store.accounts.addMember(acme.id, m2.user.id, 'member', app.now())
@@ -24,7 +41,12 @@ async function page(app: any, cookie: string, url: string) {
 }
 
 async function post(app: any, cookie: string, url: string, form: Record<string, string>) {
-  return app.inject({ method: 'POST', url, headers: { cookie, 'content-type': 'application/x-www-form-urlencoded' }, payload: new URLSearchParams(form).toString() })
+  return app.inject({
+    method: 'POST',
+    url,
+    headers: { cookie, 'content-type': 'application/x-www-form-urlencoded' },
+    payload: new URLSearchParams(form).toString(),
+  })
 }
 
 t.test('signed-out visitors are sent to sign in', async (t) => {
@@ -36,7 +58,11 @@ t.test('signed-out visitors are sent to sign in', async (t) => {
 
 t.test('who sees which keys', async (t) => {
   const { app, acme, k1, k2, outsider } = await team(t)
-  for (const [email, sees] of [['owner@example.com', [k1, k2]], ['admin@example.com', [k1, k2]], ['member1@example.com', [k1]]] as const) {
+  for (const [email, sees] of [
+    ['owner@example.com', [k1, k2]],
+    ['admin@example.com', [k1, k2]],
+    ['member1@example.com', [k1]],
+  ] as const) {
     const cookie = await signIn(app, email)
     const res = await page(app, cookie, `/dashboard?account=${acme.id}`)
     t.equal(res.statusCode, 200, email)
@@ -82,7 +108,13 @@ t.test('revocation rules: members only their own keys; other accounts 404; forge
   const byAdmin = await post(app, admin, `/dashboard/keys/${k2.row.id}/revoke`, { csrf: adminCsrf, confirm: 'yes' })
   t.equal(byAdmin.statusCode, 303, 'an admin revokes any key of the account')
   const events = await app.store.audit.list(acme.id, { limit: 10 })
-  t.same(events.filter((e) => e.event === 'key_revoked').map((e) => e.actorEmail).sort(), ['admin@example.com', 'member1@example.com'])
+  t.same(
+    events
+      .filter((e) => e.event === 'key_revoked')
+      .map((e) => e.actorEmail)
+      .sort(),
+    ['admin@example.com', 'member1@example.com'],
+  )
 })
 
 t.test('CSRF: missing or wrong tokens are refused on every dashboard form', async (t) => {
@@ -99,7 +131,11 @@ t.test('CSRF: missing or wrong tokens are refused on every dashboard form', asyn
   }
   const other = await signIn(app, 'member1@example.com')
   const otherCsrf = csrfOf((await page(app, other, '/dashboard')).body)
-  t.equal((await post(app, owner, `/dashboard/keys/${k1.row.id}/revoke`, { confirm: 'yes', csrf: otherCsrf })).statusCode, 403, "another session's token")
+  t.equal(
+    (await post(app, owner, `/dashboard/keys/${k1.row.id}/revoke`, { confirm: 'yes', csrf: otherCsrf })).statusCode,
+    403,
+    "another session's token",
+  )
   t.equal((await app.store.keys.byId(k1.row.id))!.revokedAt, null)
   t.equal((await app.store.keys.list({ accountId: acme.id })).length, 2, 'no key created')
 })
@@ -108,7 +144,12 @@ t.test('create key: validation, account membership, no-store page', async (t) =>
   const { app, acme, outsider } = await team(t)
   const m1 = await signIn(app, 'member1@example.com')
   const csrf = csrfOf((await page(app, m1, '/dashboard')).body)
-  const ok = await post(app, m1, '/dashboard/keys', { csrf, account_id: String(acme.id), name: 'laptop', expires_in_days: '30' })
+  const ok = await post(app, m1, '/dashboard/keys', {
+    csrf,
+    account_id: String(acme.id),
+    name: 'laptop',
+    expires_in_days: '30',
+  })
   t.equal(ok.statusCode, 200)
   t.equal(ok.headers['cache-control'], 'no-store')
   t.equal(ok.headers['referrer-policy'], 'no-referrer')
@@ -145,7 +186,17 @@ t.test('connected apps: listed, disconnect revokes every key and deletes the con
     const { verifier, challenge } = pkce()
     const res = await approve(app, cookie, authorizeQuery(client.client_id, challenge))
     const code = new URL(res.headers.location as string).searchParams.get('code')!
-    tokens.push((await tokenRequest(app, { grant_type: 'authorization_code', code, code_verifier: verifier, client_id: client.client_id, redirect_uri: REDIRECT_URI })).json().access_token)
+    tokens.push(
+      (
+        await tokenRequest(app, {
+          grant_type: 'authorization_code',
+          code,
+          code_verifier: verifier,
+          client_id: client.client_id,
+          redirect_uri: REDIRECT_URI,
+        })
+      ).json().access_token,
+    )
   }
   const dash = await page(app, cookie, '/dashboard')
   t.equal([...dash.body.matchAll(/data-client-id=/g)].length, 1, 're-approval kept one consent row')
@@ -155,25 +206,45 @@ t.test('connected apps: listed, disconnect revokes every key and deletes the con
   const outsider = await createUser(app, 'bob@example.com')
   const bob = await signIn(app, 'bob@example.com')
   const bobCsrf = csrfOf((await page(app, bob, '/dashboard')).body)
-  t.equal((await post(app, bob, `/dashboard/apps/${client.client_id}/disconnect`, { csrf: bobCsrf })).statusCode, 404, "another user cannot disconnect alice's app")
+  t.equal(
+    (await post(app, bob, `/dashboard/apps/${client.client_id}/disconnect`, { csrf: bobCsrf })).statusCode,
+    404,
+    "another user cannot disconnect alice's app",
+  )
   void outsider
   const res = await post(app, cookie, `/dashboard/apps/${client.client_id}/disconnect`, { csrf })
   t.equal(res.statusCode, 303)
   t.equal(await app.store.consents.get(alice.user.id, client.client_id), undefined)
   const keys = await app.store.keys.list({ userId: alice.user.id })
   t.equal(keys.length, 2)
-  t.ok(keys.every((k) => k.revokedAt !== null), 'every key of the app is revoked')
+  t.ok(
+    keys.every((k) => k.revokedAt !== null),
+    'every key of the app is revoked',
+  )
   const events = await app.store.audit.list(alice.account.id, { limit: 10 })
   t.equal(events[0]!.event, 'app_disconnected')
   t.same(events[0]!.detail, { revoked_keys: 2 })
   t.equal(events[1]!.event, 'consent_revoked')
   t.same(events[1]!.detail, { scopes: ['read', 'write'] })
-  t.equal((await post(app, cookie, `/dashboard/apps/${client.client_id}/disconnect`, { csrf })).statusCode, 404, 'twice: nothing left')
+  t.equal(
+    (await post(app, cookie, `/dashboard/apps/${client.client_id}/disconnect`, { csrf })).statusCode,
+    404,
+    'twice: nothing left',
+  )
 })
 
 t.test('audit log: owners and admins only, paginated', async (t) => {
   const { app, acme } = await team(t)
-  for (let i = 0; i < 120; i++) await app.store.audit.record({ createdAt: app.now(), event: 'key_created', accountId: acme.id, actorUserId: null, subject: String(i), ip: '10.0.0.1', detail: {} })
+  for (let i = 0; i < 120; i++)
+    await app.store.audit.record({
+      createdAt: app.now(),
+      event: 'key_created',
+      accountId: acme.id,
+      actorUserId: null,
+      subject: String(i),
+      ip: '10.0.0.1',
+      detail: {},
+    })
   const owner = await signIn(app, 'owner@example.com')
   const first = await page(app, owner, `/dashboard/audit?account=${acme.id}`)
   t.equal(first.statusCode, 200)
@@ -181,8 +252,12 @@ t.test('audit log: owners and admins only, paginated', async (t) => {
   const older = /href="(\/dashboard\/audit\?account=\d+&amp;before=\d+)"/.exec(first.body)![1]!.replace('&amp;', '&')
   const second = await page(app, owner, older)
   t.equal([...second.body.matchAll(/<td>key created<\/td>/g)].length, 50)
-  const third = await page(app, owner, /href="(\/dashboard\/audit\?account=\d+&amp;before=\d+)"/.exec(second.body)![1]!.replace('&amp;', '&'))
-  t.equal([...third.body.matchAll(/<td>key created<\/td>/g)].length, 20, "120 events, 50 a page")
+  const third = await page(
+    app,
+    owner,
+    /href="(\/dashboard\/audit\?account=\d+&amp;before=\d+)"/.exec(second.body)![1]!.replace('&amp;', '&'),
+  )
+  t.equal([...third.body.matchAll(/<td>key created<\/td>/g)].length, 20, '120 events, 50 a page')
   t.notMatch(third.body, /Older events/)
   const member = await signIn(app, 'member1@example.com')
   t.equal((await page(app, member, `/dashboard/audit?account=${acme.id}`)).statusCode, 403)
@@ -194,7 +269,10 @@ t.test('markup in a client name and logo URL shows as text on the consent page a
   const { app } = await build(t)
   await createUser(app, 'alice@example.com')
   const evil = '<script>alert(1)</script><img src=x onerror=alert(2)>'
-  const client = await registerClient(app, { client_name: evil, logo_uri: 'https://evil.example/"><script>alert(3)</script>' })
+  const client = await registerClient(app, {
+    client_name: evil,
+    logo_uri: 'https://evil.example/"><script>alert(3)</script>',
+  })
   const cookie = await signIn(app, 'alice@example.com')
   const { challenge } = pkce()
   const consent = await page(app, cookie, `/authorize?${authorizeQuery(client.client_id, challenge)}`)
@@ -212,7 +290,14 @@ t.test('markup in a client name and logo URL shows as text on the consent page a
 t.test('security headers on every HTML page', async (t) => {
   const { app, acme } = await team(t)
   const cookie = await signIn(app, 'owner@example.com')
-  for (const url of ['/login', '/dashboard', `/dashboard?account=${acme.id}`, `/dashboard/audit?account=${acme.id}`, '/logout', '/dashboard?account=99999']) {
+  for (const url of [
+    '/login',
+    '/dashboard',
+    `/dashboard?account=${acme.id}`,
+    `/dashboard/audit?account=${acme.id}`,
+    '/logout',
+    '/dashboard?account=99999',
+  ]) {
     const res = await page(app, url === '/login' ? '' : cookie, url)
     const csp = String(res.headers['content-security-policy'])
     t.match(csp, /frame-ancestors 'none'/, `${url}: frame-ancestors`)

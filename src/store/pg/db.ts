@@ -15,7 +15,11 @@ export type Queryable = Pick<pg.Pool, 'query'>
 
 export async function openPool(url: string, schema?: string): Promise<pg.Pool> {
   // The schema name is checked by the configuration (a plain lowercase identifier).
-  const pool = new pg.Pool({ connectionString: url, max: 10, ...(schema ? { options: `-c search_path=${schema}` } : {}) })
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: 10,
+    ...(schema ? { options: `-c search_path=${schema}` } : {}),
+  })
   const client = await pool.connect()
   try {
     await client.query('SELECT pg_advisory_lock($1)', [SCHEMA_LOCK])

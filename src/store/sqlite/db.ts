@@ -1,9 +1,10 @@
 // Opens the SQLite database (better-sqlite3): WAL, foreign keys on, schema.sql applied
 // idempotently. Translates constraint failures into the store's error types.
-import Database from 'better-sqlite3'
+
 import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import Database from 'better-sqlite3'
 import { ConflictError, ForeignKeyError } from '../types.js'
 
 export const SCHEMA_PATH = fileURLToPath(new URL('../../../../schema.sql', import.meta.url))
@@ -34,7 +35,8 @@ export function mapConstraint<T>(fn: () => T): T {
   } catch (err) {
     const code = (err as SqliteError).code
     if (code === 'SQLITE_CONSTRAINT_FOREIGNKEY') throw new ForeignKeyError((err as Error).message)
-    if (code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY') throw new ConflictError((err as Error).message)
+    if (code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY')
+      throw new ConflictError((err as Error).message)
     throw err
   }
 }

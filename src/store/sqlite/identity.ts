@@ -1,8 +1,8 @@
 // Users, accounts and memberships on SQLite.
-import type { AccountStore, Membership, Role, UserStore } from '../types.js'
-import { toAccount, toUser, type AccountRow, type UserRow } from '../rows.js'
-import { mapConstraint, type Db } from './db.js'
 
+import { type AccountRow, toAccount, toUser, type UserRow } from '../rows.js'
+import type { AccountStore, Membership, Role, UserStore } from '../types.js'
+import { type Db, mapConstraint } from './db.js'
 
 export function sqliteUsers(db: Db): UserStore {
   const insert = db.prepare<[string, string, string, number], UserRow>(
@@ -38,7 +38,9 @@ export function sqliteAccounts(db: Db): AccountStore {
     `SELECT a.*, m.role FROM memberships m JOIN accounts a ON a.id = m.account_id
      WHERE m.user_id = ? ORDER BY a.kind = 'team', a.name, a.id`,
   )
-  const roleOf = db.prepare<[number, number], { role: Role }>('SELECT role FROM memberships WHERE user_id = ? AND account_id = ?')
+  const roleOf = db.prepare<[number, number], { role: Role }>(
+    'SELECT role FROM memberships WHERE user_id = ? AND account_id = ?',
+  )
   const createWithOwner = db.transaction((name: string, kind: string, ownerId: number, at: number) => {
     const row = insert.get(name, kind, at)!
     addMember.run(ownerId, row.id, 'owner', at)

@@ -1,9 +1,26 @@
 // OAuth clients, consents and API keys on SQLite.
-import type { ClientStore, ConsentListing, ConsentStore, KeyListing, KeyStore, NewApiKey, RefreshStore } from '../types.js'
-import { ConflictError, consentStands, type ConsentCondition } from '../types.js'
-import { mapConstraint, type Db } from './db.js'
-import { toClient, toConsent, toKey, toRefresh, type ClientRow, type ConsentRow, type KeyRow, type RefreshRow } from '../rows.js'
 
+import {
+  type ClientRow,
+  type ConsentRow,
+  type KeyRow,
+  type RefreshRow,
+  toClient,
+  toConsent,
+  toKey,
+  toRefresh,
+} from '../rows.js'
+import type {
+  ClientStore,
+  ConsentListing,
+  ConsentStore,
+  KeyListing,
+  KeyStore,
+  NewApiKey,
+  RefreshStore,
+} from '../types.js'
+import { ConflictError, type ConsentCondition, consentStands } from '../types.js'
+import { type Db, mapConstraint } from './db.js'
 
 export function sqliteClients(db: Db): ClientStore {
   const insert = db.prepare<unknown[], ClientRow>(
@@ -24,14 +41,31 @@ export function sqliteClients(db: Db): ClientStore {
   )
   return {
     async upsert(c, now) {
-      return toClient(upsert.get(c.clientId, c.clientName, JSON.stringify(c.redirectUris), c.tokenEndpointAuthMethod,
-        c.clientSecretHash, JSON.stringify(c.metadata), c.source, now)!)
+      return toClient(
+        upsert.get(
+          c.clientId,
+          c.clientName,
+          JSON.stringify(c.redirectUris),
+          c.tokenEndpointAuthMethod,
+          c.clientSecretHash,
+          JSON.stringify(c.metadata),
+          c.source,
+          now,
+        )!,
+      )
     },
     async register(c, createdAt) {
       const row = mapConstraint(() =>
         insert.get(
-          c.clientId, c.clientName, JSON.stringify(c.redirectUris), c.tokenEndpointAuthMethod,
-          c.clientSecretHash, JSON.stringify(c.metadata), c.fingerprint, c.source, createdAt,
+          c.clientId,
+          c.clientName,
+          JSON.stringify(c.redirectUris),
+          c.tokenEndpointAuthMethod,
+          c.clientSecretHash,
+          JSON.stringify(c.metadata),
+          c.fingerprint,
+          c.source,
+          createdAt,
         ),
       )
       if (row) return toClient(row)
@@ -44,7 +78,6 @@ export function sqliteClients(db: Db): ClientStore {
   }
 }
 
-
 export function sqliteConsents(db: Db): ConsentStore {
   const upsert = db.prepare<[number, string, number, string, number, number], ConsentRow>(
     `INSERT INTO consents (user_id, client_id, account_id, scopes, created_at, updated_at)
@@ -54,7 +87,10 @@ export function sqliteConsents(db: Db): ConsentStore {
      RETURNING *`,
   )
   const get = db.prepare<[number, string], ConsentRow>('SELECT * FROM consents WHERE user_id = ? AND client_id = ?')
-  const listForUser = db.prepare<[number], ConsentRow & { client_name: string; redirect_uris: string; account_name: string; last_used_at: number | null }>(
+  const listForUser = db.prepare<
+    [number],
+    ConsentRow & { client_name: string; redirect_uris: string; account_name: string; last_used_at: number | null }
+  >(
     `SELECT c.*, oc.client_name, oc.redirect_uris, a.name AS account_name,
        (SELECT max(k.last_used_at) FROM api_keys k WHERE k.user_id = c.user_id AND k.client_id = c.client_id) AS last_used_at
      FROM consents c JOIN oauth_clients oc ON oc.client_id = c.client_id JOIN accounts a ON a.id = c.account_id
@@ -70,27 +106,30 @@ export function sqliteConsents(db: Db): ConsentStore {
   }))
   return {
     async upsert(c, now) {
-      return toConsent(mapConstraint(() => upsert.get(c.userId, c.clientId, c.accountId, c.scopes.join(' '), now, now)!))
+      return toConsent(
+        mapConstraint(() => upsert.get(c.userId, c.clientId, c.accountId, c.scopes.join(' '), now, now)!),
+      )
     },
     async get(userId, clientId) {
       const row = get.get(userId, clientId)
       return row && toConsent(row)
     },
     async listForUser(userId) {
-      return listForUser.all(userId).map((r): ConsentListing => ({
-        ...toConsent(r),
-        clientName: r.client_name,
-        redirectUris: JSON.parse(r.redirect_uris) as string[],
-        accountName: r.account_name,
-        lastUsedAt: r.last_used_at,
-      }))
+      return listForUser.all(userId).map(
+        (r): ConsentListing => ({
+          ...toConsent(r),
+          clientName: r.client_name,
+          redirectUris: JSON.parse(r.redirect_uris) as string[],
+          accountName: r.account_name,
+          lastUsedAt: r.last_used_at,
+        }),
+      )
     },
     async disconnect(userId, clientId, now) {
       return disconnect(userId, clientId, now)
     },
   }
 }
-
 
 export function sqliteKeys(db: Db): KeyStore {
   const insert = db.prepare<unknown[], KeyRow>(
@@ -101,20 +140,37 @@ export function sqliteKeys(db: Db): KeyStore {
   const insertRefresh = db.prepare<[string, string, number, string, number, number]>(
     'INSERT INTO refresh_tokens (token_hash, family_id, key_id, client_id, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)',
   )
-  const consentOf = db.prepare<[number, string], ConsentRow>('SELECT * FROM consents WHERE user_id = ? AND client_id = ?')
-  const insertBoth = db.transaction((k: NewApiKey, refresh?: { tokenHash: string; expiresAt: number }, consent?: ConsentCondition) => {
-    if (consent) {
-      const current = consentOf.get(consent.userId, consent.clientId)
-      if (!consentStands(current && toConsent(current), consent)) return null
-    }
-    const row = insert.get(
-      k.accountId, k.userId, k.name, k.keyHash, k.displayPrefix, k.scopes.join(' '), k.resource,
-      k.clientId, k.grantId, k.familyId, k.createdAt, k.expiresAt,
-    )!
-    if (refresh) insertRefresh.run(refresh.tokenHash, k.familyId!, row.id, k.clientId!, k.createdAt, refresh.expiresAt)
-    return row
-  })
-  const revokeFamily = db.prepare<[number, string]>('UPDATE api_keys SET revoked_at = ? WHERE family_id = ? AND revoked_at IS NULL')
+  const consentOf = db.prepare<[number, string], ConsentRow>(
+    'SELECT * FROM consents WHERE user_id = ? AND client_id = ?',
+  )
+  const insertBoth = db.transaction(
+    (k: NewApiKey, refresh?: { tokenHash: string; expiresAt: number }, consent?: ConsentCondition) => {
+      if (consent) {
+        const current = consentOf.get(consent.userId, consent.clientId)
+        if (!consentStands(current && toConsent(current), consent)) return null
+      }
+      const row = insert.get(
+        k.accountId,
+        k.userId,
+        k.name,
+        k.keyHash,
+        k.displayPrefix,
+        k.scopes.join(' '),
+        k.resource,
+        k.clientId,
+        k.grantId,
+        k.familyId,
+        k.createdAt,
+        k.expiresAt,
+      )!
+      if (refresh)
+        insertRefresh.run(refresh.tokenHash, k.familyId!, row.id, k.clientId!, k.createdAt, refresh.expiresAt)
+      return row
+    },
+  )
+  const revokeFamily = db.prepare<[number, string]>(
+    'UPDATE api_keys SET revoked_at = ? WHERE family_id = ? AND revoked_at IS NULL',
+  )
   const deleteExpired = db.prepare<[number, number]>(
     `DELETE FROM api_keys WHERE id IN (
        SELECT k.id FROM api_keys k WHERE k.expires_at < ? AND k.family_id IS NOT NULL
@@ -135,8 +191,14 @@ export function sqliteKeys(db: Db): KeyStore {
      LEFT JOIN oauth_clients oc ON oc.client_id = k.client_id JOIN users u ON u.id = k.user_id
      WHERE (k.family_id IS NULL OR k.id = (SELECT max(f.id) FROM api_keys f WHERE f.family_id = k.family_id))`
   const listingAccount = db.prepare<[number], ListingRow>(`${listing} AND k.account_id = ? ORDER BY k.id DESC`)
-  const listingAccountUser = db.prepare<[number, number], ListingRow>(`${listing} AND k.account_id = ? AND k.user_id = ? ORDER BY k.id DESC`)
-  const toListing = (r: ListingRow): KeyListing => ({ ...toKey(r), clientName: r.client_name, creatorEmail: r.creator_email })
+  const listingAccountUser = db.prepare<[number, number], ListingRow>(
+    `${listing} AND k.account_id = ? AND k.user_id = ? ORDER BY k.id DESC`,
+  )
+  const toListing = (r: ListingRow): KeyListing => ({
+    ...toKey(r),
+    clientName: r.client_name,
+    creatorEmail: r.creator_email,
+  })
   const revoke = db.prepare<[number, number]>('UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL')
   // The whole connection minted from the code: its first key and any refreshed ones.
   const revokeByGrant = db.prepare<[number, string], KeyRow>(
@@ -154,7 +216,8 @@ export function sqliteKeys(db: Db): KeyStore {
         if (!row) return { ok: false, reason: 'consent_gone' }
         return { ok: true, key: toKey(row) }
       } catch (err) {
-        if (err instanceof ConflictError && err.message.includes('api_keys.grant_id')) return { ok: false, reason: 'grant_used' }
+        if (err instanceof ConflictError && err.message.includes('api_keys.grant_id'))
+          return { ok: false, reason: 'grant_used' }
         throw err
       }
     },
@@ -173,7 +236,9 @@ export function sqliteKeys(db: Db): KeyStore {
       return listAll.all().map(toKey)
     },
     async listForAccount(accountId, userId) {
-      return (userId === undefined ? listingAccount.all(accountId) : listingAccountUser.all(accountId, userId)).map(toListing)
+      return (userId === undefined ? listingAccount.all(accountId) : listingAccountUser.all(accountId, userId)).map(
+        toListing,
+      )
     },
     async revoke(id, now) {
       return revoke.run(now, id).changes === 1
@@ -195,10 +260,11 @@ export function sqliteKeys(db: Db): KeyStore {
   }
 }
 
-
 export function sqliteRefresh(db: Db): RefreshStore {
   const byHash = db.prepare<[string], RefreshRow>('SELECT * FROM refresh_tokens WHERE token_hash = ?')
-  const rotate = db.prepare<[number, string]>('UPDATE refresh_tokens SET rotated_at = ? WHERE token_hash = ? AND rotated_at IS NULL')
+  const rotate = db.prepare<[number, string]>(
+    'UPDATE refresh_tokens SET rotated_at = ? WHERE token_hash = ? AND rotated_at IS NULL',
+  )
   const deleteStale = db.prepare<[number, number, number]>(
     `DELETE FROM refresh_tokens WHERE token_hash IN (
        SELECT token_hash FROM refresh_tokens WHERE expires_at <= ? OR rotated_at < ? LIMIT ?)`,

@@ -1,9 +1,9 @@
 // Audit events and the demo API's notes on SQLite.
-import type { AuditListing, AuditStore, NoteStore, SessionStore, SigninStore } from '../types.js'
-import { judgeAttempt, type AttemptCounter } from '../signin-rule.js'
-import { toEvent, toNote, type AuditRow, type NoteRow } from '../rows.js'
-import type { Db } from './db.js'
 
+import { type AuditRow, type NoteRow, toEvent, toNote } from '../rows.js'
+import { type AttemptCounter, judgeAttempt } from '../signin-rule.js'
+import type { AuditListing, AuditStore, NoteStore, SessionStore, SigninStore } from '../types.js'
+import type { Db } from './db.js'
 
 export function sqliteAudit(db: Db): AuditStore {
   const insert = db.prepare<unknown[]>(
@@ -25,11 +25,12 @@ export function sqliteAudit(db: Db): AuditStore {
       return count.get(event, subject, since)!.n
     },
     async list(accountId, { before, limit }) {
-      return list.all(accountId, before ?? Number.MAX_SAFE_INTEGER, limit).map((r): AuditListing => ({ ...toEvent(r), actorEmail: r.actor_email }))
+      return list
+        .all(accountId, before ?? Number.MAX_SAFE_INTEGER, limit)
+        .map((r): AuditListing => ({ ...toEvent(r), actorEmail: r.actor_email }))
     },
   }
 }
-
 
 export function sqliteNotes(db: Db): NoteStore {
   const list = db.prepare<[number], NoteRow>('SELECT * FROM notes WHERE account_id = ? ORDER BY id')
@@ -55,7 +56,6 @@ export function sqliteNotes(db: Db): NoteStore {
   }
 }
 
-
 export function sqliteSignins(db: Db): SigninStore {
   type Row = { window_start: number; attempts: number; last_at: number }
   const get = db.prepare<[string], Row>('SELECT window_start, attempts, last_at FROM signin_attempts WHERE bucket = ?')
@@ -68,15 +68,18 @@ export function sqliteSignins(db: Db): SigninStore {
   const deleteStale = db.prepare<[number, number]>(
     'DELETE FROM signin_attempts WHERE bucket IN (SELECT bucket FROM signin_attempts WHERE window_start < ? LIMIT ?)',
   )
-  const counter = (r: Row | undefined): AttemptCounter | undefined => r && { windowStart: r.window_start, attempts: r.attempts, lastAt: r.last_at }
-  const attempt = db.transaction((address: string, email: string, now: number, limits: Parameters<SigninStore['attempt']>[2]) => {
-    const { verdict, next } = judgeAttempt(counter(get.get(address)), counter(get.get(email)), now, limits)
-    if (next) {
-      put.run(address, next.address.windowStart, next.address.attempts, next.address.lastAt)
-      put.run(email, next.email.windowStart, next.email.attempts, next.email.lastAt)
-    }
-    return verdict
-  })
+  const counter = (r: Row | undefined): AttemptCounter | undefined =>
+    r && { windowStart: r.window_start, attempts: r.attempts, lastAt: r.last_at }
+  const attempt = db.transaction(
+    (address: string, email: string, now: number, limits: Parameters<SigninStore['attempt']>[2]) => {
+      const { verdict, next } = judgeAttempt(counter(get.get(address)), counter(get.get(email)), now, limits)
+      if (next) {
+        put.run(address, next.address.windowStart, next.address.attempts, next.address.lastAt)
+        put.run(email, next.email.windowStart, next.email.attempts, next.email.lastAt)
+      }
+      return verdict
+    },
+  )
   return {
     async attempt(buckets, now, limits) {
       // IMMEDIATE: the write lock is taken before the read, so another process cannot interleave.

@@ -27,6 +27,7 @@ export type ToolDef = {
   scopeSets: string[][]
 }
 
+// biome-ignore lint/suspicious/noExplicitAny: an OpenAPI document is walked by shape; each field is checked where it is read
 type Json = Record<string, any>
 
 const METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace']

@@ -79,7 +79,7 @@ export class ExchangeTransport implements Transport {
       () => stop('The request took too long and was cancelled.', ErrorCode.InternalError),
       deadlineMs,
     )
-    requests.forEach((request, i) => deliver({ ...request, id: internalIds[i]! }, extra))
+    for (const [i, request] of requests.entries()) deliver({ ...request, id: internalIds[i]! }, extra)
     return {
       answers: Promise.all(answers).finally(() => clearTimeout(timer)),
       // Nobody reads these answers; they only let the waiting promises end.

@@ -6,7 +6,7 @@ import { audit } from '../audit.js'
 import { OAuthError, PageError } from '../errors.js'
 import { limit } from '../plugins/rate-limit.js'
 import { fieldsOf } from '../request-fields.js'
-import { ForeignKeyError, type User } from '../store/types.js'
+import { type Consent, ForeignKeyError, type User } from '../store/types.js'
 import { currentUser } from '../web/current-user.js'
 import { renderPage } from '../web/pages.js'
 import { checkCsrf, readSession } from '../web/session.js'
@@ -131,7 +131,7 @@ export default async function authorizeRoutes(app: FastifyInstance): Promise<voi
     }
     const accountId = chosenAccount(consent.account_id)
     const scopes = chosenScopes(app, request, consent.scope_choice)
-    let granted
+    let granted: Consent
     try {
       granted = await app.store.consents.upsert(
         { userId: user.id, clientId: request.client.clientId, accountId, scopes },

@@ -39,6 +39,7 @@ const FORBIDDEN_SCHEMES = new Set([
   'tel:',
   'sms:',
 ])
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it refuses
 const CONTROL_OR_SPACE = /[\s\x00-\x1f\x7f\\]/
 // Characters that could break out of an attribute or a tag wherever the URI is shown.
 const MARKUP = /[<>"'`{}|^]/

@@ -18,7 +18,13 @@ import { mintKey } from '../crypto/api-key.js'
 import { safeEqual } from '../crypto/compare.js'
 import { OAuthError } from '../errors.js'
 import { limit } from '../plugins/rate-limit.js'
-import { type ApiKey, type Client, type ConsentCondition, ForeignKeyError } from '../store/types.js'
+import {
+  type ApiKey,
+  type Client,
+  type ConsentCondition,
+  ForeignKeyError,
+  type InsertKeyResult,
+} from '../store/types.js'
 import { authenticateClient } from './client-auth.js'
 import { type CodeClaims, verifyCode } from './code.js'
 import { codeGrantForm, parseOAuth, refreshGrantForm, tokenForm } from './params.js'
@@ -71,12 +77,21 @@ function wantsRefresh(app: FastifyInstance, client: Client): boolean {
 }
 
 /** Mints the key (and refresh token) of a grant and builds the token response. */
-async function issue(app: FastifyInstance, client: Client, grant: Grant) {
+/** The token response (RFC 6749 §5.1). */
+type TokenResponse = {
+  access_token: string
+  token_type: 'Bearer'
+  expires_in?: number
+  refresh_token?: string
+  scope: string
+}
+
+async function issue(app: FastifyInstance, client: Client, grant: Grant): Promise<TokenResponse | null> {
   const now = app.now()
   const ttl = app.config.accessTtl
   const key = mintKey(app.config.keyPrefix)
   const refresh = wantsRefresh(app, client) ? mintKey(refreshPrefix(app.config.keyPrefix)) : undefined
-  let result
+  let result: InsertKeyResult
   try {
     result = await app.store.keys.insert(
       {
@@ -199,7 +214,7 @@ export default async function tokenRoutes(app: FastifyInstance): Promise<void> {
     const grantType = form.grant_type
     try {
       const client = await authenticateClient(app, req, form)
-      let response
+      let response: TokenResponse | undefined
       if (grantType === 'authorization_code')
         response = await exchangeCode(app, req, parseOAuth(codeGrantForm, req.body), client)
       else if (grantType === 'refresh_token' && app.config.accessTtl !== undefined)

@@ -129,6 +129,7 @@ const RETURN_BASE = 'http://keygate.invalid'
 export function safeReturnTo(value: unknown): string {
   if (typeof value !== 'string' || value.length > 4000 || !value.startsWith('/') || value.startsWith('//'))
     return '/dashboard'
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it refuses
   if (/[\\\s\x00-\x1f\x7f]/.test(value)) return '/dashboard'
   let url: URL
   try {

@@ -86,7 +86,9 @@ t.test("Ajv's warnings go to the log, not to the console; the unknown format is 
   const console_: string[] = []
   const original = console.warn
   console.warn = (...parts: unknown[]) => void console_.push(parts.join(' '))
-  t.teardown(() => void (console.warn = original))
+  t.teardown(() => {
+    console.warn = original
+  })
   const checks = new ArgumentCheck({
     uncompilable: (name) => t.fail(`${name} compiles`),
     warn: (tool, message) => warnings.push(`${tool}: ${message}`),

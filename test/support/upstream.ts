@@ -76,7 +76,9 @@ export async function startUpstream(t: Test, dir: string) {
     if (kind === 'pause') {
       const entry = { hungUp: false }
       paused.push(entry)
-      reply.raw.once('close', () => void (entry.hungUp = !reply.raw.writableFinished))
+      reply.raw.once('close', () => {
+        entry.hungUp = !reply.raw.writableFinished
+      })
       await new Promise((r) => setTimeout(r, 400))
       return { paused: true }
     }

@@ -87,7 +87,7 @@ const now = () => Math.floor(Date.now() / 1000)
 type Command = (args: string[], ctx: { config: Config; store: Store; io: Io }) => Promise<void>
 
 const commands: Record<string, Command> = {
-  async 'user add'(args, { store, io }) {
+  async 'user add'(args, { config, store, io }) {
     const { values } = parse(args, {
       email: { type: 'string' },
       password: { type: 'string' },
@@ -99,7 +99,12 @@ const commands: Record<string, Command> = {
       throw new UsageError(`--email ${email} is not an email address`)
     if (password.length < 8) throw new UsageError('--password must be at least 8 characters')
     const name = typeof values.name === 'string' && values.name.trim() ? values.name.trim() : email
-    const user = await store.users.create({ email, name, passwordHash: await hashPassword(password), createdAt: now() })
+    const user = await store.users.create({
+      email,
+      name,
+      passwordHash: await hashPassword(password, config.scryptCost),
+      createdAt: now(),
+    })
     const account = await store.accounts.create({ name, kind: 'personal', ownerId: user.id, createdAt: now() })
     io.out(`user ${user.id} ${email} created, with personal account ${account.id} (${account.name})`)
   },

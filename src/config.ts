@@ -6,6 +6,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
 import { z } from 'zod'
 import { sha256Hex } from './crypto/compare.js'
+import { DEFAULT_SCRYPT_COST } from './crypto/password.js'
 
 const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]'])
 const SCOPE_TOKEN = /^[\x21\x23-\x5b\x5d-\x7e]+$/ // RFC 6749 §3.3 scope-token
@@ -47,6 +48,9 @@ const envSchema = z.object({
   KEYGATE_LOGIN_WINDOW_SECONDS: positiveInt.default(900),
   KEYGATE_LOGIN_EMAIL_CEILING: positiveInt.default(20),
   KEYGATE_LOGIN_SLOW_SECONDS: positiveInt.default(30),
+  KEYGATE_SCRYPT_COST: positiveInt
+    .refine((n) => n >= 2 && (n & (n - 1)) === 0 && n <= 2 ** 20, 'must be a power of two from 2 to 1048576')
+    .default(DEFAULT_SCRYPT_COST),
   KEYGATE_SESSION_TTL_SECONDS: positiveInt.default(60 * 60 * 12),
   KEYGATE_UPSTREAM: z.string().optional(),
   KEYGATE_OPENAPI: z.string().optional(),
@@ -109,6 +113,8 @@ export type Config = {
   loginEmailCeiling: number
   /** Past the ceiling: one attempt per email every this many seconds. */
   loginSlowSeconds: number
+  /** scrypt's N for new password hashes. */
+  scryptCost: number
   sessionTtlSeconds: number
   upstream: string | undefined
   openapi: string | undefined
@@ -241,6 +247,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: LoadOp
   }
   const previousSecrets = list(/,/)(e.KEYGATE_PREVIOUS_SECRETS).map((s) => checkSecret('KEYGATE_PREVIOUS_SECRETS', s))
   const { scopes, alwaysScopes } = parseScopes(e.KEYGATE_SCOPES, e.KEYGATE_ALWAYS_SCOPES)
+  // A cheap cost is for tests only: in production it would make stolen hashes cheap to crack.
+  if (production && e.KEYGATE_SCRYPT_COST < DEFAULT_SCRYPT_COST)
+    fail('KEYGATE_SCRYPT_COST', `must be at least ${DEFAULT_SCRYPT_COST} when NODE_ENV=production`)
   if (e.KEYGATE_HEADERS_TIMEOUT_MS > e.KEYGATE_REQUEST_TIMEOUT_MS)
     fail('KEYGATE_HEADERS_TIMEOUT_MS', 'must not exceed KEYGATE_REQUEST_TIMEOUT_MS')
   if (e.KEYGATE_UPSTREAM !== undefined) {
@@ -271,6 +280,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: LoadOp
     loginWindowSeconds: e.KEYGATE_LOGIN_WINDOW_SECONDS,
     loginEmailCeiling: e.KEYGATE_LOGIN_EMAIL_CEILING,
     loginSlowSeconds: e.KEYGATE_LOGIN_SLOW_SECONDS,
+    scryptCost: e.KEYGATE_SCRYPT_COST,
     sessionTtlSeconds: e.KEYGATE_SESSION_TTL_SECONDS,
     upstream: e.KEYGATE_UPSTREAM?.replace(/\/+$/, ''),
     openapi: e.KEYGATE_OPENAPI,

@@ -82,6 +82,12 @@ t.test('bad values stop start-up with one line naming the variable', async (t) =
     [{ KEYGATE_REQUEST_TIMEOUT_MS: '0' }, 'KEYGATE_REQUEST_TIMEOUT_MS: '],
     [{ KEYGATE_LOGIN_EMAIL_CEILING: 'many' }, 'KEYGATE_LOGIN_EMAIL_CEILING: '],
     [{ KEYGATE_RATE_LIMIT_MCP_AUTH_FAILURES: '-1' }, 'KEYGATE_RATE_LIMIT_MCP_AUTH_FAILURES: '],
+    [{ KEYGATE_SCRYPT_COST: '1000' }, 'KEYGATE_SCRYPT_COST: must be a power of two from 2 to 1048576'],
+    [{ KEYGATE_SCRYPT_COST: String(2 ** 21) }, 'KEYGATE_SCRYPT_COST: must be a power of two from 2 to 1048576'],
+    [
+      { NODE_ENV: 'production', KEYGATE_ISSUER: 'https://mcp.example.com', KEYGATE_SCRYPT_COST: '1024' },
+      'KEYGATE_SCRYPT_COST: must be at least 16384 when NODE_ENV=production',
+    ],
   ]
   for (const [env, message] of cases) {
     t.throws(
@@ -90,6 +96,12 @@ t.test('bad values stop start-up with one line naming the variable', async (t) =
       message,
     )
   }
+  t.equal(loadConfig({ KEYGATE_SECRET: SECRET }, { generateSecret: false }).scryptCost, 16384, 'the default cost')
+  t.equal(
+    loadConfig({ KEYGATE_SECRET: SECRET, KEYGATE_SCRYPT_COST: '1024' }, { generateSecret: false }).scryptCost,
+    1024,
+    'a cheap cost outside production (tests)',
+  )
   t.throws(() => loadConfig({ NODE_ENV: 'production' }), {
     message: /^KEYGATE_SECRET: is required when NODE_ENV=production/,
   })

@@ -12,6 +12,9 @@ import { hashPassword } from '../src/crypto/password.js'
 
 export type Test = { teardown(fn: () => unknown): void }
 
+/** scrypt's N in tests: cheap; never allowed with NODE_ENV=production. */
+export const TEST_SCRYPT_COST = 1024
+
 export const SECRET = 'test-secret-0123456789-abcdefghijklmnopqrstuvwxyz'
 
 export class TestClock {
@@ -54,6 +57,8 @@ export function testEnv(dir: string, env: Record<string, string> = {}): Record<s
     KEYGATE_DB: join(dir, 'keygate.db'),
     KEYGATE_SECRET: SECRET,
     KEYGATE_ISSUER: 'http://localhost:3000',
+    // Sign-in is ~100 times cheaper than in production (which refuses this cost).
+    KEYGATE_SCRYPT_COST: String(TEST_SCRYPT_COST),
     ...store,
     ...env,
   }
@@ -77,11 +82,12 @@ export async function build(t: Test, env: Record<string, string> = {}): Promise<
 const hashes = new Map<string, Promise<string>>()
 
 export async function createUser(app: FastifyInstance, email: string, password = 'correct horse battery') {
-  if (!hashes.has(password)) hashes.set(password, hashPassword(password))
+  const cached = `${app.config.scryptCost}:${password}`
+  if (!hashes.has(cached)) hashes.set(cached, hashPassword(password, app.config.scryptCost))
   const user = await app.store.users.create({
     email,
     name: email.split('@')[0]!,
-    passwordHash: await hashes.get(password)!,
+    passwordHash: await hashes.get(cached)!,
     createdAt: app.now(),
   })
   const account = await app.store.accounts.create({

@@ -5,7 +5,7 @@ import { createHmac } from 'node:crypto'
 import type { FastifyInstance } from 'fastify'
 import { z } from 'zod'
 import { audit } from '../audit.js'
-import { DUMMY_PASSWORD_HASH, verifyPassword } from '../crypto/password.js'
+import { dummyPasswordHash, verifyPassword } from '../crypto/password.js'
 import { limit } from '../plugins/rate-limit.js'
 import { readFields, textField } from '../request-fields.js'
 import type { SigninBuckets, SigninLimits } from '../store/types.js'
@@ -66,7 +66,7 @@ export default async function loginRoutes(app: FastifyInstance): Promise<void> {
     }
     const user = email ? await app.store.users.byEmail(email) : undefined
     // Verify against a dummy hash for unknown emails so timing does not reveal which exist.
-    const ok = await verifyPassword(password, user?.passwordHash ?? DUMMY_PASSWORD_HASH)
+    const ok = await verifyPassword(password, user?.passwordHash ?? (await dummyPasswordHash(app.config.scryptCost)))
     if (!user || !ok) {
       const personal = user
         ? (await app.store.accounts.membershipsOf(user.id)).find((m) => m.account.kind === 'personal')

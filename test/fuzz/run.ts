@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs'
 import fc from 'fast-check'
 import type { FastifyInstance } from 'fastify'
+import { DEFAULT_SCRYPT_COST } from '../../src/crypto/password.js'
 import { createStore } from '../../src/store/index.js'
 import { tempDir, testConfig } from '../helper.js'
 import { startInstances } from '../support/instances.js'
@@ -29,7 +30,12 @@ async function main(): Promise<number> {
       }),
   )
   const dir = tempDir(test)
-  const [instance] = await startInstances(test, dir, 1, { ...FUZZ_ENV, KEYGATE_LOG_LEVEL: 'error' })
+  const [instance] = await startInstances(test, dir, 1, {
+    ...FUZZ_ENV,
+    KEYGATE_LOG_LEVEL: 'error',
+    // The production cost: the resident memory reported is a real server's.
+    KEYGATE_SCRYPT_COST: String(DEFAULT_SCRYPT_COST),
+  })
   serverPid = instance!.child.pid!
   // The same database, opened beside the server: fixtures go in, minted keys are counted.
   const config = testConfig(dir, { KEYGATE_ISSUER: instance!.base })

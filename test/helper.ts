@@ -9,6 +9,7 @@ import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
 import { buildApp } from '../src/app.js'
 import { type Config, loadConfig } from '../src/config.js'
 import { hashPassword } from '../src/crypto/password.js'
+import { cookieName, signSession } from '../src/web/session.js'
 
 export type Test = { teardown(fn: () => unknown): void }
 
@@ -117,6 +118,21 @@ export function csrfOf(html: string): string {
   return m[1]!
 }
 
+/**
+ * A signed-in session's Cookie header, signed directly: for tests that are not about
+ * signing in (those use signIn, through /login).
+ */
+export async function sessionCookie(app: FastifyInstance, email: string): Promise<string> {
+  const user = await app.store.users.byEmail(email)
+  if (!user) throw new Error(`no user ${email}`)
+  const token = await signSession(app, {
+    userId: user.id,
+    csrf: randomBytes(24).toString('base64url'),
+    issuedMs: app.nowMs(),
+  })
+  return `${cookieName(app)}=${token}`
+}
+
 /** Signs in through /login and returns the Cookie header for later requests. */
 export async function signIn(app: FastifyInstance, email: string, password = 'correct horse battery'): Promise<string> {
   const page = await app.inject({ method: 'GET', url: '/login' })
@@ -209,7 +225,7 @@ export async function codeFor(
   const email = opts.email ?? 'alice@example.com'
   if (!(await app.store.users.byEmail(email))) await createUser(app, email)
   const client = opts.client ?? (await registerClient(app))
-  const cookie = await signIn(app, email)
+  const cookie = await sessionCookie(app, email)
   const { verifier, challenge } = pkce()
   const res = await approve(app, cookie, authorizeQuery(client.client_id, challenge), opts.form)
   if (res.statusCode !== 302) throw new Error(`approve: ${res.statusCode} ${res.body.slice(0, 300)}`)

@@ -1,17 +1,17 @@
 // Server-rendered pages (eta via @fastify/view) and the static stylesheet.
 import { readFileSync } from 'node:fs'
-import { fileURLToPath } from 'node:url'
 import view from '@fastify/view'
 import { Eta } from 'eta'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { cleanName } from '../oauth/client-metadata.js'
+import { repoPath } from '../paths.js'
 import type { User } from '../store/types.js'
 import { ensureSession } from './session.js'
 
-const ROOT = fileURLToPath(new URL('../../../', import.meta.url))
-const STYLESHEET = readFileSync(`${ROOT}public/style.css`)
-const COPY_SCRIPT = readFileSync(`${ROOT}public/copy.js`)
+const TEMPLATES = repoPath('templates')
+const STYLESHEET = readFileSync(repoPath('public', 'style.css'))
+const COPY_SCRIPT = readFileSync(repoPath('public', 'copy.js'))
 
 /** "2026-11-23 12:00 UTC", or a dash for never. */
 export function fmtTime(seconds: number | null | undefined): string {
@@ -21,8 +21,8 @@ export function fmtTime(seconds: number | null | undefined): string {
 export default fp(
   async (app) => {
     await app.register(view, {
-      engine: { eta: new Eta({ views: `${ROOT}templates`, autoEscape: true, cache: true }) },
-      root: `${ROOT}templates`,
+      engine: { eta: new Eta({ views: TEMPLATES, autoEscape: true, cache: true }) },
+      root: TEMPLATES,
     })
     app.get('/static/style.css', async (_req, reply) =>
       reply.type('text/css; charset=utf-8').header('cache-control', 'public, max-age=3600').send(STYLESHEET),

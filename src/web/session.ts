@@ -52,9 +52,23 @@ async function writeSession(
   reply: FastifyReply,
   session: Session,
 ): Promise<Session> {
+  const token = await signSession(app, session)
+  reply.setCookie(cookieName(app), token, {
+    path: '/',
+    httpOnly: true,
+    sameSite: 'lax',
+    secure: app.config.issuer.startsWith('https:'),
+    maxAge: app.config.sessionTtlSeconds,
+  })
+  memo.set(req, session)
+  return session
+}
+
+/** The cookie value of a session: a JWS that any instance sharing the secret can verify. */
+export async function signSession(app: FastifyInstance, session: Session): Promise<string> {
   const now = app.now()
   const ttl = app.config.sessionTtlSeconds
-  const token = await new SignJWT({
+  return new SignJWT({
     csrf: session.csrf,
     ims: session.issuedMs,
     ...(session.userId !== null ? { uid: session.userId } : {}),
@@ -64,15 +78,6 @@ async function writeSession(
     .setIssuedAt(now)
     .setExpirationTime(now + ttl)
     .sign(app.keyrings.session.current.key)
-  reply.setCookie(cookieName(app), token, {
-    path: '/',
-    httpOnly: true,
-    sameSite: 'lax',
-    secure: app.config.issuer.startsWith('https:'),
-    maxAge: ttl,
-  })
-  memo.set(req, session)
-  return session
 }
 
 /** The session, creating an anonymous one (with a CSRF nonce) when there is none. */

@@ -240,8 +240,17 @@ t.test('the transport on its own: a request the server never answers ends at the
     'and was told to cancel it',
   )
   t.equal(transport.inFlight, 0)
-  const late = await transport.send({ jsonrpc: '2.0', id: delivered[0].id, result: {} })
-  t.equal(late, undefined, 'a late answer goes nowhere')
+  // A newer request is in flight when the late answer to the old one arrives.
+  const next = transport.exchange([{ jsonrpc: '2.0', id: 'next', method: 'ping' }], {}, 5_000)
+  t.not(delivered[2].id, delivered[0].id, 'the newer request has an internal id of its own')
+  await transport.send({ jsonrpc: '2.0', id: delivered[0].id, result: { late: true } })
+  t.equal(transport.inFlight, 1, 'a late answer settles nothing, not even a newer request')
+  await transport.send({ jsonrpc: '2.0', id: delivered[2].id, result: { fresh: true } })
+  t.same(
+    await next.answers,
+    [{ jsonrpc: '2.0', id: 'next', result: { fresh: true } }],
+    'the newer request gets its own answer',
+  )
 })
 
 t.test('errors about a known request answer with its id; an unknown tool is a JSON-RPC error', async (t) => {

@@ -8,14 +8,14 @@ import {
   pkce,
   REDIRECT_URI,
   registerClient,
-  signIn,
+  sessionCookie,
 } from '../helper.js'
 
 async function setup(t: any, env: Record<string, string> = {}) {
   const built = await build(t, env)
   const alice = await createUser(built.app, 'alice@example.com')
   const client = await registerClient(built.app, { client_name: 'Test Client' })
-  const cookie = await signIn(built.app, 'alice@example.com')
+  const cookie = await sessionCookie(built.app, 'alice@example.com')
   return { ...built, alice, client, cookie, ...pkce() }
 }
 
@@ -275,7 +275,7 @@ t.test('a client name cannot reorder the consent page: cleaned and isolated in <
     },
     app.now(),
   )
-  const cookie = await signIn(app, 'alice@example.com')
+  const cookie = await sessionCookie(app, 'alice@example.com')
   const { challenge } = pkce()
   const page = await app.inject({
     url: `/authorize?${authorizeQuery('legacy-client', challenge)}`,

@@ -2,7 +2,16 @@
 
 import { createServer } from 'node:http'
 import t from 'tap'
-import { approve, authorizeQuery, build, createUser, pkce, REDIRECT_URI, signIn, tokenRequest } from '../helper.js'
+import {
+  approve,
+  authorizeQuery,
+  build,
+  createUser,
+  pkce,
+  REDIRECT_URI,
+  sessionCookie,
+  tokenRequest,
+} from '../helper.js'
 import { freePort } from '../support/http.js'
 
 type Test = { teardown(fn: () => unknown): void }
@@ -62,7 +71,7 @@ t.test('a metadata document completes a full flow, and is cached', async (t) => 
     true,
   )
   await createUser(app, 'alice@example.com')
-  const cookie = await signIn(app, 'alice@example.com')
+  const cookie = await sessionCookie(app, 'alice@example.com')
   const clientId = `${docs.base}/good.json`
   const { verifier, challenge } = pkce()
   const page = await app.inject({ url: `/authorize?${authorizeQuery(clientId, challenge)}`, headers: { cookie } })
@@ -93,7 +102,7 @@ t.test('bad documents are refused with a clear error page, never a redirect', as
   const docs = await documentServer(t)
   const { app } = await build(t, { KEYGATE_CIMD_ALLOW_PRIVATE: 'true', KEYGATE_CIMD_TIMEOUT_MS: '500' })
   await createUser(app, 'alice@example.com')
-  const cookie = await signIn(app, 'alice@example.com')
+  const cookie = await sessionCookie(app, 'alice@example.com')
   const { challenge } = pkce()
   const cases: Array<[string, string]> = [
     ['/mismatch.json', 'its client_id does not equal its URL'],
@@ -123,7 +132,7 @@ t.test('private addresses are refused when the development setting is off', asyn
   const docs = await documentServer(t)
   const { app } = await build(t)
   await createUser(app, 'alice@example.com')
-  const cookie = await signIn(app, 'alice@example.com')
+  const cookie = await sessionCookie(app, 'alice@example.com')
   const { challenge } = pkce()
   const cases: Array<[string, string]> = [
     [`https://127.0.0.1:${docs.port}/good.json`, 'its address is not a public unicast address'],

@@ -2,7 +2,16 @@
 // it is refused; oversized, it is refused; either way with the RFC 6749 error of that
 // parameter and nothing minted. Parameters no schema names are ignored (RFC 6749 §3.1).
 import t from 'tap'
-import { authorizeQuery, build, codeFor, createUser, pkce, REDIRECT_URI, registerClient, signIn } from '../helper.js'
+import {
+  authorizeQuery,
+  build,
+  codeFor,
+  createUser,
+  pkce,
+  REDIRECT_URI,
+  registerClient,
+  sessionCookie,
+} from '../helper.js'
 
 const RS_SECRET = 'resource-server-secret-0123456789abcdef'
 const FORM = { 'content-type': 'application/x-www-form-urlencoded' }
@@ -129,7 +138,7 @@ t.test('/authorize: phase-two parameters repeated or oversized are reported to t
   const { app } = await build(t)
   await createUser(app, 'alice@example.com')
   const client = await registerClient(app)
-  const cookie = await signIn(app, 'alice@example.com')
+  const cookie = await sessionCookie(app, 'alice@example.com')
   const { challenge } = pkce()
   const base = authorizeQuery(client.client_id, challenge)
   const cases: Array<[string, string, string]> = [

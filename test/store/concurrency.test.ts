@@ -16,10 +16,18 @@ t.test('consent upserts: many at once leave one row with the last values', async
       ),
     ),
   )
-  t.equal(results.length, 20, 'no upsert failed')
+  t.ok(
+    results.every((r) => r.userId === user.id && r.clientId === client.client_id),
+    'each upsert answers with the row',
+  )
   const rows = await app.store.consents.listForUser(user.id)
   t.equal(rows.length, 1, 'one consent row')
-  t.equal(rows[0]!.createdAt, app.now(), 'created once')
+  const row = rows[0]!
+  t.equal(row.createdAt, app.now(), 'created once')
+  // Whichever upsert wrote last, the row holds that upsert's values, not a mix of two.
+  const last = row.updatedAt - app.now()
+  t.ok(last >= 0 && last < 20, 'updated by one of the upserts')
+  t.equal(row.accountId, last % 2 ? team.id : account.id, 'the account of the upsert that wrote last')
 })
 
 t.test('revocation: of 20 concurrent revokes, exactly one reports it revoked the key', async (t) => {

@@ -9,7 +9,7 @@ import {
   pkce,
   REDIRECT_URI,
   registerClient,
-  signIn,
+  sessionCookie,
   tokenRequest,
 } from '../helper.js'
 
@@ -63,14 +63,14 @@ t.test('who sees which keys', async (t) => {
     ['admin@example.com', [k1, k2]],
     ['member1@example.com', [k1]],
   ] as const) {
-    const cookie = await signIn(app, email)
+    const cookie = await sessionCookie(app, email)
     const res = await page(app, cookie, `/dashboard?account=${acme.id}`)
     t.equal(res.statusCode, 200, email)
     const ids = [...res.body.matchAll(/data-key-id="(\d+)"/g)].map((m: RegExpMatchArray) => Number(m[1]))
     t.same(ids.sort(), sees.map((k) => k.row.id).sort(), `${email} sees ${sees.length} keys`)
     t.notMatch(res.body, new RegExp(k1.raw), 'never the raw key')
   }
-  const cookie = await signIn(app, 'outsider@example.com')
+  const cookie = await sessionCookie(app, 'outsider@example.com')
   const foreign = await page(app, cookie, `/dashboard?account=${acme.id}`)
   t.equal(foreign.statusCode, 404, 'another account is not visible')
   t.notMatch(foreign.body, /data-key-id/)
@@ -80,7 +80,7 @@ t.test('who sees which keys', async (t) => {
 
 t.test('revocation rules: members only their own keys; other accounts 404; forged ids refused', async (t) => {
   const { app, acme, k1, k2, outsiderKey } = await team(t)
-  const m1 = await signIn(app, 'member1@example.com')
+  const m1 = await sessionCookie(app, 'member1@example.com')
   const csrf = csrfOf((await page(app, m1, '/dashboard')).body)
   const other = await post(app, m1, `/dashboard/keys/${k2.row.id}/revoke`, { csrf, confirm: 'yes' })
   t.equal(other.statusCode, 403, "a member cannot revoke another member's key")
@@ -103,7 +103,7 @@ t.test('revocation rules: members only their own keys; other accounts 404; forge
   t.equal(done.headers.location, `/dashboard?account=${acme.id}`)
   t.ok((await app.store.keys.byId(k1.row.id))!.revokedAt)
 
-  const admin = await signIn(app, 'admin@example.com')
+  const admin = await sessionCookie(app, 'admin@example.com')
   const adminCsrf = csrfOf((await page(app, admin, '/dashboard')).body)
   const byAdmin = await post(app, admin, `/dashboard/keys/${k2.row.id}/revoke`, { csrf: adminCsrf, confirm: 'yes' })
   t.equal(byAdmin.statusCode, 303, 'an admin revokes any key of the account')
@@ -119,7 +119,7 @@ t.test('revocation rules: members only their own keys; other accounts 404; forge
 
 t.test('CSRF: missing or wrong tokens are refused on every dashboard form', async (t) => {
   const { app, acme, k1 } = await team(t)
-  const owner = await signIn(app, 'owner@example.com')
+  const owner = await sessionCookie(app, 'owner@example.com')
   const consentClient = await registerClient(app)
   for (const [url, form] of [
     [`/dashboard/keys/${k1.row.id}/revoke`, { confirm: 'yes' }],
@@ -129,7 +129,7 @@ t.test('CSRF: missing or wrong tokens are refused on every dashboard form', asyn
     t.equal((await post(app, owner, url, form)).statusCode, 403, `${url} without a token`)
     t.equal((await post(app, owner, url, { ...form, csrf: 'wrong' })).statusCode, 403, `${url} with a wrong token`)
   }
-  const other = await signIn(app, 'member1@example.com')
+  const other = await sessionCookie(app, 'member1@example.com')
   const otherCsrf = csrfOf((await page(app, other, '/dashboard')).body)
   t.equal(
     (await post(app, owner, `/dashboard/keys/${k1.row.id}/revoke`, { confirm: 'yes', csrf: otherCsrf })).statusCode,
@@ -142,7 +142,7 @@ t.test('CSRF: missing or wrong tokens are refused on every dashboard form', asyn
 
 t.test('create key: validation, account membership, no-store page', async (t) => {
   const { app, acme, outsider } = await team(t)
-  const m1 = await signIn(app, 'member1@example.com')
+  const m1 = await sessionCookie(app, 'member1@example.com')
   const csrf = csrfOf((await page(app, m1, '/dashboard')).body)
   const ok = await post(app, m1, '/dashboard/keys', {
     csrf,
@@ -180,7 +180,7 @@ t.test('connected apps: listed, disconnect revokes every key and deletes the con
   const { app } = await build(t)
   const alice = await createUser(app, 'alice@example.com')
   const client = await registerClient(app, { client_name: 'Claude' })
-  const cookie = await signIn(app, 'alice@example.com')
+  const cookie = await sessionCookie(app, 'alice@example.com')
   const tokens: string[] = []
   for (let i = 0; i < 2; i++) {
     const { verifier, challenge } = pkce()
@@ -204,7 +204,7 @@ t.test('connected apps: listed, disconnect revokes every key and deletes the con
   t.equal([...dash.body.matchAll(/<td>MCP — Claude<\/td>/g)].length, 2)
   const csrf = csrfOf(dash.body)
   const outsider = await createUser(app, 'bob@example.com')
-  const bob = await signIn(app, 'bob@example.com')
+  const bob = await sessionCookie(app, 'bob@example.com')
   const bobCsrf = csrfOf((await page(app, bob, '/dashboard')).body)
   t.equal(
     (await post(app, bob, `/dashboard/apps/${client.client_id}/disconnect`, { csrf: bobCsrf })).statusCode,
@@ -245,7 +245,7 @@ t.test('audit log: owners and admins only, paginated', async (t) => {
       ip: '10.0.0.1',
       detail: {},
     })
-  const owner = await signIn(app, 'owner@example.com')
+  const owner = await sessionCookie(app, 'owner@example.com')
   const first = await page(app, owner, `/dashboard/audit?account=${acme.id}`)
   t.equal(first.statusCode, 200)
   t.equal([...first.body.matchAll(/<td>key created<\/td>/g)].length, 50)
@@ -259,9 +259,9 @@ t.test('audit log: owners and admins only, paginated', async (t) => {
   )
   t.equal([...third.body.matchAll(/<td>key created<\/td>/g)].length, 20, '120 events, 50 a page')
   t.notMatch(third.body, /Older events/)
-  const member = await signIn(app, 'member1@example.com')
+  const member = await sessionCookie(app, 'member1@example.com')
   t.equal((await page(app, member, `/dashboard/audit?account=${acme.id}`)).statusCode, 403)
-  const outsider = await signIn(app, 'outsider@example.com')
+  const outsider = await sessionCookie(app, 'outsider@example.com')
   t.equal((await page(app, outsider, `/dashboard/audit?account=${acme.id}`)).statusCode, 404)
 })
 
@@ -273,7 +273,7 @@ t.test('markup in a client name and logo URL shows as text on the consent page a
     client_name: evil,
     logo_uri: 'https://evil.example/"><script>alert(3)</script>',
   })
-  const cookie = await signIn(app, 'alice@example.com')
+  const cookie = await sessionCookie(app, 'alice@example.com')
   const { challenge } = pkce()
   const consent = await page(app, cookie, `/authorize?${authorizeQuery(client.client_id, challenge)}`)
   t.equal(consent.statusCode, 200)
@@ -289,7 +289,7 @@ t.test('markup in a client name and logo URL shows as text on the consent page a
 
 t.test('security headers on every HTML page', async (t) => {
   const { app, acme } = await team(t)
-  const cookie = await signIn(app, 'owner@example.com')
+  const cookie = await sessionCookie(app, 'owner@example.com')
   for (const url of [
     '/login',
     '/dashboard',

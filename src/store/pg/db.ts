@@ -2,11 +2,11 @@
 // idempotently at start-up under an advisory lock. BIGINT columns come back as numbers
 // (Unix seconds and row ids fit in a double).
 import { readFileSync } from 'node:fs'
-import { fileURLToPath } from 'node:url'
 import pg from 'pg'
+import { repoPath } from '../../paths.js'
 import { ConflictError, ForeignKeyError } from '../types.js'
 
-export const PG_SCHEMA_PATH = fileURLToPath(new URL('../../../../schema.pg.sql', import.meta.url))
+export const PG_SCHEMA_PATH = repoPath('schema.pg.sql')
 const SCHEMA_LOCK = 7_325_001
 
 pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number(v))

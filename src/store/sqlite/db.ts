@@ -3,11 +3,11 @@
 
 import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs'
 import { dirname } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import Database from 'better-sqlite3'
+import { repoPath } from '../../paths.js'
 import { ConflictError, ForeignKeyError } from '../types.js'
 
-export const SCHEMA_PATH = fileURLToPath(new URL('../../../../schema.sql', import.meta.url))
+export const SCHEMA_PATH = repoPath('schema.sql')
 
 export type Db = Database.Database
 

@@ -83,8 +83,10 @@ export async function build(t: Test, env: Record<string, string> = {}): Promise<
 const hashes = new Map<string, Promise<string>>()
 
 export async function createUser(app: FastifyInstance, email: string, password = 'correct horse battery') {
-  const cached = `${app.config.scryptCost}:${password}`
-  if (!hashes.has(cached)) hashes.set(cached, hashPassword(password, app.config.scryptCost))
+  // Some tests pass a store without an app (its instances run in other processes).
+  const cost = (app.config as Config | undefined)?.scryptCost ?? TEST_SCRYPT_COST
+  const cached = `${cost}:${password}`
+  if (!hashes.has(cached)) hashes.set(cached, hashPassword(password, cost))
   const user = await app.store.users.create({
     email,
     name: email.split('@')[0]!,

@@ -1,5 +1,5 @@
 // Generated bad input at every endpoint group, through real HTTP (fast-check). Shared by the
-// seeded suite in `npm test` (endpoints.test.ts) and the long run (`npm run fuzz`, run.ts).
+// seeded suite in `npm test` (seeded.ts and the *.test.ts beside it) and the long run (`npm run fuzz`, run.ts).
 //
 // Properties, for every input: no 5xx and the process keeps answering; OAuth endpoints answer
 // RFC 6749 JSON ({error, error_description}) with Cache-Control: no-store; no JSON null

@@ -1,0 +1,3 @@
+import { fuzzGroups, PARTS } from './seeded.js'
+
+fuzzGroups(PARTS.mcp)

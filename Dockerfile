@@ -1,5 +1,9 @@
-# keygate: multi-stage build, non-root runtime, data on a volume.
-FROM node:20-bookworm-slim AS build
+# keygate: multi-stage build on the current Node LTS, non-root runtime, data on a volume.
+# The build stage compiles TypeScript; the final stage installs production dependencies
+# only (npm ci --omit=dev) and takes the compiled dist/ from the build stage.
+ARG NODE_IMAGE=node:24-bookworm-slim
+
+FROM ${NODE_IMAGE} AS build
 WORKDIR /app
 RUN apt-get update && apt-get install -y --no-install-recommends python3 make g++ && rm -rf /var/lib/apt/lists/*
 COPY package.json package-lock.json tsconfig.json ./
@@ -8,14 +12,20 @@ COPY src ./src
 COPY test ./test
 COPY bench ./bench
 # npm ci runs the prepare script, which compiles src/ into dist/.
-RUN npm ci && npm prune --omit=dev && rm -rf dist/test dist/bench
+RUN npm ci && rm -rf dist/test dist/bench
 
-FROM node:20-bookworm-slim
+FROM ${NODE_IMAGE}
 ENV NODE_ENV=production HOST=0.0.0.0 PORT=3000 KEYGATE_DB=/data/keygate.db
 WORKDIR /app
-COPY --from=build /app/node_modules ./node_modules
+COPY package.json package-lock.json ./
+# Scripts are skipped (prepare needs the dev dependencies); better-sqlite3's own install
+# step then fetches or builds its native module, and the compilers go again in the same layer.
+RUN apt-get update && apt-get install -y --no-install-recommends python3 make g++ \
+  && npm ci --omit=dev --ignore-scripts && npm rebuild better-sqlite3 \
+  && apt-get purge -y python3 make g++ && apt-get autoremove -y \
+  && rm -rf /var/lib/apt/lists/* /root/.npm /root/.cache
 COPY --from=build /app/dist ./dist
-COPY package.json schema.sql schema.pg.sql ./
+COPY schema.sql schema.pg.sql ./
 COPY bin ./bin
 COPY templates ./templates
 COPY public ./public

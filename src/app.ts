@@ -5,10 +5,16 @@ import cookie from '@fastify/cookie'
 import cors from '@fastify/cors'
 import formbody from '@fastify/formbody'
 import helmet from '@fastify/helmet'
-import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
+import Fastify, {
+  type FastifyError,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+  type RouteOptions,
+} from 'fastify'
 import type { Config } from './config.js'
 import demoApi from './demo/api.js'
-import { OAuthError, PageError } from './errors.js'
+import { ApiError, JsonRpcError, KeygateError, OAuthError, PageError, type RouteKind } from './errors.js'
 import { logSerializers, REDACT_PATHS } from './log.js'
 import mcpRoutes from './mcp/route.js'
 import authorizeRoutes from './oauth/authorize.js'
@@ -28,7 +34,7 @@ import type { Store } from './store/types.js'
 import { currentUser } from './web/current-user.js'
 import dashboardRoutes from './web/dashboard.js'
 import loginRoutes from './web/login.js'
-import pages, { renderPage } from './web/pages.js'
+import pages, { renderPage, staticRoutes } from './web/pages.js'
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/
 
@@ -46,44 +52,75 @@ export type AppOptions = {
   logger?: boolean | Record<string, unknown>
 }
 
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** How the route answers, errors included (errors.ts). Every route of keygate declares it. */
+    kind?: RouteKind
+  }
+}
+
+/**
+ * Throws for a route that declares no kind. The preflight and HEAD routes that plugins and
+ * Fastify add are exempt: they answer no errors of their own.
+ */
+export function checkRouteKind(route: Pick<RouteOptions, 'method' | 'url' | 'config'>): void {
+  const methods = [route.method].flat()
+  if (route.config?.kind || methods.every((m) => m === 'OPTIONS' || m === 'HEAD')) return
+  throw new Error(`route ${methods.join(',')} ${route.url} declares no kind (config.kind)`)
+}
+
+/** The route's declared kind; with no route (404) or none declared, what the client asked for. */
+function kindOf(req: FastifyRequest): RouteKind {
+  const declared = req.routeOptions.config?.kind
+  if (declared) return declared
+  return /\btext\/html\b/.test(req.headers.accept ?? '') ? 'page' : 'oauth'
+}
+
+/** An error that is not keygate's own (a Fastify 4xx, an unexpected failure), in the route's shape. */
+function asKeygateError(err: FastifyError, req: FastifyRequest): KeygateError {
+  const kind = kindOf(req)
+  const code = err.statusCode
+  const status = code !== undefined && code >= 400 && code < 600 ? code : 500
+  const message = status >= 500 ? 'internal server error' : status === 413 ? 'request body is too large' : err.message
+  if (kind === 'page') return new PageError(status, status >= 500 ? 'Something went wrong' : 'Bad request', message)
+  if (kind === 'mcp') {
+    // The SDK transport's words for the same refusal.
+    const limit = req.routeOptions.bodyLimit
+    if (status === 413)
+      return new JsonRpcError(413, -32000, `Payload Too Large: Request body must not exceed ${limit} bytes`)
+    // Fastify refuses a Content-Type it cannot parse before the route's own check runs.
+    if (status === 415)
+      return new JsonRpcError(415, -32000, 'Unsupported Media Type: Content-Type must be application/json')
+    return new JsonRpcError(status, status >= 500 ? -32603 : -32600, message)
+  }
+  if (kind === 'api') return new ApiError(status, message)
+  return new OAuthError(status >= 500 ? 'server_error' : 'invalid_request', message, status)
+}
+
+/** The one error renderer: logs every 5xx, never shows its message, answers in the error's shape. */
 async function sendError(
   app: FastifyInstance,
-  err: FastifyError | OAuthError | PageError,
+  raw: FastifyError | KeygateError,
   req: FastifyRequest,
   reply: FastifyReply,
 ) {
+  const err = raw instanceof KeygateError ? raw : asKeygateError(raw, req)
+  if (!err.expose) req.log.error({ err: raw }, 'request failed')
+  reply.code(err.status).headers(err.headers).header('cache-control', 'no-store')
   if (err instanceof PageError) {
-    reply.code(err.status)
-    return renderPage(
-      app,
-      req,
-      reply,
-      'error',
-      { title: err.title, message: err.message },
-      await currentUser(app, req).catch(() => null),
+    const message = err.expose ? err.message : 'The server could not complete this request. Try again in a moment.'
+    const title = err.expose ? err.title : 'Something went wrong'
+    return renderPage(app, req, reply, 'error', { title, message }, await currentUser(app, req).catch(() => null))
+  }
+  if (err instanceof ApiError) return reply.type('application/problem+json').send(JSON.stringify(err.toJSON()))
+  if (err instanceof JsonRpcError) {
+    return reply.send(
+      err.expose ? err.toJSON() : new JsonRpcError(err.status, -32603, 'Internal error', err.id).toJSON(),
     )
   }
-  if (err instanceof OAuthError && err.status < 500) {
-    return reply.code(err.status).headers(err.headers).header('cache-control', 'no-store').send(err.toJSON())
-  }
-  const status = err instanceof OAuthError ? err.status : err.statusCode && err.statusCode >= 400 ? err.statusCode : 500
-  if (status >= 500) {
-    req.log.error({ err }, 'request failed')
-    // A 5xx never shows its message.
-    return reply
-      .code(status)
-      .header('cache-control', 'no-store')
-      .send({ error: 'server_error', error_description: 'internal server error' })
-  }
-  const description = status === 413 ? 'request body is too large' : err.message
-  if (typeof reply.view === 'function') {
-    reply.code(status)
-    return renderPage(app, req, reply, 'error', { title: 'Bad request', message: description })
-  }
-  return reply
-    .code(status)
-    .header('cache-control', 'no-store')
-    .send({ error: 'invalid_request', error_description: description })
+  if (err instanceof OAuthError && err.expose) return reply.send(err.toJSON())
+  // Any other 5xx, whatever its class: RFC 6749's server_error, nothing internal.
+  return reply.send({ error: 'server_error', error_description: 'internal server error' })
 }
 
 function helmetOptions(config: Config) {
@@ -139,6 +176,11 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
     genReqId: (req) => requestId(config, req.headers['x-request-id']),
     return503OnClosing: true,
   })
+  // Every route keygate registers declares its kind (the error handler renders by it).
+  let building = true
+  app.addHook('onRoute', (route) => {
+    if (building) checkRouteKind(route)
+  })
   const store = options.store ?? (await createStore(config))
   await app.register(context, { config, store, clock: options.clock ?? Date.now, closeStore: !options.store })
   await app.register(formbody, { bodyLimit: 64 * 1024 })
@@ -151,12 +193,16 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
     reply.header('x-request-id', req.id)
   })
   app.setErrorHandler((err: FastifyError, req, reply) => sendError(app, err, req, reply))
-  app.setNotFoundHandler(async (req, reply) =>
-    reply
-      .code(404)
-      .header('cache-control', 'no-store')
-      .send({ error: 'not_found', error_description: `no route for ${req.method} ${req.url.split('?')[0]}` }),
-  )
+  app.setNotFoundHandler(async (req) => {
+    const path = req.url.split('?')[0]!.slice(0, 200)
+    if (kindOf(req) === 'page') throw new PageError(404, 'Not found', 'There is no page at this address.')
+    throw new OAuthError('not_found', `no route for ${req.method} ${path}`, 404)
+  })
+
+  // Templates and cookies for every route: the error handler renders a page wherever a page
+  // is what the request gets (a page route, or a browser at an unknown address).
+  await app.register(cookie)
+  await app.register(pages)
 
   // The JSON side: discovery, registration, token and /mcp. CORS for browser-based MCP
   // clients; no cookies. (@fastify/cors answers preflights for every path; only routes
@@ -184,16 +230,16 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
     await api.register(mcpRoutes)
   })
 
-  // The pages: sign-in, consent. Cookies, security headers and templates; no CORS.
+  // The pages: sign-in, consent. Security headers; no CORS.
   await app.register(async (web) => {
-    await web.register(cookie)
     await web.register(helmet, helmetOptions(config))
-    await web.register(pages)
+    await web.register(staticRoutes)
     await web.register(loginRoutes)
     await web.register(authorizeRoutes)
     await web.register(dashboardRoutes)
   })
 
   if (!config.upstream) await app.register(demoApi)
+  building = false
   return app
 }

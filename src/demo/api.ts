@@ -3,7 +3,8 @@
 // api_keys table (through the store), honours the key's scopes, and scopes every note to
 // the key's account.
 
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyInstance, FastifyRequest } from 'fastify'
+import { ApiError } from '../errors.js'
 import { bearerToken, lookUpKey } from '../mcp/bearer.js'
 import { fieldsOf } from '../request-fields.js'
 import type { ApiKey, Note } from '../store/types.js'
@@ -12,30 +13,23 @@ import { DEMO_OPENAPI } from './openapi.js'
 const MAX_TITLE = 200
 const MAX_BODY = 10_000
 
+const notFound = (): never => {
+  throw new ApiError(404, 'no such note')
+}
+
 const noteJson = (n: Note) => ({ id: n.id, title: n.title, body: n.body, created_at: n.createdAt })
 
-function fail(reply: FastifyReply, status: number, error: string, message: string) {
-  return reply.code(status).send({ error, message })
-}
-
-async function keyWithScope(
-  app: FastifyInstance,
-  req: FastifyRequest,
-  reply: FastifyReply,
-  scope: string,
-): Promise<ApiKey | null> {
+async function keyWithScope(app: FastifyInstance, req: FastifyRequest, scope: string): Promise<ApiKey> {
   const { outcome, key } = await lookUpKey(app, bearerToken(req), null)
   if (outcome !== 'ok') {
-    reply.header('www-authenticate', 'Bearer realm="api"')
-    fail(reply, 401, 'unauthorized', outcome === 'missing' ? 'an API key is required' : `the API key is ${outcome}`)
-    return null
+    const detail = outcome === 'missing' ? 'an API key is required' : `the API key is ${outcome}`
+    throw new ApiError(401, detail, { headers: { 'www-authenticate': 'Bearer realm="api"' } })
   }
-  if (!key!.scopes.includes(scope)) {
-    fail(reply, 403, 'forbidden', `this API key lacks the ${scope} scope`)
-    return null
-  }
+  if (!key!.scopes.includes(scope)) throw new ApiError(403, `this API key lacks the ${scope} scope`)
   return key!
 }
+
+const API = { config: { kind: 'api' as const } }
 
 function noteId(req: FastifyRequest): number | null {
   const raw = fieldsOf(req.params)?.id
@@ -43,44 +37,40 @@ function noteId(req: FastifyRequest): number | null {
 }
 
 export default async function demoApi(app: FastifyInstance): Promise<void> {
-  app.get('/api/v1/openapi.json', async () => DEMO_OPENAPI)
+  app.get('/api/v1/openapi.json', API, async () => DEMO_OPENAPI)
 
-  app.get('/api/v1/notes', async (req, reply) => {
-    const key = await keyWithScope(app, req, reply, 'read')
-    if (!key) return reply
+  app.get('/api/v1/notes', API, async (req) => {
+    const key = await keyWithScope(app, req, 'read')
     return { notes: (await app.store.notes.list(key.accountId)).map(noteJson) }
   })
 
-  app.get('/api/v1/notes/:id', async (req, reply) => {
-    const key = await keyWithScope(app, req, reply, 'read')
-    if (!key) return reply
+  app.get('/api/v1/notes/:id', API, async (req) => {
+    const key = await keyWithScope(app, req, 'read')
     const id = noteId(req)
     const note = id === null ? undefined : await app.store.notes.get(key.accountId, id)
-    return note ? noteJson(note) : fail(reply, 404, 'not_found', 'no such note')
+    return note ? noteJson(note) : notFound()
   })
 
-  app.post('/api/v1/notes', { bodyLimit: 32 * 1024 }, async (req, reply) => {
-    const key = await keyWithScope(app, req, reply, 'write')
-    if (!key) return reply
+  app.post('/api/v1/notes', { ...API, bodyLimit: 32 * 1024 }, async (req, reply) => {
+    const key = await keyWithScope(app, req, 'write')
     const body = fieldsOf(req.body)
     const title = body?.title
     const text = body?.body ?? ''
     if (typeof title !== 'string' || title.trim() === '' || title.length > MAX_TITLE)
-      return fail(reply, 400, 'invalid', `title must be a string of 1-${MAX_TITLE} characters`)
+      throw new ApiError(400, `title must be a string of 1-${MAX_TITLE} characters`)
     if (typeof text !== 'string' || text.length > MAX_BODY)
-      return fail(reply, 400, 'invalid', `body must be a string of at most ${MAX_BODY} characters`)
+      throw new ApiError(400, `body must be a string of at most ${MAX_BODY} characters`)
     // U+0000 cannot be stored in PostgreSQL text; refused on every database alike.
     if (title.includes('\u0000') || text.includes('\u0000'))
-      return fail(reply, 400, 'invalid', 'title and body must not contain U+0000')
+      throw new ApiError(400, 'title and body must not contain U+0000')
     const note = await app.store.notes.create({ accountId: key.accountId, title, body: text, createdAt: app.now() })
     return reply.code(201).send(noteJson(note))
   })
 
-  app.delete('/api/v1/notes/:id', async (req, reply) => {
-    const key = await keyWithScope(app, req, reply, 'write')
-    if (!key) return reply
+  app.delete('/api/v1/notes/:id', API, async (req, reply) => {
+    const key = await keyWithScope(app, req, 'write')
     const id = noteId(req)
     const removed = id !== null && (await app.store.notes.remove(key.accountId, id))
-    return removed ? reply.code(204).send() : fail(reply, 404, 'not_found', 'no such note')
+    return removed ? reply.code(204).send() : notFound()
   })
 }

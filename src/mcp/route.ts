@@ -1,12 +1,13 @@
-// POST /mcp: stateless Streamable HTTP. Every request is checked on its own: Host/Origin,
-// then the Bearer key, then the transport's rules (Accept, Content-Type, the SDK's JSON-RPC
-// schema, batches, protocol version), then (for tools/call) the tool's scope, and only then
-// handed to the process's one official MCP SDK Server through ExchangeTransport. GET and
-// DELETE answer 405: there are no sessions and no server-initiated streams.
+// POST /mcp: stateless Streamable HTTP. Every request is a list of checks, in the order the
+// SDK's own transport runs them (MCP transports, "Sending Messages to the Server"):
+// checkHost, the Bearer key, checkAccept, checkContentType, parseMessages (with checkBatch),
+// checkProtocolVersion, then checkToolScope for each tools/call; only then is it handed to
+// the process's one official MCP SDK Server through ExchangeTransport. Each check throws a
+// JsonRpcError that the error handler renders. GET and DELETE answer 405: there are no
+// sessions and no server-initiated streams. test/mcp/transport-rules.test.ts runs the same
+// bad requests through the SDK's transport and fails when its rules change.
 
 import { Server } from '@modelcontextprotocol/sdk/server/index.js'
-import { MAX_BATCH_SIZE } from '@modelcontextprotocol/sdk/server/requestBody.js'
-import { isJsonContentType } from '@modelcontextprotocol/sdk/shared/mediaType.js'
 import {
   CallToolRequestSchema,
   ErrorCode,
@@ -18,8 +19,8 @@ import {
   McpError,
   SUPPORTED_PROTOCOL_VERSIONS,
 } from '@modelcontextprotocol/sdk/types.js'
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import { OAuthError } from '../errors.js'
+import type { FastifyInstance, FastifyRequest } from 'fastify'
+import { JsonRpcError, OAuthError, type RequestId } from '../errors.js'
 import { limit } from '../plugins/rate-limit.js'
 import type { ApiKey } from '../store/types.js'
 import { VERSION } from '../version.js'
@@ -27,15 +28,13 @@ import { ArgumentCheck } from './arguments.js'
 import { authenticate, challenge } from './bearer.js'
 import { catalog } from './catalog.js'
 import { Upstream } from './forward.js'
+import { isJsonContentType } from './media-type.js'
 import type { ToolDef } from './openapi.js'
-import { originPolicy } from './origin.js'
+import { type OriginPolicy, originPolicy } from './origin.js'
 import { ExchangeTransport } from './transport.js'
 
-type RequestId = string | number | null
-
-function jsonRpcError(reply: FastifyReply, status: number, code: number, message: string, id: RequestId = null) {
-  return reply.code(status).header('cache-control', 'no-store').send({ jsonrpc: '2.0', error: { code, message }, id })
-}
+/** At most this many messages in one batch (the SDK's transport allows as many). */
+export const MAX_BATCH_SIZE = 100
 
 /**
  * The id of a single JSON-RPC request in a body not yet checked, so that an error about the
@@ -67,6 +66,87 @@ function insufficientScope(app: FastifyInstance, key: ApiKey, needed: string[]):
   return new OAuthError('insufficient_scope', description, 403, {
     'www-authenticate': challenge(app, { error: 'insufficient_scope', description, scope: all }),
   })
+}
+
+/** DNS-rebinding protection: our Host, and an allowed Origin when one is sent. */
+function checkHost(policy: OriginPolicy, req: FastifyRequest): void {
+  const refused = policy.check(req)
+  if (refused) throw new JsonRpcError(403, -32000, `Forbidden: ${refused}`, idOf(req.body))
+}
+
+/** The client must accept both JSON and an event stream, whichever the server answers with. */
+function checkAccept(req: FastifyRequest): void {
+  const accept = req.headers.accept ?? ''
+  // A list of media ranges: a substring check is the rule, as in the SDK's transport.
+  if (!accept.includes('application/json') || !accept.includes('text/event-stream')) {
+    const message = 'Not Acceptable: Client must accept both application/json and text/event-stream'
+    throw new JsonRpcError(406, -32000, message, idOf(req.body))
+  }
+}
+
+function checkContentType(req: FastifyRequest): void {
+  if (!isJsonContentType(req.headers['content-type'])) {
+    const message = 'Unsupported Media Type: Content-Type must be application/json'
+    throw new JsonRpcError(415, -32000, message, idOf(req.body))
+  }
+}
+
+/** One message or a batch of 1 to MAX_BATCH_SIZE (an empty batch is keygate's own refusal). */
+function checkBatch(raw: unknown[]): void {
+  if (raw.length > MAX_BATCH_SIZE)
+    throw new JsonRpcError(400, -32600, `Invalid Request: Batch must not exceed ${MAX_BATCH_SIZE} messages`)
+  if (raw.length === 0) throw new JsonRpcError(400, -32600, 'Invalid Request: an empty batch holds no message')
+}
+
+type Parsed = { batch: boolean; messages: JSONRPCMessage[]; requests: JSONRPCRequest[] }
+
+/** The body as JSON-RPC messages, each checked by the SDK's JSON-RPC schema. */
+function parseMessages(body: string): Parsed {
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(body)
+  } catch {
+    throw new JsonRpcError(400, -32700, 'Parse error: Invalid JSON')
+  }
+  const batch = Array.isArray(parsed)
+  const raw: unknown[] = Array.isArray(parsed) ? parsed : [parsed]
+  checkBatch(raw)
+  const messages: JSONRPCMessage[] = []
+  for (const m of raw) {
+    const checked = JSONRPCMessageSchema.safeParse(m)
+    if (!checked.success) throw new JsonRpcError(400, -32700, 'Parse error: Invalid JSON-RPC message')
+    messages.push(checked.data)
+  }
+  // Each message passed the schema: a request has a method and an id.
+  const requests = messages.filter((m): m is JSONRPCRequest => 'method' in m && 'id' in m)
+  return { batch, messages, requests }
+}
+
+/** initialize comes alone; anything else names a supported protocol version, if any. */
+function checkProtocolVersion(req: FastifyRequest, { batch, messages, requests }: Parsed): void {
+  const single = !batch && requests.length === 1 ? requests[0]!.id : null
+  if (requests.some((m) => m.method === 'initialize')) {
+    if (messages.length > 1)
+      throw new JsonRpcError(400, -32600, 'Invalid Request: Only one initialization request is allowed', single)
+    return
+  }
+  const version = req.headers['mcp-protocol-version']
+  if (version !== undefined && !SUPPORTED_PROTOCOL_VERSIONS.includes(String(version))) {
+    const message = `Bad Request: Unsupported protocol version: ${String(version).slice(0, 40)} (supported versions: ${SUPPORTED_PROTOCOL_VERSIONS.join(', ')})`
+    throw new JsonRpcError(400, -32000, message, single)
+  }
+}
+
+/** Every tools/call names a tool whose scopes the key holds (403 insufficient_scope, RFC 6750 §3.1). */
+function checkToolScope(app: FastifyInstance, key: ApiKey, requests: JSONRPCRequest[], tools: ToolDef[]): void {
+  for (const request of requests) {
+    if (request.method !== 'tools/call') continue
+    const needed = missingScopes(
+      tools.find((t) => t.name === request.params?.name),
+      key,
+    )
+    if (needed) throw insufficientScope(app, key, needed)
+  }
 }
 
 type Call = (
@@ -129,27 +209,15 @@ export default async function mcpRoutes(app: FastifyInstance): Promise<void> {
     done(null, body),
   )
 
-  async function guard(req: FastifyRequest, reply: FastifyReply): Promise<{ key: ApiKey; token: string } | null> {
-    const refused = policy.check(req)
-    if (refused) {
-      jsonRpcError(reply, 403, -32000, `Forbidden: ${refused}`, idOf(req.body))
-      return null
-    }
-    return authenticate(app, req)
+  const notAllowed = async (req: FastifyRequest) => {
+    checkHost(policy, req)
+    await authenticate(app, req)
+    const message = 'Method not allowed: this server is stateless and opens no streams'
+    throw new JsonRpcError(405, -32000, message, idOf(req.body), { headers: { allow: 'POST' } })
   }
-
-  const notAllowed = async (req: FastifyRequest, reply: FastifyReply) => {
-    if (!(await guard(req, reply))) return reply
-    return jsonRpcError(
-      reply.header('allow', 'POST'),
-      405,
-      -32000,
-      'Method not allowed: this server is stateless and opens no streams',
-      idOf(req.body),
-    )
-  }
-  app.get('/mcp', { config: limit(app, 'mcp') }, notAllowed)
-  app.delete('/mcp', { config: limit(app, 'mcp') }, notAllowed)
+  const routeConfig = { kind: 'mcp' as const, ...limit(app, 'mcp') }
+  app.get('/mcp', { config: routeConfig }, notAllowed)
+  app.delete('/mcp', { config: routeConfig }, notAllowed)
 
   const transport = new ExchangeTransport()
   const checks = new ArgumentCheck({
@@ -172,69 +240,14 @@ export default async function mcpRoutes(app: FastifyInstance): Promise<void> {
   // Every handler ends well within the upstream time-out; this only guards against one that does not.
   const deadlineMs = app.config.upstreamTimeoutMs + 5000
 
-  app.post('/mcp', { config: limit(app, 'mcp') }, async (req, reply) => {
-    const caller = await guard(req, reply)
-    if (!caller) return reply
-    const { key, token } = caller
-    const accept = req.headers.accept ?? ''
-    if (!accept.includes('application/json') || !accept.includes('text/event-stream')) {
-      return jsonRpcError(
-        reply,
-        406,
-        -32000,
-        'Not Acceptable: Client must accept both application/json and text/event-stream',
-        idOf(req.body),
-      )
-    }
-    if (!isJsonContentType(req.headers['content-type'])) {
-      return jsonRpcError(
-        reply,
-        415,
-        -32000,
-        'Unsupported Media Type: Content-Type must be application/json',
-        idOf(req.body),
-      )
-    }
-    let parsed: unknown
-    try {
-      parsed = JSON.parse(req.body as string)
-    } catch {
-      return jsonRpcError(reply, 400, -32700, 'Parse error: Invalid JSON')
-    }
-    const batch = Array.isArray(parsed)
-    const raw: unknown[] = Array.isArray(parsed) ? parsed : [parsed]
-    if (raw.length === 0 || raw.length > MAX_BATCH_SIZE) {
-      return jsonRpcError(reply, 400, -32600, `Invalid Request: a batch holds 1 to ${MAX_BATCH_SIZE} messages`)
-    }
-    const messages: JSONRPCMessage[] = []
-    for (const m of raw) {
-      const checked = JSONRPCMessageSchema.safeParse(m)
-      if (!checked.success) return jsonRpcError(reply, 400, -32700, 'Parse error: Invalid JSON-RPC message')
-      messages.push(checked.data)
-    }
-    // Each message passed the SDK's JSON-RPC schema: a request has a method and an id.
-    const requests = messages.filter((m): m is JSONRPCRequest => 'method' in m && 'id' in m)
-    if (requests.some((m) => m.method === 'initialize')) {
-      if (messages.length > 1)
-        return jsonRpcError(
-          reply,
-          400,
-          -32600,
-          'Invalid Request: Only one initialization request is allowed',
-          batch ? null : requests[0]!.id,
-        )
-    } else {
-      const version = req.headers['mcp-protocol-version']
-      if (version !== undefined && !SUPPORTED_PROTOCOL_VERSIONS.includes(String(version))) {
-        return jsonRpcError(
-          reply,
-          400,
-          -32000,
-          `Bad Request: Unsupported protocol version: ${String(version).slice(0, 40)} (supported versions: ${SUPPORTED_PROTOCOL_VERSIONS.join(', ')})`,
-          !batch && requests.length === 1 ? requests[0]!.id : null,
-        )
-      }
-    }
+  app.post('/mcp', { bodyLimit: app.config.mcpMaxBodyBytes, config: routeConfig }, async (req, reply) => {
+    checkHost(policy, req)
+    const { key, token } = await authenticate(app, req)
+    checkAccept(req)
+    checkContentType(req)
+    const parsed = parseMessages(req.body as string)
+    checkProtocolVersion(req, parsed)
+    const { messages, requests, batch } = parsed
     const authInfo = { token, clientId: key.clientId ?? '', scopes: key.scopes }
     const notifications = messages.filter((m): m is JSONRPCNotification => 'method' in m && !('id' in m))
     if (requests.length === 0) {
@@ -247,21 +260,13 @@ export default async function mcpRoutes(app: FastifyInstance): Promise<void> {
       toolDefs = await tools.tools()
     } catch (err) {
       req.log.error({ err }, 'the OpenAPI document could not be loaded')
-      return jsonRpcError(
-        reply,
-        503,
-        -32603,
-        "The upstream API's OpenAPI document could not be loaded; try again later.",
-      )
+      const message = "The upstream API's OpenAPI document could not be loaded; try again later."
+      // Not an internal detail: the client should know to retry.
+      throw new JsonRpcError(503, -32603, message, !batch && requests.length === 1 ? requests[0]!.id : null, {
+        expose: true,
+      })
     }
-    for (const request of requests) {
-      if (request.method !== 'tools/call') continue
-      const needed = missingScopes(
-        toolDefs.find((t) => t.name === request.params?.name),
-        key,
-      )
-      if (needed) throw insufficientScope(app, key, needed)
-    }
+    checkToolScope(app, key, requests, toolDefs)
     if (notifications.length > 0) transport.notify(notifications, { authInfo })
     // A client that goes away cancels its requests, and with them the upstream calls.
     const exchange = transport.exchange(requests, { authInfo }, deadlineMs)

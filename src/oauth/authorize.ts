@@ -100,7 +100,7 @@ function chosenAccount(raw: string): number {
 
 export default async function authorizeRoutes(app: FastifyInstance): Promise<void> {
   const documents = metadataDocuments(app)
-  app.get('/authorize', { config: limit(app, 'authorize') }, async (req, reply) => {
+  app.get('/authorize', { config: { kind: 'page', ...limit(app, 'authorize') } }, async (req, reply) => {
     const params: Params = fieldsOf(req.query) ?? {}
     const request = await validate(app, documents, params, reply)
     if (!request) return reply
@@ -109,7 +109,7 @@ export default async function authorizeRoutes(app: FastifyInstance): Promise<voi
     return consentPage(app, req, reply, user, request, params)
   })
 
-  app.post('/authorize', { config: limit(app, 'authorize') }, async (req, reply) => {
+  app.post('/authorize', { config: { kind: 'page', ...limit(app, 'authorize') } }, async (req, reply) => {
     const body: Params = fieldsOf(req.body) ?? {}
     const consent = consentForm.parse(body)
     const session = await readSession(app, req)

@@ -38,33 +38,37 @@ async function authenticateResourceServer(app: FastifyInstance, req: FastifyRequ
 }
 
 export default async function introspectRoutes(app: FastifyInstance): Promise<void> {
-  app.post('/introspect', { bodyLimit: 16 * 1024, config: limit(app, 'token') }, async (req, reply) => {
-    reply.header('cache-control', 'no-store')
-    await authenticateResourceServer(app, req)
-    const { token } = parseOAuth(introspectForm, req.body)
-    const found = await findToken(app, token)
-    const now = app.now()
-    if (!found || found.key.revokedAt !== null) return { active: false }
-    const { key } = found
-    const exp = found.kind === 'refresh_token' ? found.refresh.expiresAt : key.expiresAt
-    if (exp !== null && exp <= now) return { active: false }
-    if (
-      found.kind === 'refresh_token' &&
-      found.refresh.rotatedAt !== null &&
-      now - found.refresh.rotatedAt > app.config.refreshGraceSeconds
-    )
-      return { active: false }
-    return {
-      active: true,
-      scope: key.scopes.join(' '),
-      ...(key.clientId !== null ? { client_id: key.clientId } : {}),
-      sub: String(key.userId),
-      account_id: String(key.accountId),
-      iat: found.kind === 'refresh_token' ? found.refresh.createdAt : key.createdAt,
-      ...(exp !== null ? { exp } : {}),
-      aud: key.resource ?? app.config.resource,
-      iss: app.config.issuer,
-      token_type: found.kind === 'refresh_token' ? 'refresh_token' : 'Bearer',
-    }
-  })
+  app.post(
+    '/introspect',
+    { bodyLimit: 16 * 1024, config: { kind: 'oauth', ...limit(app, 'token') } },
+    async (req, reply) => {
+      reply.header('cache-control', 'no-store')
+      await authenticateResourceServer(app, req)
+      const { token } = parseOAuth(introspectForm, req.body)
+      const found = await findToken(app, token)
+      const now = app.now()
+      if (!found || found.key.revokedAt !== null) return { active: false }
+      const { key } = found
+      const exp = found.kind === 'refresh_token' ? found.refresh.expiresAt : key.expiresAt
+      if (exp !== null && exp <= now) return { active: false }
+      if (
+        found.kind === 'refresh_token' &&
+        found.refresh.rotatedAt !== null &&
+        now - found.refresh.rotatedAt > app.config.refreshGraceSeconds
+      )
+        return { active: false }
+      return {
+        active: true,
+        scope: key.scopes.join(' '),
+        ...(key.clientId !== null ? { client_id: key.clientId } : {}),
+        sub: String(key.userId),
+        account_id: String(key.accountId),
+        iat: found.kind === 'refresh_token' ? found.refresh.createdAt : key.createdAt,
+        ...(exp !== null ? { exp } : {}),
+        aud: key.resource ?? app.config.resource,
+        iss: app.config.issuer,
+        token_type: found.kind === 'refresh_token' ? 'refresh_token' : 'Bearer',
+      }
+    },
+  )
 }

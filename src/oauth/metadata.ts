@@ -40,16 +40,18 @@ export function protectedResourceMetadata(app: FastifyInstance): Record<string, 
   }
 }
 
+const OAUTH = { config: { kind: 'oauth' as const } }
+
 export default async function metadataRoutes(app: FastifyInstance): Promise<void> {
   const asMetadata = authorizationServerMetadata(app)
   const prMetadata = protectedResourceMetadata(app)
   const send = (body: unknown) => async (_req: unknown, reply: import('fastify').FastifyReply) =>
     reply.header('cache-control', 'public, max-age=300').send(body)
 
-  app.get('/.well-known/oauth-authorization-server', send(asMetadata))
-  app.get('/.well-known/oauth-protected-resource', send(prMetadata))
-  app.get('/.well-known/oauth-protected-resource/mcp', send(prMetadata))
-  app.all('/.well-known/*', async () => {
+  app.get('/.well-known/oauth-authorization-server', OAUTH, send(asMetadata))
+  app.get('/.well-known/oauth-protected-resource', OAUTH, send(prMetadata))
+  app.get('/.well-known/oauth-protected-resource/mcp', OAUTH, send(prMetadata))
+  app.all('/.well-known/*', OAUTH, async () => {
     throw new OAuthError('not_found', 'no such metadata document on this server', 404)
   })
 }

@@ -30,38 +30,42 @@ export function fallbackName(redirectUris: string[]): string {
 }
 
 export default async function registerRoutes(app: FastifyInstance): Promise<void> {
-  app.post('/register', { bodyLimit: REGISTRATION_BODY_LIMIT, config: limit(app, 'register') }, async (req, reply) => {
-    if (!app.config.registrationOpen)
-      throw new OAuthError(
-        'access_denied',
-        'open registration is switched off on this server; ask its operator for a client',
-        403,
+  app.post(
+    '/register',
+    { bodyLimit: REGISTRATION_BODY_LIMIT, config: { kind: 'oauth', ...limit(app, 'register') } },
+    async (req, reply) => {
+      if (!app.config.registrationOpen)
+        throw new OAuthError(
+          'access_denied',
+          'open registration is switched off on this server; ask its operator for a client',
+          403,
+        )
+      if (!/^application\/json\b/i.test(req.headers['content-type'] ?? ''))
+        throw new OAuthError('invalid_client_metadata', 'the request body must be application/json')
+      const metadata = acceptMetadata(req.body)
+      const method = metadata.token_endpoint_auth_method as AuthMethod
+      const secret = method === 'none' ? null : randomBytes(32).toString('base64url')
+      const redirectUris = metadata.redirect_uris as string[]
+      const client = await app.store.clients.register(
+        {
+          clientId: randomBytes(16).toString('base64url'),
+          clientName: (metadata.client_name as string | undefined) ?? fallbackName(redirectUris),
+          redirectUris,
+          tokenEndpointAuthMethod: method,
+          clientSecretHash: secret === null ? null : sha256Hex(secret),
+          metadata,
+          source: 'dcr',
+          fingerprint: secret === null ? sha256Hex(JSON.stringify(metadata)) : null,
+        },
+        app.now(),
       )
-    if (!/^application\/json\b/i.test(req.headers['content-type'] ?? ''))
-      throw new OAuthError('invalid_client_metadata', 'the request body must be application/json')
-    const metadata = acceptMetadata(req.body)
-    const method = metadata.token_endpoint_auth_method as AuthMethod
-    const secret = method === 'none' ? null : randomBytes(32).toString('base64url')
-    const redirectUris = metadata.redirect_uris as string[]
-    const client = await app.store.clients.register(
-      {
-        clientId: randomBytes(16).toString('base64url'),
-        clientName: (metadata.client_name as string | undefined) ?? fallbackName(redirectUris),
-        redirectUris,
-        tokenEndpointAuthMethod: method,
-        clientSecretHash: secret === null ? null : sha256Hex(secret),
-        metadata,
-        source: 'dcr',
-        fingerprint: secret === null ? sha256Hex(JSON.stringify(metadata)) : null,
-      },
-      app.now(),
-    )
-    reply.code(201).header('cache-control', 'no-store')
-    return {
-      client_id: client.clientId,
-      client_id_issued_at: client.createdAt,
-      ...(secret !== null ? { client_secret: secret, client_secret_expires_at: 0 } : {}),
-      ...client.metadata,
-    }
-  })
+      reply.code(201).header('cache-control', 'no-store')
+      return {
+        client_id: client.clientId,
+        client_id_issued_at: client.createdAt,
+        ...(secret !== null ? { client_secret: secret, client_secret_expires_at: 0 } : {}),
+        ...client.metadata,
+      }
+    },
+  )
 }

@@ -10,23 +10,27 @@ import { parseOAuth, revokeForm } from './params.js'
 import { findToken } from './token-lookup.js'
 
 export default async function revokeRoutes(app: FastifyInstance): Promise<void> {
-  app.post('/revoke', { bodyLimit: 16 * 1024, config: limit(app, 'token') }, async (req, reply) => {
-    reply.header('cache-control', 'no-store')
-    const form = parseOAuth(revokeForm, req.body)
-    const client = await authenticateClient(app, req, form)
-    const found = await findToken(app, form.token)
-    if (!found) return reply.code(200).send({})
-    if (found.key.clientId !== client.clientId)
-      throw new OAuthError('invalid_request', 'the token was not issued to this client')
-    const revoked = await app.store.keys.revokeFamily(found.key, app.now())
-    if (revoked > 0) {
-      await audit(app, req, {
-        event: 'key_revoked',
-        accountId: found.key.accountId,
-        subject: String(found.key.id),
-        detail: { via: 'revocation_endpoint', client_id: client.clientId, keys: revoked },
-      })
-    }
-    return reply.code(200).send({})
-  })
+  app.post(
+    '/revoke',
+    { bodyLimit: 16 * 1024, config: { kind: 'oauth', ...limit(app, 'token') } },
+    async (req, reply) => {
+      reply.header('cache-control', 'no-store')
+      const form = parseOAuth(revokeForm, req.body)
+      const client = await authenticateClient(app, req, form)
+      const found = await findToken(app, form.token)
+      if (!found) return reply.code(200).send({})
+      if (found.key.clientId !== client.clientId)
+        throw new OAuthError('invalid_request', 'the token was not issued to this client')
+      const revoked = await app.store.keys.revokeFamily(found.key, app.now())
+      if (revoked > 0) {
+        await audit(app, req, {
+          event: 'key_revoked',
+          accountId: found.key.accountId,
+          subject: String(found.key.id),
+          detail: { via: 'revocation_endpoint', client_id: client.clientId, keys: revoked },
+        })
+      }
+      return reply.code(200).send({})
+    },
+  )
 }

@@ -208,27 +208,31 @@ async function refreshGrant(app: FastifyInstance, req: FastifyRequest, form: Ref
 }
 
 export default async function tokenRoutes(app: FastifyInstance): Promise<void> {
-  app.post('/token', { bodyLimit: TOKEN_BODY_LIMIT, config: limit(app, 'token') }, async (req, reply) => {
-    reply.header('cache-control', 'no-store').header('pragma', 'no-cache')
-    const form: TokenForm = parseOAuth(tokenForm, req.body)
-    const grantType = form.grant_type
-    try {
-      const client = await authenticateClient(app, req, form)
-      let response: TokenResponse | undefined
-      if (grantType === 'authorization_code')
-        response = await exchangeCode(app, req, parseOAuth(codeGrantForm, req.body), client)
-      else if (grantType === 'refresh_token' && app.config.accessTtl !== undefined)
-        response = await refreshGrant(app, req, parseOAuth(refreshGrantForm, req.body), client)
-      else throw new OAuthError('unsupported_grant_type', `grant_type ${grantType} is not supported`)
-      app.metrics.tokenExchanges.inc({ grant_type: grantType, outcome: 'ok' })
-      return response
-    } catch (err) {
-      const known = grantType === 'authorization_code' || grantType === 'refresh_token' ? grantType : 'other'
-      app.metrics.tokenExchanges.inc({
-        grant_type: known,
-        outcome: err instanceof OAuthError ? err.code : 'server_error',
-      })
-      throw err
-    }
-  })
+  app.post(
+    '/token',
+    { bodyLimit: TOKEN_BODY_LIMIT, config: { kind: 'oauth', ...limit(app, 'token') } },
+    async (req, reply) => {
+      reply.header('cache-control', 'no-store').header('pragma', 'no-cache')
+      const form: TokenForm = parseOAuth(tokenForm, req.body)
+      const grantType = form.grant_type
+      try {
+        const client = await authenticateClient(app, req, form)
+        let response: TokenResponse | undefined
+        if (grantType === 'authorization_code')
+          response = await exchangeCode(app, req, parseOAuth(codeGrantForm, req.body), client)
+        else if (grantType === 'refresh_token' && app.config.accessTtl !== undefined)
+          response = await refreshGrant(app, req, parseOAuth(refreshGrantForm, req.body), client)
+        else throw new OAuthError('unsupported_grant_type', `grant_type ${grantType} is not supported`)
+        app.metrics.tokenExchanges.inc({ grant_type: grantType, outcome: 'ok' })
+        return response
+      } catch (err) {
+        const known = grantType === 'authorization_code' || grantType === 'refresh_token' ? grantType : 'other'
+        app.metrics.tokenExchanges.inc({
+          grant_type: known,
+          outcome: err instanceof OAuthError ? err.code : 'server_error',
+        })
+        throw err
+      }
+    },
+  )
 }

@@ -71,7 +71,7 @@ export default fp(
     })
     if (!app.config.metrics) return
     collectDefaultMetrics({ register: metrics.registry, prefix: 'keygate_' })
-    app.get('/metrics', async (_req, reply) =>
+    app.get('/metrics', { config: { kind: 'api' } }, async (_req, reply) =>
       reply
         .type(metrics.registry.contentType)
         .header('cache-control', 'no-store')

@@ -1,6 +1,7 @@
 // The storage contract. Routes and services only see these interfaces, whose methods all
 // return promises, so a PostgreSQL store can replace SQLite without touching them.
 
+import { KeygateError } from '../errors.js'
 import type { SigninBuckets, SigninLimits, SigninVerdict } from './signin-rule.js'
 
 export type { SigninBuckets, SigninLimits, SigninVerdict }
@@ -231,7 +232,16 @@ export interface Store {
   close(): Promise<void>
 }
 
+/**
+ * A constraint the database enforced. Routes translate the ones they expect into their own
+ * errors; one that reaches the error handler is a 500 (its message is logged, never shown).
+ */
+export class StoreError extends KeygateError {
+  constructor(message: string) {
+    super(500, message)
+  }
+}
 /** The database refused a row because of a foreign key (a user outside the account). */
-export class ForeignKeyError extends Error {}
+export class ForeignKeyError extends StoreError {}
 /** A unique column already holds the value. */
-export class ConflictError extends Error {}
+export class ConflictError extends StoreError {}

@@ -105,8 +105,10 @@ function checkName(raw: string): string {
   return name
 }
 
+const PAGE = { config: { kind: 'page' as const } }
+
 export default async function dashboardRoutes(app: FastifyInstance): Promise<void> {
-  app.get('/dashboard', async (req, reply) => {
+  app.get('/dashboard', PAGE, async (req, reply) => {
     const user = await signedIn(app, req, reply)
     if (!user) return reply
     const memberships = await app.store.accounts.membershipsOf(user.id)
@@ -134,7 +136,7 @@ export default async function dashboardRoutes(app: FastifyInstance): Promise<voi
     )
   })
 
-  app.post('/dashboard/keys', async (req, reply) => {
+  app.post('/dashboard/keys', PAGE, async (req, reply) => {
     const { user, body } = await signedInPost(app, req, keyForm)
     const accountId = parseId(body.account_id)
     const role = accountId === null ? undefined : await app.store.accounts.roleOf(user.id, accountId)
@@ -154,7 +156,7 @@ export default async function dashboardRoutes(app: FastifyInstance): Promise<voi
     return renderPage(app, req, reply, 'key-created', { raw, key, mcpUrl: app.config.resource, accountId }, user)
   })
 
-  app.post('/dashboard/keys/:id/revoke', async (req, reply) => {
+  app.post('/dashboard/keys/:id/revoke', PAGE, async (req, reply) => {
     const { user, body } = await signedInPost(app, req, revokeForm)
     const key = await keyForAction(app, user, readFields(keyParams, req.params).id)
     if (body.confirm !== 'yes') return renderPage(app, req, reply, 'confirm-revoke', { key }, user)
@@ -162,7 +164,7 @@ export default async function dashboardRoutes(app: FastifyInstance): Promise<voi
     return reply.redirect(`/dashboard?account=${key.accountId}`, 303)
   })
 
-  app.post('/dashboard/apps/:clientId/disconnect', async (req, reply) => {
+  app.post('/dashboard/apps/:clientId/disconnect', PAGE, async (req, reply) => {
     const { user } = await signedInPost(app, req, csrfForm)
     const { clientId } = readFields(appParams, req.params)
     const consent = await app.store.consents.get(user.id, clientId)
@@ -185,7 +187,7 @@ export default async function dashboardRoutes(app: FastifyInstance): Promise<voi
     return reply.redirect(`/dashboard?account=${consent.accountId}`, 303)
   })
 
-  app.get('/dashboard/audit', async (req, reply) => {
+  app.get('/dashboard/audit', PAGE, async (req, reply) => {
     const user = await signedIn(app, req, reply)
     if (!user) return reply
     const query = readFields(auditQuery, req.query)

@@ -38,14 +38,16 @@ const loginForm = z.object({ csrf: text, email: text, password: text, return_to:
 const logoutForm = z.object({ csrf: text })
 const returnQuery = z.object({ return_to: returnField })
 
+const PAGE = { config: { kind: 'page' as const } }
+
 export default async function loginRoutes(app: FastifyInstance): Promise<void> {
-  app.get('/login', async (req, reply) => {
+  app.get('/login', PAGE, async (req, reply) => {
     const returnTo = safeReturnTo(readFields(returnQuery, req.query).return_to)
     if (await currentUser(app, req)) return reply.redirect(returnTo, 303)
     return renderPage(app, req, reply, 'login', { returnTo, email: '', error: null })
   })
 
-  app.post('/login', { config: limit(app, 'login') }, async (req, reply) => {
+  app.post('/login', { config: { kind: 'page', ...limit(app, 'login') } }, async (req, reply) => {
     const fields = readFields(loginForm, req.body)
     checkCsrf(await readSession(app, req), fields.csrf)
     const email = fields.email.trim().toLowerCase()
@@ -87,13 +89,13 @@ export default async function loginRoutes(app: FastifyInstance): Promise<void> {
     return reply.redirect(returnTo, 303)
   })
 
-  app.get('/logout', async (req, reply) => {
+  app.get('/logout', PAGE, async (req, reply) => {
     const user = await currentUser(app, req)
     if (!user) return reply.redirect('/login', 303)
     return renderPage(app, req, reply, 'logout', {}, user)
   })
 
-  app.post('/logout', async (req, reply) => {
+  app.post('/logout', PAGE, async (req, reply) => {
     const session = await readSession(app, req)
     checkCsrf(session, readFields(logoutForm, req.body).csrf)
     const user = await currentUser(app, req)
@@ -101,7 +103,7 @@ export default async function loginRoutes(app: FastifyInstance): Promise<void> {
     return reply.redirect('/login', 303)
   })
 
-  app.get('/', async (req, reply) => {
+  app.get('/', PAGE, async (req, reply) => {
     await ensureSession(app, req, reply)
     return reply.redirect((await currentUser(app, req)) ? '/dashboard' : '/login', 303)
   })

@@ -24,15 +24,19 @@ export default fp(
       engine: { eta: new Eta({ views: TEMPLATES, autoEscape: true, cache: true }) },
       root: TEMPLATES,
     })
-    app.get('/static/style.css', async (_req, reply) =>
-      reply.type('text/css; charset=utf-8').header('cache-control', 'public, max-age=3600').send(STYLESHEET),
-    )
-    app.get('/static/copy.js', async (_req, reply) =>
-      reply.type('text/javascript; charset=utf-8').header('cache-control', 'public, max-age=3600').send(COPY_SCRIPT),
-    )
   },
   { name: 'keygate-pages', dependencies: ['keygate-context'] },
 )
+
+/** The stylesheet and the copy button's script, with the pages' security headers. */
+export async function staticRoutes(app: FastifyInstance): Promise<void> {
+  app.get('/static/style.css', { config: { kind: 'page' } }, async (_req, reply) =>
+    reply.type('text/css; charset=utf-8').header('cache-control', 'public, max-age=3600').send(STYLESHEET),
+  )
+  app.get('/static/copy.js', { config: { kind: 'page' } }, async (_req, reply) =>
+    reply.type('text/javascript; charset=utf-8').header('cache-control', 'public, max-age=3600').send(COPY_SCRIPT),
+  )
+}
 
 /** Renders a page with the signed-in user (if any) and the session's CSRF token. */
 export async function renderPage(

@@ -239,7 +239,7 @@ t.test('an OpenAPI document that cannot be loaded: a clean 503, and a retry on t
   t.same(first.body, {
     jsonrpc: '2.0',
     error: { code: -32603, message: "The upstream API's OpenAPI document could not be loaded; try again later." },
-    id: null,
+    id: 1,
   })
   writeFileSync(missing, JSON.stringify((await import('../support/upstream.js')).UPSTREAM_OPENAPI))
   t.equal((await callTool(gate.base, key.raw, 'list_items')).status, 200, 'loaded on the next request')

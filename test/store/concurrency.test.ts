@@ -112,5 +112,10 @@ t.test('lookups by client-sent text holding U+0000 find nothing, on every databa
     payload: { title: 'a\u0000b' },
   })
   t.equal(res.statusCode, 400, 'the demo API refuses a note holding U+0000')
-  t.same(res.json(), { error: 'invalid', message: 'title and body must not contain U+0000' })
+  t.same(res.json(), {
+    type: 'about:blank',
+    title: 'Bad Request',
+    status: 400,
+    detail: 'title and body must not contain U+0000',
+  })
 })

@@ -8,8 +8,8 @@ import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import { buildApp } from '../src/app.js'
 import { loadConfig } from '../src/config.js'
-import { mintKey } from '../src/crypto/api-key.js'
-import { lookUpKey } from '../src/mcp/bearer.js'
+import { mintToken } from '../src/keys/format.js'
+import { lookUpKey } from '../src/keys/lookup.js'
 
 const PROBES = 1000
 
@@ -41,8 +41,8 @@ export async function bearerCheckCost(
     const account = await app.store.accounts.create({ name: 'b', kind: 'personal', ownerId: user.id, createdAt: 0 })
     const keys: string[] = []
     for (let i = 0; i < Math.min(PROBES, rows); i++) {
-      const k = mintKey('kg_')
-      keys.push(k.raw)
+      const k = mintToken('kg_')
+      keys.push(k.token)
       await app.store.keys.insert({
         accountId: account.id,
         userId: user.id,

@@ -11,8 +11,9 @@ import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify'
 import { Pool } from 'undici'
 import { buildApp } from '../src/app.js'
 import { loadConfig } from '../src/config.js'
-import { mintKey } from '../src/crypto/api-key.js'
-import { bearerToken, lookUpKey } from '../src/mcp/bearer.js'
+import { mintToken } from '../src/keys/format.js'
+import { lookUpKey } from '../src/keys/lookup.js'
+import { bearerToken } from '../src/mcp/bearer.js'
 
 const port = Number(process.argv[2])
 const proxyPort = Number(process.argv[3])
@@ -42,7 +43,7 @@ const account = await app.store.accounts.create({
   ownerId: user.id,
   createdAt: app.now(),
 })
-const key = mintKey('kg_')
+const key = mintToken('kg_')
 await app.store.keys.insert({
   accountId: account.id,
   userId: user.id,
@@ -84,7 +85,7 @@ proxy.all('/checked/*', async (req, reply) => {
   return forward(req.url.slice('/checked'.length), req, reply)
 })
 await proxy.listen({ port: proxyPort, host: '127.0.0.1' })
-process.stdout.write(`${JSON.stringify({ port, proxyPort, key: key.raw, dir })}\n`)
+process.stdout.write(`${JSON.stringify({ port, proxyPort, key: key.token, dir })}\n`)
 process.on('SIGTERM', async () => {
   await proxy.close()
   await app.close()

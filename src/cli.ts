@@ -6,7 +6,7 @@ import { type ParseArgsConfig, parseArgs } from 'node:util'
 import { type Config, ConfigError, loadConfig } from './config.js'
 import { sha256Hex } from './crypto/compare.js'
 import { hashPassword } from './crypto/password.js'
-import { createManualKey, keyStatus, revokeKey } from './keys.js'
+import { createManualKey, keyStatus, revokeKey } from './keys/manual.js'
 import { checkRedirectUriForRegistration } from './oauth/redirect-uri.js'
 import { createStore } from './store/index.js'
 import { type Account, ConflictError, ForeignKeyError, type Role, type Store } from './store/types.js'
@@ -138,7 +138,7 @@ const commands: Record<string, Command> = {
     const user = await findUser(store, required(values, 'email'))
     const account = await findAccount(store, required(values, 'account'))
     const scopes = checkScopes(config, values.scopes as string | undefined)
-    const { raw, key } = await createManualKey(store, config.keyPrefix, {
+    const { token, key } = await createManualKey(store, config.keyPrefix, {
       accountId: account.id,
       userId: user.id,
       name: required(values, 'name'),
@@ -150,7 +150,7 @@ const commands: Record<string, Command> = {
     })
     io.out(`key ${key.id} created for account ${account.id} (${account.name}), scopes: ${scopes.join(' ')}`)
     io.out('This is the only time the key is shown:')
-    io.out(raw)
+    io.out(token)
   },
   async 'key list'(args, { store, io }) {
     const { values } = parse(args, { account: { type: 'string' } })

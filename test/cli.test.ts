@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process'
 import { promisify } from 'node:util'
 import t from 'tap'
 import { main } from '../src/cli.js'
-import { hashKey, isWellFormedKey } from '../src/crypto/api-key.js'
+import { hashToken, isWellFormedToken } from '../src/keys/format.js'
 import { createStore } from '../src/store/index.js'
 import { tempDir, testConfig, testEnv } from './helper.js'
 
@@ -59,7 +59,7 @@ t.test('users, accounts, members, keys and clients from the CLI', async (t) => {
   )
   t.equal(key.code, 0)
   const raw = key.out[2]!
-  t.ok(isWellFormedKey(raw, 'kg_'))
+  t.ok(isWellFormedToken(raw, 'kg_'))
   const list = await run('key', 'list', '--account', 'Acme')
   t.match(list.out[1], /^1\t3\tkg_\w{8}…\tlaptop\tread\tmanual\tactive$/)
   t.notOk(list.out.join('\n').includes(raw), 'the raw key is never listed')
@@ -68,7 +68,7 @@ t.test('users, accounts, members, keys and clients from the CLI', async (t) => {
 
   const store = await createStore(testConfig(dir))
   t.teardown(() => store.close())
-  const row = await store.keys.byHash(hashKey(raw))
+  const row = await store.keys.byHash(hashToken(raw))
   t.ok(row?.revokedAt)
 
   const pub = await run(

@@ -138,7 +138,7 @@ t.test('the demo API answers errors as RFC 9457 problem details, as a product AP
     [
       'POST',
       '/api/v1/notes',
-      { authorization: `Bearer ${reader.raw}` },
+      { authorization: `Bearer ${reader.token}` },
       { title: 'x' },
       403,
       problem(403, 'Forbidden', 'this API key lacks the write scope'),
@@ -146,7 +146,7 @@ t.test('the demo API answers errors as RFC 9457 problem details, as a product AP
     [
       'GET',
       '/api/v1/notes/999',
-      { authorization: `Bearer ${reader.raw}` },
+      { authorization: `Bearer ${reader.token}` },
       undefined,
       404,
       problem(404, 'Not Found', 'no such note'),

@@ -262,8 +262,8 @@ export async function createKey(
   owner: { userId: number; accountId: number },
   extra: { scopes?: string[]; resource?: string | null; expiresAt?: number | null; clientId?: string | null } = {},
 ) {
-  const { mintKey } = await import('../src/crypto/api-key.js')
-  const key = mintKey(app.config.keyPrefix)
+  const { mintToken } = await import('../src/keys/format.js')
+  const key = mintToken(app.config.keyPrefix)
   const result = await app.store.keys.insert({
     accountId: owner.accountId,
     userId: owner.userId,
@@ -279,5 +279,5 @@ export async function createKey(
     expiresAt: extra.expiresAt ?? null,
   })
   if (!result.ok) throw new Error('key insert failed')
-  return { raw: key.raw, row: result.key }
+  return { token: key.token, key: result.key }
 }

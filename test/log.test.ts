@@ -82,9 +82,9 @@ async function loggedApp(t: { teardown(fn: () => unknown): void }) {
 
 t.test('a key anywhere in a URL is redacted by its shape', async (t) => {
   const { app, lines } = await loggedApp(t)
-  const { mintKey } = await import('../src/crypto/api-key.js')
-  const key = mintKey('kg_').raw
-  const refresh = mintKey('kgrt_').raw
+  const { mintToken } = await import('../src/keys/format.js')
+  const key = mintToken('kg_').token
+  const refresh = mintToken('kgrt_').token
   await app.inject({ url: `/api/v1/${key}/notes?q=${refresh}&x=1` })
   await app.inject({ url: `/mcp/${encodeURIComponent(key)}` })
   const all = lines.join('')

@@ -1,15 +1,14 @@
-// The Bearer check in front of /mcp, run on every request and never cached: a well-formed
-// key (prefix and checksum, no database), found by SHA-256, not revoked, not expired, and
-// bound to this resource (or unbound, for keys made by hand). Failures answer 401 with a
+// The Bearer check in front of /mcp, run on every request and never cached: the token from
+// the Authorization header, well-formed (prefix and checksum, no database), its key found by
+// SHA-256, not revoked, not expired, and bound to this resource or unbound (keys made by
+// hand); src/keys/ does the format and the lookup. Failures answer 401 with a
 // WWW-Authenticate challenge that points at the protected resource metadata (RFC 9728 §5.1).
 import type { FastifyInstance, FastifyRequest } from 'fastify'
-import { hashKey, isWellFormedKey } from '../crypto/api-key.js'
 import { OAuthError } from '../errors.js'
+import { classify, type KeyOutcome, type PresentedToken, present } from '../keys/lookup.js'
 import type { ApiKey } from '../store/types.js'
 
 export const LAST_USED_INTERVAL_SECONDS = 60
-
-export type BearerOutcome = 'ok' | 'missing' | 'malformed' | 'unknown' | 'revoked' | 'expired' | 'wrong_audience'
 
 export function challenge(
   app: FastifyInstance,
@@ -23,7 +22,7 @@ export function challenge(
   return `Bearer ${parts.join(', ')}`
 }
 
-const DESCRIPTIONS: Record<Exclude<BearerOutcome, 'ok' | 'missing'>, string> = {
+const DESCRIPTIONS: Record<Exclude<KeyOutcome, 'ok' | 'missing'>, string> = {
   malformed: 'the access token is malformed',
   unknown: 'the access token is not known',
   revoked: 'the access token has been revoked',
@@ -31,7 +30,7 @@ const DESCRIPTIONS: Record<Exclude<BearerOutcome, 'ok' | 'missing'>, string> = {
   wrong_audience: 'the access token is not meant for this resource',
 }
 
-function unauthorized(app: FastifyInstance, outcome: Exclude<BearerOutcome, 'ok'>): OAuthError {
+function unauthorized(app: FastifyInstance, outcome: Exclude<KeyOutcome, 'ok'>): OAuthError {
   if (outcome === 'missing') {
     return new OAuthError('invalid_token', 'an access token is required', 401, { 'www-authenticate': challenge(app) })
   }
@@ -39,13 +38,6 @@ function unauthorized(app: FastifyInstance, outcome: Exclude<BearerOutcome, 'ok'
   return new OAuthError('invalid_token', description, 401, {
     'www-authenticate': challenge(app, { error: 'invalid_token', description }),
   })
-}
-
-/** A presented token, and its hash when it is a well-formed key (null otherwise). */
-export type PresentedToken = { token: string | undefined; hash: string | null }
-
-function present(app: FastifyInstance, token: string | undefined): PresentedToken {
-  return { token, hash: token !== undefined && isWellFormedKey(token, app.config.keyPrefix) ? hashKey(token) : null }
 }
 
 const presented = new WeakMap<FastifyRequest, PresentedToken>()
@@ -61,30 +53,6 @@ export function presentedToken(app: FastifyInstance, req: FastifyRequest): Prese
     presented.set(req, p)
   }
   return p
-}
-
-/** Classifies a presented token; exported for the in-process benchmark and the demo API. */
-export async function lookUpKey(
-  app: FastifyInstance,
-  token: string | undefined,
-  audience: string | null,
-): Promise<{ outcome: BearerOutcome; key?: ApiKey }> {
-  return classify(app, present(app, token), audience)
-}
-
-async function classify(
-  app: FastifyInstance,
-  { token, hash }: PresentedToken,
-  audience: string | null,
-): Promise<{ outcome: BearerOutcome; key?: ApiKey }> {
-  if (token === undefined) return { outcome: 'missing' }
-  if (hash === null) return { outcome: 'malformed' }
-  const key = await app.store.keys.byHash(hash)
-  if (!key) return { outcome: 'unknown' }
-  if (key.revokedAt !== null) return { outcome: 'revoked' }
-  if (key.expiresAt !== null && key.expiresAt <= app.now()) return { outcome: 'expired' }
-  if (audience !== null && key.resource !== null && key.resource !== audience) return { outcome: 'wrong_audience' }
-  return { outcome: 'ok', key }
 }
 
 /**

@@ -5,10 +5,10 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { safeEqual, sha256Hex } from '../crypto/compare.js'
 import { OAuthError } from '../errors.js'
+import { findToken } from '../keys/lookup.js'
 import { limit } from '../plugins/rate-limit.js'
 import { parseBasic } from './client-auth.js'
 import { introspectForm, parseOAuth } from './params.js'
-import { findToken } from './token-lookup.js'
 
 const unauthorized = (description: string) =>
   new OAuthError('invalid_client', description, 401, {

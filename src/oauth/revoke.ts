@@ -4,10 +4,10 @@
 import type { FastifyInstance } from 'fastify'
 import { audit } from '../audit.js'
 import { OAuthError } from '../errors.js'
+import { findToken } from '../keys/lookup.js'
 import { limit } from '../plugins/rate-limit.js'
 import { authenticateClient } from './client-auth.js'
 import { parseOAuth, revokeForm } from './params.js'
-import { findToken } from './token-lookup.js'
 
 export default async function revokeRoutes(app: FastifyInstance): Promise<void> {
   app.post(

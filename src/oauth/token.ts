@@ -14,9 +14,10 @@ import { createHash } from 'node:crypto'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { z } from 'zod'
 import { audit } from '../audit.js'
-import { mintKey } from '../crypto/api-key.js'
 import { safeEqual } from '../crypto/compare.js'
 import { OAuthError } from '../errors.js'
+import { mintToken, refreshPrefix } from '../keys/format.js'
+import { findToken } from '../keys/lookup.js'
 import { limit } from '../plugins/rate-limit.js'
 import {
   type ApiKey,
@@ -28,7 +29,6 @@ import {
 import { authenticateClient } from './client-auth.js'
 import { type CodeClaims, verifyCode } from './code.js'
 import { codeGrantForm, parseOAuth, refreshGrantForm, tokenForm } from './params.js'
-import { findToken, refreshPrefix } from './token-lookup.js'
 
 export const TOKEN_BODY_LIMIT = 16 * 1024
 const VERIFIER = /^[A-Za-z0-9._~-]{43,128}$/ // RFC 7636 §4.1
@@ -89,8 +89,8 @@ type TokenResponse = {
 async function issue(app: FastifyInstance, client: Client, grant: Grant): Promise<TokenResponse | null> {
   const now = app.now()
   const ttl = app.config.accessTtl
-  const key = mintKey(app.config.keyPrefix)
-  const refresh = wantsRefresh(app, client) ? mintKey(refreshPrefix(app.config.keyPrefix)) : undefined
+  const minted = mintToken(app.config.keyPrefix)
+  const refresh = wantsRefresh(app, client) ? mintToken(refreshPrefix(app.config.keyPrefix)) : undefined
   let result: InsertKeyResult
   try {
     result = await app.store.keys.insert(
@@ -98,8 +98,8 @@ async function issue(app: FastifyInstance, client: Client, grant: Grant): Promis
         accountId: grant.accountId,
         userId: grant.userId,
         name: `MCP — ${client.clientName}`,
-        keyHash: key.hash,
-        displayPrefix: key.displayPrefix,
+        keyHash: minted.hash,
+        displayPrefix: minted.displayPrefix,
         scopes: grant.scopes,
         resource: grant.resource,
         clientId: client.clientId,
@@ -123,10 +123,10 @@ async function issue(app: FastifyInstance, client: Client, grant: Grant): Promis
     )
   if (!result.ok) return null
   return {
-    access_token: key.raw,
+    access_token: minted.token,
     token_type: 'Bearer',
     ...(ttl !== undefined ? { expires_in: ttl } : {}),
-    ...(refresh ? { refresh_token: refresh.raw } : {}),
+    ...(refresh ? { refresh_token: refresh.token } : {}),
     scope: grant.scopes.join(' '),
   }
 }

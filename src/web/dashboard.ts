@@ -5,7 +5,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { z } from 'zod'
 import { audit } from '../audit.js'
 import { PageError } from '../errors.js'
-import { createManualKey, keyStatus, revokeKey } from '../keys.js'
+import { createManualKey, keyStatus, revokeKey } from '../keys/manual.js'
 import { readFields, textField, ticked } from '../request-fields.js'
 import type { ApiKey, Membership, Role, User } from '../store/types.js'
 import { currentUser } from './current-user.js'
@@ -141,7 +141,7 @@ export default async function dashboardRoutes(app: FastifyInstance): Promise<voi
     const accountId = parseId(body.account_id)
     const role = accountId === null ? undefined : await app.store.accounts.roleOf(user.id, accountId)
     if (!role || accountId === null) throw notFound()
-    const { raw, key } = await createManualKey(app.store, app.config.keyPrefix, {
+    const { token, key } = await createManualKey(app.store, app.config.keyPrefix, {
       accountId,
       userId: user.id,
       name: checkName(body.name),
@@ -151,9 +151,9 @@ export default async function dashboardRoutes(app: FastifyInstance): Promise<voi
       ip: req.ip,
       via: 'dashboard',
     })
-    // The raw key is on this page only: never cached, never sent as a referrer.
+    // The token is on this page only: never cached, never sent as a referrer.
     reply.header('referrer-policy', 'no-referrer')
-    return renderPage(app, req, reply, 'key-created', { raw, key, mcpUrl: app.config.resource, accountId }, user)
+    return renderPage(app, req, reply, 'key-created', { token, key, mcpUrl: app.config.resource, accountId }, user)
   })
 
   app.post('/dashboard/keys/:id/revoke', PAGE, async (req, reply) => {

@@ -12,8 +12,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { buildApp } from '../../src/app.js'
 import { loadConfig } from '../../src/config.js'
-import { mintKey } from '../../src/crypto/api-key.js'
 import { hashPassword } from '../../src/crypto/password.js'
+import { mintToken } from '../../src/keys/format.js'
 import { Browser, freePort } from '../support/http.js'
 
 const SCENARIOS = (
@@ -42,7 +42,7 @@ const account = await app.store.accounts.create({
   ownerId: user.id,
   createdAt: app.now(),
 })
-const key = mintKey('kg_')
+const key = mintToken('kg_')
 await app.store.keys.insert({
   accountId: account.id,
   userId: user.id,
@@ -70,7 +70,7 @@ const proxy = createServer((req, res) => {
       port,
       path: req.url,
       method: req.method,
-      headers: { ...req.headers, host, authorization: `Bearer ${key.raw}` },
+      headers: { ...req.headers, host, authorization: `Bearer ${key.token}` },
     },
     (up) => {
       res.writeHead(up.statusCode ?? 502, up.headers)

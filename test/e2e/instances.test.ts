@@ -1,8 +1,8 @@
 // Several keygate processes sharing one secret and one database behave as one: on the
 // SQLite file (npm test) and on PostgreSQL (npm run test:pg).
 import t from 'tap'
-import { hashKey } from '../../src/crypto/api-key.js'
 import { keyring } from '../../src/crypto/secrets.js'
+import { hashToken } from '../../src/keys/format.js'
 import { signCode } from '../../src/oauth/code.js'
 import { createStore } from '../../src/store/index.js'
 import { createUser, pkce, SECRET, TEST_DATABASE_URL, tempDir, testConfig } from '../helper.js'
@@ -156,7 +156,7 @@ t.test('SIGKILL in the middle of token exchanges loses no issued token', async (
   t.ok(received.length >= 40, `tokens received before the kill: ${received.length}`)
   t.ok(failed > 0, `exchanges failed after the kill: ${failed}`)
   for (const raw of received) {
-    const row = await store.keys.byHash(hashKey(raw))
+    const row = await store.keys.byHash(hashToken(raw))
     if (!row || row.revokedAt !== null) t.fail(`token ${raw.slice(0, 11)}… is missing or revoked`)
   }
   t.pass(`all ${received.length} received tokens are stored and active`)
@@ -180,10 +180,10 @@ t.test('graceful shutdown finishes in-flight requests', async (t) => {
   const [a] = await startInstances(t, dir, 1, { KEYGATE_UPSTREAM: upstream.url, KEYGATE_OPENAPI: upstream.openapiFile })
   const store = await createStore(testConfig(dir))
   t.teardown(() => store.close())
-  const { mintKey } = await import('../../src/crypto/api-key.js')
+  const { mintToken } = await import('../../src/keys/format.js')
   const user = await store.users.create({ email: 'x@example.com', name: 'x', passwordHash: 'x', createdAt: 0 })
   const account = await store.accounts.create({ name: 'x', kind: 'personal', ownerId: user.id, createdAt: 0 })
-  const k = mintKey('kg_')
+  const k = mintToken('kg_')
   await store.keys.insert({
     accountId: account.id,
     userId: user.id,
@@ -198,7 +198,7 @@ t.test('graceful shutdown finishes in-flight requests', async (t) => {
     createdAt: 0,
     expiresAt: null,
   })
-  const slow = callTool(a!.base, k.raw, 'fault', { kind: 'slow' })
+  const slow = callTool(a!.base, k.token, 'fault', { kind: 'slow' })
   await new Promise((r) => setTimeout(r, 500))
   a!.child.kill('SIGTERM')
   const res = await slow

@@ -3,7 +3,7 @@
 
 import { auth } from '@modelcontextprotocol/sdk/client/auth.js'
 import t from 'tap'
-import { hashKey } from '../../src/crypto/api-key.js'
+import { hashToken } from '../../src/keys/format.js'
 import { createUser } from '../helper.js'
 import { Browser, listen } from '../support/http.js'
 import { TestOAuthProvider } from '../support/oauth-provider.js'
@@ -30,12 +30,12 @@ t.test('SDK auth(): discovery → registration → consent → token', async (t)
   t.equal(tokens.token_type, 'Bearer')
   t.equal(tokens.scope, 'read', 'write was unticked on the consent page')
   t.equal(tokens.expires_in, undefined, 'no expires_in for a non-expiring key')
-  const key = await app.store.keys.byHash(hashKey(tokens.access_token))
+  const key = await app.store.keys.byHash(hashToken(tokens.access_token))
   t.ok(key, 'the access token is a key row')
   t.equal(key!.clientId, provider.client!.client_id)
   t.same(key!.scopes, ['read'])
 
   // The same code again is refused, and the SDK sees an OAuth error it understands.
   await t.rejects(auth(provider, { serverUrl: `${base}/mcp`, authorizationCode: code }))
-  t.ok((await app.store.keys.byHash(hashKey(tokens.access_token)))!.revokedAt, 'replay revoked the key')
+  t.ok((await app.store.keys.byHash(hashToken(tokens.access_token)))!.revokedAt, 'replay revoked the key')
 })

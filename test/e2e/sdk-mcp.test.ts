@@ -8,7 +8,7 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import type { FastifyInstance } from 'fastify'
 import t from 'tap'
 import { main } from '../../src/cli.js'
-import { hashKey } from '../../src/crypto/api-key.js'
+import { hashToken } from '../../src/keys/format.js'
 import { createUser, testEnv } from '../helper.js'
 import { Browser, listen } from '../support/http.js'
 import { callTool } from '../support/mcp.js'
@@ -70,7 +70,7 @@ t.test('SDK client: 401 → OAuth → tools/list → tools/call reaching the dem
   t.same(await client.ping(), {})
 
   // The note lives in the account the user approved.
-  const key = await app.store.keys.byHash(hashKey(provider.tokens()!.access_token))
+  const key = await app.store.keys.byHash(hashToken(provider.tokens()!.access_token))
   t.same(
     (await app.store.notes.list(key!.accountId)).map((n) => n.title),
     ['From MCP'],
@@ -83,7 +83,7 @@ t.test('revocation: store and CLI; the next call is 401 and the client starts a 
   const token = provider.tokens()!.access_token
   t.equal((await callTool(base, token, 'list_notes')).status, 200)
 
-  const key = await app.store.keys.byHash(hashKey(token))
+  const key = await app.store.keys.byHash(hashToken(token))
   await app.store.keys.revoke(key!.id, app.now())
   const after = await callTool(base, token, 'list_notes')
   t.equal(after.status, 401, 'the very next call after revocation is 401')
@@ -161,14 +161,14 @@ t.test('revocation under concurrent load: nothing is accepted after the revocati
     let after = 0
     while (performance.now() < deadline && after < 5) {
       const sentAt = performance.now()
-      const { status } = await callTool(base, key.raw, 'list_notes')
+      const { status } = await callTool(base, key.token, 'list_notes')
       results.push({ sentAt, status })
       if (status === 401) after++
     }
   }
   const workers = Array.from({ length: 8 }, worker)
   await new Promise((r) => setTimeout(r, 300))
-  await app.store.keys.revoke(key.row.id, app.now())
+  await app.store.keys.revoke(key.key.id, app.now())
   revokedAt = performance.now()
   await Promise.all(workers)
   const before = results.filter((r) => r.sentAt < revokedAt)
@@ -195,7 +195,7 @@ t.test('SSE responses (KEYGATE_MCP_RESPONSE=sse) work with the SDK client', asyn
     headers: {
       'content-type': 'application/json',
       accept: 'application/json, text/event-stream',
-      authorization: `Bearer ${key.raw}`,
+      authorization: `Bearer ${key.token}`,
     },
     body: JSON.stringify({
       jsonrpc: '2.0',
@@ -209,7 +209,7 @@ t.test('SSE responses (KEYGATE_MCP_RESPONSE=sse) work with the SDK client', asyn
   const client = new Client({ name: 'sse', version: '1' })
   await client.connect(
     new StreamableHTTPClientTransport(new URL(`${base}/mcp`), {
-      requestInit: { headers: { authorization: `Bearer ${key.raw}` } },
+      requestInit: { headers: { authorization: `Bearer ${key.token}` } },
     }),
   )
   t.teardown(() => client.close())

@@ -22,7 +22,7 @@ t.test('a stdio client reaches /mcp through the bridge with a pasted key', async
   const { user, account } = await createUser(app, 'alice@example.com')
   const key = await createKey(app, { userId: user.id, accountId: account.id })
   const client = new Client({ name: 'desktop', version: '1' })
-  await client.connect(bridge(`${base}/mcp`, key.raw))
+  await client.connect(bridge(`${base}/mcp`, key.token))
   t.teardown(() => client.close())
   t.equal(client.getServerVersion()?.name, 'keygate')
   const { tools } = await client.listTools()
@@ -35,7 +35,7 @@ t.test('a stdio client reaches /mcp through the bridge with a pasted key', async
     ['via stdio'],
   )
 
-  await app.store.keys.revoke(key.row.id, app.now())
+  await app.store.keys.revoke(key.key.id, app.now())
   await t.rejects(
     client.listTools(),
     { message: /refused the API key \(HTTP 401\)/ },

@@ -79,7 +79,7 @@ export async function prepare(target: Target, docs: string): Promise<Context> {
   return {
     clientId: client.client_id,
     redirectUri: REDIRECT,
-    key: key.raw,
+    key: key.token,
     email: 'fuzz@example.com',
     password: 'fuzz password 1',
     docs,

@@ -174,7 +174,7 @@ t.test(
       app.inject({
         method: 'POST',
         url: '/mcp',
-        headers: { ...MCP_HEADERS, authorization: `Bearer ${key.raw}` },
+        headers: { ...MCP_HEADERS, authorization: `Bearer ${key.token}` },
         payload: rpc('tools/call', { name, arguments: args }),
       })
 

@@ -9,10 +9,10 @@ t.test('401 for every kind of bad token, always with the challenge', async (t) =
   const { user, account } = await createUser(app, 'alice@example.com')
   const owner = { userId: user.id, accountId: account.id }
   const revoked = await createKey(app, owner)
-  await app.store.keys.revoke(revoked.row.id, app.now())
+  await app.store.keys.revoke(revoked.key.id, app.now())
   const expired = await createKey(app, owner, { expiresAt: app.now() + 10 })
   const foreign = await createKey(app, owner, { resource: 'https://other.example/mcp' })
-  const unknown = (await import('../../src/crypto/api-key.js')).mintKey('kg_').raw
+  const unknown = (await import('../../src/keys/format.js')).mintToken('kg_').token
   clock.advance(11)
   const cases: Array<[string, Record<string, string>, string | null]> = [
     ['missing', {}, null],
@@ -25,9 +25,9 @@ t.test('401 for every kind of bad token, always with the challenge', async (t) =
       'the access token is malformed',
     ],
     ['unknown', { authorization: `Bearer ${unknown}` }, 'the access token is not known'],
-    ['revoked', { authorization: `Bearer ${revoked.raw}` }, 'the access token has been revoked'],
-    ['expired', { authorization: `Bearer ${expired.raw}` }, 'the access token has expired'],
-    ['other audience', { authorization: `Bearer ${foreign.raw}` }, 'the access token is not meant for this resource'],
+    ['revoked', { authorization: `Bearer ${revoked.token}` }, 'the access token has been revoked'],
+    ['expired', { authorization: `Bearer ${expired.token}` }, 'the access token has expired'],
+    ['other audience', { authorization: `Bearer ${foreign.token}` }, 'the access token is not meant for this resource'],
   ]
   for (const [name, headers, description] of cases) {
     const res = await app.inject({
@@ -50,7 +50,7 @@ t.test('401 for every kind of bad token, always with the challenge', async (t) =
   }
   const query = await app.inject({
     method: 'POST',
-    url: `/mcp?access_token=${revoked.raw}`,
+    url: `/mcp?access_token=${revoked.token}`,
     headers: MCP_HEADERS,
     payload: rpc('tools/list'),
   })
@@ -71,30 +71,30 @@ t.test('a good key: manual (unbound) or bound to this resource; last use written
     const res = await app.inject({
       method: 'POST',
       url: '/mcp',
-      headers: { ...MCP_HEADERS, authorization: `Bearer ${key.raw}` },
+      headers: { ...MCP_HEADERS, authorization: `Bearer ${key.token}` },
       payload: rpc('tools/list'),
     })
     t.equal(res.statusCode, 200)
     t.ok(res.json().result.tools.length >= 4)
   }
-  const first = (await app.store.keys.byId(manual.row.id))!.lastUsedAt
+  const first = (await app.store.keys.byId(manual.key.id))!.lastUsedAt
   t.equal(first, app.now())
   clock.advance(30)
   await app.inject({
     method: 'POST',
     url: '/mcp',
-    headers: { ...MCP_HEADERS, authorization: `Bearer ${manual.raw}` },
+    headers: { ...MCP_HEADERS, authorization: `Bearer ${manual.token}` },
     payload: rpc('tools/list'),
   })
-  t.equal((await app.store.keys.byId(manual.row.id))!.lastUsedAt, first, 'not rewritten within the minute')
+  t.equal((await app.store.keys.byId(manual.key.id))!.lastUsedAt, first, 'not rewritten within the minute')
   clock.advance(31)
   await app.inject({
     method: 'POST',
     url: '/mcp',
-    headers: { ...MCP_HEADERS, authorization: `Bearer ${manual.raw}` },
+    headers: { ...MCP_HEADERS, authorization: `Bearer ${manual.token}` },
     payload: rpc('tools/list'),
   })
-  t.equal((await app.store.keys.byId(manual.row.id))!.lastUsedAt, app.now(), 'rewritten after a minute')
+  t.equal((await app.store.keys.byId(manual.key.id))!.lastUsedAt, app.now(), 'rewritten after a minute')
 })
 
 t.test('CORS preflight on /mcp never 401s; GET and DELETE answer 405 after auth', async (t) => {
@@ -133,7 +133,7 @@ t.test('CORS preflight on /mcp never 401s; GET and DELETE answer 405 after auth'
     const res = await app.inject({
       method,
       url: '/mcp',
-      headers: { host: 'localhost:3000', authorization: `Bearer ${key.raw}`, accept: 'text/event-stream' },
+      headers: { host: 'localhost:3000', authorization: `Bearer ${key.token}`, accept: 'text/event-stream' },
     })
     t.equal(res.statusCode, 405, method)
     t.equal(res.headers.allow, 'POST')
@@ -153,7 +153,7 @@ t.test('foreign Host or Origin is refused (DNS rebinding); allowed ones pass', a
     app.inject({
       method: 'POST',
       url: '/mcp',
-      headers: { ...MCP_HEADERS, authorization: `Bearer ${key.raw}`, ...headers },
+      headers: { ...MCP_HEADERS, authorization: `Bearer ${key.token}`, ...headers },
       payload: rpc('tools/list'),
     })
   t.equal((await send({ host: 'mcp.example.com' })).statusCode, 200)
@@ -185,7 +185,7 @@ t.test('foreign Host or Origin is refused (DNS rebinding); allowed ones pass', a
     local.app.inject({
       method: 'POST',
       url: '/mcp',
-      headers: { ...MCP_HEADERS, authorization: `Bearer ${k.raw}`, ...headers },
+      headers: { ...MCP_HEADERS, authorization: `Bearer ${k.token}`, ...headers },
       payload: rpc('tools/list'),
     })
   t.equal(
@@ -201,7 +201,7 @@ t.test('malformed JSON-RPC, wrong content types, oversized bodies: clean errors,
   const { app } = await build(t, { KEYGATE_MCP_MAX_BODY_BYTES: '4096' })
   const { user, account } = await createUser(app, 'alice@example.com')
   const key = await createKey(app, { userId: user.id, accountId: account.id })
-  const auth = { authorization: `Bearer ${key.raw}` }
+  const auth = { authorization: `Bearer ${key.token}` }
   const cases: Array<[string, Record<string, string>, string, number, number | null]> = [
     ['invalid JSON', {}, '{"jsonrpc":', 400, -32700],
     ['not JSON-RPC', {}, '{"hello":"world"}', 400, -32700],

@@ -29,7 +29,7 @@ t.test('tools come from the OpenAPI document', async (t) => {
   const key = await createKey(app, owner)
   const res = await fetch(`${base}/mcp`, {
     method: 'POST',
-    headers: { ...MCP_HEADERS, authorization: `Bearer ${key.raw}` },
+    headers: { ...MCP_HEADERS, authorization: `Bearer ${key.token}` },
     body: rpc('tools/list'),
   })
   const { tools } = (await res.json()).result
@@ -63,7 +63,7 @@ t.test('forwarding: path, query, header and body arguments; only the key as cred
     method: 'POST',
     headers: {
       ...MCP_HEADERS,
-      authorization: `Bearer ${key.raw}`,
+      authorization: `Bearer ${key.token}`,
       cookie: 'session=secret',
       'x-forwarded-for': '1.2.3.4',
     },
@@ -75,15 +75,15 @@ t.test('forwarding: path, query, header and body arguments; only the key as cred
   t.same(JSON.parse(result.content[0].text), result.structuredContent)
   const seen = upstream.seen.at(-1)!
   t.equal(seen.url, '/v1/items?limit=5')
-  t.equal(seen.headers.authorization, `Bearer ${key.raw}`, 'the same key goes upstream')
+  t.equal(seen.headers.authorization, `Bearer ${key.token}`, 'the same key goes upstream')
   t.equal(seen.headers['x-trace'], 'abc')
   t.equal(seen.headers.cookie, undefined, 'client cookies are not forwarded')
   t.equal(seen.headers['x-forwarded-for'], undefined)
   t.equal(seen.headers['mcp-protocol-version'], undefined)
 
-  const created = await callTool(base, key.raw, 'create_item', { body: { name: 'n' } })
+  const created = await callTool(base, key.token, 'create_item', { body: { name: 'n' } })
   t.same(created.body.result.structuredContent, { created: { name: 'n' } })
-  const del = await callTool(base, key.raw, 'delete_item', { id: 'a/../b' })
+  const del = await callTool(base, key.token, 'delete_item', { id: 'a/../b' })
   t.equal(upstream.seen.at(-1)!.url, '/v1/items/a%2F..%2Fb', 'path arguments are encoded')
   t.same(del.body.result.content, [{ type: 'text', text: 'HTTP 204 (no content)' }])
   for (const [id, sent] of [
@@ -91,12 +91,12 @@ t.test('forwarding: path, query, header and body arguments; only the key as cred
     ['a/b', 'a%2Fb'],
     ['...', '...'],
   ]) {
-    await callTool(base, key.raw, 'delete_item', { id })
+    await callTool(base, key.token, 'delete_item', { id })
     t.equal(upstream.seen.at(-1)!.url, `/v1/items/${sent}`, `the path argument ${id} stays one segment`)
   }
   const before = upstream.seen.length
   for (const id of ['.', '..']) {
-    const res = await callTool(base, key.raw, 'delete_item', { id })
+    const res = await callTool(base, key.token, 'delete_item', { id })
     t.equal(res.body.result.isError, true, `the path argument ${id} is refused`)
     t.same(res.body.result.content, [
       { type: 'text', text: 'Invalid arguments for delete_item: the path argument id must not be "." or ".."' },
@@ -119,14 +119,14 @@ t.test('arguments that do not fit the inputSchema: an isError result, and upstre
     ['create_item', { body: 'text' }, 'data/body must be object'],
   ]
   for (const [name, args, expected] of cases) {
-    const res = await callTool(base, key.raw, name, args)
+    const res = await callTool(base, key.token, name, args)
     t.equal(res.status, 200, `${name} ${JSON.stringify(args)}`)
     t.equal(res.body.result.isError, true)
     t.match(res.body.result.content[0].text, `Invalid arguments for ${name}: `)
     t.match(res.body.result.content[0].text, expected)
   }
   t.equal(upstream.seen.length, before, 'no upstream request was made')
-  const fine = await callTool(base, key.raw, 'list_items', { limit: 3, unknown: 'ignored' })
+  const fine = await callTool(base, key.token, 'list_items', { limit: 3, unknown: 'ignored' })
   t.equal(fine.body.result.isError, undefined, 'arguments that fit still go through')
   t.equal(upstream.seen.at(-1)!.url, '/v1/items?limit=3', 'arguments the tool does not declare are not forwarded')
 })
@@ -135,7 +135,7 @@ t.test('a read-only key calling a write tool gets 403 insufficient_scope, and up
   const { base, owner, app, upstream } = await setup(t)
   const key = await createKey(app, owner, { scopes: ['read'] })
   const before = upstream.seen.length
-  const res = await callTool(base, key.raw, 'create_item', { body: { name: 'x' } })
+  const res = await callTool(base, key.token, 'create_item', { body: { name: 'x' } })
   t.equal(res.status, 403)
   t.equal(
     res.headers.get('www-authenticate'),
@@ -144,7 +144,7 @@ t.test('a read-only key calling a write tool gets 403 insufficient_scope, and up
   t.same(res.body, { error: 'insufficient_scope', error_description: 'this tool needs the write scope' })
   const batch = await fetch(`${base}/mcp`, {
     method: 'POST',
-    headers: { ...MCP_HEADERS, authorization: `Bearer ${key.raw}` },
+    headers: { ...MCP_HEADERS, authorization: `Bearer ${key.token}` },
     body: JSON.stringify([
       JSON.parse(rpc('tools/list')),
       JSON.parse(rpc('tools/call', { name: 'delete_item', arguments: { id: '1' } }, 2)),
@@ -152,7 +152,7 @@ t.test('a read-only key calling a write tool gets 403 insufficient_scope, and up
   })
   t.equal(batch.status, 403, 'a batch hiding a write call is refused too')
   t.equal(upstream.seen.length, before, 'no upstream request was made')
-  const read = await callTool(base, key.raw, 'list_items')
+  const read = await callTool(base, key.token, 'list_items')
   t.equal(read.status, 200, 'read tools still work')
   t.equal(upstream.seen.length, before + 1)
 })
@@ -161,7 +161,7 @@ t.test('upstream faults become isError results and keygate stays up', async (t) 
   const { base, owner, app } = await setup(t)
   const key = await createKey(app, owner)
   const expect = async (kind: string, pattern: RegExp) => {
-    const res = await callTool(base, key.raw, 'fault', { kind })
+    const res = await callTool(base, key.token, 'fault', { kind })
     t.equal(res.status, 200, kind)
     t.equal(res.body.result.isError, true, `${kind}: isError`)
     t.match(res.body.result.content[0].text, pattern, kind)
@@ -180,11 +180,11 @@ t.test('upstream faults become isError results and keygate stays up', async (t) 
   await expect('driplength', /^The upstream API did not answer within 500 ms\.$/)
   t.ok(performance.now() - sized < 2000, 'so is one whose length was declared')
   await expect('badjson', /^The upstream API sent invalid JSON\.$/)
-  const text = await callTool(base, key.raw, 'fault', { kind: 'text' })
+  const text = await callTool(base, key.token, 'fault', { kind: 'text' })
   t.same(text.body.result, { content: [{ type: 'text', text: 'plain words' }] })
-  const array = await callTool(base, key.raw, 'fault', { kind: 'array' })
+  const array = await callTool(base, key.token, 'fault', { kind: 'array' })
   t.same(array.body.result.structuredContent, { result: [1, 2, 3] }, 'non-object JSON is wrapped')
-  const after = await callTool(base, key.raw, 'list_items')
+  const after = await callTool(base, key.token, 'list_items')
   t.equal(after.status, 200, 'still up after every fault')
 })
 
@@ -199,7 +199,7 @@ t.test('a refused connection becomes an isError result', async (t) => {
   )
   const { user, account } = await createUser(gate.app, 'alice@example.com')
   const key = await createKey(gate.app, { userId: user.id, accountId: account.id })
-  const res = await callTool(gate.base, key.raw, 'list_items')
+  const res = await callTool(gate.base, key.token, 'list_items')
   t.same(res.body.result, {
     content: [{ type: 'text', text: 'The upstream API refused the connection (is it running?).' }],
     isError: true,
@@ -212,11 +212,11 @@ t.test("concurrent calls with different keys never see each other's data", async
   const b = await createUser(app, 'b@example.com')
   const ka = await createKey(app, { userId: a.user.id, accountId: a.account.id })
   const kb = await createKey(app, { userId: b.user.id, accountId: b.account.id })
-  await callTool(base, ka.raw, 'create_note', { body: { title: 'only-a' } })
-  await callTool(base, kb.raw, 'create_note', { body: { title: 'only-b' } })
+  await callTool(base, ka.token, 'create_note', { body: { title: 'only-a' } })
+  await callTool(base, kb.token, 'create_note', { body: { title: 'only-b' } })
   const results = await Promise.all(
     Array.from({ length: 40 }, (_, i) =>
-      callTool(base, i % 2 ? ka.raw : kb.raw, 'list_notes').then((r) => [i % 2 ? 'a' : 'b', r] as const),
+      callTool(base, i % 2 ? ka.token : kb.token, 'list_notes').then((r) => [i % 2 ? 'a' : 'b', r] as const),
     ),
   )
   for (const [who, r] of results) {
@@ -234,7 +234,7 @@ t.test('an OpenAPI document that cannot be loaded: a clean 503, and a retry on t
   const gate = await listen(t, { KEYGATE_UPSTREAM: upstream.url, KEYGATE_OPENAPI: missing }, dir)
   const { user, account } = await createUser(gate.app, 'alice@example.com')
   const key = await createKey(gate.app, { userId: user.id, accountId: account.id })
-  const first = await callTool(gate.base, key.raw, 'list_items')
+  const first = await callTool(gate.base, key.token, 'list_items')
   t.equal(first.status, 503)
   t.same(first.body, {
     jsonrpc: '2.0',
@@ -242,7 +242,7 @@ t.test('an OpenAPI document that cannot be loaded: a clean 503, and a retry on t
     id: 1,
   })
   writeFileSync(missing, JSON.stringify((await import('../support/upstream.js')).UPSTREAM_OPENAPI))
-  t.equal((await callTool(gate.base, key.raw, 'list_items')).status, 200, 'loaded on the next request')
+  t.equal((await callTool(gate.base, key.token, 'list_items')).status, 200, 'loaded on the next request')
   rmSync(missing)
-  t.equal((await callTool(gate.base, key.raw, 'list_items')).status, 200, 'and kept once loaded')
+  t.equal((await callTool(gate.base, key.token, 'list_items')).status, 200, 'and kept once loaded')
 })

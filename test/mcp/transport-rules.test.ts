@@ -106,7 +106,7 @@ t.test('keygate answers bad /mcp requests exactly as the SDK transport does', as
   const { user, account } = await createUser(app, 'alice@example.com')
   const key = await createKey(app, { userId: user.id, accountId: account.id })
   for (const c of CASES) {
-    const headers = { ...INJECT_HEADERS, authorization: `Bearer ${key.raw}`, ...c.headers }
+    const headers = { ...INJECT_HEADERS, authorization: `Bearer ${key.token}`, ...c.headers }
     const res = await app.inject({ method: 'POST', url: '/mcp', headers, payload: c.body })
     t.same(answerOf(res.statusCode, res.body), await sdkAnswer(c), c.name)
   }

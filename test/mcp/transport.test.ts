@@ -21,7 +21,7 @@ async function setup(t: any) {
   )
   const { user, account } = await createUser(gate.app, 'alice@example.com')
   const key = await createKey(gate.app, { userId: user.id, accountId: account.id })
-  const post = async (body: string, headers: Record<string, string> = {}, k = key.raw) => {
+  const post = async (body: string, headers: Record<string, string> = {}, k = key.token) => {
     const res = await fetch(`${gate.base}/mcp`, {
       method: 'POST',
       headers: { ...MCP_HEADERS, authorization: `Bearer ${k}`, ...headers },
@@ -55,7 +55,7 @@ t.test('clients that reuse the same ids get their own answers, with their own id
     })
     return fetch(`${base}/mcp`, {
       method: 'POST',
-      headers: { ...MCP_HEADERS, authorization: `Bearer ${keys[i % 3]!.raw}` },
+      headers: { ...MCP_HEADERS, authorization: `Bearer ${keys[i % 3]!.token}` },
       body,
     })
       .then((r) => r.json())
@@ -143,7 +143,7 @@ t.test('a read-only key: a batch holding a write call is refused whole with 403'
       },
     ]),
     {},
-    reader.raw,
+    reader.token,
   )
   t.equal(res.status, 403)
   t.equal(res.body.error, 'insufficient_scope')
@@ -185,7 +185,7 @@ t.test('a client that hangs up cancels its upstream call; keygate carries on', a
     headers: {
       ...MCP_HEADERS,
       host: url.host,
-      authorization: `Bearer ${key.raw}`,
+      authorization: `Bearer ${key.token}`,
       'content-length': Buffer.byteLength(body),
     },
   })
@@ -207,7 +207,11 @@ t.test("no client can cancel another's request", async (t) => {
   t.ok(await until(() => upstream.paused.length === 1))
   // Whatever id the victim's request has inside keygate, a cancellation for it is dropped.
   for (let id = 0; id < 50; id++) {
-    const res = await post(rpc('notifications/cancelled', { requestId: id, reason: 'mine now' }, null), {}, mallory.raw)
+    const res = await post(
+      rpc('notifications/cancelled', { requestId: id, reason: 'mine now' }, null),
+      {},
+      mallory.token,
+    )
     t.equal(res.status, 202)
   }
   const answer = await victim

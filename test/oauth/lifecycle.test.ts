@@ -112,11 +112,11 @@ t.test('RFC 7009 revocation: every branch', async (t) => {
   t.same(cross.json(), { error: 'invalid_request', error_description: 'the token was not issued to this client' })
   t.equal((await mcp(app, tokens.access_token)).statusCode, 200, "another client's revocation did nothing")
   t.equal(
-    (await revoke(app, { client_id: client.client_id, token: manual.raw })).statusCode,
+    (await revoke(app, { client_id: client.client_id, token: manual.token })).statusCode,
     400,
     "a manual key is no client's to revoke",
   )
-  t.equal((await mcp(app, manual.raw)).statusCode, 200)
+  t.equal((await mcp(app, manual.token)).statusCode, 200)
   const ok = await revoke(app, {
     client_id: client.client_id,
     token: tokens.access_token,
@@ -233,18 +233,18 @@ t.test('RFC 7662 introspection: every branch', async (t) => {
     token_type: 'Bearer',
   })
   const manual = await createKey(app, { userId: key.userId, accountId: key.accountId }, { expiresAt: app.now() + 100 })
-  const m = (await introspect(app, manual.raw)).json()
+  const m = (await introspect(app, manual.token)).json()
   t.equal(m.active, true)
   t.notOk('client_id' in m, 'no null client_id for a manual key')
   t.equal(m.exp, app.now() + 100)
   t.same((await introspect(app, 'garbage')).json(), { active: false })
   t.same(
-    (await introspect(app, (await import('../../src/crypto/api-key.js')).mintKey('kg_').raw)).json(),
+    (await introspect(app, (await import('../../src/keys/format.js')).mintToken('kg_').token)).json(),
     { active: false },
     'unknown',
   )
   clock.advance(101)
-  t.same((await introspect(app, manual.raw)).json(), { active: false }, 'expired')
+  t.same((await introspect(app, manual.token)).json(), { active: false }, 'expired')
   await app.store.keys.revoke(key.id, app.now())
   t.same((await introspect(app, tokens.access_token)).json(), { active: false }, 'revoked')
   const missing = await introspect(app, '')

@@ -1,7 +1,7 @@
 import { SignJWT } from 'jose'
 import t from 'tap'
-import { hashKey, isWellFormedKey } from '../../src/crypto/api-key.js'
 import { keyring } from '../../src/crypto/secrets.js'
+import { hashToken, isWellFormedToken } from '../../src/keys/format.js'
 import { signCode } from '../../src/oauth/code.js'
 import { build, codeFor, createUser, REDIRECT_URI, registerClient, tokenRequest } from '../helper.js'
 
@@ -27,8 +27,8 @@ t.test('a code exchanges for an API key once', async (t) => {
   t.same(Object.keys(body).sort(), ['access_token', 'scope', 'token_type'])
   t.equal(body.token_type, 'Bearer')
   t.equal(body.scope, 'read write')
-  t.ok(isWellFormedKey(body.access_token, 'kg_'))
-  const key = await app.store.keys.byHash(hashKey(body.access_token))
+  t.ok(isWellFormedToken(body.access_token, 'kg_'))
+  const key = await app.store.keys.byHash(hashToken(body.access_token))
   t.ok(key, 'the key row exists, found by hash')
   t.equal(key!.name, 'MCP — Test Client')
   t.equal(key!.clientId, client.client_id)
@@ -45,7 +45,7 @@ t.test('sequential replay: second exchange fails and the first key is revoked', 
   const second = await tokenRequest(app, exchange(code, verifier, client.client_id))
   t.equal(second.statusCode, 400)
   t.same(second.json(), { error: 'invalid_grant', error_description: 'authorization code has already been used' })
-  const key = await app.store.keys.byHash(hashKey(first.json().access_token))
+  const key = await app.store.keys.byHash(hashToken(first.json().access_token))
   t.ok(key!.revokedAt, 'the key minted from the code is revoked (RFC 6749 §4.1.2)')
   const events = await app.store.audit.list(key!.accountId, { limit: 10 })
   t.ok(

@@ -37,7 +37,7 @@ t.test(
     await app.inject({
       method: 'POST',
       url: '/mcp',
-      headers: { ...INJECT_HEADERS, authorization: `Bearer ${key.raw}` },
+      headers: { ...INJECT_HEADERS, authorization: `Bearer ${key.token}` },
       payload: rpc('tools/list'),
     })
     await app.inject({
@@ -49,7 +49,7 @@ t.test(
     await app.inject({
       method: 'POST',
       url: '/mcp',
-      headers: { ...INJECT_HEADERS, authorization: `Bearer ${key.raw}` },
+      headers: { ...INJECT_HEADERS, authorization: `Bearer ${key.token}` },
       payload: rpc('tools/call', { name: 'list_notes', arguments: {} }),
     })
     const res = await app.inject({ url: '/metrics' })
@@ -67,7 +67,7 @@ t.test(
       /keygate_upstream_request_duration_seconds_count\{outcome="(ok|error)"\} 1/,
       'the tool call (no server listening: an error result) is timed',
     )
-    t.notMatch(text, new RegExp(key.raw), 'no secrets')
+    t.notMatch(text, new RegExp(key.token), 'no secrets')
   },
 )
 

@@ -75,19 +75,19 @@ t.test('per key on /mcp: one key tripping does not affect another', async (t) =>
       headers: { ...INJECT_HEADERS, authorization: `Bearer ${key}` },
       payload: rpc('tools/list'),
     })
-  for (let i = 0; i < 3; i++) t.equal((await call(a.raw)).statusCode, 200)
-  const limited = await call(a.raw)
+  for (let i = 0; i < 3; i++) t.equal((await call(a.token)).statusCode, 200)
+  const limited = await call(a.token)
   t.equal(limited.statusCode, 429)
   t.ok(limited.headers['retry-after'])
   t.equal(limited.json().error, 'too_many_requests')
-  t.equal((await call(b.raw)).statusCode, 200, 'another key from the same IP is unaffected')
+  t.equal((await call(b.token)).statusCode, 200, 'another key from the same IP is unaffected')
 })
 
 t.test('/mcp counts per key however the Authorization header is spelled', async (t) => {
   const { app } = await build(t, LIMITS)
   const { user, account } = await createUser(app, 'alice@example.com')
   const a = await createKey(app, { userId: user.id, accountId: account.id })
-  const spellings = [`Bearer ${a.raw}`, `bearer ${a.raw}`, `BEARER ${a.raw}`, `Bearer   ${a.raw}  `]
+  const spellings = [`Bearer ${a.token}`, `bearer ${a.token}`, `BEARER ${a.token}`, `Bearer   ${a.token}  `]
   const codes: number[] = []
   for (const authorization of spellings) {
     codes.push(
@@ -110,7 +110,7 @@ t.test('/mcp limits failed bearer checks per address; valid keys from it still w
     KEYGATE_RATE_LIMIT_MCP: '1000',
     KEYGATE_RATE_LIMIT_MCP_AUTH_FAILURES: '5',
   })
-  const { mintKey } = await import('../../src/crypto/api-key.js')
+  const { mintToken } = await import('../../src/keys/format.js')
   const { user, account } = await createUser(app, 'alice@example.com')
   const good = await createKey(app, { userId: user.id, accountId: account.id })
   const call = (authorization: string, ip = '10.0.0.7') =>
@@ -122,7 +122,7 @@ t.test('/mcp limits failed bearer checks per address; valid keys from it still w
       payload: rpc('tools/list'),
     })
   const codes: number[] = []
-  for (let i = 0; i < 8; i++) codes.push((await call(`Bearer ${mintKey('kg_').raw}`)).statusCode)
+  for (let i = 0; i < 8; i++) codes.push((await call(`Bearer ${mintToken('kg_').token}`)).statusCode)
   t.same(codes, [401, 401, 401, 401, 401, 429, 429, 429], 'made-up, well-formed keys: 5 failures, then 429')
   const limited = await call('Bearer not-a-key')
   t.equal(limited.statusCode, 429, 'malformed tokens count too')
@@ -130,7 +130,7 @@ t.test('/mcp limits failed bearer checks per address; valid keys from it still w
     error: 'too_many_requests',
     error_description: `too many requests with invalid access tokens; try again in ${limited.headers['retry-after']} s`,
   })
-  t.equal((await call(`Bearer ${good.raw}`)).statusCode, 200, 'a valid key from the same address is served')
-  t.equal((await call(`Bearer ${mintKey('kg_').raw}`, '10.0.0.8')).statusCode, 401, 'another address is unaffected')
+  t.equal((await call(`Bearer ${good.token}`)).statusCode, 200, 'a valid key from the same address is served')
+  t.equal((await call(`Bearer ${mintToken('kg_').token}`, '10.0.0.8')).statusCode, 401, 'another address is unaffected')
   t.equal((await call('', '10.0.0.7')).statusCode, 401, 'no token at all (discovery) is not a failure to count')
 })

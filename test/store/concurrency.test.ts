@@ -34,18 +34,18 @@ t.test('revocation: of 20 concurrent revokes, exactly one reports it revoked the
   const { app } = await build(t)
   const { user, account } = await createUser(app, 'alice@example.com')
   const key = await createKey(app, { userId: user.id, accountId: account.id })
-  const results = await Promise.all(Array.from({ length: 20 }, () => app.store.keys.revoke(key.row.id, app.now())))
+  const results = await Promise.all(Array.from({ length: 20 }, () => app.store.keys.revoke(key.key.id, app.now())))
   t.equal(results.filter(Boolean).length, 1)
-  t.ok((await app.store.keys.byId(key.row.id))!.revokedAt)
+  t.ok((await app.store.keys.byId(key.key.id))!.revokedAt)
 })
 
 t.test('refresh rotation: of 20 concurrent first uses, exactly one is first', async (t) => {
   const { app } = await build(t)
   const { user, account } = await createUser(app, 'alice@example.com')
   const client = await registerClient(app)
-  const { mintKey } = await import('../../src/crypto/api-key.js')
-  const k = mintKey('kg_')
-  const refresh = mintKey('kgrt_')
+  const { mintToken } = await import('../../src/keys/format.js')
+  const k = mintToken('kg_')
+  const refresh = mintToken('kgrt_')
   const inserted = await app.store.keys.insert(
     {
       accountId: account.id,
@@ -74,10 +74,10 @@ t.test('refresh rotation: of 20 concurrent first uses, exactly one is first', as
 t.test('grant ids: of 20 concurrent inserts with one grant id, exactly one row lands', async (t) => {
   const { app } = await build(t)
   const { user, account } = await createUser(app, 'alice@example.com')
-  const { mintKey } = await import('../../src/crypto/api-key.js')
+  const { mintToken } = await import('../../src/keys/format.js')
   const results = await Promise.all(
     Array.from({ length: 20 }, () => {
-      const k = mintKey('kg_')
+      const k = mintToken('kg_')
       return app.store.keys.insert({
         accountId: account.id,
         userId: user.id,
@@ -108,7 +108,7 @@ t.test('lookups by client-sent text holding U+0000 find nothing, on every databa
   const res = await app.inject({
     method: 'POST',
     url: '/api/v1/notes',
-    headers: { authorization: `Bearer ${key.raw}` },
+    headers: { authorization: `Bearer ${key.token}` },
     payload: { title: 'a\u0000b' },
   })
   t.equal(res.statusCode, 400, 'the demo API refuses a note holding U+0000')

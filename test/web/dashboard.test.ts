@@ -67,8 +67,8 @@ t.test('who sees which keys', async (t) => {
     const res = await page(app, cookie, `/dashboard?account=${acme.id}`)
     t.equal(res.statusCode, 200, email)
     const ids = [...res.body.matchAll(/data-key-id="(\d+)"/g)].map((m: RegExpMatchArray) => Number(m[1]))
-    t.same(ids.sort(), sees.map((k) => k.row.id).sort(), `${email} sees ${sees.length} keys`)
-    t.notMatch(res.body, new RegExp(k1.raw), 'never the raw key')
+    t.same(ids.sort(), sees.map((k) => k.key.id).sort(), `${email} sees ${sees.length} keys`)
+    t.notMatch(res.body, new RegExp(k1.token), 'never the raw key')
   }
   const cookie = await sessionCookie(app, 'outsider@example.com')
   const foreign = await page(app, cookie, `/dashboard?account=${acme.id}`)
@@ -82,30 +82,30 @@ t.test('revocation rules: members only their own keys; other accounts 404; forge
   const { app, acme, k1, k2, outsiderKey } = await team(t)
   const m1 = await sessionCookie(app, 'member1@example.com')
   const csrf = csrfOf((await page(app, m1, '/dashboard')).body)
-  const other = await post(app, m1, `/dashboard/keys/${k2.row.id}/revoke`, { csrf, confirm: 'yes' })
+  const other = await post(app, m1, `/dashboard/keys/${k2.key.id}/revoke`, { csrf, confirm: 'yes' })
   t.equal(other.statusCode, 403, "a member cannot revoke another member's key")
   t.match(other.body, /Members may revoke only the keys they created/)
-  const foreign = await post(app, m1, `/dashboard/keys/${outsiderKey.row.id}/revoke`, { csrf, confirm: 'yes' })
+  const foreign = await post(app, m1, `/dashboard/keys/${outsiderKey.key.id}/revoke`, { csrf, confirm: 'yes' })
   t.equal(foreign.statusCode, 404, "another account's key id: 404")
   for (const forged of ['99999', 'abc', '1 OR 1=1', '-1']) {
     const res = await post(app, m1, `/dashboard/keys/${encodeURIComponent(forged)}/revoke`, { csrf, confirm: 'yes' })
     t.equal(res.statusCode, 404, `forged id ${forged}`)
   }
-  t.equal((await app.store.keys.byId(k2.row.id))!.revokedAt, null)
-  t.equal((await app.store.keys.byId(outsiderKey.row.id))!.revokedAt, null)
+  t.equal((await app.store.keys.byId(k2.key.id))!.revokedAt, null)
+  t.equal((await app.store.keys.byId(outsiderKey.key.id))!.revokedAt, null)
 
-  const confirm = await post(app, m1, `/dashboard/keys/${k1.row.id}/revoke`, { csrf })
+  const confirm = await post(app, m1, `/dashboard/keys/${k1.key.id}/revoke`, { csrf })
   t.equal(confirm.statusCode, 200, 'the first POST asks for confirmation')
   t.match(confirm.body, /Revoke key "test key"\?/)
-  t.equal((await app.store.keys.byId(k1.row.id))!.revokedAt, null, 'nothing revoked before confirmation')
-  const done = await post(app, m1, `/dashboard/keys/${k1.row.id}/revoke`, { csrf, confirm: 'yes' })
+  t.equal((await app.store.keys.byId(k1.key.id))!.revokedAt, null, 'nothing revoked before confirmation')
+  const done = await post(app, m1, `/dashboard/keys/${k1.key.id}/revoke`, { csrf, confirm: 'yes' })
   t.equal(done.statusCode, 303)
   t.equal(done.headers.location, `/dashboard?account=${acme.id}`)
-  t.ok((await app.store.keys.byId(k1.row.id))!.revokedAt)
+  t.ok((await app.store.keys.byId(k1.key.id))!.revokedAt)
 
   const admin = await sessionCookie(app, 'admin@example.com')
   const adminCsrf = csrfOf((await page(app, admin, '/dashboard')).body)
-  const byAdmin = await post(app, admin, `/dashboard/keys/${k2.row.id}/revoke`, { csrf: adminCsrf, confirm: 'yes' })
+  const byAdmin = await post(app, admin, `/dashboard/keys/${k2.key.id}/revoke`, { csrf: adminCsrf, confirm: 'yes' })
   t.equal(byAdmin.statusCode, 303, 'an admin revokes any key of the account')
   const events = await app.store.audit.list(acme.id, { limit: 10 })
   t.same(
@@ -122,7 +122,7 @@ t.test('CSRF: missing or wrong tokens are refused on every dashboard form', asyn
   const owner = await sessionCookie(app, 'owner@example.com')
   const consentClient = await registerClient(app)
   for (const [url, form] of [
-    [`/dashboard/keys/${k1.row.id}/revoke`, { confirm: 'yes' }],
+    [`/dashboard/keys/${k1.key.id}/revoke`, { confirm: 'yes' }],
     ['/dashboard/keys', { account_id: String(acme.id), name: 'x' }],
     [`/dashboard/apps/${consentClient.client_id}/disconnect`, {}],
   ] as const) {
@@ -132,11 +132,11 @@ t.test('CSRF: missing or wrong tokens are refused on every dashboard form', asyn
   const other = await sessionCookie(app, 'member1@example.com')
   const otherCsrf = csrfOf((await page(app, other, '/dashboard')).body)
   t.equal(
-    (await post(app, owner, `/dashboard/keys/${k1.row.id}/revoke`, { confirm: 'yes', csrf: otherCsrf })).statusCode,
+    (await post(app, owner, `/dashboard/keys/${k1.key.id}/revoke`, { confirm: 'yes', csrf: otherCsrf })).statusCode,
     403,
     "another session's token",
   )
-  t.equal((await app.store.keys.byId(k1.row.id))!.revokedAt, null)
+  t.equal((await app.store.keys.byId(k1.key.id))!.revokedAt, null)
   t.equal((await app.store.keys.list({ accountId: acme.id })).length, 2, 'no key created')
 })
 

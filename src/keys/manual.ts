@@ -1,7 +1,8 @@
 // Keys made by hand (dashboard, CLI): one place that mints, stores and audits them, and
-// one that revokes them.
-import { mintKey } from './crypto/api-key.js'
-import type { ApiKey, Store } from './store/types.js'
+// one that revokes them. The token is returned once, to be shown once; only its hash is kept.
+
+import type { ApiKey, Store } from '../store/types.js'
+import { mintToken } from './format.js'
 
 export type ManualKeyInput = {
   accountId: number
@@ -14,13 +15,13 @@ export type ManualKeyInput = {
   via: 'dashboard' | 'cli'
 }
 
-/** Creates a manual key (no OAuth client, no audience); returns the raw key, shown once. */
+/** Creates a manual key (no OAuth client, no audience); returns its token, shown once, and the key. */
 export async function createManualKey(
   store: Store,
   prefix: string,
   input: ManualKeyInput,
-): Promise<{ raw: string; key: ApiKey }> {
-  const minted = mintKey(prefix)
+): Promise<{ token: string; key: ApiKey }> {
+  const minted = mintToken(prefix)
   const result = await store.keys.insert({
     accountId: input.accountId,
     userId: input.userId,
@@ -45,7 +46,7 @@ export async function createManualKey(
     ip: input.ip,
     detail: { name: input.name, scopes: input.scopes, via: input.via },
   })
-  return { raw: minted.raw, key: result.key }
+  return { token: minted.token, key: result.key }
 }
 
 /** Revokes a key (for an OAuth key, its whole connection) and audits it; false when already revoked. */

@@ -30,7 +30,7 @@ export class TestClock {
 export const TEST_DATABASE_URL = process.env.KEYGATE_TEST_DATABASE_URL
 
 /** The PostgreSQL schema of a test directory: one per test, dropped when the test ends. */
-function schemaFor(dir: string): string {
+export function schemaFor(dir: string): string {
   return `kgt_${createHash('sha256').update(dir).digest('hex').slice(0, 20)}`
 }
 

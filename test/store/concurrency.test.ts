@@ -1,7 +1,7 @@
 // Atomicity under concurrency, on whichever store the suite runs against (SQLite for
 // npm test, PostgreSQL for npm run test:pg): no read-then-write races.
 import t from 'tap'
-import { build, createKey, createUser, registerClient } from '../helper.js'
+import { build, createKey, createUser, registerClient, schemaFor, TEST_DATABASE_URL } from '../helper.js'
 
 t.test('consent upserts: many at once leave one row with the last values', async (t) => {
   const { app } = await build(t)
@@ -96,6 +96,41 @@ t.test('grant ids: of 20 concurrent inserts with one grant id, exactly one row l
   )
   t.equal(results.filter((r) => r.ok).length, 1)
   t.equal(results.filter((r) => !r.ok && r.reason === 'grant_used').length, 19)
+})
+
+t.test('a used grant id is found by the database itself, whatever its unique index is called', async (t) => {
+  const { app, dir } = await build(t)
+  if (TEST_DATABASE_URL) {
+    // An operator's own name for the index: no error text is matched, so nothing changes.
+    const { default: pg } = await import('pg')
+    const client = new pg.Client({ connectionString: TEST_DATABASE_URL })
+    await client.connect()
+    await client.query(
+      `ALTER TABLE ${schemaFor(dir)}.api_keys RENAME CONSTRAINT api_keys_grant_id_key TO one_key_per_code`,
+    )
+    await client.end()
+  }
+  const { user, account } = await createUser(app, 'alice@example.com')
+  const { mintToken } = await import('../../src/keys/format.js')
+  const insert = () => {
+    const k = mintToken('kg_')
+    return app.store.keys.insert({
+      accountId: account.id,
+      userId: user.id,
+      name: 'k',
+      keyHash: k.hash,
+      displayPrefix: k.displayPrefix,
+      scopes: ['read'],
+      resource: null,
+      clientId: null,
+      grantId: 'jti-1',
+      familyId: 'jti-1',
+      createdAt: app.now(),
+      expiresAt: null,
+    })
+  }
+  t.equal((await insert()).ok, true)
+  t.same(await insert(), { ok: false, reason: 'grant_used' }, 'the second use is a replay, not an error')
 })
 
 t.test('lookups by client-sent text holding U+0000 find nothing, on every database', async (t) => {

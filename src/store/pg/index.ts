@@ -1,6 +1,6 @@
 // The PostgreSQL store, for several instances on several machines. Same contract and same
 // atomicity as the SQLite store: the UNIQUE grant_id makes code redemption single-use
-// across instances, consent upserts use ON CONFLICT, refresh rotation a conditional UPDATE.
+// across instances (ON CONFLICT DO NOTHING: no error text is read), consent upserts use ON CONFLICT, refresh rotation a conditional UPDATE.
 import type pg from 'pg'
 import {
   type AccountRow,
@@ -21,7 +21,7 @@ import {
   type UserRow,
 } from '../rows.js'
 import { type AttemptCounter, judgeAttempt } from '../signin-rule.js'
-import { ConflictError, consentStands, type Membership, type Role, type Store } from '../types.js'
+import { consentStands, type InsertKeyResult, type Membership, type Role, type Store } from '../types.js'
 import { all, mapConstraint, one, openPool, transaction } from './db.js'
 
 const LISTING = `SELECT k.*, oc.client_name, u.email AS creator_email FROM api_keys k
@@ -224,53 +224,49 @@ export async function createPgStore(url: string, schema?: string): Promise<Store
     },
     keys: {
       async insert(k, refresh, consent) {
-        try {
-          const row = await mapConstraint(() =>
-            transaction(pool, async (c) => {
-              if (consent) {
-                // FOR SHARE: a concurrent disconnect (DELETE) waits for this insert, or this waits for it.
-                const current = await one<ConsentRow>(
-                  c,
-                  'SELECT * FROM consents WHERE user_id = $1 AND client_id = $2 FOR SHARE',
-                  [consent.userId, consent.clientId],
-                )
-                if (!consentStands(current && toConsent(current), consent)) return null
-              }
-              const key = (await one<KeyRow>(
+        return mapConstraint(() =>
+          transaction(pool, async (c): Promise<InsertKeyResult> => {
+            if (consent) {
+              // FOR SHARE: a concurrent disconnect (DELETE) waits for this insert, or this waits for it.
+              const current = await one<ConsentRow>(
                 c,
-                `INSERT INTO api_keys (account_id, user_id, name, key_hash, display_prefix, scopes, resource,
-                client_id, grant_id, family_id, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING *`,
-                [
-                  k.accountId,
-                  k.userId,
-                  k.name,
-                  k.keyHash,
-                  k.displayPrefix,
-                  k.scopes.join(' '),
-                  k.resource,
-                  k.clientId,
-                  k.grantId,
-                  k.familyId,
-                  k.createdAt,
-                  k.expiresAt,
-                ],
-              ))!
-              if (refresh) {
-                await c.query(
-                  'INSERT INTO refresh_tokens (token_hash, family_id, key_id, client_id, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)',
-                  [refresh.tokenHash, k.familyId, key.id, k.clientId, k.createdAt, refresh.expiresAt],
-                )
-              }
-              return key
-            }),
-          )
-          if (!row) return { ok: false, reason: 'consent_gone' }
-          return { ok: true, key: toKey(row) }
-        } catch (err) {
-          if (err instanceof ConflictError && err.message.includes('api_keys_grant_id_key'))
-            return { ok: false, reason: 'grant_used' }
-          throw err
-        }
+                'SELECT * FROM consents WHERE user_id = $1 AND client_id = $2 FOR SHARE',
+                [consent.userId, consent.clientId],
+              )
+              if (!consentStands(current && toConsent(current), consent)) return { ok: false, reason: 'consent_gone' }
+            }
+            const key = await one<KeyRow>(
+              c,
+              `INSERT INTO api_keys (account_id, user_id, name, key_hash, display_prefix, scopes, resource,
+                client_id, grant_id, family_id, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+                ON CONFLICT (grant_id) DO NOTHING RETURNING *`,
+              [
+                k.accountId,
+                k.userId,
+                k.name,
+                k.keyHash,
+                k.displayPrefix,
+                k.scopes.join(' '),
+                k.resource,
+                k.clientId,
+                k.grantId,
+                k.familyId,
+                k.createdAt,
+                k.expiresAt,
+              ],
+            )
+            // No row: the grant id is taken, whatever its index is called (a concurrent insert
+            // of the same id waits for the first to commit, then finds it).
+            if (!key) return { ok: false, reason: 'grant_used' }
+            if (refresh) {
+              await c.query(
+                'INSERT INTO refresh_tokens (token_hash, family_id, key_id, client_id, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)',
+                [refresh.tokenHash, k.familyId, key.id, k.clientId, k.createdAt, refresh.expiresAt],
+              )
+            }
+            return { ok: true, key: toKey(key) }
+          }),
+        )
       },
       async byHash(keyHash) {
         const row = await one<KeyRow>(pool, 'SELECT * FROM api_keys WHERE key_hash = $1', [keyHash])

@@ -19,7 +19,7 @@ import type {
   NewApiKey,
   RefreshStore,
 } from '../types.js'
-import { ConflictError, type ConsentCondition, consentStands } from '../types.js'
+import { type ConsentCondition, consentStands, type InsertKeyResult } from '../types.js'
 import { type Db, mapConstraint } from './db.js'
 
 export function sqliteClients(db: Db): ClientStore {
@@ -135,7 +135,8 @@ export function sqliteKeys(db: Db): KeyStore {
   const insert = db.prepare<unknown[], KeyRow>(
     `INSERT INTO api_keys (account_id, user_id, name, key_hash, display_prefix, scopes, resource,
        client_id, grant_id, family_id, created_at, expires_at)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *`,
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+     ON CONFLICT (grant_id) DO NOTHING RETURNING *`,
   )
   const insertRefresh = db.prepare<[string, string, number, string, number, number]>(
     'INSERT INTO refresh_tokens (token_hash, family_id, key_id, client_id, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)',
@@ -144,10 +145,10 @@ export function sqliteKeys(db: Db): KeyStore {
     'SELECT * FROM consents WHERE user_id = ? AND client_id = ?',
   )
   const insertBoth = db.transaction(
-    (k: NewApiKey, refresh?: { tokenHash: string; expiresAt: number }, consent?: ConsentCondition) => {
+    (k: NewApiKey, refresh?: { tokenHash: string; expiresAt: number }, consent?: ConsentCondition): InsertKeyResult => {
       if (consent) {
         const current = consentOf.get(consent.userId, consent.clientId)
-        if (!consentStands(current && toConsent(current), consent)) return null
+        if (!consentStands(current && toConsent(current), consent)) return { ok: false, reason: 'consent_gone' }
       }
       const row = insert.get(
         k.accountId,
@@ -162,10 +163,12 @@ export function sqliteKeys(db: Db): KeyStore {
         k.familyId,
         k.createdAt,
         k.expiresAt,
-      )!
+      )
+      // No row: the grant id is taken, whatever its index is called (RFC 6749 §4.1.2, single use).
+      if (!row) return { ok: false, reason: 'grant_used' }
       if (refresh)
         insertRefresh.run(refresh.tokenHash, k.familyId!, row.id, k.clientId!, k.createdAt, refresh.expiresAt)
-      return row
+      return { ok: true, key: toKey(row) }
     },
   )
   const revokeFamily = db.prepare<[number, string]>(
@@ -209,17 +212,9 @@ export function sqliteKeys(db: Db): KeyStore {
   )
   return {
     async insert(k, refresh, consent) {
-      try {
-        // IMMEDIATE: the consent is read under the write lock, so a reader never has to upgrade
-        // (SQLITE_BUSY_SNAPSHOT when another process wrote in between).
-        const row = mapConstraint(() => insertBoth.immediate(k, refresh, consent))
-        if (!row) return { ok: false, reason: 'consent_gone' }
-        return { ok: true, key: toKey(row) }
-      } catch (err) {
-        if (err instanceof ConflictError && err.message.includes('api_keys.grant_id'))
-          return { ok: false, reason: 'grant_used' }
-        throw err
-      }
+      // IMMEDIATE: the consent is read under the write lock, so a reader never has to upgrade
+      // (SQLITE_BUSY_SNAPSHOT when another process wrote in between).
+      return mapConstraint(() => insertBoth.immediate(k, refresh, consent))
     },
     async byHash(keyHash) {
       const row = byHash.get(keyHash)

@@ -25,7 +25,7 @@ RUN apt-get update && apt-get install -y --no-install-recommends python3 make g+
   && apt-get purge -y python3 make g++ && apt-get autoremove -y \
   && rm -rf /var/lib/apt/lists/* /root/.npm /root/.cache
 COPY --from=build /app/dist ./dist
-COPY schema.sql schema.pg.sql ./
+COPY migrations ./migrations
 COPY bin ./bin
 COPY templates ./templates
 COPY public ./public

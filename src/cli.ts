@@ -26,6 +26,8 @@ Commands:
   key revoke ID                                      revoke a key: its next request gets 401
   client add --name N --redirect-uri URI... [--confidential]
                                                      pre-register an OAuth client (secret printed once)
+  migrate [--status]                                 apply pending database migrations (also done at start),
+                                                     or list them as applied or pending
   stdio --url URL                                    serve MCP on stdin/stdout, relayed to a remote /mcp
                                                      with the API key from KEYGATE_API_KEY
   help                                               this text
@@ -240,6 +242,12 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
     if (first === 'serve') {
       const { startServer } = await import('./server.js')
       await startServer(loadConfig(io.env, { warn: io.err }), io.out)
+      return 0
+    }
+    if (first === 'migrate') {
+      if (second !== undefined && second !== '--status') throw new UsageError(`unknown option ${second} for migrate`)
+      const { migrateCommand } = await import('./store/index.js')
+      await migrateCommand(loadConfig(io.env, { warn: io.err }), second === '--status', io.out)
       return 0
     }
     if (first === 'stdio') {

@@ -1,33 +1,49 @@
-// PostgreSQL (the `pg` driver): one pool, parameterised queries only, schema.pg.sql applied
-// idempotently at start-up under an advisory lock. BIGINT columns come back as numbers
+// PostgreSQL (the `pg` driver): one pool, parameterised queries only, migrations applied at
+// start-up (../migrate.ts). BIGINT columns come back as numbers
 // (Unix seconds and row ids fit in a double).
-import { readFileSync } from 'node:fs'
 import pg from 'pg'
-import { repoPath } from '../../paths.js'
+import { migrateToLatest, postgresTarget } from '../migrate.js'
 import { ConflictError, ForeignKeyError } from '../types.js'
 
-export const PG_SCHEMA_PATH = repoPath('schema.pg.sql')
 const SCHEMA_LOCK = 7_325_001
 
 pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number(v))
 
 export type Queryable = Pick<pg.Pool, 'query'>
 
-export async function openPool(url: string, schema?: string): Promise<pg.Pool> {
+/** A pool whose connections use `schema` when one is set; the schema is not touched. */
+export function poolFor(url: string, schema?: string): pg.Pool {
   // The schema name is checked by the configuration (a plain lowercase identifier).
-  const pool = new pg.Pool({
+  return new pg.Pool({
     connectionString: url,
     max: 10,
     ...(schema ? { options: `-c search_path=${schema}` } : {}),
   })
+}
+
+/** Creates `schema` when it is set and missing. */
+export async function ensureSchema(pool: pg.Pool, schema: string | undefined): Promise<void> {
+  if (!schema) return
   const client = await pool.connect()
   try {
+    // Instances starting together would race to create it.
     await client.query('SELECT pg_advisory_lock($1)', [SCHEMA_LOCK])
-    if (schema) await client.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`)
-    await client.query(readFileSync(PG_SCHEMA_PATH, 'utf8'))
+    await client.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`)
   } finally {
     await client.query('SELECT pg_advisory_unlock($1)', [SCHEMA_LOCK]).catch(() => undefined)
     client.release()
+  }
+}
+
+/** Opens the pool, creating `schema` if needed, and brings the schema up to date. */
+export async function openPool(url: string, schema?: string): Promise<pg.Pool> {
+  const pool = poolFor(url, schema)
+  try {
+    await ensureSchema(pool, schema)
+    await migrateToLatest(postgresTarget(pool, schema))
+  } catch (err) {
+    await pool.end()
+    throw err
   }
   return pool
 }

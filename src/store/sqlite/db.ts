@@ -1,17 +1,16 @@
-// Opens the SQLite database (better-sqlite3): WAL, foreign keys on, schema.sql applied
-// idempotently. Translates constraint failures into the store's error types.
+// Opens the SQLite database (better-sqlite3): WAL, foreign keys on, migrations applied
+// (../migrate.ts). Translates constraint failures into the store's error types.
 
-import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs'
+import { closeSync, mkdirSync, openSync } from 'node:fs'
 import { dirname } from 'node:path'
 import Database from 'better-sqlite3'
-import { repoPath } from '../../paths.js'
+import { migrateToLatest, sqliteTarget } from '../migrate.js'
 import { ConflictError, ForeignKeyError } from '../types.js'
-
-export const SCHEMA_PATH = repoPath('schema.sql')
 
 export type Db = Database.Database
 
-export function openDatabase(path: string): Db {
+/** Opens the file (created 0600 in a 0700 folder) without touching its schema. */
+export function openFile(path: string): Db {
   if (path !== ':memory:') {
     mkdirSync(dirname(path), { recursive: true, mode: 0o700 })
     // Created readable by its owner only; SQLite gives the -wal and -shm files the same mode.
@@ -22,7 +21,18 @@ export function openDatabase(path: string): Db {
   db.pragma('foreign_keys = ON')
   db.pragma('busy_timeout = 5000')
   db.pragma('synchronous = NORMAL')
-  db.exec(readFileSync(SCHEMA_PATH, 'utf8'))
+  return db
+}
+
+/** Opens the database and brings its schema up to date. */
+export async function openDatabase(path: string): Promise<Db> {
+  const db = openFile(path)
+  try {
+    await migrateToLatest(sqliteTarget(db))
+  } catch (err) {
+    db.close()
+    throw err
+  }
   return db
 }
 

@@ -5,8 +5,8 @@ import { sqliteAccounts, sqliteUsers } from './identity.js'
 import { sqliteClients, sqliteConsents, sqliteKeys, sqliteRefresh } from './oauth.js'
 import { sqliteAudit, sqliteNotes, sqliteSessions, sqliteSignins } from './records.js'
 
-export function createSqliteStore(path: string): Store {
-  const db = openDatabase(path)
+export async function createSqliteStore(path: string): Promise<Store> {
+  const db = await openDatabase(path)
   const ping = db.prepare('SELECT 1')
   return {
     users: sqliteUsers(db),

@@ -1,11 +1,10 @@
 // One error family, rendered by the route's declared kind: OAuth JSON, an HTML page, a
 // JSON-RPC error or RFC 9457 problem details; every 5xx logged and never shown.
-import { Writable } from 'node:stream'
 import t from 'tap'
-import { buildApp, checkRouteKind } from '../src/app.js'
+import { checkRouteKind } from '../src/app.js'
 import { ApiError, JsonRpcError, KeygateError, OAuthError, PageError, type RouteKind } from '../src/errors.js'
 import { ConflictError, ForeignKeyError, StoreError } from '../src/store/types.js'
-import { build, createKey, createUser, type Test, tempDir, testConfig } from './helper.js'
+import { build, createKey, createUser, loggedApp } from './helper.js'
 
 t.test('every error is a KeygateError with a name, a status and expose = status < 500', async (t) => {
   const errors: Array<[KeygateError, string, number, boolean]> = [
@@ -36,19 +35,6 @@ t.test('a route that declares no kind is refused while the app is built', async 
   t.doesNotThrow(() => checkRouteKind({ method: 'OPTIONS', url: '*' }), 'a CORS preflight route')
   t.doesNotThrow(() => checkRouteKind({ method: 'HEAD', url: '/x' }), "Fastify's HEAD route")
 })
-
-async function loggedApp(t: Test) {
-  const lines: string[] = []
-  const stream = new Writable({
-    write(chunk, _enc, cb) {
-      lines.push(String(chunk))
-      cb()
-    },
-  })
-  const app = await buildApp(testConfig(tempDir(t), { KEYGATE_LOG_LEVEL: 'info' }), { logger: { stream } })
-  t.teardown(() => app.close())
-  return { app, lines }
-}
 
 t.test('an unexpected failure answers in the shape of its route, is logged, and shows nothing internal', async (t) => {
   const { app, lines } = await loggedApp(t)

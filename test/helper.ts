@@ -5,6 +5,7 @@ import { createHash, randomBytes } from 'node:crypto'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { Writable } from 'node:stream'
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
 import { buildApp } from '../src/app.js'
 import { type Config, loadConfig } from '../src/config.js'
@@ -67,6 +68,20 @@ export function testEnv(dir: string, env: Record<string, string> = {}): Record<s
 
 export function testConfig(dir: string, env: Record<string, string> = {}): Config {
   return loadConfig(testEnv(dir, env), { generateSecret: false })
+}
+
+/** An app whose log lines (JSON, at `level`) are collected in `lines`. */
+export async function loggedApp(t: Test, level = 'info', env: Record<string, string> = {}) {
+  const lines: string[] = []
+  const stream = new Writable({
+    write(chunk, _enc, cb) {
+      lines.push(String(chunk))
+      cb()
+    },
+  })
+  const app = await buildApp(testConfig(tempDir(t), { KEYGATE_LOG_LEVEL: level, ...env }), { logger: { stream } })
+  t.teardown(() => app.close())
+  return { app, lines }
 }
 
 export type Built = { app: FastifyInstance; config: Config; clock: TestClock; dir: string }

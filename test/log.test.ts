@@ -1,30 +1,19 @@
-import { Writable } from 'node:stream'
 import t from 'tap'
-import { buildApp } from '../src/app.js'
 import {
   approve,
   authorizeQuery,
   cookiesOf,
   createUser,
   csrfOf,
+  loggedApp,
   pkce,
   REDIRECT_URI,
   registerClient,
-  tempDir,
-  testConfig,
   tokenRequest,
 } from './helper.js'
 
 t.test('secrets never reach a log line', async (t) => {
-  const lines: string[] = []
-  const stream = new Writable({
-    write(chunk, _enc, cb) {
-      lines.push(String(chunk))
-      cb()
-    },
-  })
-  const app = await buildApp(testConfig(tempDir(t), { KEYGATE_LOG_LEVEL: 'trace' }), { logger: { stream } })
-  t.teardown(() => app.close())
+  const { app, lines } = await loggedApp(t, 'trace')
   const { password } = await createUser(app, 'alice@example.com', 'super-secret-password')
   const page = await app.inject({ method: 'GET', url: '/login' })
   const login = await app.inject({
@@ -65,20 +54,6 @@ t.test('secrets never reach a log line', async (t) => {
   }
   t.match(all, /code=\[redacted\]/)
 })
-
-/** An app whose log lines (level info) are collected. */
-async function loggedApp(t: { teardown(fn: () => unknown): void }) {
-  const lines: string[] = []
-  const stream = new Writable({
-    write(chunk, _enc, cb) {
-      lines.push(String(chunk))
-      cb()
-    },
-  })
-  const app = await buildApp(testConfig(tempDir(t), { KEYGATE_LOG_LEVEL: 'info' }), { logger: { stream } })
-  t.teardown(() => app.close())
-  return { app, lines }
-}
 
 t.test('a key anywhere in a URL is redacted by its shape', async (t) => {
   const { app, lines } = await loggedApp(t)

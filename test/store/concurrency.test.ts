@@ -1,6 +1,8 @@
 // Atomicity under concurrency, on whichever store the suite runs against (SQLite for
 // npm test, PostgreSQL for npm run test:pg): no read-then-write races.
+import type { FastifyInstance } from 'fastify'
 import t from 'tap'
+import { mintToken } from '../../src/keys/format.js'
 import { build, createKey, createUser, registerClient, schemaFor, TEST_DATABASE_URL } from '../helper.js'
 
 t.test('consent upserts: many at once leave one row with the last values', async (t) => {
@@ -71,28 +73,29 @@ t.test('refresh rotation: of 20 concurrent first uses, exactly one is first', as
   t.ok(results.every((r) => r.rotatedAt === app.now()))
 })
 
+/** Inserts a key minted from the code whose jti is `grantId`, as /token does. */
+function insertGrantKey(app: FastifyInstance, owner: { userId: number; accountId: number }, grantId: string) {
+  const k = mintToken('kg_')
+  return app.store.keys.insert({
+    ...owner,
+    name: 'k',
+    keyHash: k.hash,
+    displayPrefix: k.displayPrefix,
+    scopes: ['read'],
+    resource: null,
+    clientId: null,
+    grantId,
+    familyId: grantId,
+    createdAt: app.now(),
+    expiresAt: null,
+  })
+}
+
 t.test('grant ids: of 20 concurrent inserts with one grant id, exactly one row lands', async (t) => {
   const { app } = await build(t)
   const { user, account } = await createUser(app, 'alice@example.com')
-  const { mintToken } = await import('../../src/keys/format.js')
   const results = await Promise.all(
-    Array.from({ length: 20 }, () => {
-      const k = mintToken('kg_')
-      return app.store.keys.insert({
-        accountId: account.id,
-        userId: user.id,
-        name: 'k',
-        keyHash: k.hash,
-        displayPrefix: k.displayPrefix,
-        scopes: ['read'],
-        resource: null,
-        clientId: null,
-        grantId: 'same-jti',
-        familyId: 'same-jti',
-        createdAt: app.now(),
-        expiresAt: null,
-      })
-    }),
+    Array.from({ length: 20 }, () => insertGrantKey(app, { userId: user.id, accountId: account.id }, 'same-jti')),
   )
   t.equal(results.filter((r) => r.ok).length, 1)
   t.equal(results.filter((r) => !r.ok && r.reason === 'grant_used').length, 19)
@@ -111,24 +114,7 @@ t.test('a used grant id is found by the database itself, whatever its unique ind
     await client.end()
   }
   const { user, account } = await createUser(app, 'alice@example.com')
-  const { mintToken } = await import('../../src/keys/format.js')
-  const insert = () => {
-    const k = mintToken('kg_')
-    return app.store.keys.insert({
-      accountId: account.id,
-      userId: user.id,
-      name: 'k',
-      keyHash: k.hash,
-      displayPrefix: k.displayPrefix,
-      scopes: ['read'],
-      resource: null,
-      clientId: null,
-      grantId: 'jti-1',
-      familyId: 'jti-1',
-      createdAt: app.now(),
-      expiresAt: null,
-    })
-  }
+  const insert = () => insertGrantKey(app, { userId: user.id, accountId: account.id }, 'jti-1')
   t.equal((await insert()).ok, true)
   t.same(await insert(), { ok: false, reason: 'grant_used' }, 'the second use is a replay, not an error')
 })

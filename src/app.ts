@@ -105,7 +105,7 @@ async function sendError(
   reply: FastifyReply,
 ) {
   const err = raw instanceof KeygateError ? raw : asKeygateError(raw, req)
-  if (!err.expose) req.log.error({ err: raw }, 'request failed')
+  if (err.status >= 500) req.log.error({ err: raw }, 'request failed')
   reply.code(err.status).headers(err.headers).header('cache-control', 'no-store')
   if (err instanceof PageError) {
     const message = err.expose ? err.message : 'The server could not complete this request. Try again in a moment.'

@@ -75,6 +75,21 @@ t.test('an unexpected failure answers in the shape of its route, is logged, and 
   )
 })
 
+t.test('a 5xx whose message may be shown is still logged', async (t) => {
+  const { app, lines } = await loggedApp(t)
+  app.get('/test-only/unavailable', { config: { kind: 'mcp' } }, async () => {
+    throw new JsonRpcError(503, -32603, 'try again later', 7, { expose: true })
+  })
+  const res = await app.inject({ url: '/test-only/unavailable' })
+  t.equal(res.statusCode, 503)
+  t.same(res.json(), { jsonrpc: '2.0', error: { code: -32603, message: 'try again later' }, id: 7 })
+  const logged = lines.map((l) => JSON.parse(l)).filter((l) => l.msg === 'request failed')
+  t.same(
+    logged.map((l) => l.err.message),
+    ['try again later'],
+  )
+})
+
 t.test("a Fastify 4xx answers in the route's shape: a page for a page, JSON for the rest", async (t) => {
   const { app } = await build(t)
   // A JSON body that does not parse, sent to a page and to an OAuth endpoint.

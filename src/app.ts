@@ -199,6 +199,9 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
     throw new OAuthError('not_found', `no route for ${req.method} ${path}`, 404)
   })
 
+  // Security headers on every answer: pages (a page can be rendered anywhere, a 404 for a
+  // browser included) and the JSON APIs alike (OWASP's REST headers: nosniff, no framing).
+  await app.register(helmet, helmetOptions(config))
   // Templates and cookies for every route: the error handler renders a page wherever a page
   // is what the request gets (a page route, or a browser at an unknown address).
   await app.register(cookie)
@@ -230,9 +233,8 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
     await api.register(mcpRoutes)
   })
 
-  // The pages: sign-in, consent. Security headers; no CORS.
+  // The pages: sign-in, consent. No CORS.
   await app.register(async (web) => {
-    await web.register(helmet, helmetOptions(config))
     await web.register(staticRoutes)
     await web.register(loginRoutes)
     await web.register(authorizeRoutes)

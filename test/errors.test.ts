@@ -116,9 +116,12 @@ t.test('no route: a page for a browser, JSON for anything else', async (t) => {
   t.equal(browser.statusCode, 404)
   t.match(browser.headers['content-type'], /^text\/html/)
   t.match(browser.body, 'There is no page at this address.')
+  t.match(browser.headers['content-security-policy'], /default-src 'none'/, "with the pages' security headers")
+  t.equal(browser.headers['x-frame-options'], 'DENY')
   const client = await app.inject({ url: '/nowhere?x=1' })
   t.equal(client.statusCode, 404)
   t.same(client.json(), { error: 'not_found', error_description: 'no route for GET /nowhere' })
+  t.equal(client.headers['x-content-type-options'], 'nosniff')
 })
 
 t.test('the demo API answers errors as RFC 9457 problem details, as a product API would', async (t) => {

@@ -11,8 +11,8 @@ import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify'
 import { Pool } from 'undici'
 import { buildApp } from '../src/app.js'
 import { loadConfig } from '../src/config.js'
-import { mintToken } from '../src/keys/format.js'
 import { lookUpKey } from '../src/keys/lookup.js'
+import { createManualKey } from '../src/keys/manual.js'
 import { bearerToken } from '../src/mcp/bearer.js'
 
 const port = Number(process.argv[2])
@@ -43,20 +43,15 @@ const account = await app.store.accounts.create({
   ownerId: user.id,
   createdAt: app.now(),
 })
-const key = mintToken('kg_')
-await app.store.keys.insert({
+const key = await createManualKey(app.store, app.config.keyPrefix, {
   accountId: account.id,
   userId: user.id,
   name: 'bench',
-  keyHash: key.hash,
-  displayPrefix: key.displayPrefix,
   scopes: ['read', 'write'],
-  resource: null,
-  clientId: null,
-  grantId: null,
-  familyId: null,
-  createdAt: app.now(),
   expiresAt: null,
+  now: app.now(),
+  ip: null,
+  via: 'cli',
 })
 for (let i = 0; i < 5; i++)
   await app.store.notes.create({

@@ -100,6 +100,9 @@ function checkBatch(raw: unknown[]): void {
 
 type Parsed = { batch: boolean; messages: JSONRPCMessage[]; requests: JSONRPCRequest[] }
 
+/** The id an error about the whole body answers with: the request's, when it is the only one. */
+const singleId = ({ batch, requests }: Parsed): RequestId => (!batch && requests.length === 1 ? requests[0]!.id : null)
+
 /** The body as JSON-RPC messages, each checked by the SDK's JSON-RPC schema. */
 function parseMessages(body: string): Parsed {
   let parsed: unknown
@@ -123,10 +126,10 @@ function parseMessages(body: string): Parsed {
 }
 
 /** initialize comes alone; anything else names a supported protocol version, if any. */
-function checkProtocolVersion(req: FastifyRequest, { batch, messages, requests }: Parsed): void {
-  const single = !batch && requests.length === 1 ? requests[0]!.id : null
-  if (requests.some((m) => m.method === 'initialize')) {
-    if (messages.length > 1)
+function checkProtocolVersion(req: FastifyRequest, parsed: Parsed): void {
+  const single = singleId(parsed)
+  if (parsed.requests.some((m) => m.method === 'initialize')) {
+    if (parsed.messages.length > 1)
       throw new JsonRpcError(400, -32600, 'Invalid Request: Only one initialization request is allowed', single)
     return
   }
@@ -240,45 +243,50 @@ export default async function mcpRoutes(app: FastifyInstance): Promise<void> {
   // Every handler ends well within the upstream time-out; this only guards against one that does not.
   const deadlineMs = app.config.upstreamTimeoutMs + 5000
 
-  app.post('/mcp', { bodyLimit: app.config.mcpMaxBodyBytes, config: routeConfig }, async (req, reply) => {
-    checkHost(policy, req)
-    const { key, token } = await authenticate(app, req)
-    checkAccept(req)
-    checkContentType(req)
-    const parsed = parseMessages(req.body as string)
-    checkProtocolVersion(req, parsed)
-    const { messages, requests, batch } = parsed
-    const authInfo = { token, clientId: key.clientId ?? '', scopes: key.scopes }
-    const notifications = messages.filter((m): m is JSONRPCNotification => 'method' in m && !('id' in m))
-    if (requests.length === 0) {
-      // Notifications (and stray responses) only: accepted, nothing to answer.
-      transport.notify(notifications, { authInfo })
-      return reply.code(202).send()
-    }
-    let toolDefs: ToolDef[]
-    try {
-      toolDefs = await tools.tools()
-    } catch (err) {
-      req.log.error({ err }, 'the OpenAPI document could not be loaded')
-      const message = "The upstream API's OpenAPI document could not be loaded; try again later."
-      // Not an internal detail: the client should know to retry.
-      throw new JsonRpcError(503, -32603, message, !batch && requests.length === 1 ? requests[0]!.id : null, {
-        expose: true,
-      })
-    }
-    checkToolScope(app, key, requests, toolDefs)
-    if (notifications.length > 0) transport.notify(notifications, { authInfo })
-    // A client that goes away cancels its requests, and with them the upstream calls.
-    const exchange = transport.exchange(requests, { authInfo }, deadlineMs)
-    const gone = () => void (reply.raw.writableEnded || exchange.cancel())
-    reply.raw.once('close', gone)
-    const answers = await exchange.answers
-    reply.raw.off('close', gone)
-    if (sse) {
-      reply.code(200).header('content-type', 'text/event-stream').header('cache-control', 'no-cache, no-transform')
-      return reply.send(answers.map((a) => `event: message\ndata: ${JSON.stringify(a)}\n\n`).join(''))
-    }
-    reply.code(200).header('content-type', 'application/json').header('cache-control', 'no-store')
-    return reply.send(JSON.stringify(batch ? answers : answers[0]))
-  })
+  // The body is text: the content-type parser above keeps it unparsed.
+  app.post<{ Body: string }>(
+    '/mcp',
+    { bodyLimit: app.config.mcpMaxBodyBytes, config: routeConfig },
+    async (req, reply) => {
+      checkHost(policy, req)
+      const { key, token } = await authenticate(app, req)
+      checkAccept(req)
+      checkContentType(req)
+      const parsed = parseMessages(req.body)
+      checkProtocolVersion(req, parsed)
+      const { messages, requests, batch } = parsed
+      const authInfo = { token, clientId: key.clientId ?? '', scopes: key.scopes }
+      const notifications = messages.filter((m): m is JSONRPCNotification => 'method' in m && !('id' in m))
+      if (requests.length === 0) {
+        // Notifications (and stray responses) only: accepted, nothing to answer.
+        transport.notify(notifications, { authInfo })
+        return reply.code(202).send()
+      }
+      let toolDefs: ToolDef[]
+      try {
+        toolDefs = await tools.tools()
+      } catch (err) {
+        req.log.error({ err }, 'the OpenAPI document could not be loaded')
+        const message = "The upstream API's OpenAPI document could not be loaded; try again later."
+        // Not an internal detail: the client should know to retry.
+        throw new JsonRpcError(503, -32603, message, singleId(parsed), {
+          expose: true,
+        })
+      }
+      checkToolScope(app, key, requests, toolDefs)
+      if (notifications.length > 0) transport.notify(notifications, { authInfo })
+      // A client that goes away cancels its requests, and with them the upstream calls.
+      const exchange = transport.exchange(requests, { authInfo }, deadlineMs)
+      const gone = () => void (reply.raw.writableEnded || exchange.cancel())
+      reply.raw.once('close', gone)
+      const answers = await exchange.answers
+      reply.raw.off('close', gone)
+      if (sse) {
+        reply.code(200).header('content-type', 'text/event-stream').header('cache-control', 'no-cache, no-transform')
+        return reply.send(answers.map((a) => `event: message\ndata: ${JSON.stringify(a)}\n\n`).join(''))
+      }
+      reply.code(200).header('content-type', 'application/json').header('cache-control', 'no-store')
+      return reply.send(JSON.stringify(batch ? answers : answers[0]))
+    },
+  )
 }

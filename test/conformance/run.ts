@@ -13,7 +13,7 @@ import { join } from 'node:path'
 import { buildApp } from '../../src/app.js'
 import { loadConfig } from '../../src/config.js'
 import { hashPassword } from '../../src/crypto/password.js'
-import { mintToken } from '../../src/keys/format.js'
+import { createManualKey } from '../../src/keys/manual.js'
 import { Browser, freePort } from '../support/http.js'
 
 const SCENARIOS = (
@@ -42,20 +42,15 @@ const account = await app.store.accounts.create({
   ownerId: user.id,
   createdAt: app.now(),
 })
-const key = mintToken('kg_')
-await app.store.keys.insert({
+const key = await createManualKey(app.store, app.config.keyPrefix, {
   accountId: account.id,
   userId: user.id,
   name: 'conformance',
-  keyHash: key.hash,
-  displayPrefix: key.displayPrefix,
   scopes: ['read', 'write'],
-  resource: null,
-  clientId: null,
-  grantId: null,
-  familyId: null,
-  createdAt: app.now(),
   expiresAt: null,
+  now: app.now(),
+  ip: null,
+  via: 'cli',
 })
 
 const proxyPort = await freePort()

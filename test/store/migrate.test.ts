@@ -73,6 +73,20 @@ t.test('keygate migrate: pending, applied once, then up to date', async (t) => {
   t.same([wrong.code, wrong.err], [1, ['keygate: unknown option --down for migrate']])
 })
 
+t.test('a migration that fails says which and why, applies nothing, and stops start-up', async (t) => {
+  const dir = tempDir(t)
+  // A table of the same name but another shape: 0001's indexes on api_keys cannot be made.
+  await runSql(dir, ['CREATE TABLE api_keys (id INTEGER PRIMARY KEY);'])
+  const env = testEnv(dir)
+  const failed = await cli(env, 'migrate')
+  t.equal(failed.code, 1)
+  t.match(failed.err, [/^keygate: migration 0001-baseline failed: .*account_id/])
+  t.same((await cli(env, 'migrate', '--status')).out, ['0001-baseline  pending'], 'nothing recorded')
+  await t.rejects(buildApp(testConfig(dir)), { message: /^migration 0001-baseline failed/ }, 'keygate does not start')
+  const users = await cli(env, 'user', 'add', '--email', 'a@example.com', '--password', 'long enough')
+  t.same([users.code, users.err], [1, failed.err], 'every command refuses the same way until it is mended')
+})
+
 t.test(`a database made by keygate 0.1.0 is adopted with every row kept (${DIALECT})`, async (t) => {
   const dir = tempDir(t)
   const key = mintToken('kg_')

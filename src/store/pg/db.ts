@@ -48,6 +48,12 @@ export async function openPool(url: string, schema?: string): Promise<pg.Pool> {
   return pool
 }
 
+/**
+ * PostgreSQL text cannot hold U+0000 (the query fails); no stored value holds one, so a
+ * lookup by such a client-sent string finds nothing, as it does on SQLite.
+ */
+export const holdsNul = (text: string): boolean => text.includes('\u0000')
+
 type PgError = Error & { code?: string; constraint?: string }
 
 /** Maps constraint violations to the store's error types, like the SQLite store. */

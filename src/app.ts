@@ -182,6 +182,18 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
     if (building) checkRouteKind(route)
   })
   const store = options.store ?? (await createStore(config))
+  try {
+    await assemble(app, config, store, options)
+  } catch (err) {
+    // Nothing will close the app: its own store (a pool, on a database server) closes here.
+    if (!options.store) await store.close().catch(() => undefined)
+    throw err
+  }
+  building = false
+  return app
+}
+
+async function assemble(app: FastifyInstance, config: Config, store: Store, options: AppOptions): Promise<void> {
   await app.register(context, { config, store, clock: options.clock ?? Date.now, closeStore: !options.store })
   await app.register(formbody, { bodyLimit: 64 * 1024 })
   await app.register(metrics)
@@ -242,6 +254,4 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
   })
 
   if (!config.upstream) await app.register(demoApi)
-  building = false
-  return app
 }

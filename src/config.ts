@@ -28,7 +28,7 @@ const envSchema = z.object({
   KEYGATE_DB: z.string().min(1).default('./data/keygate.db'),
   KEYGATE_DATABASE_URL: z
     .string()
-    .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL')
+    .regex(/^(postgres(ql)?|mysql):\/\//, 'must be a postgres:// or mysql:// URL')
     .optional(),
   KEYGATE_DATABASE_SCHEMA: z
     .string()
@@ -95,9 +95,12 @@ export type Config = {
   /** The MCP resource: ISSUER + "/mcp" (RFC 9728 resource, RFC 8707 audience). */
   resource: string
   dbPath: string
-  /** PostgreSQL connection URL; when set, PostgreSQL is the store instead of SQLite. */
+  /** A postgres:// or mysql:// URL; when set, that database is the store instead of SQLite. */
   databaseUrl: string | undefined
-  /** PostgreSQL schema for keygate's tables (created if missing); default: the search_path. */
+  /**
+   * Where keygate's tables live, created if missing: a PostgreSQL schema (default: the
+   * search_path) or a MySQL database (default: the URL's).
+   */
   databaseSchema: string | undefined
   metrics: boolean
   secret: string

@@ -64,7 +64,7 @@ t.test('bad values stop start-up with one line naming the variable', async (t) =
     [{ KEYGATE_ALWAYS_SCOPES: 'admin' }, 'KEYGATE_ALWAYS_SCOPES: admin is not in KEYGATE_SCOPES'],
     [{ KEYGATE_LOG_LEVEL: 'loud' }, 'KEYGATE_LOG_LEVEL: '],
     [{ KEYGATE_TRUST_PROXY: 'yes' }, 'KEYGATE_TRUST_PROXY: '],
-    [{ KEYGATE_DATABASE_URL: 'mysql://localhost/db' }, 'KEYGATE_DATABASE_URL: must be a postgres:// URL'],
+    [{ KEYGATE_DATABASE_URL: 'mongodb://localhost/db' }, 'KEYGATE_DATABASE_URL: must be a postgres:// or mysql:// URL'],
     [
       { KEYGATE_DATABASE_SCHEMA: 'Keygate; DROP TABLE users' },
       'KEYGATE_DATABASE_SCHEMA: must be a lowercase SQL identifier',

@@ -27,30 +27,58 @@ export class TestClock {
   }
 }
 
-/** Set to a PostgreSQL URL to run every store-touching test against PostgreSQL (npm run test:pg). */
+/**
+ * Set to a postgres:// or mysql:// URL to run every store-touching test against that
+ * database (npm run test:pg, npm run test:mysql).
+ */
 export const TEST_DATABASE_URL = process.env.KEYGATE_TEST_DATABASE_URL
+export const TEST_DIALECT: 'sqlite' | 'postgres' | 'mysql' = !TEST_DATABASE_URL
+  ? 'sqlite'
+  : TEST_DATABASE_URL.startsWith('mysql:')
+    ? 'mysql'
+    : 'postgres'
 
-/** The PostgreSQL schema of a test directory: one per test, dropped when the test ends. */
+/** The PostgreSQL schema or MySQL database of a test directory: one per test, dropped when the test ends. */
 export function schemaFor(dir: string): string {
   return `kgt_${createHash('sha256').update(dir).digest('hex').slice(0, 20)}`
+}
+
+/** Runs statements on the test database's server, outside keygate (set-up and clean-up). */
+export async function onTestServer(statements: string[], schema?: string): Promise<void> {
+  if (TEST_DIALECT === 'mysql') {
+    const { default: mysql } = await import('mysql2/promise')
+    const connection = await mysql.createConnection({ uri: TEST_DATABASE_URL, ...(schema ? { database: schema } : {}) })
+    try {
+      for (const statement of statements) await connection.query(statement)
+    } finally {
+      await connection.end()
+    }
+    return
+  }
+  const { default: pg } = await import('pg')
+  const client = new pg.Client({
+    connectionString: TEST_DATABASE_URL,
+    ...(schema ? { options: `-c search_path=${schema}` } : {}),
+  })
+  await client.connect()
+  try {
+    for (const statement of statements) await client.query(statement)
+  } finally {
+    await client.end()
+  }
 }
 
 export function tempDir(t: Test): string {
   const dir = mkdtempSync(join(tmpdir(), 'keygate-test-'))
   t.teardown(async () => {
     rmSync(dir, { recursive: true, force: true })
-    if (TEST_DATABASE_URL) {
-      const { default: pg } = await import('pg')
-      const client = new pg.Client({ connectionString: TEST_DATABASE_URL })
-      await client.connect()
-      await client.query(`DROP SCHEMA IF EXISTS ${schemaFor(dir)} CASCADE`)
-      await client.end()
-    }
+    if (TEST_DIALECT === 'postgres') await onTestServer([`DROP SCHEMA IF EXISTS ${schemaFor(dir)} CASCADE`])
+    if (TEST_DIALECT === 'mysql') await onTestServer([`DROP DATABASE IF EXISTS ${schemaFor(dir)}`])
   })
   return dir
 }
 
-/** The environment of a test instance: a SQLite file in `dir`, or a PostgreSQL schema of its own. */
+/** The environment of a test instance: a SQLite file in `dir`, or a schema (database) of its own. */
 export function testEnv(dir: string, env: Record<string, string> = {}): Record<string, string> {
   const store: Record<string, string> = TEST_DATABASE_URL
     ? { KEYGATE_DATABASE_URL: TEST_DATABASE_URL, KEYGATE_DATABASE_SCHEMA: schemaFor(dir) }

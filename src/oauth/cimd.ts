@@ -15,6 +15,8 @@ import type { Client } from '../store/types.js'
 import { clientName, MAX_NAME, MAX_REDIRECT_URIS, redirectUris } from './client-metadata.js'
 
 const MAX_BYTES = 5 * 1024
+/** The longest client_id a database stores (docs/storage.md): MySQL indexes at most 512 characters. */
+export const MAX_CLIENT_ID_LENGTH = 512
 const MIN_CACHE_SECONDS = 60
 const MAX_CACHE_SECONDS = 86400
 const DEFAULT_CACHE_SECONDS = 300
@@ -193,6 +195,8 @@ export function metadataDocuments(app: FastifyInstance): MetadataDocuments {
       const cached = cache.get(url)
       if (cached && cached.until > now) return cached.client
       try {
+        if (url.length > MAX_CLIENT_ID_LENGTH)
+          throw new CimdError(`its URL is longer than ${MAX_CLIENT_ID_LENGTH} characters`)
         const { doc, seconds } = await fetchDocument(url)
         const valid = validate(url, doc)
         const client = await app.store.clients.upsert(

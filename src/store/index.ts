@@ -1,15 +1,67 @@
-// Chooses the store: PostgreSQL when KEYGATE_DATABASE_URL is set, else the SQLite file.
+// The store: one implementation over Kysely (a module per concern), on the database the
+// configuration names: SQLite by default, PostgreSQL or MySQL/MariaDB by KEYGATE_DATABASE_URL.
 import type { Config } from '../config.js'
-import type { MigrationTarget } from './migrate.js'
+import { audit } from './audit.js'
+import { clients, consents } from './clients.js'
+import type { Database } from './database.js'
+import { accounts, users } from './identity.js'
+import { keys } from './keys.js'
+import { migrateToLatest, migrationStatus } from './migrate.js'
+import { notes } from './notes.js'
+import { refreshTokens } from './refresh.js'
+import { sessions, signins } from './sessions.js'
 import type { Store } from './types.js'
 
-export async function createStore(config: Config): Promise<Store> {
-  if (config.databaseUrl) {
-    const { createPgStore } = await import('./pg/index.js')
-    return createPgStore(config.databaseUrl, config.databaseSchema)
+/** Opens the configured database; its schema is not touched. */
+export async function openDatabase(
+  config: Pick<Config, 'databaseUrl' | 'databaseSchema' | 'dbPath'>,
+): Promise<Database> {
+  const url = config.databaseUrl
+  if (url?.startsWith('mysql:')) {
+    const { mysqlDatabase } = await import('./dialects/mysql.js')
+    return mysqlDatabase(url, config.databaseSchema)
   }
-  const { createSqliteStore } = await import('./sqlite/index.js')
-  return createSqliteStore(config.dbPath)
+  if (url) {
+    const { postgresDatabase } = await import('./dialects/postgres.js')
+    return postgresDatabase(url, config.databaseSchema)
+  }
+  const { sqliteDatabase } = await import('./dialects/sqlite.js')
+  return sqliteDatabase(config.dbPath)
+}
+
+/** The store's modules over an open database whose schema is up to date. */
+export function storeOver(database: Database): Store {
+  return {
+    users: users(database),
+    accounts: accounts(database),
+    clients: clients(database),
+    consents: consents(database),
+    keys: keys(database),
+    refresh: refreshTokens(database),
+    audit: audit(database),
+    notes: notes(database),
+    signins: signins(database),
+    sessions: sessions(database),
+    async ping() {
+      const { rows } = await database.db.executeQuery<{ one: number }>({
+        ...database.db.selectNoFrom((eb) => eb.lit(1).as('one')).compile(),
+      })
+      return rows.length === 1
+    },
+    close: () => database.close(),
+  }
+}
+
+/** Opens the database, applies pending migrations, and answers the store. */
+export async function createStore(config: Pick<Config, 'databaseUrl' | 'databaseSchema' | 'dbPath'>): Promise<Store> {
+  const database = await openDatabase(config)
+  try {
+    await migrateToLatest(database, config.databaseSchema)
+  } catch (err) {
+    await database.close()
+    throw err
+  }
+  return storeOver(database)
 }
 
 /**
@@ -17,30 +69,16 @@ export async function createStore(config: Config): Promise<Store> {
  * migration as applied (with when) or pending, and applies nothing.
  */
 export async function migrateCommand(config: Config, status: boolean, out: (line: string) => void): Promise<void> {
-  const { migrateToLatest, migrationStatus, postgresTarget, sqliteTarget } = await import('./migrate.js')
-  let target: MigrationTarget
-  let close: () => Promise<void>
-  if (config.databaseUrl) {
-    const { ensureSchema, poolFor } = await import('./pg/db.js')
-    const pool = poolFor(config.databaseUrl, config.databaseSchema)
-    if (!status) await ensureSchema(pool, config.databaseSchema)
-    target = postgresTarget(pool, config.databaseSchema)
-    close = () => pool.end()
-  } else {
-    const { openFile } = await import('./sqlite/db.js')
-    const db = openFile(config.dbPath)
-    target = sqliteTarget(db)
-    close = async () => void db.close()
-  }
+  const database = await openDatabase(config)
   try {
     if (status) {
-      for (const m of await migrationStatus(target))
+      for (const m of await migrationStatus(database, config.databaseSchema))
         out(`${m.name}  ${m.appliedAt ? `applied ${m.appliedAt.toISOString()}` : 'pending'}`)
       return
     }
-    const applied = await migrateToLatest(target)
+    const applied = await migrateToLatest(database, config.databaseSchema)
     out(applied.length ? `keygate: applied ${applied.join(', ')}` : 'keygate: the database is up to date')
   } finally {
-    await close()
+    await database.close()
   }
 }

@@ -1,24 +1,14 @@
 // Versioned migrations (docs/storage.md): one history, `migrations/NNNN-name.<dialect>.sql`,
-// applied with Kysely's migrator and recorded in its kysely_migration table. Instances that
-// start together never apply one twice: SQLite runs them all in one BEGIN IMMEDIATE
-// transaction (one writer), PostgreSQL under the migrator's advisory lock, each migration
-// in a transaction.
+// applied with Kysely's migrator and recorded in the keygate_migration table. Instances that
+// start together never apply one twice: on SQLite the migrator runs them all in one
+// transaction begun IMMEDIATE (one writer); on PostgreSQL in a transaction under its
+// advisory lock; on MySQL under GET_LOCK (MySQL's DDL is not transactional: a migration
+// that fails half-way is named, and the next start tries it again).
 import { readdirSync, readFileSync } from 'node:fs'
-import type Database from 'better-sqlite3'
-import {
-  Kysely,
-  type Migration,
-  type MigrationInfo,
-  type MigrationProvider,
-  Migrator,
-  PostgresDialect,
-  SqliteDialect,
-  sql,
-} from 'kysely'
-import type pg from 'pg'
+import { type Migration, type MigrationInfo, type MigrationProvider, Migrator, sql } from 'kysely'
 import { repoPath } from '../paths.js'
-
-export type DialectName = 'sqlite' | 'postgres'
+import type { Database, DialectName } from './database.js'
+import type { Collations } from './dialects/mysql.js'
 
 const DIR = repoPath('migrations')
 
@@ -33,21 +23,32 @@ export function statements(text: string): string[] {
     .filter(Boolean)
 }
 
+/**
+ * A MySQL migration's text with the server's collations in place of `{{exact}}` and
+ * `{{caseless}}` (MariaDB and MySQL 8 name their NO PAD collations differently).
+ */
+export function withCollations(text: string, collations: Collations): string {
+  return text.replaceAll('{{exact}}', collations.exact).replaceAll('{{caseless}}', collations.caseless)
+}
+
 /** The migrations of one dialect, by name (`0001-baseline`), from the migrations folder. */
 class SqlFiles implements MigrationProvider {
-  readonly dialect: DialectName
+  readonly #dialect: DialectName
+  readonly #collations: Collations | undefined
 
-  constructor(dialect: DialectName) {
-    this.dialect = dialect
+  constructor(dialect: DialectName, collations?: Collations) {
+    this.#dialect = dialect
+    this.#collations = collations
   }
 
   async getMigrations(): Promise<Record<string, Migration>> {
-    const suffix = `.${this.dialect}.sql`
+    const suffix = `.${this.#dialect}.sql`
     const migrations: Record<string, Migration> = {}
     for (const file of readdirSync(DIR)
       .filter((f) => f.endsWith(suffix))
       .sort()) {
-      const text = readFileSync(`${DIR}/${file}`, 'utf8')
+      let text = readFileSync(`${DIR}/${file}`, 'utf8')
+      if (this.#collations) text = withCollations(text, this.#collations)
       migrations[file.slice(0, -suffix.length)] = {
         async up(db) {
           for (const statement of statements(text)) await sql.raw(statement).execute(db)
@@ -58,67 +59,35 @@ class SqlFiles implements MigrationProvider {
   }
 }
 
-export type MigrationTarget = {
-  dialect: DialectName
-  /** Runs `fn` with the migrator, under the lock that keeps instances from migrating twice. */
-  withMigrator<T>(fn: (migrator: Migrator) => Promise<T>): Promise<T>
-}
-
-/**
- * The SQLite database's migrations, on the store's own connection (better-sqlite3 is one
- * connection; the Kysely instance is never destroyed, which would close it).
- */
-export function sqliteTarget(db: Database.Database): MigrationTarget {
-  const kysely = new Kysely<unknown>({ dialect: new SqliteDialect({ database: db }) })
-  const migrator = new Migrator({ db: kysely, provider: new SqlFiles('sqlite') })
-  return {
-    dialect: 'sqlite',
-    async withMigrator(fn) {
-      // Kysely runs SQLite migrations outside a transaction; this one makes them atomic and
-      // takes the write lock first, so another process waits (busy_timeout) and then finds
-      // them applied.
-      db.exec('BEGIN IMMEDIATE')
-      try {
-        const result = await fn(migrator)
-        db.exec('COMMIT')
-        return result
-      } catch (err) {
-        db.exec('ROLLBACK')
-        throw err
-      }
-    },
-  }
-}
-
-/** PostgreSQL's migrations, in `schema` when one is set (the pool's search_path names it). */
-export function postgresTarget(pool: pg.Pool, schema?: string): MigrationTarget {
-  const kysely = new Kysely<unknown>({ dialect: new PostgresDialect({ pool }) })
-  const migrator = new Migrator({
-    db: kysely,
-    provider: new SqlFiles('postgres'),
-    ...(schema ? { migrationTableSchema: schema } : {}),
+function migratorOf(database: Database & { collations?: Collations }, schema?: string): Migrator {
+  return new Migrator({
+    db: database.db,
+    provider: new SqlFiles(database.dialect, database.collations),
+    // keygate's own names: a product's database may hold Kysely's default tables already.
+    migrationTableName: 'keygate_migration',
+    migrationLockTableName: 'keygate_migration_lock',
+    // PostgreSQL: the migration tables live in keygate's schema (the pool's search_path).
+    ...(schema && database.dialect === 'postgres' ? { migrationTableSchema: schema } : {}),
   })
-  return { dialect: 'postgres', withMigrator: (fn) => fn(migrator) }
 }
 
 /** Applies every pending migration; the names applied now, in order. */
-export async function migrateToLatest(target: MigrationTarget): Promise<string[]> {
-  return target.withMigrator(async (migrator) => {
-    const { error, results } = await migrator.migrateToLatest()
-    const failed = results?.find((r) => r.status === 'Error')
-    if (error) {
-      const name = failed ? ` ${failed.migrationName}` : ''
-      throw new Error(`migration${name} failed: ${error instanceof Error ? error.message : String(error)}`)
-    }
-    return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName)
-  })
+export async function migrateToLatest(database: Database, schema?: string): Promise<string[]> {
+  const { error, results } = await migratorOf(database, schema).migrateToLatest()
+  const failed = results?.find((r) => r.status === 'Error')
+  if (error) {
+    const name = failed ? ` ${failed.migrationName}` : ''
+    throw new Error(`migration${name} failed: ${error instanceof Error ? error.message : String(error)}`)
+  }
+  return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName)
 }
 
 export type MigrationState = { name: string; appliedAt: Date | null }
 
 /** Every migration keygate knows, applied (with when) or pending. */
-export async function migrationStatus(target: MigrationTarget): Promise<MigrationState[]> {
-  return target.withMigrator(async (migrator) =>
-    (await migrator.getMigrations()).map((m: MigrationInfo) => ({ name: m.name, appliedAt: m.executedAt ?? null })),
-  )
+export async function migrationStatus(database: Database, schema?: string): Promise<MigrationState[]> {
+  return (await migratorOf(database, schema).getMigrations()).map((m: MigrationInfo) => ({
+    name: m.name,
+    appliedAt: m.executedAt ?? null,
+  }))
 }

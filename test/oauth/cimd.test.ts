@@ -47,6 +47,7 @@ async function documentServer(t: Test, extraRedirect?: string) {
       setTimeout(() => json(doc(path)), 1500)
       return
     }
+    if (path.startsWith('/long/')) return json(doc(path))
     if (path === '/redirect.json') return res.writeHead(302, { location: '/good.json' }).end()
     if (path === '/notjson.json') return res.writeHead(200).end('<html>')
     if (path === '/secret.json') return json(doc(path, { token_endpoint_auth_method: 'client_secret_basic' }))
@@ -115,6 +116,8 @@ t.test('bad documents are refused with a clear error page, never a redirect', as
     ['/notjson.json', 'it is not valid JSON'],
     ['/missing.json', 'it answered HTTP 404'],
     ['/secret.json', 'token_endpoint_auth_method client_secret_basic is not supported (only &quot;none&quot;)'],
+    // Longer than any database stores a client_id (the document itself would be fine).
+    [`/long/${'l'.repeat(520)}.json`, 'its URL is longer than 512 characters'],
   ]
   for (const [path, reason] of cases) {
     const res = await app.inject({
@@ -126,6 +129,10 @@ t.test('bad documents are refused with a clear error page, never a redirect', as
     t.match(res.body, `client metadata document at ${docs.base}${path} was refused: ${reason}.`, path)
   }
   t.notOk(docs.fetches.includes('/good.json'), 'the redirect was not followed')
+  t.notOk(
+    docs.fetches.some((f) => f.startsWith('/long/')),
+    'a URL too long to be a client_id is not fetched',
+  )
 })
 
 t.test('private addresses are refused when the development setting is off', async (t) => {

@@ -1,20 +1,30 @@
 // Versioned migrations: applied at start and by `keygate migrate`, listed by
 // `keygate migrate --status`, and a database made by keygate 0.1.0 (its schema, a row in
-// every table) is adopted in place with nothing lost. On SQLite, and on PostgreSQL with
-// npm run test:pg.
+// every table) is adopted in place with nothing lost. On SQLite, on PostgreSQL (npm run
+// test:pg) and on MySQL/MariaDB (npm run test:mysql), which keygate 0.1.0 did not support:
+// there the same rows are loaded into a database made by migration 0001.
 import { readFileSync } from 'node:fs'
 import Database from 'better-sqlite3'
-import t from 'tap'
+import t, { type Test as Tap } from 'tap'
 import { buildApp } from '../../src/app.js'
 import { main } from '../../src/cli.js'
 import { hashPassword } from '../../src/crypto/password.js'
 import { mintToken, refreshPrefix } from '../../src/keys/format.js'
 import { repoPath } from '../../src/paths.js'
-import { statements } from '../../src/store/migrate.js'
-import { schemaFor, TEST_DATABASE_URL, TEST_SCRYPT_COST, TestClock, tempDir, testConfig, testEnv } from '../helper.js'
+import { collationsFor } from '../../src/store/dialects/mysql.js'
+import { statements, withCollations } from '../../src/store/migrate.js'
+import {
+  onTestServer,
+  schemaFor,
+  TEST_DIALECT,
+  TEST_SCRYPT_COST,
+  TestClock,
+  tempDir,
+  testConfig,
+  testEnv,
+} from '../helper.js'
 import { INJECT_HEADERS, rpc } from '../support/mcp.js'
 
-const DIALECT = TEST_DATABASE_URL ? 'postgres' : 'sqlite'
 const fixture = (name: string) => readFileSync(repoPath('test', 'fixtures', 'v0.1.0', name), 'utf8')
 
 async function cli(env: Record<string, string>, ...argv: string[]) {
@@ -24,26 +34,22 @@ async function cli(env: Record<string, string>, ...argv: string[]) {
   return { code, out, err }
 }
 
-/** Runs SQL on the test's database directly, as keygate 0.1.0 would have left it. */
+/** Runs SQL on the test's database directly, as keygate 0.1.0 (or another tool) would have. */
 async function runSql(dir: string, texts: string[]): Promise<void> {
-  if (TEST_DATABASE_URL) {
-    const { default: pg } = await import('pg')
-    const client = new pg.Client({ connectionString: TEST_DATABASE_URL, options: `-c search_path=${schemaFor(dir)}` })
-    await client.connect()
+  if (TEST_DIALECT === 'sqlite') {
+    const db = new Database(`${dir}/keygate.db`)
     try {
-      await client.query(`CREATE SCHEMA IF NOT EXISTS ${schemaFor(dir)}`)
-      for (const text of texts) for (const statement of statements(text)) await client.query(statement)
+      for (const text of texts) db.exec(text)
     } finally {
-      await client.end()
+      db.close()
     }
     return
   }
-  const db = new Database(`${dir}/keygate.db`)
-  try {
-    for (const text of texts) db.exec(text)
-  } finally {
-    db.close()
-  }
+  const schema = schemaFor(dir)
+  await onTestServer([
+    TEST_DIALECT === 'mysql' ? `CREATE DATABASE IF NOT EXISTS ${schema}` : `CREATE SCHEMA IF NOT EXISTS ${schema}`,
+  ])
+  await onTestServer(texts.flatMap(statements), schema)
 }
 
 t.test('statements are split at a semicolon ending a line, comments dropped', async (t) => {
@@ -55,6 +61,16 @@ t.test('statements are split at a semicolon ending a line, comments dropped', as
     statements("INSERT INTO a VALUES ('x;y');"),
     ["INSERT INTO a VALUES ('x;y')"],
     'a semicolon inside a line stays',
+  )
+})
+
+t.test("MySQL's migrations name the server's NO PAD collations", async (t) => {
+  const mariadb = collationsFor('10.11.19-MariaDB-0+deb12u1')
+  t.same(mariadb, { exact: 'utf8mb4_nopad_bin', caseless: 'utf8mb4_unicode_nopad_ci' })
+  t.same(collationsFor('8.0.40'), { exact: 'utf8mb4_0900_bin', caseless: 'utf8mb4_0900_as_ci' })
+  t.equal(
+    withCollations('email VARCHAR(320) COLLATE {{caseless}}) COLLATE={{exact}}; {{exact}}', mariadb),
+    'email VARCHAR(320) COLLATE utf8mb4_unicode_nopad_ci) COLLATE=utf8mb4_nopad_bin; utf8mb4_nopad_bin',
   )
 })
 
@@ -75,19 +91,28 @@ t.test('keygate migrate: pending, applied once, then up to date', async (t) => {
 
 t.test('a migration that fails says which and why, applies nothing, and stops start-up', async (t) => {
   const dir = tempDir(t)
-  // A table of the same name but another shape: 0001's indexes on api_keys cannot be made.
-  await runSql(dir, ['CREATE TABLE api_keys (id INTEGER PRIMARY KEY);'])
+  // A table of the same name but another shape: 0001's indexes on api_keys (SQLite,
+  // PostgreSQL) or the foreign key refresh_tokens -> api_keys (MySQL) cannot be made.
+  await runSql(dir, [
+    TEST_DIALECT === 'mysql'
+      ? 'CREATE TABLE api_keys (id VARCHAR(10) PRIMARY KEY);'
+      : 'CREATE TABLE api_keys (id INTEGER PRIMARY KEY);',
+  ])
   const env = testEnv(dir)
   const failed = await cli(env, 'migrate')
   t.equal(failed.code, 1)
-  t.match(failed.err, [/^keygate: migration 0001-baseline failed: .*account_id/])
+  t.match(failed.err, [
+    TEST_DIALECT === 'mysql'
+      ? /^keygate: migration 0001-baseline failed: .*foreign key/i
+      : /^keygate: migration 0001-baseline failed: .*account_id/,
+  ])
   t.same((await cli(env, 'migrate', '--status')).out, ['0001-baseline  pending'], 'nothing recorded')
   await t.rejects(buildApp(testConfig(dir)), { message: /^migration 0001-baseline failed/ }, 'keygate does not start')
   const users = await cli(env, 'user', 'add', '--email', 'a@example.com', '--password', 'long enough')
   t.same([users.code, users.err], [1, failed.err], 'every command refuses the same way until it is mended')
 })
 
-t.test(`a database made by keygate 0.1.0 is adopted with every row kept (${DIALECT})`, async (t) => {
+t.test(`a database made by keygate 0.1.0 is adopted with every row kept (${TEST_DIALECT})`, async (t) => {
   const dir = tempDir(t)
   const key = mintToken('kg_')
   const refresh = mintToken(refreshPrefix('kg_'))
@@ -95,13 +120,25 @@ t.test(`a database made by keygate 0.1.0 is adopted with every row kept (${DIALE
     .replace('{{PASSWORD_HASH}}', await hashPassword('correct horse battery', TEST_SCRYPT_COST))
     .replace('{{KEY_HASH}}', key.hash)
     .replace('{{REFRESH_HASH}}', refresh.hash)
-  const texts = TEST_DATABASE_URL
-    ? [fixture('schema.postgres.sql'), data, fixture('sequences.postgres.sql')]
-    : [fixture('schema.sqlite.sql'), data]
-  await runSql(dir, texts)
+  if (TEST_DIALECT === 'mysql') {
+    // No 0.1.0 schema: migration 0001 makes the tables, and the same rows go in.
+    t.same((await cli(testEnv(dir), 'migrate')).out, ['keygate: applied 0001-baseline'])
+    await runSql(dir, [data])
+    return checkKept(t, dir, key.token, refresh.hash)
+  }
+  await runSql(
+    dir,
+    TEST_DIALECT === 'postgres'
+      ? [fixture('schema.postgres.sql'), data, fixture('sequences.postgres.sql')]
+      : [fixture('schema.sqlite.sql'), data],
+  )
+  t.same((await cli(testEnv(dir), 'migrate', '--status')).out, ['0001-baseline  pending'], 'not yet recorded')
+  return checkKept(t, dir, key.token, refresh.hash)
+})
 
+/** Starts keygate on the database holding data.sql's rows, and finds every one of them. */
+async function checkKept(t: Tap, dir: string, token: string, refreshHash: string) {
   const env = testEnv(dir)
-  t.same((await cli(env, 'migrate', '--status')).out, ['0001-baseline  pending'], 'not yet recorded')
   const app = await buildApp(testConfig(dir, { KEYGATE_ACCESS_TTL: '3600' }), { clock: new TestClock().now })
   t.teardown(() => app.close())
   t.match((await cli(env, 'migrate', '--status')).out, [/^0001-baseline {2}applied /], 'adopted at start')
@@ -118,7 +155,7 @@ t.test(`a database made by keygate 0.1.0 is adopted with every row kept (${DIALE
   )
   t.equal((await app.store.clients.byId('client-1'))?.clientName, 'Old Client')
   t.same((await app.store.consents.get(1, 'client-1'))?.scopes, ['read', 'write'])
-  t.equal((await app.store.refresh.byHash(refresh.hash))?.keyId, 1)
+  t.equal((await app.store.refresh.byHash(refreshHash))?.keyId, 1)
   t.same(
     (await app.store.audit.list(2, { limit: 10 })).map((e) => [e.event, e.subject]),
     [['consent_granted', 'client-1']],
@@ -127,11 +164,11 @@ t.test(`a database made by keygate 0.1.0 is adopted with every row kept (${DIALE
   const mcp = await app.inject({
     method: 'POST',
     url: '/mcp',
-    headers: { ...INJECT_HEADERS, authorization: `Bearer ${key.token}` },
+    headers: { ...INJECT_HEADERS, authorization: `Bearer ${token}` },
     payload: rpc('tools/list'),
   })
   t.equal(mcp.statusCode, 200, "0.1.0's key still opens /mcp")
-  const notes = await app.inject({ url: '/api/v1/notes', headers: { authorization: `Bearer ${key.token}` } })
+  const notes = await app.inject({ url: '/api/v1/notes', headers: { authorization: `Bearer ${token}` } })
   t.same(
     notes.json().notes.map((n: { title: string; body: string }) => [n.title, n.body]),
     [['kept', 'written by 0.1.0']],
@@ -145,4 +182,4 @@ t.test(`a database made by keygate 0.1.0 is adopted with every row kept (${DIALE
   t.equal(bob.id, 2)
   const note = await app.store.notes.create({ accountId: 2, title: 'new', body: '', createdAt: 1 })
   t.equal(note.id, 2)
-})
+}

@@ -4,7 +4,7 @@
 import { statSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
-import { createSqliteStore } from '../../src/store/sqlite/index.js'
+import { createStore } from '../../src/store/index.js'
 import { tempDir } from '../helper.js'
 
 t.test('the database file, its WAL files and a new data folder are owner-only', async (t) => {
@@ -12,7 +12,7 @@ t.test('the database file, its WAL files and a new data folder are owner-only', 
   const path = join(dir, 'keygate.db')
   const previous = process.umask(0o022)
   t.teardown(() => process.umask(previous))
-  const store = await createSqliteStore(path)
+  const store = await createStore({ dbPath: path, databaseUrl: undefined, databaseSchema: undefined })
   t.teardown(() => store.close())
   await store.users.create({ email: 'a@example.com', name: 'a', passwordHash: 'x', createdAt: 1 })
   t.equal(statSync(dir).mode & 0o777, 0o700, 'data folder 0700')

@@ -1,8 +1,20 @@
-// Reads rows straight from the test's database (SQLite file or PostgreSQL schema), for
-// tests that check what is stored, not what the store returns.
+// Reads rows straight from the test's database (SQLite file, PostgreSQL schema or MySQL
+// database), for tests that check what is stored, not what the store returns.
 import type { Config } from '../../src/config.js'
 
 export async function rawRows(config: Config, sql: string): Promise<Array<Record<string, unknown>>> {
+  if (config.databaseUrl?.startsWith('mysql:')) {
+    const { default: mysql } = await import('mysql2/promise')
+    const connection = await mysql.createConnection({
+      uri: config.databaseUrl,
+      ...(config.databaseSchema ? { database: config.databaseSchema } : {}),
+    })
+    try {
+      return (await connection.query(sql))[0] as Array<Record<string, unknown>>
+    } finally {
+      await connection.end()
+    }
+  }
   if (config.databaseUrl) {
     const { default: pg } = await import('pg')
     const client = new pg.Client({

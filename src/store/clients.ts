@@ -1,0 +1,151 @@
+// OAuth clients and consents.
+import {
+  changed,
+  compiledOnce,
+  type Database,
+  holdsNul,
+  mapConstraint,
+  onConflictDoNothing,
+  onConflictUpdate,
+  transaction,
+} from './database.js'
+import { toClient, toConsent } from './rows.js'
+import type { ClientRow, ConsentRow } from './tables.js'
+import { type ClientStore, ConflictError, type ConsentListing, type ConsentStore } from './types.js'
+
+export function clients(database: Database): ClientStore {
+  const { db } = database
+  const byId = compiledOnce<ClientRow>(database, db.selectFrom('oauth_clients').selectAll().where('client_id', '=', ''))
+  const byFingerprint = (fingerprint: string) =>
+    db.selectFrom('oauth_clients').selectAll().where('fingerprint', '=', fingerprint).executeTakeFirst()
+  return {
+    async register(c, createdAt) {
+      const values = {
+        client_id: c.clientId,
+        client_name: c.clientName,
+        redirect_uris: JSON.stringify(c.redirectUris),
+        token_endpoint_auth_method: c.tokenEndpointAuthMethod,
+        client_secret_hash: c.clientSecretHash,
+        metadata: JSON.stringify(c.metadata),
+        fingerprint: c.fingerprint,
+        source: c.source,
+        created_at: createdAt,
+      }
+      // A public registration that exists already (same fingerprint) answers that row.
+      const insert = onConflictDoNothing(database, db.insertInto('oauth_clients').values(values), ['fingerprint'])
+      const result = await mapConstraint(() => insert.executeTakeFirst())
+      if (Number(result.numInsertedOrUpdatedRows ?? 0n) === 1) return toClient({ ...values })
+      const existing = c.fingerprint === null ? undefined : await byFingerprint(c.fingerprint)
+      // Nothing inserted and no row of that fingerprint: the client_id itself was taken.
+      if (!existing) throw new ConflictError(`client_id ${c.clientId} is taken`)
+      return toClient(existing)
+    },
+    async byId(clientId) {
+      if (holdsNul(clientId)) return undefined
+      const [row] = await byId(clientId)
+      return row && toClient(row)
+    },
+    async upsert(c, now) {
+      const set = {
+        client_name: c.clientName,
+        redirect_uris: JSON.stringify(c.redirectUris),
+        token_endpoint_auth_method: c.tokenEndpointAuthMethod,
+        client_secret_hash: c.clientSecretHash,
+        metadata: JSON.stringify(c.metadata),
+        source: c.source,
+      }
+      await onConflictUpdate(
+        database,
+        db.insertInto('oauth_clients').values({ client_id: c.clientId, fingerprint: null, created_at: now, ...set }),
+        ['client_id'],
+        set,
+      ).execute()
+      const [row] = await byId(c.clientId)
+      return toClient(row!)
+    },
+  }
+}
+
+export function consents(database: Database): ConsentStore {
+  const { db } = database
+  const get = (userId: number, clientId: string) =>
+    db
+      .selectFrom('consents')
+      .selectAll()
+      .where('user_id', '=', userId)
+      .where('client_id', '=', clientId)
+      .executeTakeFirst()
+  return {
+    async upsert(c, now) {
+      const scopes = c.scopes.join(' ')
+      // The values are set again by parameter (MySQL has no `excluded`): the last upsert's
+      // values win whole.
+      await mapConstraint(() =>
+        onConflictUpdate(
+          database,
+          db.insertInto('consents').values({
+            user_id: c.userId,
+            client_id: c.clientId,
+            account_id: c.accountId,
+            scopes,
+            created_at: now,
+            updated_at: now,
+          }),
+          ['user_id', 'client_id'],
+          { account_id: c.accountId, scopes, updated_at: now },
+        ).execute(),
+      )
+      return toConsent((await get(c.userId, c.clientId))!)
+    },
+    async get(userId, clientId) {
+      if (holdsNul(clientId)) return undefined
+      const row = await get(userId, clientId)
+      return row && toConsent(row)
+    },
+    async listForUser(userId) {
+      const rows = await db
+        .selectFrom('consents as c')
+        .innerJoin('oauth_clients as oc', 'oc.client_id', 'c.client_id')
+        .innerJoin('accounts as a', 'a.id', 'c.account_id')
+        .selectAll('c')
+        .select(['oc.client_name', 'oc.redirect_uris', 'a.name as account_name'])
+        .select((eb) =>
+          eb
+            .selectFrom('api_keys as k')
+            .select((k) => k.fn.max('k.last_used_at').as('m'))
+            .whereRef('k.user_id', '=', 'c.user_id')
+            .whereRef('k.client_id', '=', 'c.client_id')
+            .as('last_used_at'),
+        )
+        .where('c.user_id', '=', userId)
+        .orderBy('c.updated_at', 'desc')
+        .execute()
+      return rows.map(
+        (r): ConsentListing => ({
+          ...toConsent(r as ConsentRow),
+          clientName: r.client_name,
+          redirectUris: JSON.parse(r.redirect_uris) as string[],
+          accountName: r.account_name,
+          lastUsedAt: r.last_used_at === null ? null : Number(r.last_used_at),
+        }),
+      )
+    },
+    async disconnect(userId, clientId, now) {
+      return transaction(database, async (trx) => {
+        const revoked = await trx
+          .updateTable('api_keys')
+          .set({ revoked_at: now })
+          .where('user_id', '=', userId)
+          .where('client_id', '=', clientId)
+          .where('revoked_at', 'is', null)
+          .executeTakeFirst()
+        const deleted = await trx
+          .deleteFrom('consents')
+          .where('user_id', '=', userId)
+          .where('client_id', '=', clientId)
+          .executeTakeFirst()
+        return { revokedKeys: changed(revoked), deleted: changed(deleted) === 1 }
+      })
+    },
+  }
+}

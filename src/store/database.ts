@@ -1,0 +1,146 @@
+// One open database, whichever it is: a Kysely instance over its dialect, and the few
+// statements whose SQL differs between SQLite, PostgreSQL and MySQL/MariaDB, each written
+// once here so the store's modules stay one implementation.
+import {
+  type Compilable,
+  type InsertQueryBuilder,
+  type InsertResult,
+  type Kysely,
+  type SelectQueryBuilder,
+  sql,
+  type Transaction,
+  type UpdateObject,
+} from 'kysely'
+import type { Tables } from './tables.js'
+import { ConflictError, ForeignKeyError } from './types.js'
+
+export type DialectName = 'sqlite' | 'postgres' | 'mysql'
+
+export type Db = Kysely<Tables> | Transaction<Tables>
+
+export interface Database {
+  readonly dialect: DialectName
+  readonly db: Kysely<Tables>
+  /**
+   * Marks a statement's SQL as prepared: PostgreSQL runs it as a named statement and MySQL
+   * through a server-side prepared statement, once parsed per connection. (SQLite's driver
+   * keeps every statement prepared.)
+   */
+  prepare(sqlText: string): void
+  close(): Promise<void>
+}
+
+/**
+ * A query compiled once, run with new parameters (in the order the compiled query holds
+ * them): the hot lookups are not rebuilt per call.
+ */
+export function compiledOnce<R>(database: Database, query: Compilable<R>): (...parameters: unknown[]) => Promise<R[]> {
+  const compiled = query.compile()
+  database.prepare(compiled.sql)
+  return async (...parameters) => (await database.db.executeQuery<R>({ ...compiled, parameters })).rows
+}
+
+/** PostgreSQL text cannot hold U+0000; no stored value holds one, on any database. */
+export const holdsNul = (text: string): boolean => text.includes('\u0000')
+
+type DriverError = Error & { code?: string; errno?: number; constraint?: string }
+
+/**
+ * Maps a constraint violation to the store's error types by the driver's error code (never
+ * its message): SQLite's extended codes, PostgreSQL's SQLSTATE, MySQL's error numbers.
+ */
+export function constraintError(err: unknown): unknown {
+  const e = err as DriverError
+  if (!(e instanceof Error)) return err
+  if (e.code === 'SQLITE_CONSTRAINT_FOREIGNKEY' || e.code === '23503' || e.errno === 1452 || e.errno === 1451)
+    return new ForeignKeyError(e.message)
+  if (
+    e.code === 'SQLITE_CONSTRAINT_UNIQUE' ||
+    e.code === 'SQLITE_CONSTRAINT_PRIMARYKEY' ||
+    e.code === '23505' ||
+    e.errno === 1062
+  )
+    return new ConflictError(e.message)
+  return err
+}
+
+export async function mapConstraint<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn()
+  } catch (err) {
+    throw constraintError(err)
+  }
+}
+
+/** InnoDB's "deadlock found" and "lock wait timeout": the transaction was rolled back whole. */
+const MYSQL_RETRYABLE = new Set([1213, 1205])
+/** PostgreSQL's deadlock_detected: the transaction was rolled back whole. */
+const PG_RETRYABLE = new Set(['40P01'])
+
+/**
+ * Runs `fn` in one transaction (on SQLite, BEGIN IMMEDIATE: the write lock first). A
+ * transaction the database chose as a deadlock victim is run again, up to three times:
+ * nothing of it was kept.
+ */
+export async function transaction<T>(database: Database, fn: (trx: Transaction<Tables>) => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await database.db.transaction().execute(fn)
+    } catch (err) {
+      const e = err as DriverError
+      const retryable = MYSQL_RETRYABLE.has(e.errno ?? 0) || PG_RETRYABLE.has(e.code ?? '')
+      if (!retryable || attempt === 3) throw constraintError(err)
+    }
+  }
+}
+
+type TableName = keyof Tables
+
+/**
+ * On a unique conflict over `columns`, inserts nothing and raises nothing. MySQL has no
+ * ON CONFLICT; its ON DUPLICATE KEY UPDATE of a column to itself changes no row (0
+ * affected rows, the connection does not ask for found rows).
+ */
+export function onConflictDoNothing<T extends TableName>(
+  database: Database,
+  query: InsertQueryBuilder<Tables, T, InsertResult>,
+  columns: Array<keyof Tables[T] & string>,
+): InsertQueryBuilder<Tables, T, InsertResult> {
+  if (database.dialect === 'mysql') {
+    const first = columns[0]!
+    return query.onDuplicateKeyUpdate({ [first]: sql.ref(first) } as UpdateObject<Tables, T, T>)
+  }
+  return query.onConflict((oc) => oc.columns(columns).doNothing())
+}
+
+/** On a unique conflict over `columns`, updates the row with `set` instead. */
+export function onConflictUpdate<T extends TableName>(
+  database: Database,
+  query: InsertQueryBuilder<Tables, T, InsertResult>,
+  columns: Array<keyof Tables[T] & string>,
+  set: UpdateObject<Tables, T, T>,
+): InsertQueryBuilder<Tables, T, InsertResult> {
+  if (database.dialect === 'mysql') return query.onDuplicateKeyUpdate(set)
+  return query.onConflict((oc) => oc.columns(columns).doUpdateSet(set as never))
+}
+
+/**
+ * A locking read: the rows stay locked to the end of the transaction (`share`: against
+ * writers; `update`: against writers and other locking readers). SQLite has no row locks;
+ * its transactions hold the database's write lock from their start (BEGIN IMMEDIATE).
+ * MariaDB spells FOR SHARE as LOCK IN SHARE MODE (MySQL 8 takes both).
+ */
+export function locking<Q extends SelectQueryBuilder<Tables, TableName, unknown>>(
+  database: Database,
+  query: Q,
+  mode: 'share' | 'update',
+): Q {
+  if (database.dialect === 'sqlite') return query
+  if (mode === 'update') return query.forUpdate() as Q
+  if (database.dialect === 'mysql') return query.modifyEnd(sql`lock in share mode`) as Q
+  return query.forShare() as Q
+}
+
+/** The number of rows an UPDATE or DELETE changed. */
+export const changed = (result: { numUpdatedRows?: bigint; numDeletedRows?: bigint }): number =>
+  Number(result.numUpdatedRows ?? result.numDeletedRows ?? 0n)

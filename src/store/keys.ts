@@ -1,0 +1,214 @@
+// API keys: minted by /token (with their refresh token, under the consent they came from)
+// or by hand, looked up on every bearer check, revoked, touched and cleaned up.
+import type { ExpressionBuilder } from 'kysely'
+import { changed, compiledOnce, type Database, type Db, locking, onConflictDoNothing, transaction } from './database.js'
+import { insertWithId } from './identity.js'
+import { toConsent, toKey } from './rows.js'
+import type { KeyRow, Tables } from './tables.js'
+import {
+  ConflictError,
+  type ConsentCondition,
+  consentStands,
+  type InsertKeyResult,
+  type KeyListing,
+  type KeyStore,
+  type NewApiKey,
+} from './types.js'
+
+const keyValues = (k: NewApiKey) => ({
+  account_id: k.accountId,
+  user_id: k.userId,
+  name: k.name,
+  key_hash: k.keyHash,
+  display_prefix: k.displayPrefix,
+  scopes: k.scopes.join(' '),
+  resource: k.resource,
+  client_id: k.clientId,
+  grant_id: k.grantId,
+  family_id: k.familyId,
+  created_at: k.createdAt,
+  expires_at: k.expiresAt,
+})
+
+/**
+ * Inserts the key unless its grant id is taken; undefined when it was. Told by the
+ * database, whatever the unique index is called: ON CONFLICT (grant_id) DO NOTHING
+ * RETURNING answers no row (SQLite, PostgreSQL); on MySQL, ON DUPLICATE KEY UPDATE of a
+ * column to itself changes no row, and a locking read says whether the grant id is the
+ * duplicate (it could only otherwise be the key hash, a ConflictError).
+ */
+async function insertUnlessGranted(database: Database, trx: Db, k: NewApiKey): Promise<KeyRow | undefined> {
+  const insert = onConflictDoNothing(database, trx.insertInto('api_keys').values(keyValues(k)), ['grant_id'])
+  if (database.dialect !== 'mysql') return insert.returningAll().executeTakeFirst()
+  const result = await insert.executeTakeFirstOrThrow()
+  if (Number(result.numInsertedOrUpdatedRows) === 1)
+    return trx.selectFrom('api_keys').selectAll().where('id', '=', Number(result.insertId)).executeTakeFirstOrThrow()
+  const granted =
+    k.grantId !== null &&
+    (await locking(
+      database,
+      trx.selectFrom('api_keys').select('id').where('grant_id', '=', k.grantId),
+      'share',
+    ).executeTakeFirst())
+  if (!granted) throw new ConflictError('api_keys: the key hash exists')
+  return undefined
+}
+
+export function keys(database: Database): KeyStore {
+  const { db } = database
+  // The bearer check's lookup: compiled once, prepared once per connection.
+  const byHash = compiledOnce<KeyRow>(database, db.selectFrom('api_keys').selectAll().where('key_hash', '=', ''))
+  const byId = compiledOnce<KeyRow>(database, db.selectFrom('api_keys').selectAll().where('id', '=', 0))
+  const revokeOne = (id: number, now: number) =>
+    db
+      .updateTable('api_keys')
+      .set({ revoked_at: now })
+      .where('id', '=', id)
+      .where('revoked_at', 'is', null)
+      .executeTakeFirst()
+  return {
+    async insert(k, refresh, consent?: ConsentCondition) {
+      return transaction(database, async (trx): Promise<InsertKeyResult> => {
+        if (consent) {
+          // A locking read: a concurrent disconnect (its DELETE) waits for this insert, or
+          // this waits for it. (SQLite: the transaction holds the write lock already.)
+          const current = await locking(
+            database,
+            trx
+              .selectFrom('consents')
+              .selectAll()
+              .where('user_id', '=', consent.userId)
+              .where('client_id', '=', consent.clientId),
+            'share',
+          ).executeTakeFirst()
+          if (!consentStands(current && toConsent(current), consent)) return { ok: false, reason: 'consent_gone' }
+        }
+        // No row: the grant id is taken (RFC 6749 §4.1.2, single use).
+        const row = await (k.grantId === null
+          ? insertWithId(database, trx, 'api_keys', keyValues(k))
+          : insertUnlessGranted(database, trx, k))
+        if (!row) return { ok: false, reason: 'grant_used' }
+        if (refresh)
+          await trx
+            .insertInto('refresh_tokens')
+            .values({
+              token_hash: refresh.tokenHash,
+              family_id: k.familyId!,
+              key_id: row.id,
+              client_id: k.clientId!,
+              created_at: k.createdAt,
+              expires_at: refresh.expiresAt,
+            })
+            .execute()
+        return { ok: true, key: toKey(row) }
+      })
+    },
+    async byHash(keyHash) {
+      const [row] = await byHash(keyHash)
+      return row && toKey(row)
+    },
+    async byId(id) {
+      const [row] = await byId(id)
+      return row && toKey(row)
+    },
+    async list({ accountId, userId }) {
+      let query = db.selectFrom('api_keys').selectAll()
+      if (accountId !== undefined) query = query.where('account_id', '=', accountId)
+      if (userId !== undefined) query = query.where('user_id', '=', userId)
+      const all = accountId === undefined && userId === undefined
+      return (await query.orderBy('id', all ? 'asc' : 'desc').execute()).map(toKey)
+    },
+    async listForAccount(accountId, userId) {
+      // One row per connection: of the keys a refresh minted, only the newest is listed.
+      let query = db
+        .selectFrom('api_keys as k')
+        .leftJoin('oauth_clients as oc', 'oc.client_id', 'k.client_id')
+        .innerJoin('users as u', 'u.id', 'k.user_id')
+        .selectAll('k')
+        .select(['oc.client_name', 'u.email as creator_email'])
+        .where((eb) =>
+          eb.or([
+            eb('k.family_id', 'is', null),
+            eb(
+              'k.id',
+              '=',
+              eb
+                .selectFrom('api_keys as f')
+                .select((f) => f.fn.max('f.id').as('newest'))
+                .whereRef('f.family_id', '=', 'k.family_id'),
+            ),
+          ]),
+        )
+        .where('k.account_id', '=', accountId)
+      if (userId !== undefined) query = query.where('k.user_id', '=', userId)
+      const rows = await query.orderBy('k.id', 'desc').execute()
+      return rows.map(
+        (r): KeyListing => ({ ...toKey(r as KeyRow), clientName: r.client_name, creatorEmail: r.creator_email }),
+      )
+    },
+    async revoke(id, now) {
+      return changed(await revokeOne(id, now)) === 1
+    },
+    async revokeFamily(key, now) {
+      if (key.familyId === null) return changed(await revokeOne(key.id, now))
+      return changed(
+        await db
+          .updateTable('api_keys')
+          .set({ revoked_at: now })
+          .where('family_id', '=', key.familyId)
+          .where('revoked_at', 'is', null)
+          .executeTakeFirst(),
+      )
+    },
+    async deleteExpired(expiredBefore, limit) {
+      // Chosen first, then deleted on the same conditions (MySQL cannot delete from a table
+      // it selects from in a subquery): keys no refresh token needs.
+      const unneeded = (eb: ExpressionBuilder<Tables, 'api_keys'>) =>
+        eb.not(
+          eb.exists(eb.selectFrom('refresh_tokens as r').select('r.key_id').whereRef('r.key_id', '=', 'api_keys.id')),
+        )
+      const ids = await db
+        .selectFrom('api_keys')
+        .select('id')
+        .where('expires_at', '<', expiredBefore)
+        .where('family_id', 'is not', null)
+        .where(unneeded)
+        .limit(limit)
+        .execute()
+      if (ids.length === 0) return 0
+      return changed(
+        await db
+          .deleteFrom('api_keys')
+          .where(
+            'id',
+            'in',
+            ids.map((r) => r.id),
+          )
+          .where('expires_at', '<', expiredBefore)
+          .where(unneeded)
+          .executeTakeFirst(),
+      )
+    },
+    async revokeByGrant(grantId, now) {
+      // The whole connection minted from the code: its first key and any refreshed ones.
+      const rows = await transaction(database, async (trx) => {
+        await trx
+          .updateTable('api_keys')
+          .set((eb) => ({ revoked_at: eb.fn.coalesce('revoked_at', eb.val(now)) }))
+          .where('family_id', '=', grantId)
+          .execute()
+        return trx.selectFrom('api_keys').selectAll().where('family_id', '=', grantId).execute()
+      })
+      const revoked = rows.map(toKey)
+      return revoked.find((k) => k.grantId === grantId) ?? revoked[0]
+    },
+    async touch(id, now, minInterval) {
+      await db
+        .updateTable('api_keys')
+        .set({ last_used_at: now })
+        .where('id', '=', id)
+        .where((eb) => eb.or([eb('last_used_at', 'is', null), eb('last_used_at', '<=', now - minInterval)]))
+        .execute()
+    },
+  }
+}

@@ -1,0 +1,78 @@
+// The tables as Kysely sees them (docs/storage.md says what each is for). Column names are
+// the database's (snake_case); rows.ts maps them to the store's types. Times are Unix
+// seconds unless named otherwise; JSON columns hold text.
+import type { Generated, Selectable } from 'kysely'
+import type { Account, Client, Role } from './types.js'
+
+export interface Tables {
+  users: { id: Generated<number>; email: string; name: string; password_hash: string; created_at: number }
+  accounts: { id: Generated<number>; name: string; kind: Account['kind']; created_at: number }
+  memberships: { user_id: number; account_id: number; role: Role; created_at: number }
+  oauth_clients: {
+    client_id: string
+    client_name: string
+    redirect_uris: string
+    token_endpoint_auth_method: Client['tokenEndpointAuthMethod']
+    client_secret_hash: string | null
+    metadata: string
+    fingerprint: string | null
+    source: Client['source']
+    created_at: number
+  }
+  consents: {
+    user_id: number
+    client_id: string
+    account_id: number
+    scopes: string
+    created_at: number
+    updated_at: number
+  }
+  api_keys: {
+    id: Generated<number>
+    account_id: number
+    user_id: number
+    name: string
+    key_hash: string
+    display_prefix: string
+    scopes: string
+    resource: string | null
+    client_id: string | null
+    grant_id: string | null
+    family_id: string | null
+    created_at: number
+    last_used_at: number | null
+    expires_at: number | null
+    revoked_at: number | null
+  }
+  refresh_tokens: {
+    token_hash: string
+    family_id: string
+    key_id: number
+    client_id: string
+    created_at: number
+    expires_at: number
+    rotated_at: number | null
+  }
+  audit_events: {
+    id: Generated<number>
+    created_at: number
+    event: string
+    account_id: number | null
+    actor_user_id: number | null
+    subject: string | null
+    ip: string | null
+    detail: string | null
+  }
+  signin_attempts: { bucket: string; window_start: number; attempts: number; last_at: number }
+  session_epochs: { user_id: number; valid_after: number }
+  notes: { id: Generated<number>; account_id: number; title: string; body: string; created_at: number }
+}
+
+export type UserRow = Selectable<Tables['users']>
+export type AccountRow = Selectable<Tables['accounts']>
+export type ClientRow = Selectable<Tables['oauth_clients']>
+export type ConsentRow = Selectable<Tables['consents']>
+export type KeyRow = Selectable<Tables['api_keys']>
+export type RefreshRow = Selectable<Tables['refresh_tokens']>
+export type AuditRow = Selectable<Tables['audit_events']>
+export type NoteRow = Selectable<Tables['notes']>

@@ -1,19 +1,19 @@
 // Code-exchange throughput in-process (app.inject, 8 in flight): pre-signed codes, each
-// exchanged once at /token, on SQLite and on PostgreSQL. Measures the token endpoint's own
+// exchanged once at /token, on each database. Measures the token endpoint's own
 // work (checks, key minting, the single-use insert) without network noise.
 import { createHash, randomBytes } from 'node:crypto'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import pg from 'pg'
 import { buildApp } from '../src/app.js'
 import { loadConfig } from '../src/config.js'
 import { signCode } from '../src/oauth/code.js'
+import { type DatabaseUnderTest, dropSchema } from './databases.js'
 
 const SECRET = 'bench-secret-0123456789-abcdefghijklmnop'
 const REDIRECT = 'https://client.example/cb'
 
-export async function exchangeThroughput(databaseUrl: string | undefined, count = 3000): Promise<number> {
+export async function exchangeThroughput(database: DatabaseUnderTest, count = 3000): Promise<number> {
   const dir = mkdtempSync(join(tmpdir(), 'keygate-bench-'))
   const schema = `kgbench_${randomBytes(6).toString('hex')}`
   const env: Record<string, string> = {
@@ -21,7 +21,7 @@ export async function exchangeThroughput(databaseUrl: string | undefined, count 
     KEYGATE_SECRET: SECRET,
     KEYGATE_RATE_LIMIT_TOKEN: '1000000',
   }
-  if (databaseUrl) Object.assign(env, { KEYGATE_DATABASE_URL: databaseUrl, KEYGATE_DATABASE_SCHEMA: schema })
+  if (database.url) Object.assign(env, { KEYGATE_DATABASE_URL: database.url, KEYGATE_DATABASE_SCHEMA: schema })
   const app = await buildApp(loadConfig(env, { generateSecret: false }))
   try {
     const user = await app.store.users.create({ email: 'b@example.com', name: 'b', passwordHash: 'x', createdAt: 0 })
@@ -88,11 +88,6 @@ export async function exchangeThroughput(databaseUrl: string | undefined, count 
   } finally {
     await app.close()
     rmSync(dir, { recursive: true, force: true })
-    if (databaseUrl) {
-      const c = new pg.Client({ connectionString: databaseUrl })
-      await c.connect()
-      await c.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`)
-      await c.end()
-    }
+    await dropSchema(database, schema)
   }
 }

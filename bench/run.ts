@@ -10,7 +10,8 @@ import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import autocannon from 'autocannon'
 import { freePort } from '../test/support/http.js'
-import { bearerCheckCost } from './bearer-cost.js'
+import { type BearerCost, bearerCheckCost } from './bearer-cost.js'
+import { DATABASES, median } from './databases.js'
 import { exchangeThroughput } from './exchange.js'
 
 const DURATION = Number(process.env.BENCH_SECONDS ?? 8)
@@ -32,12 +33,6 @@ async function sample(opts: autocannon.Options, seconds: number): Promise<Sample
     errors: r.errors + r.timeouts,
     non2xx: r.non2xx,
   }
-}
-
-const median = (xs: number[]) => {
-  const sorted = [...xs].sort((x, y) => x - y)
-  const mid = sorted.length >> 1
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
 }
 
 const port = await freePort()
@@ -102,13 +97,22 @@ const rows: Row[] = paths.map(([name], i) => {
 /** The median over rounds of x/y, each round's figures set against that same round's. */
 const ratio = (x: Row, y: Row) => median(x.rounds.map((v, r) => v / y.rounds[r]!))
 
-const cost = await bearerCheckCost([1_000, 1_000_000])
-const pgUrl = process.env.KEYGATE_BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres'
-const sqliteExchanges = await exchangeThroughput(undefined)
-const pgExchanges = await exchangeThroughput(pgUrl).catch((err: Error) => {
-  console.error(`PostgreSQL exchange benchmark skipped: ${err.message}`)
-  return NaN
-})
+// A database that is not running is reported as skipped; SQLite always runs.
+const skipped = (name: string) => (err: Error) => {
+  console.error(`${name} benchmark skipped: ${err.message}`)
+  return undefined
+}
+const costs: BearerCost[] = []
+for (const database of DATABASES) {
+  const cost = await bearerCheckCost(database, 1_000, database.url ? 8_000 : 50_000).catch(skipped(database.name))
+  if (cost) costs.push(cost)
+}
+const bulk = await bearerCheckCost(DATABASES[0]!, 1_000_000, 50_000)
+const exchanges: Array<[string, number]> = []
+for (const database of DATABASES) {
+  const rate = await exchangeThroughput(database).catch(skipped(database.name))
+  if (rate !== undefined) exchanges.push([database.name, rate])
+}
 
 console.log(
   `\nkeygate benchmark: ${DURATION}s per path in ${ROUNDS} interleaved rounds, ${CONNECTIONS} connections, Node ${process.version}\n`,
@@ -131,11 +135,21 @@ const perCall = (r: Row) => 1e6 / r.rps
 console.log(
   `server time per request: a ${perCall(a).toFixed(0)} µs, c ${perCall(c).toFixed(0)} µs; keygate adds ${(perCall(a) - perCall(c)).toFixed(0)} µs to a plain hop, the target allows ${(perCall(c) / 0.8 - perCall(c)).toFixed(0)} µs`,
 )
-for (const { rows: n, micros } of cost)
-  console.log(`bearer check (format, SHA-256, lookup; ${n.toLocaleString('en')} key rows): ${micros.toFixed(1)} µs`)
-console.log(`bearer check, 1M rows vs 1k rows: ${(cost[1]!.micros / cost[0]!.micros).toFixed(2)}x`)
 console.log(
-  `code exchanges/s in-process (8 in flight): SQLite ${sqliteExchanges.toFixed(0)}, PostgreSQL ${pgExchanges.toFixed(0)} (PostgreSQL/SQLite ${(pgExchanges / sqliteExchanges).toFixed(2)})`,
+  "\nbearer check (format, SHA-256, lookup, checks) in-process, median of rounds; 0.1.0's lookup = the raw driver's statement, as keygate 0.1.0 looked keys up:",
+)
+console.log("| database | key rows | keygate µs | 0.1.0's lookup µs | keygate / 0.1.0 |")
+console.log('|---|---|---|---|---|')
+for (const c of [...costs, bulk])
+  console.log(
+    `| ${c.database} | ${c.rows.toLocaleString('en')} | ${c.micros.toFixed(1)} | ${c.baselineMicros.toFixed(1)} | ${c.ratio.toFixed(2)} |`,
+  )
+const sqlite = costs.find((c) => c.database === 'SQLite')!
+console.log(`SQLite: keygate / 0.1.0 ${sqlite.ratio.toFixed(2)}   target <= 1.10`)
+console.log(`bearer check, 1M rows vs 1k rows (SQLite): ${(bulk.micros / sqlite.micros).toFixed(2)}x`)
+const sqliteRate = exchanges.find(([name]) => name === 'SQLite')![1]
+console.log(
+  `code exchanges/s in-process (8 in flight): ${exchanges.map(([name, rate]) => `${name} ${rate.toFixed(0)} (${(rate / sqliteRate).toFixed(2)}x SQLite)`).join(', ')}`,
 )
 if (rows.some((r) => r.errors > 0 || r.non2xx > 0)) {
   console.error('some requests failed: the figures above are not comparable')

@@ -13,6 +13,7 @@ export const OWN_PROCESS = [
   'oauth/cimd-process.test.js',
   'plugins/timeouts.test.js',
   'plugins/rate-limit-redis.test.js',
+  'store/race-processes.test.js',
   'e2e/',
   'fuzz/',
 ]

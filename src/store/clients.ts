@@ -1,9 +1,9 @@
 // OAuth clients and consents.
 import {
   changed,
-  compiledOnce,
   type Database,
   holdsNul,
+  lookupOnce,
   mapConstraint,
   onConflictDoNothing,
   onConflictUpdate,
@@ -15,7 +15,7 @@ import { type ClientStore, ConflictError, type ConsentListing, type ConsentStore
 
 export function clients(database: Database): ClientStore {
   const { db } = database
-  const byId = compiledOnce<ClientRow>(database, db.selectFrom('oauth_clients').selectAll().where('client_id', '=', ''))
+  const byId = lookupOnce<ClientRow>(database, db.selectFrom('oauth_clients').selectAll().where('client_id', '=', ''))
   const byFingerprint = (fingerprint: string) =>
     db.selectFrom('oauth_clients').selectAll().where('fingerprint', '=', fingerprint).executeTakeFirst()
   return {
@@ -42,7 +42,7 @@ export function clients(database: Database): ClientStore {
     },
     async byId(clientId) {
       if (holdsNul(clientId)) return undefined
-      const [row] = await byId(clientId)
+      const row = await byId(clientId)
       return row && toClient(row)
     },
     async upsert(c, now) {
@@ -60,7 +60,7 @@ export function clients(database: Database): ClientStore {
         ['client_id'],
         set,
       ).execute()
-      const [row] = await byId(c.clientId)
+      const row = await byId(c.clientId)
       return toClient(row!)
     },
   }

@@ -3,6 +3,7 @@
 // once here so the store's modules stay one implementation.
 import {
   type Compilable,
+  type CompiledQuery,
   type InsertQueryBuilder,
   type InsertResult,
   type Kysely,
@@ -27,17 +28,36 @@ export interface Database {
    * keeps every statement prepared.)
    */
   prepare(sqlText: string): void
+  /**
+   * Runs a compiled query with new parameters (a prepared statement's way) and answers its
+   * first row; the row itself, not a promise, when the database could answer at once
+   * (SQLite).
+   */
+  first<R>(compiled: CompiledQuery<R>, parameters: readonly unknown[]): R | undefined | Promise<R | undefined>
   close(): Promise<void>
 }
 
+/** `first` through Kysely's executor: the way for databases reached over the network. */
+export async function firstThroughKysely<R>(
+  db: Kysely<Tables>,
+  compiled: CompiledQuery<R>,
+  parameters: readonly unknown[],
+): Promise<R | undefined> {
+  return (await db.executeQuery<R>({ ...compiled, parameters })).rows[0]
+}
+
 /**
- * A query compiled once, run with new parameters (in the order the compiled query holds
- * them): the hot lookups are not rebuilt per call.
+ * A lookup of one row, compiled once and run with new parameters (in the order the
+ * compiled query holds them): the hot lookups are not rebuilt per call. Answers the row
+ * itself when the database could answer at once: `await` it, or take it as it is.
  */
-export function compiledOnce<R>(database: Database, query: Compilable<R>): (...parameters: unknown[]) => Promise<R[]> {
+export function lookupOnce<R>(
+  database: Database,
+  query: Compilable<R>,
+): (...parameters: unknown[]) => R | undefined | Promise<R | undefined> {
   const compiled = query.compile()
   database.prepare(compiled.sql)
-  return async (...parameters) => (await database.db.executeQuery<R>({ ...compiled, parameters })).rows
+  return (...parameters) => database.first(compiled, parameters)
 }
 
 /** PostgreSQL text cannot hold U+0000; no stored value holds one, on any database. */

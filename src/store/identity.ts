@@ -1,6 +1,6 @@
 // Users, accounts and memberships.
 import { type Insertable, type Kysely, type Selectable, sql } from 'kysely'
-import { compiledOnce, type Database, type Db, holdsNul, mapConstraint, transaction } from './database.js'
+import { type Database, type Db, holdsNul, lookupOnce, mapConstraint, transaction } from './database.js'
 import { toAccount, toUser } from './rows.js'
 import type { Tables, UserRow } from './tables.js'
 import type { AccountStore, Membership, Role, UserStore } from './types.js'
@@ -28,7 +28,7 @@ export async function insertWithId<T extends WithId>(
 
 export function users(database: Database): UserStore {
   const { db } = database
-  const byId = compiledOnce<UserRow>(database, db.selectFrom('users').selectAll().where('id', '=', 0))
+  const byId = lookupOnce<UserRow>(database, db.selectFrom('users').selectAll().where('id', '=', 0))
   return {
     async create(u) {
       const row = await mapConstraint(() =>
@@ -57,7 +57,7 @@ export function users(database: Database): UserStore {
       return row && toUser(row)
     },
     async byId(id) {
-      const [row] = await byId(id)
+      const row = await byId(id)
       return row && toUser(row)
     },
   }

@@ -1,7 +1,7 @@
 // API keys: minted by /token (with their refresh token, under the consent they came from)
 // or by hand, looked up on every bearer check, revoked, touched and cleaned up.
 import type { ExpressionBuilder } from 'kysely'
-import { changed, compiledOnce, type Database, type Db, locking, onConflictDoNothing, transaction } from './database.js'
+import { changed, type Database, type Db, locking, lookupOnce, onConflictDoNothing, transaction } from './database.js'
 import { insertWithId } from './identity.js'
 import { toConsent, toKey } from './rows.js'
 import type { KeyRow, Tables } from './tables.js'
@@ -57,8 +57,8 @@ async function insertUnlessGranted(database: Database, trx: Db, k: NewApiKey): P
 export function keys(database: Database): KeyStore {
   const { db } = database
   // The bearer check's lookup: compiled once, prepared once per connection.
-  const byHash = compiledOnce<KeyRow>(database, db.selectFrom('api_keys').selectAll().where('key_hash', '=', ''))
-  const byId = compiledOnce<KeyRow>(database, db.selectFrom('api_keys').selectAll().where('id', '=', 0))
+  const byHash = lookupOnce<KeyRow>(database, db.selectFrom('api_keys').selectAll().where('key_hash', '=', ''))
+  const byId = lookupOnce<KeyRow>(database, db.selectFrom('api_keys').selectAll().where('id', '=', 0))
   const revokeOne = (id: number, now: number) =>
     db
       .updateTable('api_keys')
@@ -104,11 +104,13 @@ export function keys(database: Database): KeyStore {
       })
     },
     async byHash(keyHash) {
-      const [row] = await byHash(keyHash)
+      // No await when SQLite answered at once: this is every request's lookup.
+      const found = byHash(keyHash)
+      const row = found instanceof Promise ? await found : found
       return row && toKey(row)
     },
     async byId(id) {
-      const [row] = await byId(id)
+      const row = await byId(id)
       return row && toKey(row)
     },
     async list({ accountId, userId }) {

@@ -1,18 +1,18 @@
 // Refresh tokens: rotated once (a conditional UPDATE is the race), cleaned up when stale.
-import { changed, compiledOnce, type Database } from './database.js'
+import { changed, type Database, lookupOnce } from './database.js'
 import { toRefresh } from './rows.js'
 import type { RefreshRow } from './tables.js'
 import type { RefreshStore } from './types.js'
 
 export function refreshTokens(database: Database): RefreshStore {
   const { db } = database
-  const byHash = compiledOnce<RefreshRow>(
+  const byHash = lookupOnce<RefreshRow>(
     database,
     db.selectFrom('refresh_tokens').selectAll().where('token_hash', '=', ''),
   )
   return {
     async byHash(tokenHash) {
-      const [row] = await byHash(tokenHash)
+      const row = await byHash(tokenHash)
       return row && toRefresh(row)
     },
     async markRotated(tokenHash, now) {
@@ -24,7 +24,7 @@ export function refreshTokens(database: Database): RefreshStore {
         .where('rotated_at', 'is', null)
         .executeTakeFirst()
       if (changed(result) === 1) return { first: true, rotatedAt: now }
-      const [row] = await byHash(tokenHash)
+      const row = await byHash(tokenHash)
       return { first: false, rotatedAt: row?.rotated_at ?? 0 }
     },
     async deleteStale(now, rotatedBefore, limit) {

@@ -3,7 +3,7 @@
 // statements (mysql2's execute, cached per connection).
 import { Kysely, MysqlDialect, type MysqlPool, type MysqlPoolConnection } from 'kysely'
 import mysql from 'mysql2'
-import type { Database } from '../database.js'
+import { type Database, firstThroughKysely } from '../database.js'
 import type { Tables } from '../tables.js'
 
 /**
@@ -89,6 +89,7 @@ export async function mysqlDatabase(url: string, database?: string): Promise<Mys
     prepare(text) {
       prepared.add(text)
     },
+    first: (compiled, parameters) => firstThroughKysely(db, compiled, parameters),
     async close() {
       if (closed) return
       closed = true

@@ -11,7 +11,7 @@ import {
   type TableMetadata,
 } from 'kysely'
 import pg from 'pg'
-import type { Database } from '../database.js'
+import { type Database, firstThroughKysely } from '../database.js'
 import type { Tables } from '../tables.js'
 
 const SCHEMA_LOCK = 7_325_001
@@ -134,6 +134,7 @@ export async function postgresDatabase(url: string, schema?: string): Promise<Da
     prepare(text) {
       names.set(text, `kg_${createHash('sha256').update(text).digest('hex').slice(0, 16)}`)
     },
+    first: (compiled, parameters) => firstThroughKysely(db, compiled, parameters),
     async close() {
       if (pool.ending) return // closing twice is harmless, as with SQLite
       await db.destroy()

@@ -58,12 +58,19 @@ class PreparedConnection implements DatabaseConnection {
     return statement
   }
 
-  async executeQuery<R>(query: CompiledQuery): Promise<QueryResult<R>> {
-    const statement = this.#statement(query.sql)
-    const parameters = query.parameters as unknown[]
+  first<R>(sqlText: string, parameters: readonly unknown[]): R | undefined {
+    return this.#statement(sqlText).get(parameters) as R | undefined
+  }
+
+  execute<R>(sqlText: string, parameters: readonly unknown[]): QueryResult<R> {
+    const statement = this.#statement(sqlText)
     if (statement.reader) return { rows: statement.all(parameters) as R[] }
     const { changes, lastInsertRowid } = statement.run(parameters)
     return { numAffectedRows: BigInt(changes), insertId: BigInt(lastInsertRowid), rows: [] }
+  }
+
+  async executeQuery<R>(query: CompiledQuery): Promise<QueryResult<R>> {
+    return this.execute<R>(query.sql, query.parameters)
   }
 
   // biome-ignore lint/correctness/useYield: the store never streams; the interface asks for the method
@@ -72,25 +79,23 @@ class PreparedConnection implements DatabaseConnection {
   }
 }
 
-/** One holder of the connection at a time, in the order they asked. */
+/** One holder of the connection at a time, in the order they asked; no promise when it is free. */
 class Turns {
-  #tail: Promise<void> = Promise.resolve()
-  #release: (() => void) | undefined
+  #held = false
+  readonly #waiting: Array<() => void> = []
 
-  async take(): Promise<void> {
-    const previous = this.#tail
-    let release!: () => void
-    this.#tail = new Promise<void>((resolve) => {
-      release = resolve
-    })
-    await previous
-    this.#release = release
+  take(): Promise<void> | undefined {
+    if (!this.#held) {
+      this.#held = true
+      return undefined
+    }
+    return new Promise<void>((resolve) => this.#waiting.push(resolve))
   }
 
   give(): void {
-    const release = this.#release
-    this.#release = undefined
-    release?.()
+    const next = this.#waiting.shift()
+    if (next) next()
+    else this.#held = false
   }
 }
 
@@ -102,6 +107,23 @@ class ImmediateDriver implements Driver {
   constructor(db: SqliteHandle) {
     this.#db = db
     this.#connection = new PreparedConnection(db)
+  }
+
+  /**
+   * Runs one statement in its turn, outside Kysely's executor (the bearer check's lookup:
+   * Kysely's layers of promises cost more than the lookup itself). When the connection is
+   * free the rows come back at once; otherwise after the transaction holding it.
+   */
+  first<R>(sqlText: string, parameters: readonly unknown[]): R | undefined | Promise<R | undefined> {
+    const execute = () => {
+      try {
+        return this.#connection.first<R>(sqlText, parameters)
+      } finally {
+        this.#turns.give()
+      }
+    }
+    const turn = this.#turns.take()
+    return turn ? turn.then(execute) : execute()
   }
 
   async init(): Promise<void> {}
@@ -140,14 +162,14 @@ class TransactionalDdlAdapter extends SqliteAdapter {
 }
 
 class ImmediateSqliteDialect implements Dialect {
-  readonly #db: SqliteHandle
+  readonly #driver: ImmediateDriver
 
-  constructor(db: SqliteHandle) {
-    this.#db = db
+  constructor(driver: ImmediateDriver) {
+    this.#driver = driver
   }
 
   createDriver(): Driver {
-    return new ImmediateDriver(this.#db)
+    return this.#driver
   }
 
   createQueryCompiler() {
@@ -165,13 +187,14 @@ class ImmediateSqliteDialect implements Dialect {
 
 /** The database file, opened; its schema untouched. */
 export function sqliteDatabase(path: string): Database {
-  const handle = openFile(path)
-  const db = new Kysely<Tables>({ dialect: new ImmediateSqliteDialect(handle) })
+  const driver = new ImmediateDriver(openFile(path))
+  const db = new Kysely<Tables>({ dialect: new ImmediateSqliteDialect(driver) })
   let closed = false
   return {
     dialect: 'sqlite',
     db,
     prepare() {},
+    first: (compiled, parameters) => driver.first(compiled.sql, parameters),
     async close() {
       if (closed) return
       closed = true

@@ -14,11 +14,11 @@ import mysql from 'mysql2/promise'
 import pg from 'pg'
 import { buildApp } from '../src/app.js'
 import { loadConfig } from '../src/config.js'
-import { mintToken } from '../src/keys/format.js'
 import { lookUpKey } from '../src/keys/lookup.js'
 import { toKey } from '../src/store/rows.js'
 import type { KeyRow } from '../src/store/tables.js'
 import type { ApiKey } from '../src/store/types.js'
+import { newKey } from '../test/helper.js'
 import { type DatabaseUnderTest, dropSchema, median } from './databases.js'
 
 const PROBES = 1000
@@ -102,22 +102,9 @@ export async function bearerCheckCost(
     const account = await app.store.accounts.create({ name: 'b', kind: 'personal', ownerId: user.id, createdAt: 0 })
     const keys: string[] = []
     for (let i = 0; i < Math.min(PROBES, rows); i++) {
-      const k = mintToken('kg_')
+      const k = newKey({ userId: user.id, accountId: account.id })
       keys.push(k.token)
-      await app.store.keys.insert({
-        accountId: account.id,
-        userId: user.id,
-        name: 'k',
-        keyHash: k.hash,
-        displayPrefix: k.displayPrefix,
-        scopes: ['read'],
-        resource: null,
-        clientId: null,
-        grantId: null,
-        familyId: null,
-        createdAt: 0,
-        expiresAt: null,
-      })
+      await app.store.keys.insert(k.key)
     }
     if (rows > keys.length) {
       if (database.name !== 'SQLite') throw new Error('bulk rows are filled on SQLite only')

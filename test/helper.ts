@@ -10,6 +10,8 @@ import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
 import { buildApp } from '../src/app.js'
 import { type Config, loadConfig } from '../src/config.js'
 import { hashPassword } from '../src/crypto/password.js'
+import { mintToken } from '../src/keys/format.js'
+import type { NewApiKey } from '../src/store/types.js'
 import { cookieName, signSession } from '../src/web/session.js'
 
 export type Test = { teardown(fn: () => unknown): void }
@@ -300,12 +302,40 @@ export function findNull(value: unknown, path = '$'): string | null {
 }
 
 /** A key made the way the CLI or dashboard makes one; returns the raw key and its row. */
+/**
+ * A key to insert through the store, with a fresh token: read-only, unbound, never
+ * expiring unless `extra` says otherwise; `grantId` also names its connection.
+ */
+export function newKey(
+  owner: { userId: number; accountId: number },
+  extra: Partial<NewApiKey> = {},
+): { token: string; key: NewApiKey } {
+  const k = mintToken('kg_')
+  const grantId = extra.grantId ?? null
+  return {
+    token: k.token,
+    key: {
+      ...owner,
+      name: 'k',
+      keyHash: k.hash,
+      displayPrefix: k.displayPrefix,
+      scopes: ['read'],
+      resource: null,
+      clientId: null,
+      grantId,
+      familyId: grantId,
+      createdAt: 0,
+      expiresAt: null,
+      ...extra,
+    },
+  }
+}
+
 export async function createKey(
   app: FastifyInstance,
   owner: { userId: number; accountId: number },
   extra: { scopes?: string[]; resource?: string | null; expiresAt?: number | null; clientId?: string | null } = {},
 ) {
-  const { mintToken } = await import('../src/keys/format.js')
   const key = mintToken(app.config.keyPrefix)
   const result = await app.store.keys.insert({
     accountId: owner.accountId,

@@ -4,10 +4,13 @@
 import {
   type Compilable,
   type CompiledQuery,
+  type Expression,
+  type ExpressionBuilder,
   type InsertQueryBuilder,
   type InsertResult,
   type Kysely,
   type SelectQueryBuilder,
+  type SqlBool,
   sql,
   type Transaction,
   type UpdateObject,
@@ -159,6 +162,31 @@ export function locking<Q extends SelectQueryBuilder<Tables, TableName, unknown>
   if (mode === 'update') return query.forUpdate() as Q
   if (database.dialect === 'mysql') return query.modifyEnd(sql`lock in share mode`) as Q
   return query.forShare() as Q
+}
+
+type Condition<T extends TableName> = (eb: ExpressionBuilder<Tables, T>) => Expression<SqlBool>
+
+/**
+ * Deletes up to `limit` rows of `table` that meet `condition`; how many it deleted. The
+ * rows are chosen first, by their key, then deleted on the same condition: PostgreSQL has
+ * no DELETE … LIMIT, and MySQL cannot delete from a table it selects from in a subquery.
+ */
+export async function deleteSome<T extends TableName>(
+  db: Db,
+  table: T,
+  key: keyof Tables[T] & string,
+  condition: Condition<T>,
+  limit: number,
+): Promise<number> {
+  // Kysely cannot type a query over a table chosen by a type parameter; the casts are that.
+  const d = db as unknown as Kysely<{ t: { k: unknown } }>
+  const t = table as unknown as 't'
+  const k = key as unknown as 'k'
+  const where = condition as never
+  const rows = await d.selectFrom(t).select(k).where(where).limit(limit).execute()
+  if (rows.length === 0) return 0
+  const keys = rows.map((r) => (r as Record<string, unknown>)[key])
+  return changed(await d.deleteFrom(t).where(k, 'in', keys).where(where).executeTakeFirst())
 }
 
 /** The number of rows an UPDATE or DELETE changed. */

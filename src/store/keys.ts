@@ -1,10 +1,18 @@
 // API keys: minted by /token (with their refresh token, under the consent they came from)
 // or by hand, looked up on every bearer check, revoked, touched and cleaned up.
-import type { ExpressionBuilder } from 'kysely'
-import { changed, type Database, type Db, locking, lookupOnce, onConflictDoNothing, transaction } from './database.js'
+import {
+  changed,
+  type Database,
+  type Db,
+  deleteSome,
+  locking,
+  lookupOnce,
+  onConflictDoNothing,
+  transaction,
+} from './database.js'
 import { insertWithId } from './identity.js'
 import { toConsent, toKey } from './rows.js'
-import type { KeyRow, Tables } from './tables.js'
+import type { KeyRow } from './tables.js'
 import {
   ConflictError,
   type ConsentCondition,
@@ -163,32 +171,22 @@ export function keys(database: Database): KeyStore {
       )
     },
     async deleteExpired(expiredBefore, limit) {
-      // Chosen first, then deleted on the same conditions (MySQL cannot delete from a table
-      // it selects from in a subquery): keys no refresh token needs.
-      const unneeded = (eb: ExpressionBuilder<Tables, 'api_keys'>) =>
-        eb.not(
-          eb.exists(eb.selectFrom('refresh_tokens as r').select('r.key_id').whereRef('r.key_id', '=', 'api_keys.id')),
-        )
-      const ids = await db
-        .selectFrom('api_keys')
-        .select('id')
-        .where('expires_at', '<', expiredBefore)
-        .where('family_id', 'is not', null)
-        .where(unneeded)
-        .limit(limit)
-        .execute()
-      if (ids.length === 0) return 0
-      return changed(
-        await db
-          .deleteFrom('api_keys')
-          .where(
-            'id',
-            'in',
-            ids.map((r) => r.id),
-          )
-          .where('expires_at', '<', expiredBefore)
-          .where(unneeded)
-          .executeTakeFirst(),
+      // Keys of a connection (OAuth keys) that no refresh token needs.
+      return deleteSome(
+        db,
+        'api_keys',
+        'id',
+        (eb) =>
+          eb.and([
+            eb('expires_at', '<', expiredBefore),
+            eb('family_id', 'is not', null),
+            eb.not(
+              eb.exists(
+                eb.selectFrom('refresh_tokens as r').select('r.key_id').whereRef('r.key_id', '=', 'api_keys.id'),
+              ),
+            ),
+          ]),
+        limit,
       )
     },
     async revokeByGrant(grantId, now) {

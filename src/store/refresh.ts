@@ -1,5 +1,5 @@
 // Refresh tokens: rotated once (a conditional UPDATE is the race), cleaned up when stale.
-import { changed, type Database, lookupOnce } from './database.js'
+import { changed, type Database, deleteSome, lookupOnce } from './database.js'
 import { toRefresh } from './rows.js'
 import type { RefreshRow } from './tables.js'
 import type { RefreshStore } from './types.js'
@@ -28,23 +28,12 @@ export function refreshTokens(database: Database): RefreshStore {
       return { first: false, rotatedAt: row?.rotated_at ?? 0 }
     },
     async deleteStale(now, rotatedBefore, limit) {
-      const stale = await db
-        .selectFrom('refresh_tokens')
-        .select('token_hash')
-        .where((eb) => eb.or([eb('expires_at', '<=', now), eb('rotated_at', '<', rotatedBefore)]))
-        .limit(limit)
-        .execute()
-      if (stale.length === 0) return 0
-      return changed(
-        await db
-          .deleteFrom('refresh_tokens')
-          .where(
-            'token_hash',
-            'in',
-            stale.map((r) => r.token_hash),
-          )
-          .where((eb) => eb.or([eb('expires_at', '<=', now), eb('rotated_at', '<', rotatedBefore)]))
-          .executeTakeFirst(),
+      return deleteSome(
+        db,
+        'refresh_tokens',
+        'token_hash',
+        (eb) => eb.or([eb('expires_at', '<=', now), eb('rotated_at', '<', rotatedBefore)]),
+        limit,
       )
     },
   }

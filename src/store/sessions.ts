@@ -1,6 +1,6 @@
 // The sign-in throttle's counters and the session epochs ("sign out everywhere").
 import { sql } from 'kysely'
-import { changed, type Database, locking, onConflictDoNothing, onConflictUpdate, transaction } from './database.js'
+import { type Database, deleteSome, locking, onConflictDoNothing, onConflictUpdate, transaction } from './database.js'
 import { type AttemptCounter, judgeAttempt } from './signin-rule.js'
 import type { SessionStore, SigninStore } from './types.js'
 
@@ -50,24 +50,7 @@ export function signins(database: Database): SigninStore {
         .execute()
     },
     async deleteStale(before, limit) {
-      const stale = await db
-        .selectFrom('signin_attempts')
-        .select('bucket')
-        .where('window_start', '<', before)
-        .limit(limit)
-        .execute()
-      if (stale.length === 0) return 0
-      return changed(
-        await db
-          .deleteFrom('signin_attempts')
-          .where(
-            'bucket',
-            'in',
-            stale.map((r) => r.bucket),
-          )
-          .where('window_start', '<', before)
-          .executeTakeFirst(),
-      )
+      return deleteSome(db, 'signin_attempts', 'bucket', (eb) => eb('window_start', '<', before), limit)
     },
   }
 }

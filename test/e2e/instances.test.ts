@@ -5,7 +5,7 @@ import { keyring } from '../../src/crypto/secrets.js'
 import { hashToken } from '../../src/keys/format.js'
 import { signCode } from '../../src/oauth/code.js'
 import { createStore } from '../../src/store/index.js'
-import { createUser, pkce, SECRET, TEST_DATABASE_URL, tempDir, testConfig } from '../helper.js'
+import { createUser, newKey, pkce, SECRET, TEST_DATABASE_URL, tempDir, testConfig } from '../helper.js'
 import { Browser } from '../support/http.js'
 import { startInstances } from '../support/instances.js'
 import { callTool } from '../support/mcp.js'
@@ -180,24 +180,10 @@ t.test('graceful shutdown finishes in-flight requests', async (t) => {
   const [a] = await startInstances(t, dir, 1, { KEYGATE_UPSTREAM: upstream.url, KEYGATE_OPENAPI: upstream.openapiFile })
   const store = await createStore(testConfig(dir))
   t.teardown(() => store.close())
-  const { mintToken } = await import('../../src/keys/format.js')
   const user = await store.users.create({ email: 'x@example.com', name: 'x', passwordHash: 'x', createdAt: 0 })
   const account = await store.accounts.create({ name: 'x', kind: 'personal', ownerId: user.id, createdAt: 0 })
-  const k = mintToken('kg_')
-  await store.keys.insert({
-    accountId: account.id,
-    userId: user.id,
-    name: 'k',
-    keyHash: k.hash,
-    displayPrefix: k.displayPrefix,
-    scopes: ['read'],
-    resource: null,
-    clientId: null,
-    grantId: null,
-    familyId: null,
-    createdAt: 0,
-    expiresAt: null,
-  })
+  const k = newKey({ userId: user.id, accountId: account.id })
+  await store.keys.insert(k.key)
   const slow = callTool(a!.base, k.token, 'fault', { kind: 'slow' })
   await new Promise((r) => setTimeout(r, 500))
   a!.child.kill('SIGTERM')

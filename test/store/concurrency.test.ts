@@ -5,8 +5,16 @@
 import Database from 'better-sqlite3'
 import type { FastifyInstance } from 'fastify'
 import t from 'tap'
-import { mintToken } from '../../src/keys/format.js'
-import { build, createKey, createUser, onTestServer, registerClient, schemaFor, TEST_DIALECT } from '../helper.js'
+import {
+  build,
+  createKey,
+  createUser,
+  newKey,
+  onTestServer,
+  registerClient,
+  schemaFor,
+  TEST_DIALECT,
+} from '../helper.js'
 
 t.test('consent upserts: many at once leave one row with the last values', async (t) => {
   const { app } = await build(t)
@@ -49,23 +57,12 @@ t.test('refresh rotation: of 20 concurrent first uses, exactly one is first', as
   const { user, account } = await createUser(app, 'alice@example.com')
   const client = await registerClient(app)
   const { mintToken } = await import('../../src/keys/format.js')
-  const k = mintToken('kg_')
   const refresh = mintToken('kgrt_')
   const inserted = await app.store.keys.insert(
-    {
-      accountId: account.id,
-      userId: user.id,
-      name: 'k',
-      keyHash: k.hash,
-      displayPrefix: k.displayPrefix,
-      scopes: ['read'],
-      resource: null,
-      clientId: client.client_id,
-      grantId: 'jti-1',
-      familyId: 'jti-1',
-      createdAt: app.now(),
-      expiresAt: app.now() + 60,
-    },
+    newKey(
+      { userId: user.id, accountId: account.id },
+      { clientId: client.client_id, grantId: 'jti-1', createdAt: app.now(), expiresAt: app.now() + 60 },
+    ).key,
     { tokenHash: refresh.hash, expiresAt: app.now() + 3600 },
   )
   t.ok(inserted.ok)
@@ -77,22 +74,8 @@ t.test('refresh rotation: of 20 concurrent first uses, exactly one is first', as
 })
 
 /** Inserts a key minted from the code whose jti is `grantId`, as /token does. */
-function insertGrantKey(app: FastifyInstance, owner: { userId: number; accountId: number }, grantId: string) {
-  const k = mintToken('kg_')
-  return app.store.keys.insert({
-    ...owner,
-    name: 'k',
-    keyHash: k.hash,
-    displayPrefix: k.displayPrefix,
-    scopes: ['read'],
-    resource: null,
-    clientId: null,
-    grantId,
-    familyId: grantId,
-    createdAt: app.now(),
-    expiresAt: null,
-  })
-}
+const insertGrantKey = (app: FastifyInstance, owner: { userId: number; accountId: number }, grantId: string) =>
+  app.store.keys.insert(newKey(owner, { grantId, createdAt: app.now() }).key)
 
 t.test('grant ids: of 20 concurrent inserts with one grant id, exactly one row lands', async (t) => {
   const { app } = await build(t)

@@ -8,7 +8,7 @@ import t, { type Test as Tap } from 'tap'
 import { mintToken, refreshPrefix } from '../../src/keys/format.js'
 import { createStore } from '../../src/store/index.js'
 import type { Store } from '../../src/store/types.js'
-import { TEST_DIALECT, tempDir, testConfig, testEnv } from '../helper.js'
+import { newKey, TEST_DIALECT, tempDir, testConfig, testEnv } from '../helper.js'
 import type { RaceJob } from '../support/race-worker.js'
 
 const WORKER = new URL('../support/race-worker.js', import.meta.url).pathname
@@ -48,22 +48,6 @@ async function setUp(t: Tap): Promise<{ dir: string; store: Store; userId: numbe
   return { dir, store, userId: user.id, accountId: account.id }
 }
 
-const newKey = (grantId: string | null) => {
-  const k = mintToken('kg_')
-  return {
-    name: 'k',
-    keyHash: k.hash,
-    displayPrefix: k.displayPrefix,
-    scopes: ['read'],
-    resource: null,
-    clientId: null,
-    grantId,
-    familyId: grantId,
-    createdAt: 1,
-    expiresAt: null,
-  }
-}
-
 t.test(`one grant id, 20 inserts from two processes: exactly one key (${TEST_DIALECT})`, async (t) => {
   const { dir, store, userId, accountId } = await setUp(t)
   const results = await race(t, dir, () => ({
@@ -82,7 +66,7 @@ t.test(`one grant id, 20 inserts from two processes: exactly one key (${TEST_DIA
 
 t.test(`one key, 20 revokes from two processes: exactly one revokes it (${TEST_DIALECT})`, async (t) => {
   const { dir, store, userId, accountId } = await setUp(t)
-  const inserted = await store.keys.insert({ ...newKey(null), userId, accountId })
+  const inserted = await store.keys.insert(newKey({ userId, accountId }).key)
   if (!inserted.ok) throw new Error('key not inserted')
   const results = await race(t, dir, () => ({ op: 'revoke', count: PER_PROCESS, keyId: inserted.key.id }))
   t.equal(results.filter((r) => r === true).length, 1)
@@ -106,7 +90,7 @@ t.test(`one refresh token, 20 first uses from two processes: exactly one is firs
   )
   const refresh = mintToken(refreshPrefix('kg_'))
   const inserted = await store.keys.insert(
-    { ...newKey('jti-r'), clientId: client.clientId, userId, accountId },
+    newKey({ userId, accountId }, { grantId: 'jti-r', clientId: client.clientId }).key,
     { tokenHash: refresh.hash, expiresAt: 2_000_000_000 },
   )
   t.ok(inserted.ok)

@@ -33,6 +33,7 @@ import { createStore } from './store/index.js'
 import type { Store } from './store/types.js'
 import { currentUser } from './web/current-user.js'
 import dashboardRoutes from './web/dashboard.js'
+import handoffRoutes from './web/handoff.js'
 import loginRoutes from './web/login.js'
 import pages, { renderPage, staticRoutes } from './web/pages.js'
 
@@ -249,6 +250,7 @@ async function assemble(app: FastifyInstance, config: Config, store: Store, opti
   await app.register(async (web) => {
     await web.register(staticRoutes)
     await web.register(loginRoutes)
+    if (config.login.mode === 'handoff') await web.register(handoffRoutes)
     await web.register(authorizeRoutes)
     await web.register(dashboardRoutes)
   })

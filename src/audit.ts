@@ -13,6 +13,8 @@ export type AuditInput = {
     | 'code_replay_detected'
     | 'refresh_reuse_detected'
     | 'signin_failed'
+    | 'membership_removed'
+    | 'membership_role_changed'
   accountId?: number | null
   actorUserId?: number | null
   subject?: string | null

@@ -90,6 +90,10 @@ type Command = (args: string[], ctx: { config: Config; store: Store; io: Io }) =
 
 const commands: Record<string, Command> = {
   async 'user add'(args, { config, store, io }) {
+    if (config.login.mode !== 'local')
+      throw new UsageError(
+        `user add is not used with KEYGATE_LOGIN=${config.login.mode}: people sign in through the product`,
+      )
     const { values } = parse(args, {
       email: { type: 'string' },
       password: { type: 'string' },

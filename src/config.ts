@@ -80,6 +80,13 @@ const envSchema = z.object({
   KEYGATE_RATE_LIMIT_LOGIN: positiveInt.default(60),
   KEYGATE_RATE_LIMIT_MCP: positiveInt.default(1200),
   KEYGATE_RATE_LIMIT_MCP_AUTH_FAILURES: positiveInt.default(60),
+  KEYGATE_LOGIN: z.enum(['local', 'handoff']).default('local'),
+  KEYGATE_HANDOFF_URL: z.string().optional(),
+  KEYGATE_HANDOFF_ISSUER: z.string().min(1).max(255).optional(),
+  KEYGATE_HANDOFF_SECRET: z.string().optional(),
+  KEYGATE_HANDOFF_JWKS_URL: z.string().optional(),
+  KEYGATE_HANDOFF_JWKS_COOLDOWN_SECONDS: positiveInt.default(30),
+  KEYGATE_LOGOUT_URL: z.string().optional(),
   KEYGATE_REDIS_URL: z
     .string()
     .regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL')
@@ -88,6 +95,9 @@ const envSchema = z.object({
 
 export type Config = {
   production: boolean
+  login: Login
+  /** The product's sign-out page, offered after signing out of keygate. */
+  logoutUrl: string | undefined
   port: number
   host: string
   /** Issuer URL, never with a trailing slash (RFC 8414 §3.3 compares it byte for byte). */
@@ -224,6 +234,51 @@ function parseResourceServers(raw: string): Map<string, string> {
   return out
 }
 
+/** How people sign in: keygate's own passwords, or the product's session (a signed assertion). */
+export type Login =
+  | { mode: 'local' }
+  | {
+      mode: 'handoff'
+      /** The product's page that signs the assertion. */
+      url: string
+      /** The assertion's `iss`. */
+      issuer: string
+      /** HS256 key (32+ bytes), or the product's JWKS for asymmetric keys. */
+      verify: { secret: Uint8Array } | { jwksUrl: string; cooldownSeconds: number }
+    }
+
+function absoluteUrl(name: string, value: string, production: boolean): string {
+  let url: URL
+  try {
+    url = new URL(value)
+  } catch {
+    fail(name, `not an absolute URL: ${value}`)
+  }
+  if (production && url.protocol !== 'https:') fail(name, 'must be https when NODE_ENV=production')
+  return value
+}
+
+function parseLogin(e: z.infer<typeof envSchema>, production: boolean): Login {
+  if (e.KEYGATE_LOGIN === 'local') return { mode: 'local' }
+  if (!e.KEYGATE_HANDOFF_URL) fail('KEYGATE_HANDOFF_URL', 'is required when KEYGATE_LOGIN=handoff')
+  if (!e.KEYGATE_HANDOFF_ISSUER) fail('KEYGATE_HANDOFF_ISSUER', 'is required when KEYGATE_LOGIN=handoff')
+  const url = absoluteUrl('KEYGATE_HANDOFF_URL', e.KEYGATE_HANDOFF_URL, production)
+  if ((e.KEYGATE_HANDOFF_SECRET === undefined) === (e.KEYGATE_HANDOFF_JWKS_URL === undefined))
+    fail('KEYGATE_HANDOFF_SECRET', 'set exactly one of KEYGATE_HANDOFF_SECRET and KEYGATE_HANDOFF_JWKS_URL')
+  if (e.KEYGATE_HANDOFF_SECRET !== undefined) {
+    const secret = new TextEncoder().encode(e.KEYGATE_HANDOFF_SECRET)
+    if (secret.length < 32) fail('KEYGATE_HANDOFF_SECRET', 'must be at least 32 bytes')
+    return { mode: 'handoff', url, issuer: e.KEYGATE_HANDOFF_ISSUER, verify: { secret } }
+  }
+  const jwksUrl = absoluteUrl('KEYGATE_HANDOFF_JWKS_URL', e.KEYGATE_HANDOFF_JWKS_URL!, production)
+  return {
+    mode: 'handoff',
+    url,
+    issuer: e.KEYGATE_HANDOFF_ISSUER,
+    verify: { jwksUrl, cooldownSeconds: e.KEYGATE_HANDOFF_JWKS_COOLDOWN_SECONDS },
+  }
+}
+
 export type LoadOptions = { warn?: (msg: string) => void; generateSecret?: boolean }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: LoadOptions = {}): Config {
@@ -262,8 +317,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: LoadOp
       fail('KEYGATE_UPSTREAM', `not an absolute URL: ${e.KEYGATE_UPSTREAM}`)
     }
   }
+  const login = parseLogin(e, production)
+  const logoutUrl =
+    e.KEYGATE_LOGOUT_URL === undefined ? undefined : absoluteUrl('KEYGATE_LOGOUT_URL', e.KEYGATE_LOGOUT_URL, production)
   return {
     production,
+    login,
+    logoutUrl,
     port: e.PORT,
     host: e.HOST,
     issuer,

@@ -36,8 +36,15 @@ t.test('issuer is stored without a trailing slash', async (t) => {
   )
 })
 
+const HANDOFF: Record<string, string | undefined> = {
+  KEYGATE_LOGIN: 'handoff',
+  KEYGATE_HANDOFF_URL: 'https://app.example/keygate-handoff',
+  KEYGATE_HANDOFF_ISSUER: 'https://app.example',
+  KEYGATE_HANDOFF_SECRET: 'product-secret-0123456789-abcdefghijklmn',
+}
+
 t.test('bad values stop start-up with one line naming the variable', async (t) => {
-  const cases: Array<[Record<string, string>, string]> = [
+  const cases: Array<[Record<string, string | undefined>, string]> = [
     [{ PORT: 'abc' }, 'PORT: '],
     [{ PORT: '70000' }, 'PORT: '],
     [{ KEYGATE_ISSUER: 'not a url' }, 'KEYGATE_ISSUER: not an absolute URL: not a url'],
@@ -88,8 +95,35 @@ t.test('bad values stop start-up with one line naming the variable', async (t) =
       { NODE_ENV: 'production', KEYGATE_ISSUER: 'https://mcp.example.com', KEYGATE_SCRYPT_COST: '1024' },
       'KEYGATE_SCRYPT_COST: must be at least 16384 when NODE_ENV=production',
     ],
+    [{ KEYGATE_LOGIN: 'ldap' }, 'KEYGATE_LOGIN: '],
+    [{ KEYGATE_LOGIN: 'handoff' }, 'KEYGATE_HANDOFF_URL: is required when KEYGATE_LOGIN=handoff'],
+    [
+      { KEYGATE_LOGIN: 'handoff', KEYGATE_HANDOFF_URL: 'https://app.example/h' },
+      'KEYGATE_HANDOFF_ISSUER: is required when KEYGATE_LOGIN=handoff',
+    ],
+    [{ ...HANDOFF, KEYGATE_HANDOFF_URL: '/relative' }, 'KEYGATE_HANDOFF_URL: not an absolute URL: /relative'],
+    [
+      { ...HANDOFF, KEYGATE_HANDOFF_SECRET: undefined },
+      'KEYGATE_HANDOFF_SECRET: set exactly one of KEYGATE_HANDOFF_SECRET and KEYGATE_HANDOFF_JWKS_URL',
+    ],
+    [
+      { ...HANDOFF, KEYGATE_HANDOFF_JWKS_URL: 'https://app.example/jwks' },
+      'KEYGATE_HANDOFF_SECRET: set exactly one of KEYGATE_HANDOFF_SECRET and KEYGATE_HANDOFF_JWKS_URL',
+    ],
+    [{ ...HANDOFF, KEYGATE_HANDOFF_SECRET: 'short' }, 'KEYGATE_HANDOFF_SECRET: must be at least 32 bytes'],
+    [
+      {
+        ...HANDOFF,
+        NODE_ENV: 'production',
+        KEYGATE_ISSUER: 'https://mcp.example.com',
+        KEYGATE_HANDOFF_URL: 'http://app.example/h',
+      },
+      'KEYGATE_HANDOFF_URL: must be https when NODE_ENV=production',
+    ],
+    [{ KEYGATE_LOGOUT_URL: 'nope' }, 'KEYGATE_LOGOUT_URL: not an absolute URL: nope'],
   ]
   for (const [env, message] of cases) {
+    for (const [k, v] of Object.entries(env)) if (v === undefined) delete env[k]
     t.throws(
       () => loadConfig({ KEYGATE_SECRET: SECRET, ...env }, { generateSecret: false }),
       { constructor: ConfigError, message: new RegExp(`^${message.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`) },

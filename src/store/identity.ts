@@ -101,6 +101,7 @@ export function accounts(database: Database): AccountStore {
         .selectAll('a')
         .select('m.role')
         .where('m.user_id', '=', userId)
+        .where('m.removed_at', 'is', null)
         .orderBy(sql`a.kind = 'team'`)
         .orderBy('a.name')
         .orderBy('a.id')
@@ -113,6 +114,7 @@ export function accounts(database: Database): AccountStore {
         .select('role')
         .where('user_id', '=', userId)
         .where('account_id', '=', accountId)
+        .where('removed_at', 'is', null)
         .executeTakeFirst()
       return row?.role
     },

@@ -8,6 +8,7 @@ import { accounts, users } from './identity.js'
 import { keys } from './keys.js'
 import { migrateToLatest, migrationStatus } from './migrate.js'
 import { notes } from './notes.js'
+import { product } from './product.js'
 import { refreshTokens } from './refresh.js'
 import { sessions, signins } from './sessions.js'
 import type { Store } from './types.js'
@@ -42,6 +43,7 @@ export function storeOver(database: Database): Store {
     notes: notes(database),
     signins: signins(database),
     sessions: sessions(database),
+    product: product(database),
     async ping() {
       const { rows } = await database.db.executeQuery<{ one: number }>({
         ...database.db.selectNoFrom((eb) => eb.lit(1).as('one')).compile(),

@@ -12,6 +12,9 @@ import type { Collations } from './dialects/mysql.js'
 
 const DIR = repoPath('migrations')
 
+/** MySQL's "table exists", "duplicate column name" and "duplicate key name". */
+const MYSQL_ALREADY_MADE = new Set([1050, 1060, 1061])
+
 /** The statements of a migration file: comments dropped, split at `;` ending a line. */
 export function statements(text: string): string[] {
   return text
@@ -49,9 +52,18 @@ class SqlFiles implements MigrationProvider {
       .sort()) {
       let text = readFileSync(`${DIR}/${file}`, 'utf8')
       if (this.#collations) text = withCollations(text, this.#collations)
+      const mysql = this.#dialect === 'mysql'
       migrations[file.slice(0, -suffix.length)] = {
         async up(db) {
-          for (const statement of statements(text)) await sql.raw(statement).execute(db)
+          for (const statement of statements(text)) {
+            try {
+              await sql.raw(statement).execute(db)
+            } catch (err) {
+              // MySQL's DDL is not transactional: after a failure half-way, a re-run finds
+              // some of its tables, columns and indexes made already. Those count as done.
+              if (!(mysql && MYSQL_ALREADY_MADE.has((err as { errno?: number }).errno ?? 0))) throw err
+            }
+          }
         },
       }
     }

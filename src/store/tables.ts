@@ -5,9 +5,33 @@ import type { Generated, Selectable } from 'kysely'
 import type { Account, Client, Role } from './types.js'
 
 export interface Tables {
-  users: { id: Generated<number>; email: string; name: string; password_hash: string; created_at: number }
-  accounts: { id: Generated<number>; name: string; kind: Account['kind']; created_at: number }
-  memberships: { user_id: number; account_id: number; role: Role; created_at: number }
+  users: {
+    id: Generated<number>
+    email: string
+    name: string
+    /** '' for people who sign in through the product: no password matches it. */
+    password_hash: string
+    created_at: number
+    external_issuer: Generated<string | null>
+    external_id: Generated<string | null>
+  }
+  accounts: {
+    id: Generated<number>
+    name: string
+    kind: Account['kind']
+    created_at: number
+    external_issuer: Generated<string | null>
+    external_id: Generated<string | null>
+  }
+  memberships: {
+    user_id: number
+    account_id: number
+    role: Role
+    created_at: number
+    /** Set when the product no longer lists the membership: not a member, its row kept for the keys' sake. */
+    removed_at: Generated<number | null>
+  }
+  used_assertions: { issuer: string; jti: string; expires_at: number }
   oauth_clients: {
     client_id: string
     client_name: string

@@ -216,7 +216,43 @@ export interface SessionStore {
   endAll(userId: number, nowMs: number): Promise<void>
 }
 
+/** An account as the product names it, and the user's role in it. */
+export type ProductAccount = { id: string; name: string; role: Role }
+
+/** Who signed in, as the product says: its issuer, its id for the user, and their accounts (null: a personal one). */
+export type ProductIdentity = {
+  issuer: string
+  subject: string
+  email: string
+  name: string
+  accounts: ProductAccount[] | null
+}
+
+export type MembershipChange =
+  | { kind: 'added'; accountId: number; externalId: string; role: Role }
+  | { kind: 'role_changed'; accountId: number; externalId: string; role: Role; previousRole: Role }
+  | { kind: 'removed'; accountId: number; externalId: string; role: Role; revokedKeys: number }
+
+export type SyncOutcome =
+  | { ok: true; user: User; created: boolean; changes: MembershipChange[] }
+  /** The email belongs to another person at the product: nothing was changed. */
+  | { ok: false; reason: 'email_taken' }
+
+export interface ProductStore {
+  /**
+   * Brings the user, their accounts and memberships in line with the product, in one
+   * transaction: a membership the product no longer lists ends, and the user's keys in that
+   * account are revoked and their consents there deleted.
+   */
+  sync(identity: ProductIdentity, now: number): Promise<SyncOutcome>
+  /** Records an assertion's id as used; false when it was used already (any instance). */
+  useAssertion(issuer: string, jti: string, expiresAt: number): Promise<boolean>
+  /** Deletes up to `limit` used assertion ids whose assertion expired before `now`. */
+  deleteUsedAssertions(now: number, limit: number): Promise<number>
+}
+
 export interface Store {
+  product: ProductStore
   users: UserStore
   accounts: AccountStore
   clients: ClientStore

@@ -41,6 +41,34 @@ const returnQuery = z.object({ return_to: returnField })
 const PAGE = { config: { kind: 'page' as const } }
 
 export default async function loginRoutes(app: FastifyInstance): Promise<void> {
+  if (app.config.login.mode === 'local') await passwordRoutes(app)
+
+  app.get('/logout', PAGE, async (req, reply) => {
+    const user = await currentUser(app, req)
+    if (!user) return reply.redirect('/login', 303)
+    return renderPage(app, req, reply, 'logout', {}, user)
+  })
+
+  app.post('/logout', PAGE, async (req, reply) => {
+    const session = await readSession(app, req)
+    checkCsrf(session, readFields(logoutForm, req.body).csrf)
+    const user = await currentUser(app, req)
+    if (user) await endSession(app, reply, user.id)
+    // Signed in through the product, /login would sign straight back in: say it is done,
+    // and offer the product's own sign-out.
+    if (app.config.login.mode !== 'local' || app.config.logoutUrl)
+      return renderPage(app, req, reply, 'signed-out', { logoutUrl: app.config.logoutUrl ?? null })
+    return reply.redirect('/login', 303)
+  })
+
+  app.get('/', PAGE, async (req, reply) => {
+    await ensureSession(app, req, reply)
+    return reply.redirect((await currentUser(app, req)) ? '/dashboard' : '/login', 303)
+  })
+}
+
+/** Sign-in with keygate's own users and passwords (KEYGATE_LOGIN=local). */
+async function passwordRoutes(app: FastifyInstance): Promise<void> {
   app.get('/login', PAGE, async (req, reply) => {
     const returnTo = safeReturnTo(readFields(returnQuery, req.query).return_to)
     if (await currentUser(app, req)) return reply.redirect(returnTo, 303)
@@ -87,24 +115,5 @@ export default async function loginRoutes(app: FastifyInstance): Promise<void> {
     await app.store.signins.succeeded(buckets)
     await startSession(app, req, reply, user.id)
     return reply.redirect(returnTo, 303)
-  })
-
-  app.get('/logout', PAGE, async (req, reply) => {
-    const user = await currentUser(app, req)
-    if (!user) return reply.redirect('/login', 303)
-    return renderPage(app, req, reply, 'logout', {}, user)
-  })
-
-  app.post('/logout', PAGE, async (req, reply) => {
-    const session = await readSession(app, req)
-    checkCsrf(session, readFields(logoutForm, req.body).csrf)
-    const user = await currentUser(app, req)
-    if (user) await endSession(app, reply, user.id)
-    return reply.redirect('/login', 303)
-  })
-
-  app.get('/', PAGE, async (req, reply) => {
-    await ensureSession(app, req, reply)
-    return reply.redirect((await currentUser(app, req)) ? '/dashboard' : '/login', 303)
   })
 }

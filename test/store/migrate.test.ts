@@ -78,13 +78,13 @@ t.test('keygate migrate: pending, applied once, then up to date', async (t) => {
   const env = testEnv(tempDir(t))
   const before = await cli(env, 'migrate', '--status')
   t.equal(before.code, 0, before.err.join('\n'))
-  t.same(before.out, ['0001-baseline  pending'])
+  t.same(before.out, ['0001-baseline  pending', '0002-product-identity  pending'])
   const applied = await cli(env, 'migrate')
-  t.same(applied.out, ['keygate: applied 0001-baseline'])
+  t.same(applied.out, ['keygate: applied 0001-baseline, 0002-product-identity'])
   const again = await cli(env, 'migrate')
   t.same(again.out, ['keygate: the database is up to date'])
   const after = await cli(env, 'migrate', '--status')
-  t.match(after.out, [/^0001-baseline {2}applied \d{4}-\d\d-\d\dT/])
+  t.match(after.out, [/^0001-baseline {2}applied \d{4}-\d\d-\d\dT/, /^0002-product-identity {2}applied /])
   const wrong = await cli(env, 'migrate', '--down')
   t.same([wrong.code, wrong.err], [1, ['keygate: unknown option --down for migrate']])
 })
@@ -106,10 +106,34 @@ t.test('a migration that fails says which and why, applies nothing, and stops st
       ? /^keygate: migration 0001-baseline failed: .*foreign key/i
       : /^keygate: migration 0001-baseline failed: .*account_id/,
   ])
-  t.same((await cli(env, 'migrate', '--status')).out, ['0001-baseline  pending'], 'nothing recorded')
+  t.same(
+    (await cli(env, 'migrate', '--status')).out,
+    ['0001-baseline  pending', '0002-product-identity  pending'],
+    'nothing recorded',
+  )
   await t.rejects(buildApp(testConfig(dir)), { message: /^migration 0001-baseline failed/ }, 'keygate does not start')
   const users = await cli(env, 'user', 'add', '--email', 'a@example.com', '--password', 'long enough')
   t.same([users.code, users.err], [1, failed.err], 'every command refuses the same way until it is mended')
+})
+
+t.test('on MySQL, a migration that stopped half-way is finished by the next run', async (t) => {
+  if (TEST_DIALECT !== 'mysql') {
+    t.pass('SQLite and PostgreSQL run each migration in a transaction: nothing is left half-way')
+    return
+  }
+  const dir = tempDir(t)
+  const env = testEnv(dir)
+  t.equal((await cli(env, 'migrate')).code, 0)
+  // As if 0002 had stopped before its last statement: its table gone, its record too.
+  await onTestServer(
+    ['DROP TABLE used_assertions', "DELETE FROM keygate_migration WHERE name = '0002-product-identity'"],
+    schemaFor(dir),
+  )
+  const again = await cli(env, 'migrate')
+  t.same(again.out, ['keygate: applied 0002-product-identity'], again.err.join('\n'))
+  const app = await buildApp(testConfig(dir))
+  t.teardown(() => app.close())
+  t.ok(await app.store.ping())
 })
 
 t.test(`a database made by keygate 0.1.0 is adopted with every row kept (${TEST_DIALECT})`, async (t) => {
@@ -122,7 +146,7 @@ t.test(`a database made by keygate 0.1.0 is adopted with every row kept (${TEST_
     .replace('{{REFRESH_HASH}}', refresh.hash)
   if (TEST_DIALECT === 'mysql') {
     // No 0.1.0 schema: migration 0001 makes the tables, and the same rows go in.
-    t.same((await cli(testEnv(dir), 'migrate')).out, ['keygate: applied 0001-baseline'])
+    t.same((await cli(testEnv(dir), 'migrate')).out, ['keygate: applied 0001-baseline, 0002-product-identity'])
     await runSql(dir, [data])
     return checkKept(t, dir, key.token, refresh.hash)
   }
@@ -132,7 +156,11 @@ t.test(`a database made by keygate 0.1.0 is adopted with every row kept (${TEST_
       ? [fixture('schema.postgres.sql'), data, fixture('sequences.postgres.sql')]
       : [fixture('schema.sqlite.sql'), data],
   )
-  t.same((await cli(testEnv(dir), 'migrate', '--status')).out, ['0001-baseline  pending'], 'not yet recorded')
+  t.same(
+    (await cli(testEnv(dir), 'migrate', '--status')).out,
+    ['0001-baseline  pending', '0002-product-identity  pending'],
+    'not yet recorded',
+  )
   return checkKept(t, dir, key.token, refresh.hash)
 })
 
@@ -141,7 +169,11 @@ async function checkKept(t: Tap, dir: string, token: string, refreshHash: string
   const env = testEnv(dir)
   const app = await buildApp(testConfig(dir, { KEYGATE_ACCESS_TTL: '3600' }), { clock: new TestClock().now })
   t.teardown(() => app.close())
-  t.match((await cli(env, 'migrate', '--status')).out, [/^0001-baseline {2}applied /], 'adopted at start')
+  t.match(
+    (await cli(env, 'migrate', '--status')).out,
+    [/^0001-baseline {2}applied /, /^0002-product-identity {2}applied /],
+    'adopted and brought up to date at start',
+  )
 
   // Every table's row is still there and still works.
   const user = await app.store.users.byEmail('alice@example.com')

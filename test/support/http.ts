@@ -80,9 +80,20 @@ export class Browser {
     if (res.status !== 303) throw new Error(`sign-in failed with ${res.status}`)
   }
 
-  /** Opens the authorization URL, approves, and returns the redirect Location. */
+  /**
+   * Opens a page, following redirects like a browser (across origins: a sign-in through the
+   * product goes there and back), up to `hops`.
+   */
+  async open(url: string, hops = 6): Promise<Response> {
+    let res = await this.request(url)
+    for (let i = 0; i < hops && res.status >= 301 && res.status <= 303; i++)
+      res = await this.request(new URL(res.headers.get('location')!, res.url).href)
+    return res
+  }
+
+  /** Opens the authorization URL (signing in on the way if it must), approves, and returns the redirect Location. */
   async approve(authorizationUrl: string | URL, form: Record<string, string | string[]> = {}): Promise<URL> {
-    const page = await this.request(String(authorizationUrl))
+    const page = await this.open(String(authorizationUrl))
     if (page.status !== 200)
       throw new Error(`consent page answered ${page.status} ${page.headers.get('location') ?? ''}`)
     const html = await page.text()

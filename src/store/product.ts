@@ -1,0 +1,188 @@
+// People, accounts and memberships as the product says they are (KEYGATE_LOGIN=handoff):
+// keyed by the product's ids (external ids beside keygate's own), brought in line on every
+// sign-in in one transaction; and the single use of the product's assertions.
+import { type Database, type Db, deleteSome, mapConstraint, onConflictDoNothing, transaction } from './database.js'
+import { insertWithId } from './identity.js'
+import { toUser } from './rows.js'
+import {
+  ConflictError,
+  type MembershipChange,
+  type ProductAccount,
+  type ProductIdentity,
+  type ProductStore,
+  type Role,
+  type SyncOutcome,
+} from './types.js'
+
+/** Personal accounts live in their own namespace: no product account id can name one. */
+const personalIssuer = (issuer: string) => `personal:${issuer}`
+
+async function findAccount(db: Db, issuer: string, id: string) {
+  return db
+    .selectFrom('accounts')
+    .selectAll()
+    .where('external_issuer', '=', issuer)
+    .where('external_id', '=', id)
+    .executeTakeFirst()
+}
+
+async function syncOnce(database: Database, p: ProductIdentity, now: number): Promise<SyncOutcome> {
+  return transaction(database, async (trx) => {
+    // The user: by the product's id; else a user of that email not yet tied to anyone at the
+    // product (someone who signed in with a password before the switch keeps their keys).
+    let user = await trx
+      .selectFrom('users')
+      .selectAll()
+      .where('external_issuer', '=', p.issuer)
+      .where('external_id', '=', p.subject)
+      .executeTakeFirst()
+    const byEmail = await trx
+      .selectFrom('users')
+      .selectAll()
+      .where((eb) =>
+        database.dialect === 'postgres'
+          ? eb(eb.fn('lower', ['email']), '=', p.email.toLowerCase())
+          : eb('email', '=', p.email),
+      )
+      .executeTakeFirst()
+    if (byEmail && byEmail.id !== user?.id && (user || byEmail.external_id !== null))
+      return { ok: false, reason: 'email_taken' }
+    let created = false
+    if (!user && byEmail) {
+      await trx
+        .updateTable('users')
+        .set({ external_issuer: p.issuer, external_id: p.subject, name: p.name })
+        .where('id', '=', byEmail.id)
+        .execute()
+      user = { ...byEmail, external_issuer: p.issuer, external_id: p.subject, name: p.name }
+    } else if (!user) {
+      user = await insertWithId(database, trx, 'users', {
+        email: p.email,
+        name: p.name,
+        password_hash: '',
+        created_at: now,
+        external_issuer: p.issuer,
+        external_id: p.subject,
+      })
+      created = true
+    } else if (user.email !== p.email || user.name !== p.name) {
+      await trx.updateTable('users').set({ email: p.email, name: p.name }).where('id', '=', user.id).execute()
+      user = { ...user, email: p.email, name: p.name }
+    }
+
+    // The accounts the product lists (or the user's personal one), made or renamed.
+    const listed: Array<ProductAccount & { issuer: string; kind: 'personal' | 'team' }> = p.accounts
+      ? p.accounts.map((a) => ({ ...a, issuer: p.issuer, kind: 'team' }))
+      : [
+          {
+            id: p.subject,
+            name: `${p.name} personal`,
+            role: 'owner',
+            issuer: personalIssuer(p.issuer),
+            kind: 'personal',
+          },
+        ]
+    const wanted = new Map<number, { role: Role; account: ProductAccount }>()
+    for (const a of listed) {
+      let account = await findAccount(trx, a.issuer, a.id)
+      if (!account) {
+        account = await insertWithId(database, trx, 'accounts', {
+          name: a.name,
+          kind: a.kind,
+          created_at: now,
+          external_issuer: a.issuer,
+          external_id: a.id,
+        })
+      } else if (account.name !== a.name) {
+        await trx.updateTable('accounts').set({ name: a.name }).where('id', '=', account.id).execute()
+      }
+      wanted.set(account.id, { role: a.role, account: a })
+    }
+
+    // Memberships in the product's accounts brought in line; keygate's own accounts untouched.
+    const current = await trx
+      .selectFrom('memberships as m')
+      .innerJoin('accounts as a', 'a.id', 'm.account_id')
+      .select(['m.account_id', 'm.role', 'm.removed_at', 'a.external_id as external_id'])
+      .where('m.user_id', '=', user.id)
+      .where('a.external_issuer', 'in', [p.issuer, personalIssuer(p.issuer)])
+      .execute()
+    const changes: MembershipChange[] = []
+    for (const [accountId, { role, account }] of wanted) {
+      const row = current.find((m) => m.account_id === accountId)
+      if (!row) {
+        await trx
+          .insertInto('memberships')
+          .values({ user_id: user.id, account_id: accountId, role, created_at: now })
+          .execute()
+        changes.push({ kind: 'added', accountId, externalId: account.id, role })
+      } else if (row.removed_at !== null || row.role !== role) {
+        await trx
+          .updateTable('memberships')
+          .set({ role, removed_at: null })
+          .where('user_id', '=', user.id)
+          .where('account_id', '=', accountId)
+          .execute()
+        changes.push(
+          row.removed_at !== null
+            ? { kind: 'added', accountId, externalId: account.id, role }
+            : { kind: 'role_changed', accountId, externalId: account.id, role, previousRole: row.role },
+        )
+      }
+    }
+    for (const row of current) {
+      if (wanted.has(row.account_id) || row.removed_at !== null) continue
+      // Gone at the product: not a member any more; the user's keys in that account are
+      // revoked and their consents there deleted, in this same transaction.
+      await trx
+        .updateTable('memberships')
+        .set({ removed_at: now })
+        .where('user_id', '=', user.id)
+        .where('account_id', '=', row.account_id)
+        .execute()
+      const revoked = await trx
+        .updateTable('api_keys')
+        .set({ revoked_at: now })
+        .where('user_id', '=', user.id)
+        .where('account_id', '=', row.account_id)
+        .where('revoked_at', 'is', null)
+        .executeTakeFirst()
+      await trx.deleteFrom('consents').where('user_id', '=', user.id).where('account_id', '=', row.account_id).execute()
+      changes.push({
+        kind: 'removed',
+        accountId: row.account_id,
+        externalId: row.external_id ?? '',
+        role: row.role,
+        revokedKeys: Number(revoked.numUpdatedRows),
+      })
+    }
+    return { ok: true, user: toUser(user), created, changes }
+  })
+}
+
+export function product(database: Database): ProductStore {
+  const { db } = database
+  return {
+    async sync(identity, now) {
+      // Two first sign-ins of one person at once: the loser of the insert finds the winner's row.
+      try {
+        return await syncOnce(database, identity, now)
+      } catch (err) {
+        if (!(err instanceof ConflictError)) throw err
+        return syncOnce(database, identity, now)
+      }
+    },
+    async useAssertion(issuer, jti, expiresAt) {
+      const result = await mapConstraint(() =>
+        onConflictDoNothing(database, db.insertInto('used_assertions').values({ issuer, jti, expires_at: expiresAt }), [
+          'issuer',
+          'jti',
+        ]).executeTakeFirst(),
+      )
+      return Number(result.numInsertedOrUpdatedRows ?? 0n) === 1
+    },
+    async deleteUsedAssertions(now, limit) {
+      return deleteSome(db, 'used_assertions', 'jti', (eb) => eb('expires_at', '<', now), limit)
+    },
+  }
+}

@@ -7,6 +7,7 @@ import { dirname, resolve } from 'node:path'
 import { z } from 'zod'
 import { sha256Hex } from './crypto/compare.js'
 import { DEFAULT_SCRYPT_COST } from './crypto/password.js'
+import type { Role } from './store/types.js'
 
 const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]'])
 const SCOPE_TOKEN = /^[\x21\x23-\x5b\x5d-\x7e]+$/ // RFC 6749 §3.3 scope-token
@@ -87,6 +88,7 @@ const envSchema = z.object({
   KEYGATE_HANDOFF_JWKS_URL: z.string().optional(),
   KEYGATE_HANDOFF_JWKS_COOLDOWN_SECONDS: positiveInt.default(30),
   KEYGATE_LOGOUT_URL: z.string().optional(),
+  KEYGATE_ROLE_SCOPES: z.string().optional(),
   KEYGATE_REDIS_URL: z
     .string()
     .regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL')
@@ -98,6 +100,8 @@ export type Config = {
   login: Login
   /** The product's sign-out page, offered after signing out of keygate. */
   logoutUrl: string | undefined
+  /** What each role may grant; null: every role may grant every scope. */
+  roleScopes: RoleScopes | null
   port: number
   host: string
   /** Issuer URL, never with a trailing slash (RFC 8414 §3.3 compares it byte for byte). */
@@ -218,6 +222,28 @@ function parseScopes(raw: string, alwaysRaw: string): { scopes: string[]; always
   return { scopes, alwaysScopes }
 }
 
+const ROLES = ['owner', 'admin', 'member'] as const
+
+/**
+ * "owner=read write;admin=read write;member=read" → what each role may grant. A role not
+ * listed may grant the always-granted scopes only; every role may grant those.
+ */
+function parseRoleScopes(raw: string | undefined, scopes: string[], always: string[]): RoleScopes | null {
+  if (raw === undefined || raw.trim() === '') return null
+  const out: RoleScopes = { owner: [...always], admin: [...always], member: [...always] }
+  for (const entry of list(/;/)(raw)) {
+    const eq = entry.indexOf('=')
+    const role = entry.slice(0, eq).trim() as Role
+    if (eq < 1 || !ROLES.includes(role))
+      fail('KEYGATE_ROLE_SCOPES', `entries must look like role=scope scope, with a role of ${ROLES.join(', ')}`)
+    const granted = list(/\s+/)(entry.slice(eq + 1))
+    const unknown = granted.find((s) => !scopes.includes(s))
+    if (unknown) fail('KEYGATE_ROLE_SCOPES', `${unknown} is not in KEYGATE_SCOPES`)
+    out[role] = scopes.filter((s) => always.includes(s) || granted.includes(s))
+  }
+  return out
+}
+
 /** "id:secret,id2:secret2" → id → SHA-256 of the secret (the secret is not kept). */
 function parseResourceServers(raw: string): Map<string, string> {
   const out = new Map<string, string>()
@@ -233,6 +259,8 @@ function parseResourceServers(raw: string): Map<string, string> {
   }
   return out
 }
+
+export type RoleScopes = Record<Role, string[]>
 
 /** How people sign in: keygate's own passwords, or the product's session (a signed assertion). */
 export type Login =
@@ -318,12 +346,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: LoadOp
     }
   }
   const login = parseLogin(e, production)
+  const roleScopes = parseRoleScopes(e.KEYGATE_ROLE_SCOPES, scopes, alwaysScopes)
   const logoutUrl =
     e.KEYGATE_LOGOUT_URL === undefined ? undefined : absoluteUrl('KEYGATE_LOGOUT_URL', e.KEYGATE_LOGOUT_URL, production)
   return {
     production,
     login,
     logoutUrl,
+    roleScopes,
     port: e.PORT,
     host: e.HOST,
     issuer,

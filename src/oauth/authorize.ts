@@ -6,6 +6,7 @@ import { audit } from '../audit.js'
 import { OAuthError, PageError } from '../errors.js'
 import { limit } from '../plugins/rate-limit.js'
 import { fieldsOf } from '../request-fields.js'
+import { roleAllows, scopesFor } from '../roles.js'
 import { type Consent, ForeignKeyError, type User } from '../store/types.js'
 import { currentUser } from '../web/current-user.js'
 import { renderPage } from '../web/pages.js'
@@ -81,8 +82,15 @@ async function consentPage(
       redirectHost: new URL(request.redirectUri).host || request.redirectUri,
       clientIdHost: request.client.source === 'cimd' ? new URL(request.client.clientId).host : null,
       params: FORWARDED.filter((k) => typeof params[k] === 'string').map((k) => [k, params[k]]),
-      accounts,
-      scopes: request.scopes.map((name) => ({ name, always: app.config.alwaysScopes.includes(name) })),
+      accounts: accounts.map((m) => ({
+        ...m,
+        // Shown beside the account when roles cap what may be granted.
+        allows: app.config.roleScopes ? scopesFor(app.config, m.role).join(' ') : null,
+      })),
+      // One account: only what the role there may grant is offered.
+      scopes: request.scopes
+        .filter((name) => accounts.length !== 1 || scopesFor(app.config, accounts[0]!.role).includes(name))
+        .map((name) => ({ name, always: app.config.alwaysScopes.includes(name) })),
     },
     user,
   )
@@ -131,6 +139,15 @@ export default async function authorizeRoutes(app: FastifyInstance): Promise<voi
     }
     const accountId = chosenAccount(consent.account_id)
     const scopes = chosenScopes(app, request, consent.scope_choice)
+    // A member now (a membership the product ended does not count), whose role may grant these.
+    const role = await app.store.accounts.roleOf(user.id, accountId)
+    if (!role) throw new PageError(403, 'Not your account', 'You are not a member of the account you chose.')
+    if (!roleAllows(app.config, role, scopes))
+      throw new PageError(
+        403,
+        'Not allowed by your role',
+        `As ${role} of this account you may grant: ${scopesFor(app.config, role).join(' ')}. Go back and choose less.`,
+      )
     let granted: Consent
     try {
       granted = await app.store.consents.upsert(

@@ -121,6 +121,8 @@ async function issue(app: FastifyInstance, client: Client, grant: Grant): Promis
       'invalid_grant',
       'the authorization was withdrawn (the app was disconnected or its access changed); start again',
     )
+  if (!result.ok && result.reason === 'role_forbids')
+    throw new OAuthError('invalid_grant', "the user's role in the account no longer allows the scopes of this grant")
   if (!result.ok) return null
   return {
     access_token: minted.token,
@@ -150,6 +152,7 @@ async function exchangeCode(app: FastifyInstance, req: FastifyRequest, form: Cod
       accountId: code.accountId,
       createdAt: code.consentCreatedAt,
       scopes: code.scopes,
+      roleScopes: app.config.roleScopes,
     },
   })
   if (response) return response

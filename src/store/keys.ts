@@ -90,6 +90,20 @@ export function keys(database: Database): KeyStore {
             'share',
           ).executeTakeFirst()
           if (!consentStands(current && toConsent(current), consent)) return { ok: false, reason: 'consent_gone' }
+          // The membership, read the same way: ended at the product, or a role that may no
+          // longer grant these scopes, and nothing is minted.
+          const membership = await locking(
+            database,
+            trx
+              .selectFrom('memberships')
+              .select(['role', 'removed_at'])
+              .where('user_id', '=', consent.userId)
+              .where('account_id', '=', consent.accountId),
+            'share',
+          ).executeTakeFirst()
+          if (!membership || membership.removed_at !== null) return { ok: false, reason: 'consent_gone' }
+          const allowed = consent.roleScopes?.[membership.role]
+          if (allowed && !consent.scopes.every((s) => allowed.includes(s))) return { ok: false, reason: 'role_forbids' }
         }
         // No row: the grant id is taken (RFC 6749 §4.1.2, single use).
         const row = await (k.grantId === null

@@ -26,7 +26,12 @@ async function findAccount(db: Db, issuer: string, id: string) {
     .executeTakeFirst()
 }
 
-async function syncOnce(database: Database, p: ProductIdentity, now: number): Promise<SyncOutcome> {
+async function syncOnce(
+  database: Database,
+  p: ProductIdentity,
+  now: number,
+  roleScopes: Record<Role, string[]> | null,
+): Promise<SyncOutcome> {
   return transaction(database, async (trx) => {
     // The user: by the product's id; else a user of that email not yet tied to anyone at the
     // product (someone who signed in with a password before the switch keeps their keys).
@@ -123,11 +128,45 @@ async function syncOnce(database: Database, p: ProductIdentity, now: number): Pr
           .where('user_id', '=', user.id)
           .where('account_id', '=', accountId)
           .execute()
-        changes.push(
-          row.removed_at !== null
-            ? { kind: 'added', accountId, externalId: account.id, role }
-            : { kind: 'role_changed', accountId, externalId: account.id, role, previousRole: row.role },
-        )
+        if (row.removed_at !== null) changes.push({ kind: 'added', accountId, externalId: account.id, role })
+        else {
+          // A role that may grant less: the user's keys there that exceed it are revoked.
+          const allowed = roleScopes?.[role]
+          let revokedKeys = 0
+          if (allowed) {
+            const live = await trx
+              .selectFrom('api_keys')
+              .select(['id', 'scopes'])
+              .where('user_id', '=', user.id)
+              .where('account_id', '=', accountId)
+              .where('revoked_at', 'is', null)
+              .execute()
+            const over = live.filter((k) => k.scopes.split(' ').some((s) => s !== '' && !allowed.includes(s)))
+            if (over.length > 0)
+              revokedKeys = Number(
+                (
+                  await trx
+                    .updateTable('api_keys')
+                    .set({ revoked_at: now })
+                    .where(
+                      'id',
+                      'in',
+                      over.map((k) => k.id),
+                    )
+                    .where('revoked_at', 'is', null)
+                    .executeTakeFirst()
+                ).numUpdatedRows,
+              )
+          }
+          changes.push({
+            kind: 'role_changed',
+            accountId,
+            externalId: account.id,
+            role,
+            previousRole: row.role,
+            revokedKeys,
+          })
+        }
       }
     }
     for (const row of current) {
@@ -163,13 +202,13 @@ async function syncOnce(database: Database, p: ProductIdentity, now: number): Pr
 export function product(database: Database): ProductStore {
   const { db } = database
   return {
-    async sync(identity, now) {
+    async sync(identity, now, roleScopes) {
       // Two first sign-ins of one person at once: the loser of the insert finds the winner's row.
       try {
-        return await syncOnce(database, identity, now)
+        return await syncOnce(database, identity, now, roleScopes)
       } catch (err) {
         if (!(err instanceof ConflictError)) throw err
-        return syncOnce(database, identity, now)
+        return syncOnce(database, identity, now, roleScopes)
       }
     },
     async useAssertion(issuer, jti, expiresAt) {

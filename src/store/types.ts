@@ -119,7 +119,9 @@ export interface ConsentStore {
   disconnect(userId: number, clientId: string, now: number): Promise<{ deleted: boolean; revokedKeys: number }>
 }
 
-export type InsertKeyResult = { ok: true; key: ApiKey } | { ok: false; reason: 'grant_used' | 'consent_gone' }
+export type InsertKeyResult =
+  | { ok: true; key: ApiKey }
+  | { ok: false; reason: 'grant_used' | 'consent_gone' | 'role_forbids' }
 
 /** The consent a code was issued under; a key is minted from the code only while it stands. */
 export type ConsentCondition = {
@@ -128,6 +130,8 @@ export type ConsentCondition = {
   accountId: number
   createdAt: number
   scopes: string[]
+  /** What each role may grant (KEYGATE_ROLE_SCOPES); the user's role is read in the same transaction. */
+  roleScopes: Record<Role, string[]> | null
 }
 
 /** True when the consent row is the one the code was issued under and still covers its scopes. */
@@ -230,7 +234,15 @@ export type ProductIdentity = {
 
 export type MembershipChange =
   | { kind: 'added'; accountId: number; externalId: string; role: Role }
-  | { kind: 'role_changed'; accountId: number; externalId: string; role: Role; previousRole: Role }
+  | {
+      kind: 'role_changed'
+      accountId: number
+      externalId: string
+      role: Role
+      previousRole: Role
+      /** Keys of the user in the account whose scopes the new role may not grant: revoked. */
+      revokedKeys: number
+    }
   | { kind: 'removed'; accountId: number; externalId: string; role: Role; revokedKeys: number }
 
 export type SyncOutcome =
@@ -244,7 +256,7 @@ export interface ProductStore {
    * transaction: a membership the product no longer lists ends, and the user's keys in that
    * account are revoked and their consents there deleted.
    */
-  sync(identity: ProductIdentity, now: number): Promise<SyncOutcome>
+  sync(identity: ProductIdentity, now: number, roleScopes: Record<Role, string[]> | null): Promise<SyncOutcome>
   /** Records an assertion's id as used; false when it was used already (any instance). */
   useAssertion(issuer: string, jti: string, expiresAt: number): Promise<boolean>
   /** Deletes up to `limit` used assertion ids whose assertion expired before `now`. */

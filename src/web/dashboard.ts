@@ -7,6 +7,7 @@ import { audit } from '../audit.js'
 import { PageError } from '../errors.js'
 import { createManualKey, keyStatus, revokeKey } from '../keys/manual.js'
 import { readFields, textField, ticked } from '../request-fields.js'
+import { roleAllows, scopesFor } from '../roles.js'
 import type { ApiKey, Membership, Role, User } from '../store/types.js'
 import { currentUser } from './current-user.js'
 import { renderPage } from './pages.js'
@@ -87,8 +88,15 @@ async function keyForAction(app: FastifyInstance, user: User, rawId: string): Pr
   return key
 }
 
-function checkScopes(app: FastifyInstance, chosen: string[]): string[] {
-  return app.config.scopes.filter((s) => app.config.alwaysScopes.includes(s) || chosen.includes(s))
+function checkScopes(app: FastifyInstance, role: Role, chosen: string[]): string[] {
+  const scopes = app.config.scopes.filter((s) => app.config.alwaysScopes.includes(s) || chosen.includes(s))
+  if (!roleAllows(app.config, role, scopes))
+    throw new PageError(
+      403,
+      'Not allowed by your role',
+      `As ${role} of this account you may grant: ${scopesFor(app.config, role).join(' ')}.`,
+    )
+  return scopes
 }
 
 function checkExpiry(app: FastifyInstance, raw: string): number | null {
@@ -129,7 +137,10 @@ export default async function dashboardRoutes(app: FastifyInstance): Promise<voi
           ...c,
           redirectHost: hostOf(c.redirectUris[0]),
         })),
-        scopes: app.config.scopes.map((name) => ({ name, always: app.config.alwaysScopes.includes(name) })),
+        scopes: scopesFor(app.config, current.role).map((name) => ({
+          name,
+          always: app.config.alwaysScopes.includes(name),
+        })),
         expiryDays: EXPIRY_DAYS,
       },
       user,
@@ -145,7 +156,7 @@ export default async function dashboardRoutes(app: FastifyInstance): Promise<voi
       accountId,
       userId: user.id,
       name: checkName(body.name),
-      scopes: checkScopes(app, body.scopes),
+      scopes: checkScopes(app, role, body.scopes),
       expiresAt: checkExpiry(app, body.expires_in_days),
       now: app.now(),
       ip: req.ip,

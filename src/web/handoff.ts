@@ -219,7 +219,7 @@ export default async function handoffRoutes(app: FastifyInstance): Promise<void>
       const { identity, payload } = await verifyAssertion(fields.assertion, state)
       if (!(await app.store.product.useAssertion(login.issuer, payload.jti!, payload.exp!)))
         throw new HandoffRefused('replayed', 'This assertion was used already (its jti is single use).')
-      const outcome = await app.store.product.sync(identity, app.now())
+      const outcome = await app.store.product.sync(identity, app.now(), app.config.roleScopes)
       if (!outcome.ok)
         throw new HandoffRefused('email_taken', 'The email in the assertion belongs to another person here.')
       for (const change of outcome.changes.filter((c) => c.kind !== 'added'))

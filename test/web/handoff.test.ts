@@ -323,6 +323,14 @@ t.test('a membership the product no longer lists ends, and its keys stop working
     'audited, with the keys it revoked',
   )
 
+  // The membership row is kept (keys name it): a consent for Acme is still refused.
+  const again = pkce()
+  const forged = await approve(app, cookie, authorizeQuery(client.client_id, again.challenge), {
+    account_id: String(acme.id),
+  })
+  t.equal(forged.statusCode, 403, 'no consent for an account they left')
+  t.equal(await app.store.consents.get(user.id, client.client_id), undefined)
+
   // Listed again later: a member again, with what the product says.
   await signIn(app)
   t.equal(await app.store.accounts.roleOf(user.id, acme.id), 'admin')

@@ -36,6 +36,7 @@ import dashboardRoutes from './web/dashboard.js'
 import handoffRoutes from './web/handoff.js'
 import loginRoutes from './web/login.js'
 import pages, { renderPage, staticRoutes } from './web/pages.js'
+import provisioningRoutes from './web/provisioning.js'
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/
 
@@ -176,6 +177,9 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
     requestIdHeader: false,
     genReqId: (req) => requestId(config, req.headers['x-request-id']),
     return503OnClosing: true,
+    // Path parameters as long as the ids they carry: a client id (a URL, up to 512
+    // characters, percent-encoded) or a product's user id (up to 255).
+    maxParamLength: 2048,
   })
   // Every route keygate registers declares its kind (the error handler renders by it).
   let building = true
@@ -251,6 +255,7 @@ async function assemble(app: FastifyInstance, config: Config, store: Store, opti
     await web.register(staticRoutes)
     await web.register(loginRoutes)
     if (config.login.mode === 'handoff') await web.register(handoffRoutes)
+    if (config.provisioningTokenHash) await web.register(provisioningRoutes)
     await web.register(authorizeRoutes)
     await web.register(dashboardRoutes)
   })

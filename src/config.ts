@@ -89,6 +89,7 @@ const envSchema = z.object({
   KEYGATE_HANDOFF_JWKS_COOLDOWN_SECONDS: positiveInt.default(30),
   KEYGATE_LOGOUT_URL: z.string().optional(),
   KEYGATE_ROLE_SCOPES: z.string().optional(),
+  KEYGATE_PROVISIONING_TOKEN: z.string().optional(),
   KEYGATE_REDIS_URL: z
     .string()
     .regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL')
@@ -102,6 +103,8 @@ export type Config = {
   logoutUrl: string | undefined
   /** What each role may grant; null: every role may grant every scope. */
   roleScopes: RoleScopes | null
+  /** SHA-256 of the product's provisioning token (the token is not kept); unset: no provisioning API. */
+  provisioningTokenHash: string | undefined
   port: number
   host: string
   /** Issuer URL, never with a trailing slash (RFC 8414 §3.3 compares it byte for byte). */
@@ -347,6 +350,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: LoadOp
   }
   const login = parseLogin(e, production)
   const roleScopes = parseRoleScopes(e.KEYGATE_ROLE_SCOPES, scopes, alwaysScopes)
+  let provisioningTokenHash: string | undefined
+  if (e.KEYGATE_PROVISIONING_TOKEN !== undefined) {
+    if (login.mode !== 'handoff') fail('KEYGATE_PROVISIONING_TOKEN', 'is used with KEYGATE_LOGIN=handoff only')
+    if (Buffer.byteLength(e.KEYGATE_PROVISIONING_TOKEN) < 32)
+      fail('KEYGATE_PROVISIONING_TOKEN', 'must be at least 32 bytes long')
+    provisioningTokenHash = sha256Hex(e.KEYGATE_PROVISIONING_TOKEN)
+  }
   const logoutUrl =
     e.KEYGATE_LOGOUT_URL === undefined ? undefined : absoluteUrl('KEYGATE_LOGOUT_URL', e.KEYGATE_LOGOUT_URL, production)
   return {
@@ -354,6 +364,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: LoadOp
     login,
     logoutUrl,
     roleScopes,
+    provisioningTokenHash,
     port: e.PORT,
     host: e.HOST,
     issuer,

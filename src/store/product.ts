@@ -26,6 +26,55 @@ async function findAccount(db: Db, issuer: string, id: string) {
     .executeTakeFirst()
 }
 
+type MembershipRow = { account_id: number; role: Role; external_id: string | null }
+
+/**
+ * Ends a membership the product no longer lists: not a member any more (the row stays, the
+ * account's keys name it); the user's keys in that account revoked and their consents there
+ * deleted, in the caller's transaction.
+ */
+async function endMembership(trx: Db, userId: number, row: MembershipRow, now: number): Promise<MembershipChange> {
+  await trx
+    .updateTable('memberships')
+    .set({ removed_at: now })
+    .where('user_id', '=', userId)
+    .where('account_id', '=', row.account_id)
+    .execute()
+  const revoked = await trx
+    .updateTable('api_keys')
+    .set({ revoked_at: now })
+    .where('user_id', '=', userId)
+    .where('account_id', '=', row.account_id)
+    .where('revoked_at', 'is', null)
+    .executeTakeFirst()
+  await trx.deleteFrom('consents').where('user_id', '=', userId).where('account_id', '=', row.account_id).execute()
+  return {
+    kind: 'removed',
+    accountId: row.account_id,
+    externalId: row.external_id ?? '',
+    role: row.role,
+    revokedKeys: Number(revoked.numUpdatedRows),
+  }
+}
+
+/** The user's memberships in the product's accounts (its own and the personal ones it made). */
+const productMemberships = (trx: Db, userId: number, issuer: string) =>
+  trx
+    .selectFrom('memberships as m')
+    .innerJoin('accounts as a', 'a.id', 'm.account_id')
+    .select(['m.account_id', 'm.role', 'm.removed_at', 'a.external_id as external_id'])
+    .where('m.user_id', '=', userId)
+    .where('a.external_issuer', 'in', [issuer, personalIssuer(issuer)])
+    .execute()
+
+const byProductId = (trx: Db, issuer: string, subject: string) =>
+  trx
+    .selectFrom('users')
+    .selectAll()
+    .where('external_issuer', '=', issuer)
+    .where('external_id', '=', subject)
+    .executeTakeFirst()
+
 async function syncOnce(
   database: Database,
   p: ProductIdentity,
@@ -35,12 +84,7 @@ async function syncOnce(
   return transaction(database, async (trx) => {
     // The user: by the product's id; else a user of that email not yet tied to anyone at the
     // product (someone who signed in with a password before the switch keeps their keys).
-    let user = await trx
-      .selectFrom('users')
-      .selectAll()
-      .where('external_issuer', '=', p.issuer)
-      .where('external_id', '=', p.subject)
-      .executeTakeFirst()
+    let user = await byProductId(trx, p.issuer, p.subject)
     const byEmail = await trx
       .selectFrom('users')
       .selectAll()
@@ -105,13 +149,7 @@ async function syncOnce(
     }
 
     // Memberships in the product's accounts brought in line; keygate's own accounts untouched.
-    const current = await trx
-      .selectFrom('memberships as m')
-      .innerJoin('accounts as a', 'a.id', 'm.account_id')
-      .select(['m.account_id', 'm.role', 'm.removed_at', 'a.external_id as external_id'])
-      .where('m.user_id', '=', user.id)
-      .where('a.external_issuer', 'in', [p.issuer, personalIssuer(p.issuer)])
-      .execute()
+    const current = await productMemberships(trx, user.id, p.issuer)
     const changes: MembershipChange[] = []
     for (const [accountId, { role, account }] of wanted) {
       const row = current.find((m) => m.account_id === accountId)
@@ -169,32 +207,9 @@ async function syncOnce(
         }
       }
     }
-    for (const row of current) {
-      if (wanted.has(row.account_id) || row.removed_at !== null) continue
-      // Gone at the product: not a member any more; the user's keys in that account are
-      // revoked and their consents there deleted, in this same transaction.
-      await trx
-        .updateTable('memberships')
-        .set({ removed_at: now })
-        .where('user_id', '=', user.id)
-        .where('account_id', '=', row.account_id)
-        .execute()
-      const revoked = await trx
-        .updateTable('api_keys')
-        .set({ revoked_at: now })
-        .where('user_id', '=', user.id)
-        .where('account_id', '=', row.account_id)
-        .where('revoked_at', 'is', null)
-        .executeTakeFirst()
-      await trx.deleteFrom('consents').where('user_id', '=', user.id).where('account_id', '=', row.account_id).execute()
-      changes.push({
-        kind: 'removed',
-        accountId: row.account_id,
-        externalId: row.external_id ?? '',
-        role: row.role,
-        revokedKeys: Number(revoked.numUpdatedRows),
-      })
-    }
+    for (const row of current)
+      if (!wanted.has(row.account_id) && row.removed_at === null)
+        changes.push(await endMembership(trx, user.id, row, now))
     return { ok: true, user: toUser(user), created, changes }
   })
 }
@@ -210,6 +225,16 @@ export function product(database: Database): ProductStore {
         if (!(err instanceof ConflictError)) throw err
         return syncOnce(database, identity, now, roleScopes)
       }
+    },
+    async remove(issuer, subject, now) {
+      return transaction(database, async (trx) => {
+        const user = await byProductId(trx, issuer, subject)
+        if (!user) return undefined
+        const changes: MembershipChange[] = []
+        for (const row of await productMemberships(trx, user.id, issuer))
+          if (row.removed_at === null) changes.push(await endMembership(trx, user.id, row, now))
+        return { user: toUser(user), changes }
+      })
     },
     async useAssertion(issuer, jti, expiresAt) {
       const result = await mapConstraint(() =>

@@ -257,6 +257,12 @@ export interface ProductStore {
    * account are revoked and their consents there deleted.
    */
   sync(identity: ProductIdentity, now: number, roleScopes: Record<Role, string[]> | null): Promise<SyncOutcome>
+  /**
+   * The person left the product: every membership of theirs in the product's accounts ends
+   * (their keys there revoked, their consents deleted), in one transaction. Undefined when
+   * keygate does not know them.
+   */
+  remove(issuer: string, subject: string, now: number): Promise<{ user: User; changes: MembershipChange[] } | undefined>
   /** Records an assertion's id as used; false when it was used already (any instance). */
   useAssertion(issuer: string, jti: string, expiresAt: number): Promise<boolean>
   /** Deletes up to `limit` used assertion ids whose assertion expired before `now`. */

@@ -39,7 +39,7 @@ const STATE_ISSUER = 'keygate:handoff-state'
 export const handoffCookie = (app: FastifyInstance) =>
   app.config.issuer.startsWith('https:') ? '__Host-keygate_handoff' : 'keygate_handoff'
 
-const accountsClaim = z
+export const accountsClaim = z
   .array(
     z.object({
       id: z.string().min(1).max(255),

@@ -312,3 +312,30 @@ t.test('security headers on every HTML page', async (t) => {
   const css = await app.inject({ url: '/static/style.css' })
   t.notMatch(css.body, /https?:\/\//, 'no external assets in the stylesheet')
 })
+
+t.test('an app whose client id is a long metadata-document URL can be disconnected', async (t) => {
+  const { app } = await build(t)
+  const alice = await createUser(app, 'alice@example.com')
+  const clientId = `https://apps.example/${'p'.repeat(300)}/client.json`
+  await app.store.clients.upsert(
+    {
+      clientId,
+      clientName: 'Long',
+      redirectUris: [REDIRECT_URI],
+      tokenEndpointAuthMethod: 'none',
+      clientSecretHash: null,
+      metadata: {},
+      source: 'cimd',
+    },
+    app.now(),
+  )
+  await app.store.consents.upsert(
+    { userId: alice.user.id, clientId, accountId: alice.account.id, scopes: ['read'] },
+    app.now(),
+  )
+  const cookie = await sessionCookie(app, 'alice@example.com')
+  const csrf = csrfOf((await page(app, cookie, '/dashboard')).body)
+  const res = await post(app, cookie, `/dashboard/apps/${encodeURIComponent(clientId)}/disconnect`, { csrf })
+  t.equal(res.statusCode, 303, 'a path parameter as long as the client id is routed')
+  t.equal(await app.store.consents.get(alice.user.id, clientId), undefined)
+})

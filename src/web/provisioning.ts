@@ -1,0 +1,98 @@
+// The product tells keygate, server to server, that someone's accounts changed or that they
+// left (KEYGATE_PROVISIONING_TOKEN, KEYGATE_LOGIN=handoff): someone who leaves never signs
+// in again, so sync on sign-in alone would leave their keys working. The same sync and
+// revocation as a sign-in run, in one transaction, audited.
+//
+// Not SCIM 2.0: SCIM's resources carry ids the service provider assigns, memberships live
+// in Groups changed by PATCH operations on member lists, and clients expect filtering and
+// paging; a product that already knows "this person now has these accounts" would have to
+// speak all of that to say one sentence. These two calls take the sign-in assertion's own
+// shape instead.
+import type { FastifyInstance, FastifyRequest } from 'fastify'
+import { z } from 'zod'
+import { audit } from '../audit.js'
+import type { Login } from '../config.js'
+import { safeEqual, sha256Hex } from '../crypto/compare.js'
+import { ApiError } from '../errors.js'
+import type { MembershipChange, ProductIdentity, User } from '../store/types.js'
+import { accountsClaim } from './handoff.js'
+
+const body = z.object({
+  email: z
+    .string()
+    .max(320)
+    .regex(/^[^\s@]+@[^\s@]+$/, 'is not an email address'),
+  name: z.string().min(1).max(200).optional(),
+  accounts: accountsClaim.optional(),
+})
+const params = z.object({ sub: z.string().min(1).max(255) })
+
+function subOf(req: FastifyRequest): string {
+  const parsed = params.safeParse(req.params)
+  if (!parsed.success) throw new ApiError(400, 'the person\u2019s id is 1-255 characters')
+  return parsed.data.sub
+}
+
+const API = { config: { kind: 'api' as const } }
+
+function checkToken(app: FastifyInstance, req: FastifyRequest): void {
+  const header = req.headers.authorization
+  const token = typeof header === 'string' && /^bearer /i.test(header) ? header.slice(7).trim() : ''
+  if (token === '' || !safeEqual(sha256Hex(token), app.config.provisioningTokenHash!))
+    throw new ApiError(401, 'the provisioning API requires the product\u2019s token (Authorization: Bearer …)', {
+      headers: { 'www-authenticate': 'Bearer realm="keygate-provisioning"' },
+    })
+}
+
+const json = (user: User, changes: MembershipChange[]) => ({
+  user: { id: user.id, email: user.email, name: user.name },
+  changes,
+})
+
+export default async function provisioningRoutes(app: FastifyInstance): Promise<void> {
+  const issuer = (app.config.login as Extract<Login, { mode: 'handoff' }>).issuer
+
+  async function auditChanges(req: FastifyRequest, user: User, changes: MembershipChange[]) {
+    for (const change of changes.filter((c) => c.kind !== 'added'))
+      await audit(app, req, {
+        event: change.kind === 'removed' ? 'membership_removed' : 'membership_role_changed',
+        accountId: change.accountId,
+        actorUserId: null,
+        subject: user.email,
+        detail: { ...change, via: 'provisioning' },
+      })
+  }
+
+  /** This person now has these accounts (none listed: a personal account), as a sign-in would say. */
+  app.put('/provisioning/v1/users/:sub', { ...API, bodyLimit: 64 * 1024 }, async (req) => {
+    checkToken(app, req)
+    const sub = subOf(req)
+    const parsed = body.safeParse(req.body)
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0]!
+      throw new ApiError(400, `${issue.path.join('.') || 'body'}: ${issue.message}`)
+    }
+    const identity: ProductIdentity = {
+      issuer,
+      subject: sub,
+      email: parsed.data.email.toLowerCase(),
+      name: parsed.data.name ?? parsed.data.email.split('@')[0]!,
+      accounts: parsed.data.accounts ?? null,
+    }
+    const outcome = await app.store.product.sync(identity, app.now(), app.config.roleScopes)
+    if (!outcome.ok) throw new ApiError(409, 'the email belongs to another person here')
+    await auditChanges(req, outcome.user, outcome.changes)
+    return json(outcome.user, outcome.changes)
+  })
+
+  /** This person left: every membership ends, every key of theirs in those accounts is revoked, every session ends. */
+  app.delete('/provisioning/v1/users/:sub', API, async (req) => {
+    checkToken(app, req)
+    const sub = subOf(req)
+    const removed = await app.store.product.remove(issuer, sub, app.now())
+    if (!removed) throw new ApiError(404, 'no person with that id has signed in or been provisioned')
+    await app.store.sessions.endAll(removed.user.id, app.nowMs())
+    await auditChanges(req, removed.user, removed.changes)
+    return json(removed.user, removed.changes)
+  })
+}

@@ -35,6 +35,7 @@ import { currentUser } from './web/current-user.js'
 import dashboardRoutes from './web/dashboard.js'
 import handoffRoutes from './web/handoff.js'
 import loginRoutes from './web/login.js'
+import oidcRoutes from './web/oidc.js'
 import pages, { renderPage, staticRoutes } from './web/pages.js'
 import provisioningRoutes from './web/provisioning.js'
 
@@ -255,6 +256,7 @@ async function assemble(app: FastifyInstance, config: Config, store: Store, opti
     await web.register(staticRoutes)
     await web.register(loginRoutes)
     if (config.login.mode === 'handoff') await web.register(handoffRoutes)
+    if (config.login.mode === 'oidc') await web.register(oidcRoutes)
     if (config.provisioningTokenHash) await web.register(provisioningRoutes)
     await web.register(authorizeRoutes)
     await web.register(dashboardRoutes)

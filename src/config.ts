@@ -81,7 +81,12 @@ const envSchema = z.object({
   KEYGATE_RATE_LIMIT_LOGIN: positiveInt.default(60),
   KEYGATE_RATE_LIMIT_MCP: positiveInt.default(1200),
   KEYGATE_RATE_LIMIT_MCP_AUTH_FAILURES: positiveInt.default(60),
-  KEYGATE_LOGIN: z.enum(['local', 'handoff']).default('local'),
+  KEYGATE_LOGIN: z.enum(['local', 'handoff', 'oidc']).default('local'),
+  KEYGATE_OIDC_ISSUER: z.string().optional(),
+  KEYGATE_OIDC_CLIENT_ID: z.string().min(1).max(255).optional(),
+  KEYGATE_OIDC_CLIENT_SECRET: z.string().optional(),
+  KEYGATE_OIDC_SCOPES: z.string().default('openid email profile'),
+  KEYGATE_OIDC_ACCOUNTS_CLAIM: z.string().min(1).max(100).optional(),
   KEYGATE_HANDOFF_URL: z.string().optional(),
   KEYGATE_HANDOFF_ISSUER: z.string().min(1).max(255).optional(),
   KEYGATE_HANDOFF_SECRET: z.string().optional(),
@@ -277,6 +282,19 @@ export type Login =
       /** HS256 key (32+ bytes), or the product's JWKS for asymmetric keys. */
       verify: { secret: Uint8Array } | { jwksUrl: string; cooldownSeconds: number }
     }
+  | {
+      mode: 'oidc'
+      /** The OpenID Provider's issuer (discovery at its /.well-known/openid-configuration). */
+      issuer: string
+      clientId: string
+      /** Unset: a public client (PKCE, no secret). */
+      clientSecret: string | undefined
+      scopes: string
+      /** The ID token or userinfo claim holding the person's accounts; unset: a personal account. */
+      accountsClaim: string | undefined
+      /** http issuers are allowed outside production (a local provider in development and tests). */
+      allowHttp: boolean
+    }
 
 function absoluteUrl(name: string, value: string, production: boolean): string {
   let url: URL
@@ -291,6 +309,22 @@ function absoluteUrl(name: string, value: string, production: boolean): string {
 
 function parseLogin(e: z.infer<typeof envSchema>, production: boolean): Login {
   if (e.KEYGATE_LOGIN === 'local') return { mode: 'local' }
+  if (e.KEYGATE_LOGIN === 'oidc') {
+    if (!e.KEYGATE_OIDC_ISSUER) fail('KEYGATE_OIDC_ISSUER', 'is required when KEYGATE_LOGIN=oidc')
+    if (!e.KEYGATE_OIDC_CLIENT_ID) fail('KEYGATE_OIDC_CLIENT_ID', 'is required when KEYGATE_LOGIN=oidc')
+    const scopes = list(/\s+/)(e.KEYGATE_OIDC_SCOPES)
+    if (!scopes.includes('openid')) fail('KEYGATE_OIDC_SCOPES', 'must include openid')
+    return {
+      mode: 'oidc',
+      // As the provider writes it (some end with "/"): discovery checks it byte for byte.
+      issuer: absoluteUrl('KEYGATE_OIDC_ISSUER', e.KEYGATE_OIDC_ISSUER, production),
+      clientId: e.KEYGATE_OIDC_CLIENT_ID,
+      clientSecret: e.KEYGATE_OIDC_CLIENT_SECRET || undefined,
+      scopes: scopes.join(' '),
+      accountsClaim: e.KEYGATE_OIDC_ACCOUNTS_CLAIM,
+      allowHttp: !production,
+    }
+  }
   if (!e.KEYGATE_HANDOFF_URL) fail('KEYGATE_HANDOFF_URL', 'is required when KEYGATE_LOGIN=handoff')
   if (!e.KEYGATE_HANDOFF_ISSUER) fail('KEYGATE_HANDOFF_ISSUER', 'is required when KEYGATE_LOGIN=handoff')
   const url = absoluteUrl('KEYGATE_HANDOFF_URL', e.KEYGATE_HANDOFF_URL, production)
@@ -352,7 +386,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: LoadOp
   const roleScopes = parseRoleScopes(e.KEYGATE_ROLE_SCOPES, scopes, alwaysScopes)
   let provisioningTokenHash: string | undefined
   if (e.KEYGATE_PROVISIONING_TOKEN !== undefined) {
-    if (login.mode !== 'handoff') fail('KEYGATE_PROVISIONING_TOKEN', 'is used with KEYGATE_LOGIN=handoff only')
+    if (login.mode === 'local') fail('KEYGATE_PROVISIONING_TOKEN', 'is used with KEYGATE_LOGIN=handoff or oidc only')
     if (Buffer.byteLength(e.KEYGATE_PROVISIONING_TOKEN) < 32)
       fail('KEYGATE_PROVISIONING_TOKEN', 'must be at least 32 bytes long')
     provisioningTokenHash = sha256Hex(e.KEYGATE_PROVISIONING_TOKEN)

@@ -121,6 +121,30 @@ t.test('bad values stop start-up with one line naming the variable', async (t) =
       'KEYGATE_HANDOFF_URL: must be https when NODE_ENV=production',
     ],
     [{ KEYGATE_LOGOUT_URL: 'nope' }, 'KEYGATE_LOGOUT_URL: not an absolute URL: nope'],
+    [{ KEYGATE_LOGIN: 'oidc' }, 'KEYGATE_OIDC_ISSUER: is required when KEYGATE_LOGIN=oidc'],
+    [
+      { KEYGATE_LOGIN: 'oidc', KEYGATE_OIDC_ISSUER: 'https://idp.example' },
+      'KEYGATE_OIDC_CLIENT_ID: is required when KEYGATE_LOGIN=oidc',
+    ],
+    [
+      {
+        KEYGATE_LOGIN: 'oidc',
+        KEYGATE_OIDC_ISSUER: 'https://idp.example',
+        KEYGATE_OIDC_CLIENT_ID: 'kg',
+        KEYGATE_OIDC_SCOPES: 'email',
+      },
+      'KEYGATE_OIDC_SCOPES: must include openid',
+    ],
+    [
+      {
+        NODE_ENV: 'production',
+        KEYGATE_ISSUER: 'https://mcp.example.com',
+        KEYGATE_LOGIN: 'oidc',
+        KEYGATE_OIDC_ISSUER: 'http://idp.example',
+        KEYGATE_OIDC_CLIENT_ID: 'kg',
+      },
+      'KEYGATE_OIDC_ISSUER: must be https when NODE_ENV=production',
+    ],
   ]
   for (const [env, message] of cases) {
     for (const [k, v] of Object.entries(env)) if (v === undefined) delete env[k]

@@ -50,7 +50,7 @@ const json = (user: User, changes: MembershipChange[]) => ({
 })
 
 export default async function provisioningRoutes(app: FastifyInstance): Promise<void> {
-  const issuer = (app.config.login as Extract<Login, { mode: 'handoff' }>).issuer
+  const issuer = (app.config.login as Exclude<Login, { mode: 'local' }>).issuer
 
   async function auditChanges(req: FastifyRequest, user: User, changes: MembershipChange[]) {
     for (const change of changes.filter((c) => c.kind !== 'added'))

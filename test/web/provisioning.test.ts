@@ -51,7 +51,7 @@ t.test('the token is required, and only with handoff sign-in', async (t) => {
   }
   t.equal((await put(app, 'u-1', { email: 'a@b.c' }, 'nope')).statusCode, 401)
   t.throws(() => loadConfig({ KEYGATE_SECRET: SECRET, KEYGATE_PROVISIONING_TOKEN: TOKEN }, { generateSecret: false }), {
-    message: /^KEYGATE_PROVISIONING_TOKEN: is used with KEYGATE_LOGIN=handoff only/,
+    message: /^KEYGATE_PROVISIONING_TOKEN: is used with KEYGATE_LOGIN=handoff or oidc only/,
   })
   t.throws(() => loadConfig({ KEYGATE_SECRET: SECRET, ...ENV, KEYGATE_PROVISIONING_TOKEN: 'short' }), {
     message: /^KEYGATE_PROVISIONING_TOKEN: must be at least 32 bytes long/,

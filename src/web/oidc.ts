@@ -1,0 +1,214 @@
+// KEYGATE_LOGIN=oidc: sign-in with the product's identity provider (any OpenID Provider),
+// keygate as its relying party through openid-client: discovery from KEYGATE_OIDC_ISSUER,
+// authorization code with PKCE, state and nonce. The person is keyed by (issuer, sub);
+// their accounts come from KEYGATE_OIDC_ACCOUNTS_CLAIM (the handoff's `accounts` shape),
+// else a personal one; user, accounts and memberships are brought in line as on every
+// sign-in through the product (store/product.ts).
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { decodeProtectedHeader, jwtVerify, SignJWT } from 'jose'
+import * as oidc from 'openid-client'
+import { z } from 'zod'
+import { audit } from '../audit.js'
+import type { Login } from '../config.js'
+import { PageError } from '../errors.js'
+import { limit } from '../plugins/rate-limit.js'
+import { readFields, textField } from '../request-fields.js'
+import type { ProductIdentity } from '../store/types.js'
+import { currentUser } from './current-user.js'
+import { accountsClaim } from './handoff.js'
+import { safeReturnTo, startSession } from './session.js'
+
+type Oidc = Extract<Login, { mode: 'oidc' }>
+
+const FLOW_SECONDS = 600
+const FLOW_TYP = 'kg-oidc+jwt'
+/** Used flows are kept beside used assertion ids, under a name no provider can have. */
+const FLOW_ISSUER = 'keygate:oidc-state'
+
+export const oidcCookie = (app: FastifyInstance) =>
+  app.config.issuer.startsWith('https:') ? '__Host-keygate_oidc' : 'keygate_oidc'
+
+const returnQuery = z.object({ return_to: textField(8192) })
+
+const claims = z.object({
+  sub: z.string().min(1).max(255),
+  email: z
+    .string()
+    .max(320)
+    .regex(/^[^\s@]+@[^\s@]+$/, 'is not an email address'),
+  email_verified: z.boolean().optional(),
+  name: z.string().min(1).max(200).optional(),
+})
+
+class OidcRefused extends PageError {
+  readonly reason: string
+  constructor(reason: string, message: string) {
+    super(400, 'Sign-in through the identity provider failed', message)
+    this.reason = reason
+  }
+}
+
+export default async function oidcRoutes(app: FastifyInstance): Promise<void> {
+  const login = app.config.login as Oidc
+  const callback = `${app.config.issuer}/login/oidc/callback`
+  const page = { config: { kind: 'page' as const, ...limit(app, 'login') } }
+
+  // Discovered on first use and kept; a failed discovery is tried again next time.
+  let discovered: Promise<oidc.Configuration> | undefined
+  const configuration = () => {
+    discovered ??= oidc
+      .discovery(
+        new URL(login.issuer),
+        login.clientId,
+        { redirect_uris: [callback] },
+        login.clientSecret === undefined ? oidc.None() : oidc.ClientSecretPost(login.clientSecret),
+        login.allowHttp ? { execute: [oidc.allowInsecureRequests] } : undefined,
+      )
+      .catch((err: unknown) => {
+        discovered = undefined
+        app.log.error({ err }, 'OpenID Provider discovery failed')
+        throw new PageError(503, 'Sign-in unavailable', 'The identity provider could not be reached. Try again soon.')
+      })
+    return discovered
+  }
+
+  app.get('/login', page, async (req, reply) => {
+    const returnTo = safeReturnTo(readFields(returnQuery, req.query).return_to)
+    if (await currentUser(app, req)) return reply.redirect(returnTo, 303)
+    const config = await configuration()
+    const verifier = oidc.randomPKCECodeVerifier()
+    const state = oidc.randomState()
+    const nonce = oidc.randomNonce()
+    const now = app.now()
+    const flow = await new SignJWT({ v: verifier, st: state, n: nonce, rt: returnTo })
+      .setProtectedHeader({ alg: 'HS256', kid: app.keyrings.session.current.kid, typ: FLOW_TYP })
+      .setIssuer(app.config.issuer)
+      .setIssuedAt(now)
+      .setExpirationTime(now + FLOW_SECONDS)
+      .sign(app.keyrings.session.current.key)
+    reply.setCookie(oidcCookie(app), flow, {
+      path: '/login/oidc/callback',
+      httpOnly: true,
+      sameSite: 'lax',
+      secure: app.config.issuer.startsWith('https:'),
+      maxAge: FLOW_SECONDS,
+    })
+    const url = oidc.buildAuthorizationUrl(config, {
+      redirect_uri: callback,
+      scope: login.scopes,
+      code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
+      code_challenge_method: 'S256',
+      state,
+      nonce,
+    })
+    return reply.redirect(url.href, 303)
+  })
+
+  /** The flow this browser started: its verifier, state, nonce and return path; single use. */
+  async function flowOf(req: FastifyRequest, reply: FastifyReply) {
+    const raw = req.cookies[oidcCookie(app)]
+    reply.clearCookie(oidcCookie(app), { path: '/login/oidc/callback' })
+    if (!raw) throw new OidcRefused('no_state', 'This browser did not start this sign-in (no sign-in in progress).')
+    try {
+      const { kid } = decodeProtectedHeader(raw)
+      const key = app.keyrings.session.find(kid)
+      if (!key) throw new Error('unknown key')
+      const { payload } = await jwtVerify(raw, key.key, {
+        algorithms: ['HS256'],
+        typ: FLOW_TYP,
+        issuer: app.config.issuer,
+        currentDate: new Date(app.now() * 1000),
+      })
+      const { v, st, n, rt } = payload
+      if (typeof v !== 'string' || typeof st !== 'string' || typeof n !== 'string' || typeof rt !== 'string')
+        throw new Error('bad flow')
+      return { verifier: v, state: st, nonce: n, returnTo: safeReturnTo(rt), expiresAt: payload.exp! }
+    } catch {
+      throw new OidcRefused('no_state', 'The sign-in started here has expired. Start again.')
+    }
+  }
+
+  app.get('/login/oidc/callback', page, async (req, reply) => {
+    try {
+      const flow = await flowOf(req, reply)
+      const query = new URLSearchParams(req.url.split('?')[1] ?? '')
+      if (query.get('state') !== flow.state)
+        throw new OidcRefused('state_mismatch', 'The state the identity provider sent back is not this sign-in’s.')
+      if (!(await app.store.product.useAssertion(FLOW_ISSUER, flow.state, flow.expiresAt)))
+        throw new OidcRefused('state_replayed', 'This sign-in was completed already (its state is single use).')
+      const error = query.get('error')
+      if (error)
+        throw new OidcRefused(
+          'provider_error',
+          `The identity provider answered ${error.slice(0, 100)}${query.get('error_description') ? `: ${query.get('error_description')!.slice(0, 300)}` : ''}.`,
+        )
+      const config = await configuration()
+      let tokens: Awaited<ReturnType<typeof oidc.authorizationCodeGrant>>
+      try {
+        tokens = await oidc.authorizationCodeGrant(config, new URL(`${callback}?${query}`), {
+          pkceCodeVerifier: flow.verifier,
+          expectedState: flow.state,
+          expectedNonce: flow.nonce,
+          idTokenExpected: true,
+        })
+      } catch (err) {
+        req.log.warn({ err }, 'OpenID Provider code exchange failed')
+        throw new OidcRefused(
+          'code_exchange_failed',
+          `The identity provider's answer was refused: ${err instanceof Error ? err.message.slice(0, 300) : 'unknown error'}.`,
+        )
+      }
+      const idClaims = tokens.claims()!
+      // The claims keygate needs may be in the ID token or only at the userinfo endpoint.
+      let all: Record<string, unknown> = { ...idClaims }
+      const wanted = ['email', ...(login.accountsClaim ? [login.accountsClaim] : [])]
+      if (wanted.some((c) => all[c] === undefined) && config.serverMetadata().userinfo_endpoint)
+        all = { ...(await oidc.fetchUserInfo(config, tokens.access_token, idClaims.sub)), ...idClaims }
+      const parsed = claims.safeParse(all)
+      if (!parsed.success) {
+        const issue = parsed.error.issues[0]!
+        throw new OidcRefused('bad_claim', `The identity provider's ${issue.path.join('.')} claim: ${issue.message}.`)
+      }
+      if (parsed.data.email_verified === false)
+        throw new OidcRefused('email_unverified', 'The identity provider says this email address is not verified.')
+      let accounts: ProductIdentity['accounts'] = null
+      if (login.accountsClaim && all[login.accountsClaim] !== undefined) {
+        const listed = accountsClaim.safeParse(all[login.accountsClaim])
+        if (!listed.success) {
+          const issue = listed.error.issues[0]!
+          throw new OidcRefused(
+            'bad_claim',
+            `The identity provider's ${[login.accountsClaim, ...issue.path].join('.')} claim: ${issue.message}.`,
+          )
+        }
+        accounts = listed.data
+      }
+      const outcome = await app.store.product.sync(
+        {
+          issuer: login.issuer,
+          subject: parsed.data.sub,
+          email: parsed.data.email.toLowerCase(),
+          name: parsed.data.name ?? parsed.data.email.split('@')[0]!,
+          accounts,
+        },
+        app.now(),
+        app.config.roleScopes,
+      )
+      if (!outcome.ok) throw new OidcRefused('email_taken', 'The email belongs to another person here.')
+      for (const change of outcome.changes.filter((c) => c.kind !== 'added'))
+        await audit(app, req, {
+          event: change.kind === 'removed' ? 'membership_removed' : 'membership_role_changed',
+          accountId: change.accountId,
+          actorUserId: outcome.user.id,
+          subject: outcome.user.email,
+          detail: { ...change, via: 'sign-in' },
+        })
+      await startSession(app, req, reply, outcome.user.id)
+      return reply.redirect(flow.returnTo, 303)
+    } catch (err) {
+      if (err instanceof OidcRefused)
+        await audit(app, req, { event: 'signin_failed', detail: { via: 'oidc', reason: err.reason } })
+      throw err
+    }
+  })
+}

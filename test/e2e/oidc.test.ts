@@ -83,14 +83,24 @@ t.test("the provider's login and consent pages in Chromium, then keygate's dashb
 
 t.test('SDK client: 401, discovery, registration, sign-in at the provider, consent, token, tools/call', async (t) => {
   const { base, op } = await setUp(t)
-  op.people.set('bob', { email: 'bob@idp.example', email_verified: true, name: 'Bob' })
+  op.people.set('bob', {
+    email: 'bob@idp.example',
+    email_verified: true,
+    name: 'Bob',
+    accounts: [
+      { id: 'org-1', name: 'Acme', role: 'member' },
+      { id: 'org-2', name: 'Beta', role: 'owner' },
+    ],
+  })
   const browser = new Browser(base)
   const provider = new TestOAuthProvider(browser)
   const original = browser.approve.bind(browser)
+  let picker = ''
   browser.approve = async (url, form) => {
     // Sent to the provider to sign in first, then back to the consent page.
-    await atProvider(browser, await browser.open(String(url)), 'bob')
-    return original(url, form)
+    picker = await (await atProvider(browser, await browser.open(String(url)), 'bob')).text()
+    const beta = /name="account_id" value="(\d+)"[^>]*> Beta/.exec(picker)
+    return original(url, { ...form, ...(beta ? { account_id: beta[1]! } : {}) })
   }
   const client = new Client({ name: 'e2e', version: '1.0.0' })
   await t.rejects(
@@ -100,6 +110,8 @@ t.test('SDK client: 401, discovery, registration, sign-in at the provider, conse
   )
   const transport = new StreamableHTTPClientTransport(new URL(`${base}/mcp`), { authProvider: provider })
   await transport.finishAuth(await provider.code(base))
+  t.match(picker, /name="account_id"[^>]*> Acme/, "the consent picker lists the provider's accounts")
+  t.match(picker, /name="account_id"[^>]*> Beta/)
   const connected = new Client({ name: 'e2e', version: '1.0.0' })
   await connected.connect(new StreamableHTTPClientTransport(new URL(`${base}/mcp`), { authProvider: provider }))
   t.teardown(() => connected.close())
@@ -136,6 +148,16 @@ t.test(
     const error = await denied.request(`/login/oidc/callback?error=access_denied&error_description=no&state=${state}`)
     t.equal(error.status, 400)
     t.match(await error.text(), 'The identity provider answered access_denied: no.')
+
+    // A code the provider never issued, with this browser's own state: the exchange is refused.
+    const forger = new Browser(base)
+    const begun = await forger.request('/login')
+    const forgedState = new URL(begun.headers.get('location')!).searchParams.get('state')!
+    const forged = await forger.request(
+      `/login/oidc/callback?code=forged&state=${forgedState}&iss=${encodeURIComponent(op.issuer)}`,
+    )
+    t.equal(forged.status, 400)
+    t.match(await forged.text(), 'The identity provider&#39;s answer was refused')
 
     // Another browser's state, and a callback replayed after it served once.
     const eve = new Browser(base)
@@ -181,7 +203,7 @@ t.test(
     const audited = await rawRows(app.config, "SELECT detail FROM audit_events WHERE event = 'signin_failed'")
     t.same(
       audited.map((r) => JSON.parse(String(r.detail)).reason).sort(),
-      ['bad_claim', 'email_unverified', 'provider_error', 'state_mismatch', 'state_replayed'],
+      ['bad_claim', 'code_exchange_failed', 'email_unverified', 'provider_error', 'state_mismatch', 'state_replayed'],
       'each refusal is audited with its reason',
     )
   },

@@ -4,49 +4,50 @@
 // their accounts come from KEYGATE_OIDC_ACCOUNTS_CLAIM (the handoff's `accounts` shape),
 // else a personal one; user, accounts and memberships are brought in line as on every
 // sign-in through the product (store/product.ts).
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import { decodeProtectedHeader, jwtVerify, SignJWT } from 'jose'
+import type { FastifyInstance } from 'fastify'
 import * as oidc from 'openid-client'
 import { z } from 'zod'
-import { audit } from '../audit.js'
 import type { Login } from '../config.js'
 import { PageError } from '../errors.js'
 import { limit } from '../plugins/rate-limit.js'
 import { readFields, textField } from '../request-fields.js'
 import type { ProductIdentity } from '../store/types.js'
 import { currentUser } from './current-user.js'
-import { accountsClaim } from './handoff.js'
-import { safeReturnTo, startSession } from './session.js'
+import {
+  accountsClaim,
+  auditedSignIn,
+  emailClaim,
+  type Flow,
+  finishSignIn,
+  readFlow,
+  SignInRefused,
+  startFlow,
+} from './product-signin.js'
+import { safeReturnTo } from './session.js'
 
 type Oidc = Extract<Login, { mode: 'oidc' }>
 
-const FLOW_SECONDS = 600
-const FLOW_TYP = 'kg-oidc+jwt'
+/** The flow cookie: PKCE verifier, state, nonce and return path, for this browser's way back. */
+const FLOW: Flow = {
+  cookie: (app) => (app.config.issuer.startsWith('https:') ? '__Host-keygate_oidc' : 'keygate_oidc'),
+  path: '/login/oidc/callback',
+  typ: 'kg-oidc+jwt',
+  seconds: 600,
+}
 /** Used flows are kept beside used assertion ids, under a name no provider can have. */
 const FLOW_ISSUER = 'keygate:oidc-state'
-
-export const oidcCookie = (app: FastifyInstance) =>
-  app.config.issuer.startsWith('https:') ? '__Host-keygate_oidc' : 'keygate_oidc'
 
 const returnQuery = z.object({ return_to: textField(8192) })
 
 const claims = z.object({
   sub: z.string().min(1).max(255),
-  email: z
-    .string()
-    .max(320)
-    .regex(/^[^\s@]+@[^\s@]+$/, 'is not an email address'),
+  email: emailClaim,
   email_verified: z.boolean().optional(),
   name: z.string().min(1).max(200).optional(),
 })
 
-class OidcRefused extends PageError {
-  readonly reason: string
-  constructor(reason: string, message: string) {
-    super(400, 'Sign-in through the identity provider failed', message)
-    this.reason = reason
-  }
-}
+const TITLE = 'Sign-in through the identity provider failed'
+const refused = (reason: string, message: string) => new SignInRefused(TITLE, reason, message)
 
 export default async function oidcRoutes(app: FastifyInstance): Promise<void> {
   const login = app.config.login as Oidc
@@ -79,20 +80,7 @@ export default async function oidcRoutes(app: FastifyInstance): Promise<void> {
     const verifier = oidc.randomPKCECodeVerifier()
     const state = oidc.randomState()
     const nonce = oidc.randomNonce()
-    const now = app.now()
-    const flow = await new SignJWT({ v: verifier, st: state, n: nonce, rt: returnTo })
-      .setProtectedHeader({ alg: 'HS256', kid: app.keyrings.session.current.kid, typ: FLOW_TYP })
-      .setIssuer(app.config.issuer)
-      .setIssuedAt(now)
-      .setExpirationTime(now + FLOW_SECONDS)
-      .sign(app.keyrings.session.current.key)
-    reply.setCookie(oidcCookie(app), flow, {
-      path: '/login/oidc/callback',
-      httpOnly: true,
-      sameSite: 'lax',
-      secure: app.config.issuer.startsWith('https:'),
-      maxAge: FLOW_SECONDS,
-    })
+    await startFlow(app, reply, FLOW, { v: verifier, st: state, n: nonce, rt: returnTo })
     const url = oidc.buildAuthorizationUrl(config, {
       redirect_uri: callback,
       scope: login.scopes,
@@ -104,41 +92,21 @@ export default async function oidcRoutes(app: FastifyInstance): Promise<void> {
     return reply.redirect(url.href, 303)
   })
 
-  /** The flow this browser started: its verifier, state, nonce and return path; single use. */
-  async function flowOf(req: FastifyRequest, reply: FastifyReply) {
-    const raw = req.cookies[oidcCookie(app)]
-    reply.clearCookie(oidcCookie(app), { path: '/login/oidc/callback' })
-    if (!raw) throw new OidcRefused('no_state', 'This browser did not start this sign-in (no sign-in in progress).')
-    try {
-      const { kid } = decodeProtectedHeader(raw)
-      const key = app.keyrings.session.find(kid)
-      if (!key) throw new Error('unknown key')
-      const { payload } = await jwtVerify(raw, key.key, {
-        algorithms: ['HS256'],
-        typ: FLOW_TYP,
-        issuer: app.config.issuer,
-        currentDate: new Date(app.now() * 1000),
-      })
-      const { v, st, n, rt } = payload
-      if (typeof v !== 'string' || typeof st !== 'string' || typeof n !== 'string' || typeof rt !== 'string')
-        throw new Error('bad flow')
-      return { verifier: v, state: st, nonce: n, returnTo: safeReturnTo(rt), expiresAt: payload.exp! }
-    } catch {
-      throw new OidcRefused('no_state', 'The sign-in started here has expired. Start again.')
-    }
-  }
-
-  app.get('/login/oidc/callback', page, async (req, reply) => {
-    try {
-      const flow = await flowOf(req, reply)
+  app.get('/login/oidc/callback', page, async (req, reply) =>
+    auditedSignIn(app, req, 'oidc', async () => {
+      const read = await readFlow(app, req, reply, FLOW, refused)
+      const { v, st, n } = read
+      if (typeof v !== 'string' || typeof st !== 'string' || typeof n !== 'string')
+        throw refused('no_state', 'The sign-in started here has expired. Start again.')
+      const flow = { verifier: v, state: st, nonce: n, returnTo: read.returnTo, expiresAt: read.expiresAt }
       const query = new URLSearchParams(req.url.split('?')[1] ?? '')
       if (query.get('state') !== flow.state)
-        throw new OidcRefused('state_mismatch', 'The state the identity provider sent back is not this sign-in’s.')
+        throw refused('state_mismatch', 'The state the identity provider sent back is not this sign-in’s.')
       if (!(await app.store.product.useAssertion(FLOW_ISSUER, flow.state, flow.expiresAt)))
-        throw new OidcRefused('state_replayed', 'This sign-in was completed already (its state is single use).')
+        throw refused('state_replayed', 'This sign-in was completed already (its state is single use).')
       const error = query.get('error')
       if (error)
-        throw new OidcRefused(
+        throw refused(
           'provider_error',
           `The identity provider answered ${error.slice(0, 100)}${query.get('error_description') ? `: ${query.get('error_description')!.slice(0, 300)}` : ''}.`,
         )
@@ -153,7 +121,7 @@ export default async function oidcRoutes(app: FastifyInstance): Promise<void> {
         })
       } catch (err) {
         req.log.warn({ err }, 'OpenID Provider code exchange failed')
-        throw new OidcRefused(
+        throw refused(
           'code_exchange_failed',
           `The identity provider's answer was refused: ${err instanceof Error ? err.message.slice(0, 300) : 'unknown error'}.`,
         )
@@ -167,48 +135,30 @@ export default async function oidcRoutes(app: FastifyInstance): Promise<void> {
       const parsed = claims.safeParse(all)
       if (!parsed.success) {
         const issue = parsed.error.issues[0]!
-        throw new OidcRefused('bad_claim', `The identity provider's ${issue.path.join('.')} claim: ${issue.message}.`)
+        throw refused('bad_claim', `The identity provider's ${issue.path.join('.')} claim: ${issue.message}.`)
       }
       if (parsed.data.email_verified === false)
-        throw new OidcRefused('email_unverified', 'The identity provider says this email address is not verified.')
+        throw refused('email_unverified', 'The identity provider says this email address is not verified.')
       let accounts: ProductIdentity['accounts'] = null
       if (login.accountsClaim && all[login.accountsClaim] !== undefined) {
         const listed = accountsClaim.safeParse(all[login.accountsClaim])
         if (!listed.success) {
           const issue = listed.error.issues[0]!
-          throw new OidcRefused(
+          throw refused(
             'bad_claim',
             `The identity provider's ${[login.accountsClaim, ...issue.path].join('.')} claim: ${issue.message}.`,
           )
         }
         accounts = listed.data
       }
-      const outcome = await app.store.product.sync(
-        {
-          issuer: login.issuer,
-          subject: parsed.data.sub,
-          email: parsed.data.email.toLowerCase(),
-          name: parsed.data.name ?? parsed.data.email.split('@')[0]!,
-          accounts,
-        },
-        app.now(),
-        app.config.roleScopes,
-      )
-      if (!outcome.ok) throw new OidcRefused('email_taken', 'The email belongs to another person here.')
-      for (const change of outcome.changes.filter((c) => c.kind !== 'added'))
-        await audit(app, req, {
-          event: change.kind === 'removed' ? 'membership_removed' : 'membership_role_changed',
-          accountId: change.accountId,
-          actorUserId: outcome.user.id,
-          subject: outcome.user.email,
-          detail: { ...change, via: 'sign-in' },
-        })
-      await startSession(app, req, reply, outcome.user.id)
-      return reply.redirect(flow.returnTo, 303)
-    } catch (err) {
-      if (err instanceof OidcRefused)
-        await audit(app, req, { event: 'signin_failed', detail: { via: 'oidc', reason: err.reason } })
-      throw err
-    }
-  })
+      const identity: ProductIdentity = {
+        issuer: login.issuer,
+        subject: parsed.data.sub,
+        email: parsed.data.email.toLowerCase(),
+        name: parsed.data.name ?? parsed.data.email.split('@')[0]!,
+        accounts,
+      }
+      return finishSignIn(app, req, reply, identity, flow.returnTo, refused)
+    }),
+  )
 }

@@ -10,18 +10,14 @@
 // shape instead.
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { z } from 'zod'
-import { audit } from '../audit.js'
 import type { Login } from '../config.js'
 import { safeEqual, sha256Hex } from '../crypto/compare.js'
 import { ApiError } from '../errors.js'
 import type { MembershipChange, ProductIdentity, User } from '../store/types.js'
-import { accountsClaim } from './handoff.js'
+import { accountsClaim, auditChanges, emailClaim } from './product-signin.js'
 
 const body = z.object({
-  email: z
-    .string()
-    .max(320)
-    .regex(/^[^\s@]+@[^\s@]+$/, 'is not an email address'),
+  email: emailClaim,
   name: z.string().min(1).max(200).optional(),
   accounts: accountsClaim.optional(),
 })
@@ -52,17 +48,6 @@ const json = (user: User, changes: MembershipChange[]) => ({
 export default async function provisioningRoutes(app: FastifyInstance): Promise<void> {
   const issuer = (app.config.login as Exclude<Login, { mode: 'local' }>).issuer
 
-  async function auditChanges(req: FastifyRequest, user: User, changes: MembershipChange[]) {
-    for (const change of changes.filter((c) => c.kind !== 'added'))
-      await audit(app, req, {
-        event: change.kind === 'removed' ? 'membership_removed' : 'membership_role_changed',
-        accountId: change.accountId,
-        actorUserId: null,
-        subject: user.email,
-        detail: { ...change, via: 'provisioning' },
-      })
-  }
-
   /** This person now has these accounts (none listed: a personal account), as a sign-in would say. */
   app.put('/provisioning/v1/users/:sub', { ...API, bodyLimit: 64 * 1024 }, async (req) => {
     checkToken(app, req)
@@ -81,7 +66,7 @@ export default async function provisioningRoutes(app: FastifyInstance): Promise<
     }
     const outcome = await app.store.product.sync(identity, app.now(), app.config.roleScopes)
     if (!outcome.ok) throw new ApiError(409, 'the email belongs to another person here')
-    await auditChanges(req, outcome.user, outcome.changes)
+    await auditChanges(app, req, outcome.user, outcome.changes, 'provisioning')
     return json(outcome.user, outcome.changes)
   })
 
@@ -92,7 +77,7 @@ export default async function provisioningRoutes(app: FastifyInstance): Promise<
     const removed = await app.store.product.remove(issuer, sub, app.now())
     if (!removed) throw new ApiError(404, 'no person with that id has signed in or been provisioned')
     await app.store.sessions.endAll(removed.user.id, app.nowMs())
-    await auditChanges(req, removed.user, removed.changes)
+    await auditChanges(app, req, removed.user, removed.changes, 'provisioning')
     return json(removed.user, removed.changes)
   })
 }

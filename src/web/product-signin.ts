@@ -1,0 +1,144 @@
+// What sign-in through the product shares, whichever way it comes (handoff, oidc) and the
+// provisioning API: the claims keygate reads, the signed single-use flow cookie that binds
+// a sign-in to the browser that started it, and the end of a sign-in (sync, audit,
+// session).
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { decodeProtectedHeader, type JWTPayload, jwtVerify, SignJWT } from 'jose'
+import { z } from 'zod'
+import { audit } from '../audit.js'
+import { PageError } from '../errors.js'
+import type { MembershipChange, ProductIdentity, User } from '../store/types.js'
+import { safeReturnTo, startSession } from './session.js'
+
+export const emailClaim = z
+  .string()
+  .max(320)
+  .regex(/^[^\s@]+@[^\s@]+$/, 'is not an email address')
+
+/** The person's accounts and roles, as the product names them. */
+export const accountsClaim = z
+  .array(
+    z.object({
+      id: z.string().min(1).max(255),
+      name: z.string().min(1).max(200),
+      role: z.enum(['owner', 'admin', 'member']),
+    }),
+  )
+  .max(100)
+  .refine((list) => new Set(list.map((a) => a.id)).size === list.length, 'an account id is listed twice')
+
+/** A refused sign-in: a readable page, audited with its reason. */
+export class SignInRefused extends PageError {
+  readonly reason: string
+  constructor(title: string, reason: string, message: string) {
+    super(400, title, message)
+    this.reason = reason
+  }
+}
+
+/** Where a sign-in's flow cookie lives: its name, the one path it is sent to, its JWS type. */
+export type Flow = { cookie: (app: FastifyInstance) => string; path: string; typ: string; seconds: number }
+
+/** Sets the flow cookie: `data` signed (the session keyring), for this browser's way back only. */
+export async function startFlow(
+  app: FastifyInstance,
+  reply: FastifyReply,
+  flow: Flow,
+  data: Record<string, string>,
+): Promise<void> {
+  const now = app.now()
+  const token = await new SignJWT(data)
+    .setProtectedHeader({ alg: 'HS256', kid: app.keyrings.session.current.kid, typ: flow.typ })
+    .setIssuer(app.config.issuer)
+    .setIssuedAt(now)
+    .setExpirationTime(now + flow.seconds)
+    .sign(app.keyrings.session.current.key)
+  reply.setCookie(flow.cookie(app), token, {
+    path: flow.path,
+    httpOnly: true,
+    // Lax: the way back is a top-level navigation (a cross-site POST does not carry it).
+    sameSite: 'lax',
+    secure: app.config.issuer.startsWith('https:'),
+    maxAge: flow.seconds,
+  })
+}
+
+/**
+ * The flow this browser started, cleared as it is read; `refused` makes the page for a
+ * missing or expired one. Its `returnTo` is made safe again; `expiresAt` is its expiry.
+ */
+export async function readFlow(
+  app: FastifyInstance,
+  req: FastifyRequest,
+  reply: FastifyReply,
+  flow: Flow,
+  refused: (reason: string, message: string) => SignInRefused,
+): Promise<JWTPayload & { returnTo: string; expiresAt: number }> {
+  const raw = req.cookies[flow.cookie(app)]
+  reply.clearCookie(flow.cookie(app), { path: flow.path })
+  if (!raw) throw refused('no_state', 'This browser did not start this sign-in (no sign-in in progress).')
+  try {
+    const key = app.keyrings.session.find(decodeProtectedHeader(raw).kid)
+    if (!key) throw new Error('unknown key')
+    const { payload } = await jwtVerify(raw, key.key, {
+      algorithms: ['HS256'],
+      typ: flow.typ,
+      issuer: app.config.issuer,
+      currentDate: new Date(app.now() * 1000),
+    })
+    if (typeof payload.rt !== 'string') throw new Error('bad flow')
+    return { ...payload, returnTo: safeReturnTo(payload.rt), expiresAt: payload.exp! }
+  } catch {
+    throw refused('no_state', 'The sign-in started here has expired. Start again.')
+  }
+}
+
+/** Audits the membership changes a sync made (added ones are not news). */
+export async function auditChanges(
+  app: FastifyInstance,
+  req: FastifyRequest,
+  user: User,
+  changes: MembershipChange[],
+  via: 'sign-in' | 'provisioning',
+): Promise<void> {
+  for (const change of changes.filter((c) => c.kind !== 'added'))
+    await audit(app, req, {
+      event: change.kind === 'removed' ? 'membership_removed' : 'membership_role_changed',
+      accountId: change.accountId,
+      actorUserId: via === 'sign-in' ? user.id : null,
+      subject: user.email,
+      detail: { ...change, via },
+    })
+}
+
+/** The end of every sign-in through the product: sync, audit, session, back where it started. */
+export async function finishSignIn(
+  app: FastifyInstance,
+  req: FastifyRequest,
+  reply: FastifyReply,
+  identity: ProductIdentity,
+  returnTo: string,
+  refused: (reason: string, message: string) => SignInRefused,
+) {
+  const outcome = await app.store.product.sync(identity, app.now(), app.config.roleScopes)
+  if (!outcome.ok) throw refused('email_taken', 'The email belongs to another person here.')
+  await auditChanges(app, req, outcome.user, outcome.changes, 'sign-in')
+  await startSession(app, req, reply, outcome.user.id)
+  return reply.redirect(returnTo, 303)
+}
+
+/** Runs a sign-in's last step; a refusal is audited as a failed sign-in with its reason. */
+export async function auditedSignIn<T>(
+  app: FastifyInstance,
+  req: FastifyRequest,
+  via: 'handoff' | 'oidc',
+  fn: () => Promise<T>,
+): Promise<T> {
+  try {
+    return await fn()
+  } catch (err) {
+    if (err instanceof SignInRefused)
+      await audit(app, req, { event: 'signin_failed', detail: { via, reason: err.reason } })
+    throw err
+  }
+}

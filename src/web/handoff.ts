@@ -36,7 +36,8 @@ const STATE_ISSUER = 'keygate:handoff-state'
 
 /** The state cookie: this browser's way back from the product, for 5 minutes. */
 const FLOW: Flow = {
-  cookie: (app) => (app.config.issuer.startsWith('https:') ? '__Host-keygate_handoff' : 'keygate_handoff'),
+  // __Secure- (not __Host-, which demands Path=/): the cookie goes to the way back only.
+  cookie: (app) => (app.config.issuer.startsWith('https:') ? '__Secure-keygate_handoff' : 'keygate_handoff'),
   path: '/login/handoff',
   typ: 'kg-handoff+jwt',
   seconds: 300,

@@ -29,7 +29,7 @@ type Oidc = Extract<Login, { mode: 'oidc' }>
 
 /** The flow cookie: PKCE verifier, state, nonce and return path, for this browser's way back. */
 const FLOW: Flow = {
-  cookie: (app) => (app.config.issuer.startsWith('https:') ? '__Host-keygate_oidc' : 'keygate_oidc'),
+  cookie: (app) => (app.config.issuer.startsWith('https:') ? '__Secure-keygate_oidc' : 'keygate_oidc'),
   path: '/login/oidc/callback',
   typ: 'kg-oidc+jwt',
   seconds: 600,

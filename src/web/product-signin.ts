@@ -53,12 +53,16 @@ export async function startFlow(
     .setIssuedAt(now)
     .setExpirationTime(now + flow.seconds)
     .sign(app.keyrings.session.current.key)
+  const https = app.config.issuer.startsWith('https:')
   reply.setCookie(flow.cookie(app), token, {
     path: flow.path,
     httpOnly: true,
-    // Lax: the way back is a top-level navigation (a cross-site POST does not carry it).
-    sameSite: 'lax',
-    secure: app.config.issuer.startsWith('https:'),
+    // The way back may be a cross-site POST (the product's auto-submitted form), which a
+    // Lax cookie would miss: None where it can be (https). Safe for this cookie: it is
+    // single use, sent to one path, and binds a state only this browser was given, so a
+    // forged way back carries no assertion for it.
+    sameSite: https ? 'none' : 'lax',
+    secure: https,
     maxAge: flow.seconds,
   })
 }

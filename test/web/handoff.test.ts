@@ -131,6 +131,19 @@ t.test('keygate sends the browser to the product, which sends it back signed in'
   t.equal((await app.store.users.byId(user.id))?.name, 'Alice B', 'the name follows the product')
 })
 
+t.test('over https the state cookie also rides the product\u2019s cross-site POST back', async (t) => {
+  const { app } = await build(t, { ...HANDOFF_ENV, KEYGATE_ISSUER: 'https://mcp.example.com' })
+  const res = await app.inject({ url: '/login', headers: { host: 'mcp.example.com' } })
+  t.equal(res.statusCode, 303)
+  const cookie = String(res.headers['set-cookie'])
+  // __Secure-, not __Host-: a __Host- cookie must have Path=/, and browsers drop one that does not.
+  t.match(cookie, /^__Secure-keygate_handoff=/, 'a __Secure- cookie')
+  t.match(cookie, /; Path=\/login\/handoff/, 'sent to the way back only')
+  t.match(cookie, /; HttpOnly/)
+  t.match(cookie, /; Secure/)
+  t.match(cookie, /; SameSite=None/, 'SameSite=None: an auto-submitted POST from the product carries it')
+})
+
 t.test('without an accounts claim the person gets one personal account', async (t) => {
   const { app } = await build(t, HANDOFF_ENV)
   const { res } = await signIn(app, { accounts: undefined, sub: 'u-9', email: 'solo@product.example' })

@@ -5,20 +5,26 @@ import { randomBytes } from 'node:crypto'
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
 import { z } from 'zod'
+import { ConfigError, fail, list, positiveInt } from './config-checks.js'
 import { sha256Hex } from './crypto/compare.js'
 import { DEFAULT_SCRYPT_COST } from './crypto/password.js'
-import type { Role } from './store/types.js'
+import {
+  absoluteUrl,
+  type Login,
+  loginEnv,
+  parseLogin,
+  parseProvisioningToken,
+  parseRoleScopes,
+  type RoleScopes,
+} from './login-config.js'
+
+export type { Login, RoleScopes }
+export { ConfigError }
 
 const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]'])
 const SCOPE_TOKEN = /^[\x21\x23-\x5b\x5d-\x7e]+$/ // RFC 6749 §3.3 scope-token
 
-const list = (sep: RegExp) => (s: string) =>
-  s
-    .split(sep)
-    .map((x) => x.trim())
-    .filter(Boolean)
 const port = z.coerce.number().int().min(0).max(65535)
-const positiveInt = z.coerce.number().int().positive()
 const bool = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1')
 
 const envSchema = z.object({
@@ -81,24 +87,12 @@ const envSchema = z.object({
   KEYGATE_RATE_LIMIT_LOGIN: positiveInt.default(60),
   KEYGATE_RATE_LIMIT_MCP: positiveInt.default(1200),
   KEYGATE_RATE_LIMIT_MCP_AUTH_FAILURES: positiveInt.default(60),
-  KEYGATE_LOGIN: z.enum(['local', 'handoff', 'oidc']).default('local'),
-  KEYGATE_OIDC_ISSUER: z.string().optional(),
-  KEYGATE_OIDC_CLIENT_ID: z.string().min(1).max(255).optional(),
-  KEYGATE_OIDC_CLIENT_SECRET: z.string().optional(),
-  KEYGATE_OIDC_SCOPES: z.string().default('openid email profile'),
-  KEYGATE_OIDC_ACCOUNTS_CLAIM: z.string().min(1).max(100).optional(),
-  KEYGATE_HANDOFF_URL: z.string().optional(),
-  KEYGATE_HANDOFF_ISSUER: z.string().min(1).max(255).optional(),
-  KEYGATE_HANDOFF_SECRET: z.string().optional(),
-  KEYGATE_HANDOFF_JWKS_URL: z.string().optional(),
-  KEYGATE_HANDOFF_JWKS_COOLDOWN_SECONDS: positiveInt.default(30),
-  KEYGATE_LOGOUT_URL: z.string().optional(),
-  KEYGATE_ROLE_SCOPES: z.string().optional(),
-  KEYGATE_PROVISIONING_TOKEN: z.string().optional(),
   KEYGATE_REDIS_URL: z
     .string()
     .regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL')
     .optional(),
+  // Who signs people in (login-config.ts).
+  ...loginEnv,
 })
 
 export type Config = {
@@ -180,12 +174,6 @@ export type Config = {
   redisUrl: string | undefined
 }
 
-export class ConfigError extends Error {}
-
-function fail(variable: string, problem: string): never {
-  throw new ConfigError(`${variable}: ${problem}`)
-}
-
 function parseIssuer(raw: string): string {
   let url: URL
   try {
@@ -230,28 +218,6 @@ function parseScopes(raw: string, alwaysRaw: string): { scopes: string[]; always
   return { scopes, alwaysScopes }
 }
 
-const ROLES = ['owner', 'admin', 'member'] as const
-
-/**
- * "owner=read write;admin=read write;member=read" → what each role may grant. A role not
- * listed may grant the always-granted scopes only; every role may grant those.
- */
-function parseRoleScopes(raw: string | undefined, scopes: string[], always: string[]): RoleScopes | null {
-  if (raw === undefined || raw.trim() === '') return null
-  const out: RoleScopes = { owner: [...always], admin: [...always], member: [...always] }
-  for (const entry of list(/;/)(raw)) {
-    const eq = entry.indexOf('=')
-    const role = entry.slice(0, eq).trim() as Role
-    if (eq < 1 || !ROLES.includes(role))
-      fail('KEYGATE_ROLE_SCOPES', `entries must look like role=scope scope, with a role of ${ROLES.join(', ')}`)
-    const granted = list(/\s+/)(entry.slice(eq + 1))
-    const unknown = granted.find((s) => !scopes.includes(s))
-    if (unknown) fail('KEYGATE_ROLE_SCOPES', `${unknown} is not in KEYGATE_SCOPES`)
-    out[role] = scopes.filter((s) => always.includes(s) || granted.includes(s))
-  }
-  return out
-}
-
 /** "id:secret,id2:secret2" → id → SHA-256 of the secret (the secret is not kept). */
 function parseResourceServers(raw: string): Map<string, string> {
   const out = new Map<string, string>()
@@ -266,82 +232,6 @@ function parseResourceServers(raw: string): Map<string, string> {
     out.set(id, sha256Hex(secret))
   }
   return out
-}
-
-export type RoleScopes = Record<Role, string[]>
-
-/** How people sign in: keygate's own passwords, or the product's session (a signed assertion). */
-export type Login =
-  | { mode: 'local' }
-  | {
-      mode: 'handoff'
-      /** The product's page that signs the assertion. */
-      url: string
-      /** The assertion's `iss`. */
-      issuer: string
-      /** HS256 key (32+ bytes), or the product's JWKS for asymmetric keys. */
-      verify: { secret: Uint8Array } | { jwksUrl: string; cooldownSeconds: number }
-    }
-  | {
-      mode: 'oidc'
-      /** The OpenID Provider's issuer (discovery at its /.well-known/openid-configuration). */
-      issuer: string
-      clientId: string
-      /** Unset: a public client (PKCE, no secret). */
-      clientSecret: string | undefined
-      scopes: string
-      /** The ID token or userinfo claim holding the person's accounts; unset: a personal account. */
-      accountsClaim: string | undefined
-      /** http issuers are allowed outside production (a local provider in development and tests). */
-      allowHttp: boolean
-    }
-
-function absoluteUrl(name: string, value: string, production: boolean): string {
-  let url: URL
-  try {
-    url = new URL(value)
-  } catch {
-    fail(name, `not an absolute URL: ${value}`)
-  }
-  if (production && url.protocol !== 'https:') fail(name, 'must be https when NODE_ENV=production')
-  return value
-}
-
-function parseLogin(e: z.infer<typeof envSchema>, production: boolean): Login {
-  if (e.KEYGATE_LOGIN === 'local') return { mode: 'local' }
-  if (e.KEYGATE_LOGIN === 'oidc') {
-    if (!e.KEYGATE_OIDC_ISSUER) fail('KEYGATE_OIDC_ISSUER', 'is required when KEYGATE_LOGIN=oidc')
-    if (!e.KEYGATE_OIDC_CLIENT_ID) fail('KEYGATE_OIDC_CLIENT_ID', 'is required when KEYGATE_LOGIN=oidc')
-    const scopes = list(/\s+/)(e.KEYGATE_OIDC_SCOPES)
-    if (!scopes.includes('openid')) fail('KEYGATE_OIDC_SCOPES', 'must include openid')
-    return {
-      mode: 'oidc',
-      // As the provider writes it (some end with "/"): discovery checks it byte for byte.
-      issuer: absoluteUrl('KEYGATE_OIDC_ISSUER', e.KEYGATE_OIDC_ISSUER, production),
-      clientId: e.KEYGATE_OIDC_CLIENT_ID,
-      clientSecret: e.KEYGATE_OIDC_CLIENT_SECRET || undefined,
-      scopes: scopes.join(' '),
-      accountsClaim: e.KEYGATE_OIDC_ACCOUNTS_CLAIM,
-      allowHttp: !production,
-    }
-  }
-  if (!e.KEYGATE_HANDOFF_URL) fail('KEYGATE_HANDOFF_URL', 'is required when KEYGATE_LOGIN=handoff')
-  if (!e.KEYGATE_HANDOFF_ISSUER) fail('KEYGATE_HANDOFF_ISSUER', 'is required when KEYGATE_LOGIN=handoff')
-  const url = absoluteUrl('KEYGATE_HANDOFF_URL', e.KEYGATE_HANDOFF_URL, production)
-  if ((e.KEYGATE_HANDOFF_SECRET === undefined) === (e.KEYGATE_HANDOFF_JWKS_URL === undefined))
-    fail('KEYGATE_HANDOFF_SECRET', 'set exactly one of KEYGATE_HANDOFF_SECRET and KEYGATE_HANDOFF_JWKS_URL')
-  if (e.KEYGATE_HANDOFF_SECRET !== undefined) {
-    const secret = new TextEncoder().encode(e.KEYGATE_HANDOFF_SECRET)
-    if (secret.length < 32) fail('KEYGATE_HANDOFF_SECRET', 'must be at least 32 bytes')
-    return { mode: 'handoff', url, issuer: e.KEYGATE_HANDOFF_ISSUER, verify: { secret } }
-  }
-  const jwksUrl = absoluteUrl('KEYGATE_HANDOFF_JWKS_URL', e.KEYGATE_HANDOFF_JWKS_URL!, production)
-  return {
-    mode: 'handoff',
-    url,
-    issuer: e.KEYGATE_HANDOFF_ISSUER,
-    verify: { jwksUrl, cooldownSeconds: e.KEYGATE_HANDOFF_JWKS_COOLDOWN_SECONDS },
-  }
 }
 
 export type LoadOptions = { warn?: (msg: string) => void; generateSecret?: boolean }
@@ -375,22 +265,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: LoadOp
     fail('KEYGATE_SCRYPT_COST', `must be at least ${DEFAULT_SCRYPT_COST} when NODE_ENV=production`)
   if (e.KEYGATE_HEADERS_TIMEOUT_MS > e.KEYGATE_REQUEST_TIMEOUT_MS)
     fail('KEYGATE_HEADERS_TIMEOUT_MS', 'must not exceed KEYGATE_REQUEST_TIMEOUT_MS')
-  if (e.KEYGATE_UPSTREAM !== undefined) {
-    try {
-      new URL(e.KEYGATE_UPSTREAM)
-    } catch {
-      fail('KEYGATE_UPSTREAM', `not an absolute URL: ${e.KEYGATE_UPSTREAM}`)
-    }
-  }
+  // The product's API may be reached over http on a private network, also in production.
+  if (e.KEYGATE_UPSTREAM !== undefined) absoluteUrl('KEYGATE_UPSTREAM', e.KEYGATE_UPSTREAM, false)
   const login = parseLogin(e, production)
   const roleScopes = parseRoleScopes(e.KEYGATE_ROLE_SCOPES, scopes, alwaysScopes)
-  let provisioningTokenHash: string | undefined
-  if (e.KEYGATE_PROVISIONING_TOKEN !== undefined) {
-    if (login.mode === 'local') fail('KEYGATE_PROVISIONING_TOKEN', 'is used with KEYGATE_LOGIN=handoff or oidc only')
-    if (Buffer.byteLength(e.KEYGATE_PROVISIONING_TOKEN) < 32)
-      fail('KEYGATE_PROVISIONING_TOKEN', 'must be at least 32 bytes long')
-    provisioningTokenHash = sha256Hex(e.KEYGATE_PROVISIONING_TOKEN)
-  }
+  const provisioningTokenHash = parseProvisioningToken(e.KEYGATE_PROVISIONING_TOKEN, login)
   const logoutUrl =
     e.KEYGATE_LOGOUT_URL === undefined ? undefined : absoluteUrl('KEYGATE_LOGOUT_URL', e.KEYGATE_LOGOUT_URL, production)
   return {

@@ -9,7 +9,6 @@ import {
   type InsertQueryBuilder,
   type InsertResult,
   type Kysely,
-  type SelectQueryBuilder,
   type SqlBool,
   sql,
   type Transaction,
@@ -153,16 +152,15 @@ export function onConflictUpdate<T extends TableName>(
  * its transactions hold the database's write lock from their start (BEGIN IMMEDIATE).
  * MariaDB spells FOR SHARE as LOCK IN SHARE MODE (MySQL 8 takes both).
  */
-export function locking<Q extends SelectQueryBuilder<Tables, TableName, unknown>>(
-  database: Database,
-  query: Q,
-  mode: 'share' | 'update',
-): Q {
+export function locking<Q extends Lockable<Q>>(database: Database, query: Q, mode: 'share' | 'update'): Q {
   if (database.dialect === 'sqlite') return query
-  if (mode === 'update') return query.forUpdate() as Q
-  if (database.dialect === 'mysql') return query.modifyEnd(sql`lock in share mode`) as Q
-  return query.forShare() as Q
+  if (mode === 'update') return query.forUpdate()
+  if (database.dialect === 'mysql') return query.modifyEnd(sql`lock in share mode`)
+  return query.forShare()
 }
+
+/** A select query that can take a locking clause (joins and aliases included). */
+type Lockable<Q> = { forUpdate(): Q; forShare(): Q; modifyEnd(modifier: Expression<unknown>): Q }
 
 type Condition<T extends TableName> = (eb: ExpressionBuilder<Tables, T>) => Expression<SqlBool>
 

@@ -1,5 +1,5 @@
 // Users, accounts and memberships.
-import { type Insertable, type Kysely, type Selectable, sql } from 'kysely'
+import { type ExpressionBuilder, type Insertable, type Kysely, type Selectable, sql } from 'kysely'
 import { type Database, type Db, holdsNul, lookupOnce, mapConstraint, transaction } from './database.js'
 import { toAccount, toUser } from './rows.js'
 import type { Tables, UserRow } from './tables.js'
@@ -26,6 +26,16 @@ export async function insertWithId<T extends WithId>(
     .executeTakeFirstOrThrow()) as never
 }
 
+/**
+ * The user whose email is `email`, without regard to case: SQLite's and MySQL's columns
+ * compare so (NOCASE, a case-insensitive collation); PostgreSQL's unique index is on
+ * lower(email).
+ */
+export const emailIs = (database: Database, email: string) => (eb: ExpressionBuilder<Tables, 'users'>) =>
+  database.dialect === 'postgres'
+    ? eb(eb.fn('lower', ['email']), '=', eb.fn('lower', [eb.val(email)]))
+    : eb('email', '=', email)
+
 export function users(database: Database): UserStore {
   const { db } = database
   const byId = lookupOnce<UserRow>(database, db.selectFrom('users').selectAll().where('id', '=', 0))
@@ -43,17 +53,7 @@ export function users(database: Database): UserStore {
     },
     async byEmail(email) {
       if (holdsNul(email)) return undefined
-      // Matched without regard to case: SQLite's and MySQL's columns compare so (NOCASE, a
-      // case-insensitive collation); PostgreSQL's unique index is on lower(email).
-      const row = await db
-        .selectFrom('users')
-        .selectAll()
-        .where((eb) =>
-          database.dialect === 'postgres'
-            ? eb(eb.fn('lower', ['email']), '=', eb.fn('lower', [eb.val(email)]))
-            : eb('email', '=', email),
-        )
-        .executeTakeFirst()
+      const row = await db.selectFrom('users').selectAll().where(emailIs(database, email)).executeTakeFirst()
       return row && toUser(row)
     },
     async byId(id) {

@@ -78,30 +78,26 @@ export function keys(database: Database): KeyStore {
     async insert(k, refresh, consent?: ConsentCondition) {
       return transaction(database, async (trx): Promise<InsertKeyResult> => {
         if (consent) {
-          // A locking read: a concurrent disconnect (its DELETE) waits for this insert, or
-          // this waits for it. (SQLite: the transaction holds the write lock already.)
+          // The consent and its membership in one locking read: a concurrent disconnect (its
+          // DELETE) or membership change waits for this insert, or this waits for it. (SQLite:
+          // the transaction holds the write lock already.) A membership the product ended, or
+          // a role that may no longer grant these scopes, and nothing is minted.
           const current = await locking(
             database,
             trx
-              .selectFrom('consents')
-              .selectAll()
-              .where('user_id', '=', consent.userId)
-              .where('client_id', '=', consent.clientId),
+              .selectFrom('consents as c')
+              .innerJoin('memberships as m', (join) =>
+                join.onRef('m.user_id', '=', 'c.user_id').onRef('m.account_id', '=', 'c.account_id'),
+              )
+              .selectAll('c')
+              .select(['m.role', 'm.removed_at'])
+              .where('c.user_id', '=', consent.userId)
+              .where('c.client_id', '=', consent.clientId),
             'share',
           ).executeTakeFirst()
-          if (!consentStands(current && toConsent(current), consent)) return { ok: false, reason: 'consent_gone' }
-          // The membership, read the same way: ended at the product, or a role that may no
-          // longer grant these scopes, and nothing is minted.
-          const membership = await locking(
-            database,
-            trx
-              .selectFrom('memberships')
-              .select(['role', 'removed_at'])
-              .where('user_id', '=', consent.userId)
-              .where('account_id', '=', consent.accountId),
-            'share',
-          ).executeTakeFirst()
-          if (!membership || membership.removed_at !== null) return { ok: false, reason: 'consent_gone' }
+          if (!consentStands(current && toConsent(current), consent) || current!.removed_at !== null)
+            return { ok: false, reason: 'consent_gone' }
+          const membership = current!
           const allowed = consent.roleScopes?.[membership.role]
           if (allowed && !consent.scopes.every((s) => allowed.includes(s))) return { ok: false, reason: 'role_forbids' }
         }

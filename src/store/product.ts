@@ -2,7 +2,7 @@
 // keyed by the product's ids (external ids beside keygate's own), brought in line on every
 // sign-in in one transaction; and the single use of the product's assertions.
 import { type Database, type Db, deleteSome, mapConstraint, onConflictDoNothing, transaction } from './database.js'
-import { insertWithId } from './identity.js'
+import { emailIs, insertWithId } from './identity.js'
 import { toUser } from './rows.js'
 import {
   ConflictError,
@@ -85,15 +85,7 @@ async function syncOnce(
     // The user: by the product's id; else a user of that email not yet tied to anyone at the
     // product (someone who signed in with a password before the switch keeps their keys).
     let user = await byProductId(trx, p.issuer, p.subject)
-    const byEmail = await trx
-      .selectFrom('users')
-      .selectAll()
-      .where((eb) =>
-        database.dialect === 'postgres'
-          ? eb(eb.fn('lower', ['email']), '=', p.email.toLowerCase())
-          : eb('email', '=', p.email),
-      )
-      .executeTakeFirst()
+    const byEmail = await trx.selectFrom('users').selectAll().where(emailIs(database, p.email)).executeTakeFirst()
     if (byEmail && byEmail.id !== user?.id && (user || byEmail.external_id !== null))
       return { ok: false, reason: 'email_taken' }
     let created = false

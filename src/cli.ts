@@ -180,8 +180,9 @@ const commands: Record<string, Command> = {
   async 'key revoke'(args, { store, io }) {
     const { positionals } = parse(args, {})
     const id = positionals[0]
-    if (!id || !/^\d+$/.test(id) || positionals.length > 1) throw new UsageError('usage: keygate key revoke ID')
-    const key = await store.keys.byId(Number(id))
+    if (!id || !/^[0-9A-Za-z-]{1,64}$/.test(id) || positionals.length > 1)
+      throw new UsageError('usage: keygate key revoke ID')
+    const key = await store.keys.byId(id)
     if (!key) throw new UsageError(`no key ${id}`)
     if (!(await revokeKey(store, key, { userId: null, ip: null, via: 'cli' }, now())))
       throw new UsageError(`key ${id} was already revoked`)

@@ -8,6 +8,7 @@ import { z } from 'zod'
 import { ConfigError, fail, list, positiveInt } from './config-checks.js'
 import { sha256Hex } from './crypto/compare.js'
 import { DEFAULT_SCRYPT_COST } from './crypto/password.js'
+import { type KeyMapping, type KeysSettings, keysEnv, parseKeys } from './keys-config.js'
 import {
   absoluteUrl,
   type Login,
@@ -18,7 +19,7 @@ import {
   type RoleScopes,
 } from './login-config.js'
 
-export type { Login, RoleScopes }
+export type { KeyMapping, KeysSettings, Login, RoleScopes }
 export { ConfigError }
 
 const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]'])
@@ -93,11 +94,14 @@ const envSchema = z.object({
     .optional(),
   // Who signs people in (login-config.ts).
   ...loginEnv,
+  ...keysEnv,
 })
 
 export type Config = {
   production: boolean
   login: Login
+  /** Where keys live: keygate's api_keys, or the product's table (mapping); which tokens /mcp hashes. */
+  keys: KeysSettings
   /** The product's sign-out page, offered after signing out of keygate. */
   logoutUrl: string | undefined
   /** What each role may grant; null: every role may grant every scope. */
@@ -275,6 +279,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: LoadOp
   return {
     production,
     login,
+    keys: parseKeys(e, login, e.KEYGATE_ACCESS_TTL),
     logoutUrl,
     roleScopes,
     provisioningTokenHash,

@@ -11,11 +11,25 @@ export type KeyOutcome = 'ok' | 'missing' | 'malformed' | 'unknown' | 'revoked' 
 /** A presented token, and its hash when it is well-formed (null otherwise). */
 export type PresentedToken = { token: string | undefined; hash: string | null }
 
+/** The longest token hashed when any format is accepted (KEYGATE_KEY_FORMAT=any). */
+const MAX_FOREIGN_TOKEN = 512
+
+/**
+ * True when a token is looked up: keygate's checked format (prefix, length, checksum), or
+ * with KEYGATE_KEY_FORMAT=any also the product's own keys, whatever their form.
+ */
+function lookedUp(app: FastifyInstance, token: string): boolean {
+  if (isWellFormedToken(token, app.config.keyPrefix)) return true
+  return (
+    app.config.keys.format === 'any' &&
+    token.length > 0 &&
+    token.length <= MAX_FOREIGN_TOKEN &&
+    !isWellFormedToken(token, refreshPrefix(app.config.keyPrefix))
+  )
+}
+
 export function present(app: FastifyInstance, token: string | undefined): PresentedToken {
-  return {
-    token,
-    hash: token !== undefined && isWellFormedToken(token, app.config.keyPrefix) ? hashToken(token) : null,
-  }
+  return { token, hash: token !== undefined && lookedUp(app, token) ? app.store.keys.hash(token) : null }
 }
 
 /** The key of a presented token, or why there is none usable for `audience` (null: any). */
@@ -52,14 +66,14 @@ export type FoundToken =
  * two kinds have distinct prefixes, so a token_type_hint (RFC 7009 §2.1) is not needed.
  */
 export async function findToken(app: FastifyInstance, token: string): Promise<FoundToken | undefined> {
-  if (isWellFormedToken(token, app.config.keyPrefix)) {
-    const key = await app.store.keys.byHash(hashToken(token))
-    return key && { kind: 'access_token', key }
-  }
   if (isWellFormedToken(token, refreshPrefix(app.config.keyPrefix))) {
     const refresh = await app.store.refresh.byHash(hashToken(token))
     const key = refresh && (await app.store.keys.byId(refresh.keyId))
     return refresh && key ? { kind: 'refresh_token', key, refresh } : undefined
+  }
+  if (lookedUp(app, token)) {
+    const key = await app.store.keys.byHash(app.store.keys.hash(token))
+    return key && { kind: 'access_token', key }
   }
   return undefined
 }

@@ -26,7 +26,7 @@ export async function createManualKey(
     accountId: input.accountId,
     userId: input.userId,
     name: input.name,
-    keyHash: minted.hash,
+    keyHash: store.keys.hash(minted.token),
     displayPrefix: minted.displayPrefix,
     scopes: input.scopes,
     resource: null,

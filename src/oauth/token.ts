@@ -98,7 +98,7 @@ async function issue(app: FastifyInstance, client: Client, grant: Grant): Promis
         accountId: grant.accountId,
         userId: grant.userId,
         name: `MCP — ${client.clientName}`,
-        keyHash: minted.hash,
+        keyHash: app.store.keys.hash(minted.token),
         displayPrefix: minted.displayPrefix,
         scopes: grant.scopes,
         resource: grant.resource,
@@ -198,6 +198,8 @@ async function refreshGrant(app: FastifyInstance, req: FastifyRequest, form: Ref
     })
     throw new OAuthError('invalid_grant', 'refresh token was already used; the grant has been revoked')
   }
+  // Keys keygate minted always name keygate's account and user.
+  if (key.accountId === null || key.userId === null) throw new OAuthError('invalid_grant', 'refresh token is invalid')
   const response = await issue(app, client, {
     accountId: key.accountId,
     userId: key.userId,

@@ -9,6 +9,7 @@ import {
   onConflictUpdate,
   transaction,
 } from './database.js'
+import type { KeyTable } from './key-table.js'
 import { toClient, toConsent } from './rows.js'
 import type { ClientRow, ConsentRow } from './tables.js'
 import { type ClientStore, ConflictError, type ConsentListing, type ConsentStore } from './types.js'
@@ -66,7 +67,7 @@ export function clients(database: Database): ClientStore {
   }
 }
 
-export function consents(database: Database): ConsentStore {
+export function consents(database: Database, keyTable: KeyTable): ConsentStore {
   const { db } = database
   const get = (userId: number, clientId: string) =>
     db
@@ -109,42 +110,29 @@ export function consents(database: Database): ConsentStore {
         .innerJoin('accounts as a', 'a.id', 'c.account_id')
         .selectAll('c')
         .select(['oc.client_name', 'oc.redirect_uris', 'a.name as account_name'])
-        .select((eb) =>
-          eb
-            .selectFrom('api_keys as k')
-            .select((k) => k.fn.max('k.last_used_at').as('m'))
-            .whereRef('k.user_id', '=', 'c.user_id')
-            .whereRef('k.client_id', '=', 'c.client_id')
-            .as('last_used_at'),
-        )
         .where('c.user_id', '=', userId)
         .orderBy('c.updated_at', 'desc')
         .execute()
+      const lastUsed = await keyTable.lastUsedByClient(userId)
       return rows.map(
         (r): ConsentListing => ({
           ...toConsent(r as ConsentRow),
           clientName: r.client_name,
           redirectUris: JSON.parse(r.redirect_uris) as string[],
           accountName: r.account_name,
-          lastUsedAt: r.last_used_at === null ? null : Number(r.last_used_at),
+          lastUsedAt: lastUsed.get(r.client_id) ?? null,
         }),
       )
     },
     async disconnect(userId, clientId, now) {
       return transaction(database, async (trx) => {
-        const revoked = await trx
-          .updateTable('api_keys')
-          .set({ revoked_at: now })
-          .where('user_id', '=', userId)
-          .where('client_id', '=', clientId)
-          .where('revoked_at', 'is', null)
-          .executeTakeFirst()
+        const revokedKeys = await keyTable.revokeOf(trx, { userId, clientId }, now)
         const deleted = await trx
           .deleteFrom('consents')
           .where('user_id', '=', userId)
           .where('client_id', '=', clientId)
           .executeTakeFirst()
-        return { revokedKeys: changed(revoked), deleted: changed(deleted) === 1 }
+        return { revokedKeys, deleted: changed(deleted) === 1 }
       })
     },
   }

@@ -1,11 +1,13 @@
 // The store: one implementation over Kysely (a module per concern), on the database the
 // configuration names: SQLite by default, PostgreSQL or MySQL/MariaDB by KEYGATE_DATABASE_URL.
-import type { Config } from '../config.js'
+import type { Config, KeyMapping } from '../config.js'
 import { audit } from './audit.js'
 import { clients, consents } from './clients.js'
 import type { Database } from './database.js'
 import { accounts, users } from './identity.js'
 import { keys } from './keys.js'
+import { checkMapping, type TableShape } from './mapped-check.js'
+import { mappedKeys } from './mapped-keys.js'
 import { migrateToLatest, migrationStatus } from './migrate.js'
 import { notes } from './notes.js'
 import { product } from './product.js'
@@ -31,19 +33,20 @@ export async function openDatabase(
 }
 
 /** The store's modules over an open database whose schema is up to date. */
-export function storeOver(database: Database): Store {
+export function storeOver(database: Database, mapped?: { mapping: KeyMapping; shape: TableShape }): Store {
+  const keyTable = mapped ? mappedKeys(database, mapped.mapping, mapped.shape) : keys(database)
   return {
     users: users(database),
     accounts: accounts(database),
     clients: clients(database),
-    consents: consents(database),
-    keys: keys(database),
-    refresh: refreshTokens(database),
+    consents: consents(database, keyTable),
+    keys: keyTable,
+    refresh: refreshTokens(database, keyTable.refreshTable),
     audit: audit(database),
     notes: notes(database),
     signins: signins(database),
     sessions: sessions(database),
-    product: product(database),
+    product: product(database, keyTable),
     async ping() {
       const { rows } = await database.db.executeQuery<{ one: number }>({
         ...database.db.selectNoFrom((eb) => eb.lit(1).as('one')).compile(),
@@ -55,15 +58,24 @@ export function storeOver(database: Database): Store {
 }
 
 /** Opens the database, applies pending migrations, and answers the store. */
-export async function createStore(config: Pick<Config, 'databaseUrl' | 'databaseSchema' | 'dbPath'>): Promise<Store> {
+/**
+ * Opens the database, applies pending migrations, checks the product's key table against
+ * its mapping (when there is one), and answers the store.
+ */
+export async function createStore(
+  config: Pick<Config, 'databaseUrl' | 'databaseSchema' | 'dbPath'> & { keys?: Config['keys'] },
+): Promise<Store> {
   const database = await openDatabase(config)
+  const mapping = config.keys?.mapping
+  let shape: TableShape | undefined
   try {
     await migrateToLatest(database, config.databaseSchema)
+    if (mapping) shape = await checkMapping(database, mapping)
   } catch (err) {
     await database.close()
     throw err
   }
-  return storeOver(database)
+  return storeOver(database, mapping && { mapping, shape: shape! })
 }
 
 /**

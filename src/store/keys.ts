@@ -1,5 +1,7 @@
-// API keys: minted by /token (with their refresh token, under the consent they came from)
-// or by hand, looked up on every bearer check, revoked, touched and cleaned up.
+// keygate's own api_keys table (no KEYGATE_KEYS_TABLE): keys minted by /token (with their
+// refresh token, under the consent they came from) or by hand, looked up on every bearer
+// check, revoked, touched and cleaned up.
+import { sha256Hex } from '../crypto/compare.js'
 import {
   changed,
   type Database,
@@ -11,17 +13,13 @@ import {
   transaction,
 } from './database.js'
 import { insertWithId } from './identity.js'
-import { toConsent, toKey } from './rows.js'
+import { consentRefusal, type KeyTable } from './key-table.js'
+import { splitScopes, toKey } from './rows.js'
 import type { KeyRow } from './tables.js'
-import {
-  ConflictError,
-  type ConsentCondition,
-  consentStands,
-  type InsertKeyResult,
-  type KeyListing,
-  type KeyStore,
-  type NewApiKey,
-} from './types.js'
+import { ConflictError, type ConsentCondition, type InsertKeyResult, type KeyListing, type NewApiKey } from './types.js'
+
+/** A key id as this table numbers them; undefined for text that is not one. */
+const rowId = (id: string): number | undefined => (/^[1-9][0-9]{0,14}$/.test(id) ? Number(id) : undefined)
 
 const keyValues = (k: NewApiKey) => ({
   account_id: k.accountId,
@@ -62,45 +60,25 @@ async function insertUnlessGranted(database: Database, trx: Db, k: NewApiKey): P
   return undefined
 }
 
-export function keys(database: Database): KeyStore {
+export function keys(database: Database): KeyTable {
   const { db } = database
   // The bearer check's lookup: compiled once, prepared once per connection.
   const byHash = lookupOnce<KeyRow>(database, db.selectFrom('api_keys').selectAll().where('key_hash', '=', ''))
   const byId = lookupOnce<KeyRow>(database, db.selectFrom('api_keys').selectAll().where('id', '=', 0))
-  const revokeOne = (id: number, now: number) =>
+  const revokeOne = (id: number | undefined, now: number) =>
     db
       .updateTable('api_keys')
       .set({ revoked_at: now })
-      .where('id', '=', id)
+      .where('id', '=', id ?? 0)
       .where('revoked_at', 'is', null)
       .executeTakeFirst()
   return {
+    refreshTable: 'refresh_tokens',
+    hash: sha256Hex,
     async insert(k, refresh, consent?: ConsentCondition) {
       return transaction(database, async (trx): Promise<InsertKeyResult> => {
-        if (consent) {
-          // The consent and its membership in one locking read: a concurrent disconnect (its
-          // DELETE) or membership change waits for this insert, or this waits for it. (SQLite:
-          // the transaction holds the write lock already.) A membership the product ended, or
-          // a role that may no longer grant these scopes, and nothing is minted.
-          const current = await locking(
-            database,
-            trx
-              .selectFrom('consents as c')
-              .innerJoin('memberships as m', (join) =>
-                join.onRef('m.user_id', '=', 'c.user_id').onRef('m.account_id', '=', 'c.account_id'),
-              )
-              .selectAll('c')
-              .select(['m.role', 'm.removed_at'])
-              .where('c.user_id', '=', consent.userId)
-              .where('c.client_id', '=', consent.clientId),
-            'share',
-          ).executeTakeFirst()
-          if (!consentStands(current && toConsent(current), consent) || current!.removed_at !== null)
-            return { ok: false, reason: 'consent_gone' }
-          const membership = current!
-          const allowed = consent.roleScopes?.[membership.role]
-          if (allowed && !consent.scopes.every((s) => allowed.includes(s))) return { ok: false, reason: 'role_forbids' }
-        }
+        const refused = consent && (await consentRefusal(database, trx, consent))
+        if (refused) return { ok: false, reason: refused }
         // No row: the grant id is taken (RFC 6749 §4.1.2, single use).
         const row = await (k.grantId === null
           ? insertWithId(database, trx, 'api_keys', keyValues(k))
@@ -128,7 +106,8 @@ export function keys(database: Database): KeyStore {
       return row && toKey(row)
     },
     async byId(id) {
-      const row = await byId(id)
+      const n = rowId(id)
+      const row = n === undefined ? undefined : await byId(n)
       return row && toKey(row)
     },
     async list({ accountId, userId }) {
@@ -167,10 +146,10 @@ export function keys(database: Database): KeyStore {
       )
     },
     async revoke(id, now) {
-      return changed(await revokeOne(id, now)) === 1
+      return changed(await revokeOne(rowId(id), now)) === 1
     },
     async revokeFamily(key, now) {
-      if (key.familyId === null) return changed(await revokeOne(key.id, now))
+      if (key.familyId === null) return changed(await revokeOne(rowId(key.id), now))
       return changed(
         await db
           .updateTable('api_keys')
@@ -216,9 +195,51 @@ export function keys(database: Database): KeyStore {
       await db
         .updateTable('api_keys')
         .set({ last_used_at: now })
-        .where('id', '=', id)
+        .where('id', '=', rowId(id) ?? 0)
         .where((eb) => eb.or([eb('last_used_at', 'is', null), eb('last_used_at', '<=', now - minInterval)]))
         .execute()
+    },
+    async revokeOf(trx, who, now) {
+      let query = trx
+        .updateTable('api_keys')
+        .set({ revoked_at: now })
+        .where('user_id', '=', who.userId)
+        .where('revoked_at', 'is', null)
+      if (who.accountId !== undefined) query = query.where('account_id', '=', who.accountId)
+      if (who.clientId !== undefined) query = query.where('client_id', '=', who.clientId)
+      return changed(await query.executeTakeFirst())
+    },
+    async liveOf(trx, userId, accountId) {
+      const rows = await trx
+        .selectFrom('api_keys')
+        .select(['id', 'scopes'])
+        .where('user_id', '=', userId)
+        .where('account_id', '=', accountId)
+        .where('revoked_at', 'is', null)
+        .execute()
+      return rows.map((r) => ({ id: String(r.id), scopes: splitScopes(r.scopes) }))
+    },
+    async revokeIds(trx, ids, now) {
+      const numbers = ids.map(rowId).filter((n) => n !== undefined)
+      if (numbers.length === 0) return 0
+      return changed(
+        await trx
+          .updateTable('api_keys')
+          .set({ revoked_at: now })
+          .where('id', 'in', numbers)
+          .where('revoked_at', 'is', null)
+          .executeTakeFirst(),
+      )
+    },
+    async lastUsedByClient(userId) {
+      const rows = await db
+        .selectFrom('api_keys')
+        .select((eb) => ['client_id', eb.fn.max('last_used_at').as('m')])
+        .where('user_id', '=', userId)
+        .where('client_id', 'is not', null)
+        .groupBy('client_id')
+        .execute()
+      return new Map(rows.filter((r) => r.m !== null).map((r) => [r.client_id!, Number(r.m)]))
     },
   }
 }

@@ -3,6 +3,7 @@
 // sign-in in one transaction; and the single use of the product's assertions.
 import { type Database, type Db, deleteSome, mapConstraint, onConflictDoNothing, transaction } from './database.js'
 import { emailIs, insertWithId } from './identity.js'
+import type { KeyTable } from './key-table.js'
 import { toUser } from './rows.js'
 import {
   ConflictError,
@@ -33,27 +34,27 @@ type MembershipRow = { account_id: number; role: Role; external_id: string | nul
  * account's keys name it); the user's keys in that account revoked and their consents there
  * deleted, in the caller's transaction.
  */
-async function endMembership(trx: Db, userId: number, row: MembershipRow, now: number): Promise<MembershipChange> {
+async function endMembership(
+  keyTable: KeyTable,
+  trx: Db,
+  userId: number,
+  row: MembershipRow,
+  now: number,
+): Promise<MembershipChange> {
   await trx
     .updateTable('memberships')
     .set({ removed_at: now })
     .where('user_id', '=', userId)
     .where('account_id', '=', row.account_id)
     .execute()
-  const revoked = await trx
-    .updateTable('api_keys')
-    .set({ revoked_at: now })
-    .where('user_id', '=', userId)
-    .where('account_id', '=', row.account_id)
-    .where('revoked_at', 'is', null)
-    .executeTakeFirst()
+  const revokedKeys = await keyTable.revokeOf(trx, { userId, accountId: row.account_id }, now)
   await trx.deleteFrom('consents').where('user_id', '=', userId).where('account_id', '=', row.account_id).execute()
   return {
     kind: 'removed',
     accountId: row.account_id,
     externalId: row.external_id ?? '',
     role: row.role,
-    revokedKeys: Number(revoked.numUpdatedRows),
+    revokedKeys,
   }
 }
 
@@ -77,6 +78,7 @@ const byProductId = (trx: Db, issuer: string, subject: string) =>
 
 async function syncOnce(
   database: Database,
+  keyTable: KeyTable,
   p: ProductIdentity,
   now: number,
   roleScopes: Record<Role, string[]> | null,
@@ -164,29 +166,13 @@ async function syncOnce(
           const allowed = roleScopes?.[role]
           let revokedKeys = 0
           if (allowed) {
-            const live = await trx
-              .selectFrom('api_keys')
-              .select(['id', 'scopes'])
-              .where('user_id', '=', user.id)
-              .where('account_id', '=', accountId)
-              .where('revoked_at', 'is', null)
-              .execute()
-            const over = live.filter((k) => k.scopes.split(' ').some((s) => s !== '' && !allowed.includes(s)))
-            if (over.length > 0)
-              revokedKeys = Number(
-                (
-                  await trx
-                    .updateTable('api_keys')
-                    .set({ revoked_at: now })
-                    .where(
-                      'id',
-                      'in',
-                      over.map((k) => k.id),
-                    )
-                    .where('revoked_at', 'is', null)
-                    .executeTakeFirst()
-                ).numUpdatedRows,
-              )
+            const live = await keyTable.liveOf(trx, user.id, accountId)
+            const over = live.filter((k) => k.scopes.some((s) => !allowed.includes(s)))
+            revokedKeys = await keyTable.revokeIds(
+              trx,
+              over.map((k) => k.id),
+              now,
+            )
           }
           changes.push({
             kind: 'role_changed',
@@ -201,21 +187,21 @@ async function syncOnce(
     }
     for (const row of current)
       if (!wanted.has(row.account_id) && row.removed_at === null)
-        changes.push(await endMembership(trx, user.id, row, now))
+        changes.push(await endMembership(keyTable, trx, user.id, row, now))
     return { ok: true, user: toUser(user), created, changes }
   })
 }
 
-export function product(database: Database): ProductStore {
+export function product(database: Database, keyTable: KeyTable): ProductStore {
   const { db } = database
   return {
     async sync(identity, now, roleScopes) {
       // Two first sign-ins of one person at once: the loser of the insert finds the winner's row.
       try {
-        return await syncOnce(database, identity, now, roleScopes)
+        return await syncOnce(database, keyTable, identity, now, roleScopes)
       } catch (err) {
         if (!(err instanceof ConflictError)) throw err
-        return syncOnce(database, identity, now, roleScopes)
+        return syncOnce(database, keyTable, identity, now, roleScopes)
       }
     },
     async remove(issuer, subject, now) {
@@ -224,7 +210,7 @@ export function product(database: Database): ProductStore {
         if (!user) return undefined
         const changes: MembershipChange[] = []
         for (const row of await productMemberships(trx, user.id, issuer))
-          if (row.removed_at === null) changes.push(await endMembership(trx, user.id, row, now))
+          if (row.removed_at === null) changes.push(await endMembership(keyTable, trx, user.id, row, now))
         return { user: toUser(user), changes }
       })
     },

@@ -4,12 +4,15 @@ import { toRefresh } from './rows.js'
 import type { RefreshRow } from './tables.js'
 import type { RefreshStore } from './types.js'
 
-export function refreshTokens(database: Database): RefreshStore {
+/**
+ * The refresh tokens of keygate's own keys (refresh_tokens) or of the keys it minted into the
+ * product's table (key_grant_refresh_tokens): the same columns, the key's id typed as its
+ * table's.
+ */
+export function refreshTokens(database: Database, table: 'refresh_tokens' | 'key_grant_refresh_tokens'): RefreshStore {
   const { db } = database
-  const byHash = lookupOnce<RefreshRow>(
-    database,
-    db.selectFrom('refresh_tokens').selectAll().where('token_hash', '=', ''),
-  )
+  const t = table as 'refresh_tokens'
+  const byHash = lookupOnce<RefreshRow>(database, db.selectFrom(t).selectAll().where('token_hash', '=', ''))
   return {
     async byHash(tokenHash) {
       const row = await byHash(tokenHash)
@@ -18,7 +21,7 @@ export function refreshTokens(database: Database): RefreshStore {
     async markRotated(tokenHash, now) {
       // Exactly one caller changes the row.
       const result = await db
-        .updateTable('refresh_tokens')
+        .updateTable(t)
         .set({ rotated_at: now })
         .where('token_hash', '=', tokenHash)
         .where('rotated_at', 'is', null)
@@ -30,7 +33,7 @@ export function refreshTokens(database: Database): RefreshStore {
     async deleteStale(now, rotatedBefore, limit) {
       return deleteSome(
         db,
-        'refresh_tokens',
+        t,
         'token_hash',
         (eb) => eb.or([eb('expires_at', '<=', now), eb('rotated_at', '<', rotatedBefore)]),
         limit,

@@ -1,5 +1,15 @@
 // The mappers from rows (snake_case, tables.ts) to the store's types.
-import type { AccountRow, AuditRow, ClientRow, ConsentRow, KeyRow, NoteRow, RefreshRow, UserRow } from './tables.js'
+import type {
+  AccountRow,
+  AuditRow,
+  ClientRow,
+  ConsentRow,
+  GrantRefreshRow,
+  KeyRow,
+  NoteRow,
+  RefreshRow,
+  UserRow,
+} from './tables.js'
 import type { Account, ApiKey, AuditEvent, Client, Consent, Note, RefreshToken, User } from './types.js'
 
 export const splitScopes = (s: string): string[] => (s === '' ? [] : s.split(' '))
@@ -34,11 +44,10 @@ export const toConsent = (r: ConsentRow): Consent => ({
 })
 
 export const toKey = (r: KeyRow): ApiKey => ({
-  id: r.id,
+  id: String(r.id),
   accountId: r.account_id,
   userId: r.user_id,
   name: r.name,
-  keyHash: r.key_hash,
   displayPrefix: r.display_prefix,
   scopes: splitScopes(r.scopes),
   resource: r.resource,
@@ -49,12 +58,13 @@ export const toKey = (r: KeyRow): ApiKey => ({
   lastUsedAt: r.last_used_at,
   expiresAt: r.expires_at,
   revokedAt: r.revoked_at,
+  origin: 'keygate',
 })
 
-export const toRefresh = (r: RefreshRow): RefreshToken => ({
+export const toRefresh = (r: RefreshRow | GrantRefreshRow): RefreshToken => ({
   tokenHash: r.token_hash,
   familyId: r.family_id,
-  keyId: r.key_id,
+  keyId: String(r.key_id),
   clientId: r.client_id,
   createdAt: r.created_at,
   expiresAt: r.expires_at,

@@ -77,6 +77,27 @@ export interface Tables {
     expires_at: number
     rotated_at: number | null
   }
+  /** keygate's facts about a key it minted into the product's own table (KEYGATE_KEYS_TABLE). */
+  key_grants: {
+    key_id: string
+    account_id: number
+    user_id: number
+    display_prefix: string
+    resource: string | null
+    client_id: string | null
+    grant_id: string | null
+    family_id: string | null
+    created_at: number
+  }
+  key_grant_refresh_tokens: {
+    token_hash: string
+    family_id: string
+    key_id: string
+    client_id: string
+    created_at: number
+    expires_at: number
+    rotated_at: number | null
+  }
   audit_events: {
     id: Generated<number>
     created_at: number
@@ -98,5 +119,7 @@ export type ClientRow = Selectable<Tables['oauth_clients']>
 export type ConsentRow = Selectable<Tables['consents']>
 export type KeyRow = Selectable<Tables['api_keys']>
 export type RefreshRow = Selectable<Tables['refresh_tokens']>
+export type GrantRow = Selectable<Tables['key_grants']>
+export type GrantRefreshRow = Selectable<Tables['key_grant_refresh_tokens']>
 export type AuditRow = Selectable<Tables['audit_events']>
 export type NoteRow = Selectable<Tables['notes']>

@@ -38,11 +38,13 @@ export type Consent = {
 }
 
 export type ApiKey = {
-  id: number
-  accountId: number
-  userId: number
+  /** The id in the table that holds the key (keygate's api_keys, or the product's own table), as text. */
+  id: string
+  /** keygate's account; null for a key the product made in an account keygate has not seen. */
+  accountId: number | null
+  /** Who made the key or approved the grant; null for a key the product made for someone keygate has not seen. */
+  userId: number | null
   name: string
-  keyHash: string
   displayPrefix: string
   scopes: string[]
   resource: string | null
@@ -54,12 +56,28 @@ export type ApiKey = {
   lastUsedAt: number | null
   expiresAt: number | null
   revokedAt: number | null
+  /** 'product': a key in the product's table that keygate did not mint (no keygate facts). */
+  origin: 'keygate' | 'product'
 }
 
-export type NewApiKey = Omit<ApiKey, 'id' | 'lastUsedAt' | 'revokedAt'>
+export type NewApiKey = {
+  accountId: number
+  userId: number
+  name: string
+  /** The token's hash as the key table stores it (KeyStore.hash). */
+  keyHash: string
+  displayPrefix: string
+  scopes: string[]
+  resource: string | null
+  clientId: string | null
+  grantId: string | null
+  familyId: string | null
+  createdAt: number
+  expiresAt: number | null
+}
 
 /** A key as the dashboard lists it: with its OAuth client's name and its creator's email. */
-export type KeyListing = ApiKey & { clientName: string | null; creatorEmail: string }
+export type KeyListing = ApiKey & { clientName: string | null; creatorEmail: string | null }
 
 /** A consent as the dashboard lists it. */
 export type ConsentListing = Consent & {
@@ -147,7 +165,7 @@ export function consentStands(row: Consent | undefined, condition: ConsentCondit
 export type RefreshToken = {
   tokenHash: string
   familyId: string
-  keyId: number
+  keyId: string
   clientId: string
   createdAt: number
   expiresAt: number
@@ -173,13 +191,15 @@ export interface KeyStore {
     refresh?: { tokenHash: string; expiresAt: number },
     consent?: ConsentCondition,
   ): Promise<InsertKeyResult>
+  /** A token's hash as this key table stores it (keygate's SHA-256 hex, or the product's hash). */
+  hash(token: string): string
   byHash(keyHash: string): Promise<ApiKey | undefined>
-  byId(id: number): Promise<ApiKey | undefined>
+  byId(id: string): Promise<ApiKey | undefined>
   list(filter: { accountId?: number; userId?: number }): Promise<ApiKey[]>
   /** The dashboard's view of an account's keys (optionally only one creator's). */
   listForAccount(accountId: number, userId?: number): Promise<KeyListing[]>
   /** Sets revoked_at if not set; returns whether this call revoked it. */
-  revoke(id: number, now: number): Promise<boolean>
+  revoke(id: string, now: number): Promise<boolean>
   /** Revokes the key and, for an OAuth key, every key of its connection; returns how many. */
   revokeFamily(key: ApiKey, now: number): Promise<number>
   /** Deletes up to `limit` OAuth keys that expired before `expiredBefore` and no refresh token needs. */
@@ -187,7 +207,7 @@ export interface KeyStore {
   /** Revokes the key minted from an authorization code (RFC 6749 §4.1.2). */
   revokeByGrant(grantId: string, now: number): Promise<ApiKey | undefined>
   /** Writes last_used_at unless it was written less than `minInterval` seconds ago. */
-  touch(id: number, now: number, minInterval: number): Promise<void>
+  touch(id: string, now: number, minInterval: number): Promise<void>
 }
 
 export interface AuditStore {

@@ -74,9 +74,8 @@ function chooseAccount(memberships: Membership[], raw: string): Membership {
 
 /** The key, if the user may act on it: 404 outside their accounts, 403 for a member's other keys. */
 async function keyForAction(app: FastifyInstance, user: User, rawId: string): Promise<ApiKey> {
-  const id = parseId(rawId)
-  const key = id === null ? undefined : await app.store.keys.byId(id)
-  if (!key) throw notFound()
+  const key = /^[0-9A-Za-z-]{1,64}$/.test(rawId) ? await app.store.keys.byId(rawId) : undefined
+  if (!key || key.accountId === null) throw notFound()
   const role = await app.store.accounts.roleOf(user.id, key.accountId)
   if (!role) throw notFound()
   if (!canManage(role) && key.userId !== user.id)

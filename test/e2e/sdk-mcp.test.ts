@@ -72,7 +72,7 @@ t.test('SDK client: 401 → OAuth → tools/list → tools/call reaching the dem
   // The note lives in the account the user approved.
   const key = await app.store.keys.byHash(hashToken(provider.tokens()!.access_token))
   t.same(
-    (await app.store.notes.list(key!.accountId)).map((n) => n.title),
+    (await app.store.notes.list(key!.accountId!)).map((n) => n.title),
     ['From MCP'],
   )
 })

@@ -232,7 +232,11 @@ t.test('RFC 7662 introspection: every branch', async (t) => {
     iss: 'http://localhost:3000',
     token_type: 'Bearer',
   })
-  const manual = await createKey(app, { userId: key.userId, accountId: key.accountId }, { expiresAt: app.now() + 100 })
+  const manual = await createKey(
+    app,
+    { userId: key.userId!, accountId: key.accountId! },
+    { expiresAt: app.now() + 100 },
+  )
   const m = (await introspect(app, manual.token)).json()
   t.equal(m.active, true)
   t.notOk('client_id' in m, 'no null client_id for a manual key')
@@ -321,7 +325,7 @@ t.test(
     })
     t.equal((await mcp(app, live.access_token)).statusCode, 401, 'the live key of the grant is revoked')
     t.equal((await refresh(live.refresh_token)).json().error_description, 'refresh token has been revoked')
-    const events = await app.store.audit.list((await app.store.keys.list({}))[0]!.accountId, { limit: 50 })
+    const events = await app.store.audit.list((await app.store.keys.list({}))[0]!.accountId!, { limit: 50 })
     t.ok(events.some((e) => e.event === 'refresh_reuse_detected'))
   },
 )

@@ -78,13 +78,17 @@ t.test('keygate migrate: pending, applied once, then up to date', async (t) => {
   const env = testEnv(tempDir(t))
   const before = await cli(env, 'migrate', '--status')
   t.equal(before.code, 0, before.err.join('\n'))
-  t.same(before.out, ['0001-baseline  pending', '0002-product-identity  pending'])
+  t.same(before.out, ['0001-baseline  pending', '0002-product-identity  pending', '0003-key-grants  pending'])
   const applied = await cli(env, 'migrate')
-  t.same(applied.out, ['keygate: applied 0001-baseline, 0002-product-identity'])
+  t.same(applied.out, ['keygate: applied 0001-baseline, 0002-product-identity, 0003-key-grants'])
   const again = await cli(env, 'migrate')
   t.same(again.out, ['keygate: the database is up to date'])
   const after = await cli(env, 'migrate', '--status')
-  t.match(after.out, [/^0001-baseline {2}applied \d{4}-\d\d-\d\dT/, /^0002-product-identity {2}applied /])
+  t.match(after.out, [
+    /^0001-baseline {2}applied \d{4}-\d\d-\d\dT/,
+    /^0002-product-identity {2}applied /,
+    /^0003-key-grants {2}applied /,
+  ])
   const wrong = await cli(env, 'migrate', '--down')
   t.same([wrong.code, wrong.err], [1, ['keygate: unknown option --down for migrate']])
 })
@@ -108,7 +112,7 @@ t.test('a migration that fails says which and why, applies nothing, and stops st
   ])
   t.same(
     (await cli(env, 'migrate', '--status')).out,
-    ['0001-baseline  pending', '0002-product-identity  pending'],
+    ['0001-baseline  pending', '0002-product-identity  pending', '0003-key-grants  pending'],
     'nothing recorded',
   )
   await t.rejects(buildApp(testConfig(dir)), { message: /^migration 0001-baseline failed/ }, 'keygate does not start')
@@ -146,7 +150,9 @@ t.test(`a database made by keygate 0.1.0 is adopted with every row kept (${TEST_
     .replace('{{REFRESH_HASH}}', refresh.hash)
   if (TEST_DIALECT === 'mysql') {
     // No 0.1.0 schema: migration 0001 makes the tables, and the same rows go in.
-    t.same((await cli(testEnv(dir), 'migrate')).out, ['keygate: applied 0001-baseline, 0002-product-identity'])
+    t.same((await cli(testEnv(dir), 'migrate')).out, [
+      'keygate: applied 0001-baseline, 0002-product-identity, 0003-key-grants',
+    ])
     await runSql(dir, [data])
     return checkKept(t, dir, key.token, refresh.hash)
   }
@@ -158,7 +164,7 @@ t.test(`a database made by keygate 0.1.0 is adopted with every row kept (${TEST_
   )
   t.same(
     (await cli(testEnv(dir), 'migrate', '--status')).out,
-    ['0001-baseline  pending', '0002-product-identity  pending'],
+    ['0001-baseline  pending', '0002-product-identity  pending', '0003-key-grants  pending'],
     'not yet recorded',
   )
   return checkKept(t, dir, key.token, refresh.hash)
@@ -171,7 +177,7 @@ async function checkKept(t: Tap, dir: string, token: string, refreshHash: string
   t.teardown(() => app.close())
   t.match(
     (await cli(env, 'migrate', '--status')).out,
-    [/^0001-baseline {2}applied /, /^0002-product-identity {2}applied /],
+    [/^0001-baseline {2}applied /, /^0002-product-identity {2}applied /, /^0003-key-grants {2}applied /],
     'adopted and brought up to date at start',
   )
 
@@ -187,7 +193,7 @@ async function checkKept(t: Tap, dir: string, token: string, refreshHash: string
   )
   t.equal((await app.store.clients.byId('client-1'))?.clientName, 'Old Client')
   t.same((await app.store.consents.get(1, 'client-1'))?.scopes, ['read', 'write'])
-  t.equal((await app.store.refresh.byHash(refreshHash))?.keyId, 1)
+  t.equal((await app.store.refresh.byHash(refreshHash))?.keyId, '1')
   t.same(
     (await app.store.audit.list(2, { limit: 10 })).map((e) => [e.event, e.subject]),
     [['consent_granted', 'client-1']],

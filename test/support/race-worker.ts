@@ -8,7 +8,7 @@ import type { Store } from '../../src/store/types.js'
 
 export type RaceJob =
   | { op: 'grant'; count: number; userId: number; accountId: number; grantId: string; hashes: string[] }
-  | { op: 'revoke'; count: number; keyId: number }
+  | { op: 'revoke'; count: number; keyId: string }
   | { op: 'rotate'; count: number; tokenHash: string }
   | { op: 'signin'; count: number; address: string; email: string }
 

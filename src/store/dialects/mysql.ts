@@ -25,6 +25,8 @@ const connectionOptions = (url: string, database?: string): mysql.PoolOptions =>
   // Without FOUND_ROWS, an UPDATE or ON DUPLICATE KEY UPDATE that changes nothing reports 0
   // affected rows: how the store sees that an insert met an existing row.
   flags: ['-FOUND_ROWS'],
+  // Times in a product's DATETIME / TIMESTAMP columns (KEYGATE_KEYS_TABLE) are read and written as UTC.
+  timezone: 'Z',
   connectionLimit: 10,
 })
 

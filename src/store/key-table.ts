@@ -1,0 +1,51 @@
+// Where keys live, as the rest of the store sees it: the KeyStore the routes use, and the
+// few statements other modules run on keys inside their own transactions (a disconnect, a
+// membership the product ended, a lowered role). keys.ts is keygate's own api_keys table;
+// mapped-keys.ts is the product's table under a mapping (KEYGATE_KEYS_TABLE).
+import { type Database, type Db, locking } from './database.js'
+import { toConsent } from './rows.js'
+import { type ConsentCondition, consentStands, type KeyStore } from './types.js'
+
+export interface KeyTable extends KeyStore {
+  /** The table refresh tokens of these keys are kept in. */
+  readonly refreshTable: 'refresh_tokens' | 'key_grant_refresh_tokens'
+  /** Revokes the live keys keygate minted for a user (in an account, for a client); answers how many. */
+  revokeOf(trx: Db, who: { userId: number; accountId?: number; clientId?: string }, now: number): Promise<number>
+  /** The live keys keygate minted for a user in an account, with their scopes. */
+  liveOf(trx: Db, userId: number, accountId: number): Promise<Array<{ id: string; scopes: string[] }>>
+  /** Revokes these keys (ids from liveOf) unless revoked already; answers how many. */
+  revokeIds(trx: Db, ids: string[], now: number): Promise<number>
+  /** When each client's keys of a user were last used (the dashboard's "Connected apps"). */
+  lastUsedByClient(userId: number): Promise<Map<string, number>>
+}
+
+/**
+ * Why a key may not be minted under `consent` any more, read in the mint's transaction;
+ * undefined when it may. The consent and its membership in one locking read: a concurrent
+ * disconnect (its DELETE) or membership change waits for the insert, or the insert waits for
+ * it. (SQLite: the transaction holds the write lock already.) A membership the product ended,
+ * or a role that may no longer grant these scopes, and nothing is minted.
+ */
+export async function consentRefusal(
+  database: Database,
+  trx: Db,
+  consent: ConsentCondition,
+): Promise<'consent_gone' | 'role_forbids' | undefined> {
+  const current = await locking(
+    database,
+    trx
+      .selectFrom('consents as c')
+      .innerJoin('memberships as m', (join) =>
+        join.onRef('m.user_id', '=', 'c.user_id').onRef('m.account_id', '=', 'c.account_id'),
+      )
+      .selectAll('c')
+      .select(['m.role', 'm.removed_at'])
+      .where('c.user_id', '=', consent.userId)
+      .where('c.client_id', '=', consent.clientId),
+    'share',
+  ).executeTakeFirst()
+  if (!current || !consentStands(toConsent(current), consent) || current.removed_at !== null) return 'consent_gone'
+  const allowed = consent.roleScopes?.[current.role]
+  if (allowed && !consent.scopes.every((s) => allowed.includes(s))) return 'role_forbids'
+  return undefined
+}

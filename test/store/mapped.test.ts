@@ -275,6 +275,7 @@ t.test(
     const cookie = await sessionCookie(app, 'alice@product.example')
     const page = await app.inject({ url: `/dashboard?account=${accountId}`, headers: { cookie } })
     t.match(page.body, /CI deploy key/, "the product's own key is listed")
+    t.match(page.body, /<td>the product<\/td>/, 'its source: the product')
     t.match(page.body, /MCP — Test Client/, "and keygate's")
 
     const key = (await app.store.keys.byHash(digest(own)))!

@@ -180,7 +180,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
     return503OnClosing: true,
     // Path parameters as long as the ids they carry: a client id (a URL, up to 512
     // characters, percent-encoded) or a product's user id (up to 255).
-    maxParamLength: 2048,
+    routerOptions: { maxParamLength: 2048 },
   })
   // Every route keygate registers declares its kind (the error handler renders by it).
   let building = true

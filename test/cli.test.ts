@@ -125,7 +125,9 @@ t.test('errors: one clear line, exit 1', async (t) => {
       ['key', 'create', '--email', 'alice@example.com', '--account', '1', '--name', 'k', '--scopes', 'admin'],
       'keygate: unknown scope admin (known: read write)',
     ],
-    [['key', 'revoke', 'abc'], 'keygate: usage: keygate key revoke ID'],
+    [['key', 'revoke', 'a;b'], 'keygate: usage: keygate key revoke ID'],
+    // Ids are the key table's: numbers in keygate's own, uuids in many a product's.
+    [['key', 'revoke', 'abc'], 'keygate: no key abc'],
     [['key', 'revoke', '99'], 'keygate: no key 99'],
     [
       ['client', 'add', '--name', 'x', '--redirect-uri', 'javascript:alert(1)'],

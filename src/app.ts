@@ -18,6 +18,7 @@ import { ApiError, JsonRpcError, KeygateError, OAuthError, PageError, type Route
 import { logSerializers, REDACT_PATHS } from './log.js'
 import mcpRoutes from './mcp/route.js'
 import authorizeRoutes from './oauth/authorize.js'
+import deviceAuthorizationRoutes from './oauth/device.js'
 import introspectRoutes from './oauth/introspect.js'
 import metadataRoutes from './oauth/metadata.js'
 import { loadPreregisteredClients } from './oauth/preregistered.js'
@@ -33,6 +34,7 @@ import { createStore } from './store/index.js'
 import type { Store } from './store/types.js'
 import { currentUser } from './web/current-user.js'
 import dashboardRoutes from './web/dashboard.js'
+import deviceRoutes from './web/device.js'
 import handoffRoutes from './web/handoff.js'
 import loginRoutes from './web/login.js'
 import oidcRoutes from './web/oidc.js'
@@ -246,6 +248,7 @@ async function assemble(app: FastifyInstance, config: Config, store: Store, opti
     await api.register(metadataRoutes)
     await api.register(registerRoutes)
     await api.register(tokenRoutes)
+    await api.register(deviceAuthorizationRoutes)
     await api.register(revokeRoutes)
     await api.register(introspectRoutes)
     await api.register(mcpRoutes)
@@ -259,6 +262,7 @@ async function assemble(app: FastifyInstance, config: Config, store: Store, opti
     if (config.login.mode === 'oidc') await web.register(oidcRoutes)
     if (config.provisioningTokenHash) await web.register(provisioningRoutes)
     await web.register(authorizeRoutes)
+    await web.register(deviceRoutes)
     await web.register(dashboardRoutes)
   })
 

@@ -73,6 +73,7 @@ const envSchema = z.object({
   KEYGATE_ALLOWED_ORIGINS: z.string().default(''),
   KEYGATE_TRUST_PROXY: bool.default(false),
   KEYGATE_ACCESS_TTL: positiveInt.optional(),
+  KEYGATE_DEVICE_TTL: positiveInt.max(3600).default(600),
   KEYGATE_REFRESH_TTL: positiveInt.default(30 * 86400),
   KEYGATE_REFRESH_GRACE_SECONDS: z.coerce.number().int().min(0).default(60),
   KEYGATE_CLEANUP_INTERVAL_SECONDS: positiveInt.default(600),
@@ -156,6 +157,8 @@ export type Config = {
   trustProxy: boolean
   /** Lifetime of OAuth-minted keys in seconds; undefined = they do not expire (no refresh tokens). */
   accessTtl: number | undefined
+  /** Lifetime in seconds of a device code (RFC 8628). */
+  deviceTtl: number
   refreshTtl: number
   refreshGraceSeconds: number
   cleanupIntervalSeconds: number
@@ -317,6 +320,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: LoadOp
     allowedOrigins: list(/,/)(e.KEYGATE_ALLOWED_ORIGINS),
     trustProxy: e.KEYGATE_TRUST_PROXY,
     accessTtl: e.KEYGATE_ACCESS_TTL,
+    deviceTtl: e.KEYGATE_DEVICE_TTL,
     refreshTtl: e.KEYGATE_REFRESH_TTL,
     refreshGraceSeconds: e.KEYGATE_REFRESH_GRACE_SECONDS,
     cleanupIntervalSeconds: e.KEYGATE_CLEANUP_INTERVAL_SECONDS,

@@ -24,6 +24,10 @@ export type OAuthErrorCode =
   | 'too_many_requests'
   | 'invalid_token'
   | 'insufficient_scope'
+  // RFC 8628 §3.5
+  | 'authorization_pending'
+  | 'slow_down'
+  | 'expired_token'
 
 /** How a route answers, errors included; declared by every route as `config.kind`. */
 export type RouteKind = 'oauth' | 'page' | 'mcp' | 'api'

@@ -64,7 +64,7 @@ function checkResource(app: FastifyInstance, resource: string | undefined): stri
   return resource
 }
 
-function offeredScopes(app: FastifyInstance, scope: string | undefined): string[] {
+export function offeredScopes(app: FastifyInstance, scope: string | undefined): string[] {
   const requested = (scope ?? '').split(' ').filter((s) => app.config.scopes.includes(s))
   // Unknown scopes are ignored, not fatal: hosted clients send odd ones.
   if (requested.length === 0) return [...app.config.scopes]

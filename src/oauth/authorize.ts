@@ -7,7 +7,7 @@ import { OAuthError, PageError } from '../errors.js'
 import { limit } from '../plugins/rate-limit.js'
 import { fieldsOf } from '../request-fields.js'
 import { roleAllows, scopesFor } from '../roles.js'
-import { type Consent, ForeignKeyError, type User } from '../store/types.js'
+import { type Client, type Consent, ForeignKeyError, type User } from '../store/types.js'
 import { currentUser } from '../web/current-user.js'
 import { renderPage } from '../web/pages.js'
 import { checkCsrf, readSession } from '../web/session.js'
@@ -58,13 +58,23 @@ function frameHeaders(reply: FastifyReply): void {
   reply.header('x-frame-options', 'DENY')
 }
 
-async function consentPage(
+/** What the consent page asks about: a browser's authorization request, or a device's grant. */
+export type ConsentSubject = {
+  client: Client
+  /** Where the browser goes after; null for a device (it polls). */
+  redirectUri: string | null
+  scopes: string[]
+  /** The hidden fields the form carries back. */
+  hidden: Array<[string, string]>
+  action: '/authorize' | '/device/approve'
+}
+
+export async function consentPage(
   app: FastifyInstance,
   req: FastifyRequest,
   reply: FastifyReply,
   user: User,
-  request: AuthorizationRequest,
-  params: Params,
+  request: ConsentSubject,
 ) {
   const accounts = await app.store.accounts.membershipsOf(user.id)
   if (accounts.length === 0)
@@ -79,9 +89,10 @@ async function consentPage(
     {
       // Cleaned again at display: rows stored before names were cleaned at registration.
       clientName: cleanName(request.client.clientName),
-      redirectHost: new URL(request.redirectUri).host || request.redirectUri,
+      redirectHost: request.redirectUri === null ? null : new URL(request.redirectUri).host || request.redirectUri,
       clientIdHost: request.client.source === 'cimd' ? new URL(request.client.clientId).host : null,
-      params: FORWARDED.filter((k) => typeof params[k] === 'string').map((k) => [k, params[k]]),
+      params: request.hidden,
+      action: request.action,
       accounts: accounts.map((m) => ({
         ...m,
         // Shown beside the account when roles cap what may be granted.
@@ -96,14 +107,60 @@ async function consentPage(
   )
 }
 
-function chosenScopes(app: FastifyInstance, request: AuthorizationRequest, ticked: string[]): string[] {
-  return request.scopes.filter((s) => app.config.alwaysScopes.includes(s) || ticked.includes(s))
+function chosenScopes(app: FastifyInstance, requested: string[], ticked: string[]): string[] {
+  return requested.filter((s) => app.config.alwaysScopes.includes(s) || ticked.includes(s))
 }
 
 function chosenAccount(raw: string): number {
   const id = /^\d{1,15}$/.test(raw) ? Number(raw) : NaN
   if (!Number.isSafeInteger(id)) throw new PageError(400, 'Invalid account', 'Choose an account to grant access to.')
   return id
+}
+
+/**
+ * An approval on the consent page, as a browser's or a device's: the chosen account (a
+ * member now, whose role may grant the chosen scopes), the consent recorded and audited.
+ */
+export async function recordConsent(
+  app: FastifyInstance,
+  req: FastifyRequest,
+  user: User,
+  client: Client,
+  requested: string[],
+  form: { account_id: string; scope_choice: string[] },
+  via: 'browser' | 'device',
+): Promise<{ accountId: number; scopes: string[]; granted: Consent }> {
+  const accountId = chosenAccount(form.account_id)
+  const scopes = chosenScopes(app, requested, form.scope_choice)
+  // A member now (a membership the product ended does not count), whose role may grant these.
+  const role = await app.store.accounts.roleOf(user.id, accountId)
+  if (!role) throw new PageError(403, 'Not your account', 'You are not a member of the account you chose.')
+  if (!roleAllows(app.config, role, scopes))
+    throw new PageError(
+      403,
+      'Not allowed by your role',
+      `As ${role} of this account you may grant: ${scopesFor(app.config, role).join(' ')}. Go back and choose less.`,
+    )
+  let granted: Consent
+  try {
+    granted = await app.store.consents.upsert(
+      { userId: user.id, clientId: client.clientId, accountId, scopes },
+      app.now(),
+    )
+  } catch (err) {
+    // The foreign key to memberships(user_id, account_id) refuses a forged account id.
+    if (err instanceof ForeignKeyError)
+      throw new PageError(403, 'Not your account', 'You are not a member of the account you chose.')
+    throw err
+  }
+  await audit(app, req, {
+    event: 'consent_granted',
+    accountId,
+    actorUserId: user.id,
+    subject: client.clientId,
+    detail: { client_name: client.clientName, scopes, ...(via === 'device' ? { via } : {}) },
+  })
+  return { accountId, scopes, granted }
 }
 
 export default async function authorizeRoutes(app: FastifyInstance): Promise<void> {
@@ -114,7 +171,13 @@ export default async function authorizeRoutes(app: FastifyInstance): Promise<voi
     if (!request) return reply
     const user = await currentUser(app, req)
     if (!user) return reply.redirect(`/login?return_to=${encodeURIComponent(req.url)}`, 302)
-    return consentPage(app, req, reply, user, request, params)
+    return consentPage(app, req, reply, user, {
+      client: request.client,
+      redirectUri: request.redirectUri,
+      scopes: request.scopes,
+      hidden: FORWARDED.filter((k) => typeof params[k] === 'string').map((k) => [k, params[k] as string]),
+      action: '/authorize',
+    })
   })
 
   app.post('/authorize', { config: { kind: 'page', ...limit(app, 'authorize') } }, async (req, reply) => {
@@ -137,36 +200,15 @@ export default async function authorizeRoutes(app: FastifyInstance): Promise<voi
         302,
       )
     }
-    const accountId = chosenAccount(consent.account_id)
-    const scopes = chosenScopes(app, request, consent.scope_choice)
-    // A member now (a membership the product ended does not count), whose role may grant these.
-    const role = await app.store.accounts.roleOf(user.id, accountId)
-    if (!role) throw new PageError(403, 'Not your account', 'You are not a member of the account you chose.')
-    if (!roleAllows(app.config, role, scopes))
-      throw new PageError(
-        403,
-        'Not allowed by your role',
-        `As ${role} of this account you may grant: ${scopesFor(app.config, role).join(' ')}. Go back and choose less.`,
-      )
-    let granted: Consent
-    try {
-      granted = await app.store.consents.upsert(
-        { userId: user.id, clientId: request.client.clientId, accountId, scopes },
-        app.now(),
-      )
-    } catch (err) {
-      // The foreign key to memberships(user_id, account_id) refuses a forged account id.
-      if (err instanceof ForeignKeyError)
-        throw new PageError(403, 'Not your account', 'You are not a member of the account you chose.')
-      throw err
-    }
-    await audit(app, req, {
-      event: 'consent_granted',
-      accountId,
-      actorUserId: user.id,
-      subject: request.client.clientId,
-      detail: { client_name: request.client.clientName, scopes },
-    })
+    const { accountId, scopes, granted } = await recordConsent(
+      app,
+      req,
+      user,
+      request.client,
+      request.scopes,
+      consent,
+      'browser',
+    )
     const code = await signCode(
       app.keyrings.code,
       app.config.issuer,

@@ -17,7 +17,9 @@ export const AUTH_METHODS = [
   'client_secret_basic',
   'client_secret_post',
 ] as const satisfies readonly AuthMethod[]
-const GRANT_TYPES = ['authorization_code', 'refresh_token']
+/** RFC 8628 §3.4. */
+export const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code'
+const GRANT_TYPES = ['authorization_code', 'refresh_token', DEVICE_GRANT]
 
 // Cc controls, Cf format characters (U+202E and the other bidi controls, zero-width joiners,
 // U+FEFF), line and paragraph separators, private-use and unassigned code points.
@@ -84,43 +86,65 @@ export const redirectUris = z
   })
   .transform((value) => [...new Set(value as string[])])
 
+/** A registration's redirect URIs: required unless the client uses only the device grant (checked below). */
+const registeredRedirectUris = z
+  .unknown()
+  .optional()
+  .transform((value, ctx): string[] | undefined => {
+    if (value === undefined || value === null) return undefined
+    const parsed = redirectUris.safeParse(value)
+    if (parsed.success) return parsed.data
+    ctx.addIssue({ code: 'custom', message: parsed.error.issues[0]!.message })
+    return z.NEVER
+  })
+
 const grantTypes = strings('grant_types', 5)
   .refine((g) => g === undefined || g.every((x) => GRANT_TYPES.includes(x)), {
     error: (iss) =>
       `grant_type ${(iss.input as string[]).find((x) => !GRANT_TYPES.includes(x))} is not supported (supported: ${GRANT_TYPES.join(', ')})`,
   })
-  .refine((g) => g === undefined || g.includes('authorization_code'), 'grant_types must include authorization_code')
+  .refine(
+    (g) => g === undefined || g.includes('authorization_code') || g.includes(DEVICE_GRANT),
+    `grant_types must include authorization_code or ${DEVICE_GRANT}`,
+  )
   .transform((g) => [...new Set(g ?? ['authorization_code'])])
 
 /** The registration request body (RFC 7591 §2, §3.1), in the order its checks are reported. */
-export const registrationSchema = z.object(
-  {
-    redirect_uris: redirectUris,
-    // RFC 7591 defaults to client_secret_basic, but MCP clients that omit the field are
-    // public clients and would not expect a secret: default to "none".
-    token_endpoint_auth_method: absentIfNull(
-      z.enum(AUTH_METHODS, { error: `token_endpoint_auth_method must be one of: ${AUTH_METHODS.join(', ')}` }),
-    ).transform((m) => m ?? 'none'),
-    grant_types: grantTypes,
-    response_types: strings('response_types', 5)
-      .refine((t) => t === undefined || t.every((x) => x === 'code'), 'response_types may only contain "code"')
-      .transform(() => ['code']),
-    client_name: clientName,
-    client_uri: displayUrl,
-    logo_uri: displayUrl,
-    tos_uri: displayUrl,
-    policy_uri: displayUrl,
-    scope: text('scope', 1000),
-    contacts: strings('contacts', 10).refine(
-      (c) => c === undefined || c.every((x) => x.length <= MAX_TEXT),
-      `contacts entries must be at most ${MAX_TEXT} characters`,
-    ),
-    software_id: text('software_id'),
-    software_version: text('software_version'),
-    application_type: absentIfNull(z.enum(['web', 'native'], { error: 'application_type must be "web" or "native"' })),
-  },
-  { error: 'the request body must be a JSON object' },
-)
+export const registrationSchema = z
+  .object(
+    {
+      redirect_uris: registeredRedirectUris,
+      // RFC 7591 defaults to client_secret_basic, but MCP clients that omit the field are
+      // public clients and would not expect a secret: default to "none".
+      token_endpoint_auth_method: absentIfNull(
+        z.enum(AUTH_METHODS, { error: `token_endpoint_auth_method must be one of: ${AUTH_METHODS.join(', ')}` }),
+      ).transform((m) => m ?? 'none'),
+      grant_types: grantTypes,
+      response_types: strings('response_types', 5)
+        .refine((t) => t === undefined || t.every((x) => x === 'code'), 'response_types may only contain "code"')
+        .transform(() => ['code']),
+      client_name: clientName,
+      client_uri: displayUrl,
+      logo_uri: displayUrl,
+      tos_uri: displayUrl,
+      policy_uri: displayUrl,
+      scope: text('scope', 1000),
+      contacts: strings('contacts', 10).refine(
+        (c) => c === undefined || c.every((x) => x.length <= MAX_TEXT),
+        `contacts entries must be at most ${MAX_TEXT} characters`,
+      ),
+      software_id: text('software_id'),
+      software_version: text('software_version'),
+      application_type: absentIfNull(
+        z.enum(['web', 'native'], { error: 'application_type must be "web" or "native"' }),
+      ),
+    },
+    { error: 'the request body must be a JSON object' },
+  )
+  .superRefine((m, ctx) => {
+    if (m.redirect_uris === undefined && m.grant_types.includes('authorization_code'))
+      ctx.addIssue({ code: 'custom', path: ['redirect_uris'], message: 'redirect_uris is required' })
+  })
 
 export type RegistrationMetadata = z.output<typeof registrationSchema>
 

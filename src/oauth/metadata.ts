@@ -4,6 +4,7 @@
 // a redirect or a 5xx (the MCP SDK gives up on a 5xx).
 import type { FastifyInstance } from 'fastify'
 import { OAuthError } from '../errors.js'
+import { DEVICE_GRANT } from './client-metadata.js'
 
 export function authorizationServerMetadata(app: FastifyInstance): Record<string, unknown> {
   const { issuer, scopes } = app.config
@@ -17,8 +18,12 @@ export function authorizationServerMetadata(app: FastifyInstance): Record<string
     scopes_supported: scopes,
     response_types_supported: ['code'],
     response_modes_supported: ['query'],
-    grant_types_supported:
-      app.config.accessTtl !== undefined ? ['authorization_code', 'refresh_token'] : ['authorization_code'],
+    device_authorization_endpoint: `${issuer}/device_authorization`,
+    grant_types_supported: [
+      'authorization_code',
+      ...(app.config.accessTtl !== undefined ? ['refresh_token'] : []),
+      DEVICE_GRANT,
+    ],
     token_endpoint_auth_methods_supported: ['none', 'client_secret_basic', 'client_secret_post'],
     revocation_endpoint_auth_methods_supported: ['none', 'client_secret_basic', 'client_secret_post'],
     introspection_endpoint_auth_methods_supported: ['client_secret_basic'],

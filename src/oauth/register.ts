@@ -25,6 +25,7 @@ export function acceptMetadata(body: unknown): Record<string, unknown> {
 
 /** A display name when the client gave none: the host of its first redirect URI. */
 export function fallbackName(redirectUris: string[]): string {
+  if (redirectUris.length === 0) return 'a device'
   const url = new URL(redirectUris[0]!)
   return url.host || url.protocol.replace(/:$/, '')
 }
@@ -45,7 +46,8 @@ export default async function registerRoutes(app: FastifyInstance): Promise<void
       const metadata = acceptMetadata(req.body)
       const method = metadata.token_endpoint_auth_method as AuthMethod
       const secret = method === 'none' ? null : randomBytes(32).toString('base64url')
-      const redirectUris = metadata.redirect_uris as string[]
+      // A client of the device grant alone redirects nowhere.
+      const redirectUris = (metadata.redirect_uris as string[] | undefined) ?? []
       const client = await app.store.clients.register(
         {
           clientId: randomBytes(16).toString('base64url'),

@@ -27,7 +27,9 @@ import {
   type InsertKeyResult,
 } from '../store/types.js'
 import { authenticateClient } from './client-auth.js'
+import { DEVICE_GRANT } from './client-metadata.js'
 import { type CodeClaims, verifyCode } from './code.js'
+import { deviceGrant } from './device.js'
 import { codeGrantForm, parseOAuth, refreshGrantForm, tokenForm } from './params.js'
 
 export const TOKEN_BODY_LIMIT = 16 * 1024
@@ -60,7 +62,7 @@ function checkResource(expected: string, resource: string | undefined): void {
     throw new OAuthError('invalid_target', `resource must be ${expected}`)
 }
 
-type Grant = {
+export type Grant = {
   accountId: number
   userId: number
   scopes: string[]
@@ -78,7 +80,7 @@ function wantsRefresh(app: FastifyInstance, client: Client): boolean {
 
 /** Mints the key (and refresh token) of a grant and builds the token response. */
 /** The token response (RFC 6749 §5.1). */
-type TokenResponse = {
+export type TokenResponse = {
   access_token: string
   token_type: 'Bearer'
   expires_in?: number
@@ -86,7 +88,7 @@ type TokenResponse = {
   scope: string
 }
 
-async function issue(app: FastifyInstance, client: Client, grant: Grant): Promise<TokenResponse | null> {
+export async function issue(app: FastifyInstance, client: Client, grant: Grant): Promise<TokenResponse | null> {
   const now = app.now()
   const ttl = app.config.accessTtl
   const minted = mintToken(app.config.keyPrefix)
@@ -225,13 +227,19 @@ export default async function tokenRoutes(app: FastifyInstance): Promise<void> {
         let response: TokenResponse | undefined
         if (grantType === 'authorization_code')
           response = await exchangeCode(app, req, parseOAuth(codeGrantForm, req.body), client)
+        else if (grantType === DEVICE_GRANT) response = await deviceGrant(app, req, client)
         else if (grantType === 'refresh_token' && app.config.accessTtl !== undefined)
           response = await refreshGrant(app, req, parseOAuth(refreshGrantForm, req.body), client)
         else throw new OAuthError('unsupported_grant_type', `grant_type ${grantType} is not supported`)
         app.metrics.tokenExchanges.inc({ grant_type: grantType, outcome: 'ok' })
         return response
       } catch (err) {
-        const known = grantType === 'authorization_code' || grantType === 'refresh_token' ? grantType : 'other'
+        const known =
+          grantType === 'authorization_code' || grantType === 'refresh_token'
+            ? grantType
+            : grantType === DEVICE_GRANT
+              ? 'device_code'
+              : 'other'
         app.metrics.tokenExchanges.inc({
           grant_type: known,
           outcome: err instanceof OAuthError ? err.code : 'server_error',

@@ -4,6 +4,7 @@ import type { Config, KeyMapping } from '../config.js'
 import { audit } from './audit.js'
 import { clients, consents } from './clients.js'
 import type { Database } from './database.js'
+import { devices } from './devices.js'
 import { accounts, users } from './identity.js'
 import { keys } from './keys.js'
 import { checkMapping, type TableShape } from './mapped-check.js'
@@ -47,6 +48,7 @@ export function storeOver(database: Database, mapped?: { mapping: KeyMapping; sh
     signins: signins(database),
     sessions: sessions(database),
     product: product(database, keyTable),
+    devices: devices(database),
     async ping() {
       const { rows } = await database.db.executeQuery<{ one: number }>({
         ...database.db.selectNoFrom((eb) => eb.lit(1).as('one')).compile(),

@@ -98,6 +98,24 @@ export interface Tables {
     expires_at: number
     rotated_at: number | null
   }
+  /** Device authorization grants (RFC 8628) until they expire. */
+  device_grants: {
+    id: string
+    device_code_hash: string
+    user_code: string
+    client_id: string
+    scopes: string
+    resource: string
+    created_at: number
+    expires_at: number
+    interval_seconds: number
+    polled_at: number | null
+    status: 'pending' | 'approved' | 'denied'
+    user_id: number | null
+    account_id: number | null
+    granted_scopes: string | null
+    consent_created_at: number | null
+  }
   audit_events: {
     id: Generated<number>
     created_at: number
@@ -119,6 +137,7 @@ export type ClientRow = Selectable<Tables['oauth_clients']>
 export type ConsentRow = Selectable<Tables['consents']>
 export type KeyRow = Selectable<Tables['api_keys']>
 export type RefreshRow = Selectable<Tables['refresh_tokens']>
+export type DeviceRow = Selectable<Tables['device_grants']>
 export type GrantRow = Selectable<Tables['key_grants']>
 export type GrantRefreshRow = Selectable<Tables['key_grant_refresh_tokens']>
 export type AuditRow = Selectable<Tables['audit_events']>

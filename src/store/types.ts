@@ -289,7 +289,56 @@ export interface ProductStore {
   deleteUsedAssertions(now: number, limit: number): Promise<number>
 }
 
+/** A device authorization grant (RFC 8628): requested by a device, decided by its user. */
+export type DeviceGrant = {
+  id: string
+  clientId: string
+  /** Requested scopes. */
+  scopes: string[]
+  resource: string
+  userCode: string
+  createdAt: number
+  expiresAt: number
+  interval: number
+  status: 'pending' | 'approved' | 'denied'
+  /** Set when approved: who, in which account, what they granted, under which consent. */
+  decision: { userId: number; accountId: number; scopes: string[]; consentCreatedAt: number } | null
+}
+
+export type NewDeviceGrant = Pick<
+  DeviceGrant,
+  'id' | 'clientId' | 'scopes' | 'resource' | 'userCode' | 'createdAt' | 'expiresAt' | 'interval'
+> & {
+  deviceCodeHash: string
+}
+
+export interface DeviceStore {
+  /** Stores a new grant; false when its user code is taken (the caller draws another). */
+  create(grant: NewDeviceGrant): Promise<boolean>
+  byDeviceCodeHash(hash: string): Promise<DeviceGrant | undefined>
+  /** The pending, unexpired grant of a user code. */
+  pendingByUserCode(userCode: string, now: number): Promise<DeviceGrant | undefined>
+  /** Decides a pending grant; false when it was not pending any more (decided elsewhere, or expired). */
+  decide(
+    id: string,
+    decision:
+      | { approved: true; userId: number; accountId: number; scopes: string[]; consentCreatedAt: number }
+      | { approved: false },
+    now: number,
+  ): Promise<boolean>
+  /**
+   * Records a poll (RFC 8628 §3.5): 'ok', or 'slow_down' when it came sooner than the
+   * interval, which then grows by 5 seconds for this and later polls. Atomic across instances.
+   */
+  poll(id: string, now: number): Promise<{ outcome: 'ok' } | { outcome: 'slow_down'; interval: number }>
+  /** Deletes a grant (redeemed). */
+  remove(id: string): Promise<void>
+  /** Deletes up to `limit` grants that expired before `before`. */
+  deleteExpired(before: number, limit: number): Promise<number>
+}
+
 export interface Store {
+  devices: DeviceStore
   product: ProductStore
   users: UserStore
   accounts: AccountStore

@@ -77,11 +77,12 @@ t.test('metadata advertises revocation, introspection and, with expiring keys, r
   const meta = (await plain.app.inject({ url: '/.well-known/oauth-authorization-server' })).json()
   t.equal(meta.revocation_endpoint, 'http://localhost:3000/revoke')
   t.equal(meta.introspection_endpoint, 'http://localhost:3000/introspect')
-  t.same(meta.grant_types_supported, ['authorization_code'])
+  t.same(meta.grant_types_supported, ['authorization_code', 'urn:ietf:params:oauth:grant-type:device_code'])
   const expiring = await build(t, { KEYGATE_ACCESS_TTL: '3600' })
   t.same((await expiring.app.inject({ url: '/.well-known/oauth-authorization-server' })).json().grant_types_supported, [
     'authorization_code',
     'refresh_token',
+    'urn:ietf:params:oauth:grant-type:device_code',
   ])
 })
 

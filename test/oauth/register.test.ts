@@ -93,12 +93,12 @@ t.test('bad metadata is refused with invalid_client_metadata', async (t) => {
     [
       { ...ok, grant_types: ['implicit'] },
       'invalid_client_metadata',
-      'grant_type implicit is not supported (supported: authorization_code, refresh_token)',
+      'grant_type implicit is not supported (supported: authorization_code, refresh_token, urn:ietf:params:oauth:grant-type:device_code)',
     ],
     [
       { ...ok, grant_types: ['refresh_token'] },
       'invalid_client_metadata',
-      'grant_types must include authorization_code',
+      'grant_types must include authorization_code or urn:ietf:params:oauth:grant-type:device_code',
     ],
     [{ ...ok, response_types: ['token'] }, 'invalid_client_metadata', 'response_types may only contain "code"'],
     [{ ...ok, client_name: 42 }, 'invalid_client_metadata', 'client_name must be a string'],

@@ -78,9 +78,14 @@ t.test('keygate migrate: pending, applied once, then up to date', async (t) => {
   const env = testEnv(tempDir(t))
   const before = await cli(env, 'migrate', '--status')
   t.equal(before.code, 0, before.err.join('\n'))
-  t.same(before.out, ['0001-baseline  pending', '0002-product-identity  pending', '0003-key-grants  pending'])
+  t.same(before.out, [
+    '0001-baseline  pending',
+    '0002-product-identity  pending',
+    '0003-key-grants  pending',
+    '0004-device-grants  pending',
+  ])
   const applied = await cli(env, 'migrate')
-  t.same(applied.out, ['keygate: applied 0001-baseline, 0002-product-identity, 0003-key-grants'])
+  t.same(applied.out, ['keygate: applied 0001-baseline, 0002-product-identity, 0003-key-grants, 0004-device-grants'])
   const again = await cli(env, 'migrate')
   t.same(again.out, ['keygate: the database is up to date'])
   const after = await cli(env, 'migrate', '--status')
@@ -88,6 +93,7 @@ t.test('keygate migrate: pending, applied once, then up to date', async (t) => {
     /^0001-baseline {2}applied \d{4}-\d\d-\d\dT/,
     /^0002-product-identity {2}applied /,
     /^0003-key-grants {2}applied /,
+    /^0004-device-grants {2}applied /,
   ])
   const wrong = await cli(env, 'migrate', '--down')
   t.same([wrong.code, wrong.err], [1, ['keygate: unknown option --down for migrate']])
@@ -112,7 +118,12 @@ t.test('a migration that fails says which and why, applies nothing, and stops st
   ])
   t.same(
     (await cli(env, 'migrate', '--status')).out,
-    ['0001-baseline  pending', '0002-product-identity  pending', '0003-key-grants  pending'],
+    [
+      '0001-baseline  pending',
+      '0002-product-identity  pending',
+      '0003-key-grants  pending',
+      '0004-device-grants  pending',
+    ],
     'nothing recorded',
   )
   await t.rejects(buildApp(testConfig(dir)), { message: /^migration 0001-baseline failed/ }, 'keygate does not start')
@@ -151,7 +162,7 @@ t.test(`a database made by keygate 0.1.0 is adopted with every row kept (${TEST_
   if (TEST_DIALECT === 'mysql') {
     // No 0.1.0 schema: migration 0001 makes the tables, and the same rows go in.
     t.same((await cli(testEnv(dir), 'migrate')).out, [
-      'keygate: applied 0001-baseline, 0002-product-identity, 0003-key-grants',
+      'keygate: applied 0001-baseline, 0002-product-identity, 0003-key-grants, 0004-device-grants',
     ])
     await runSql(dir, [data])
     return checkKept(t, dir, key.token, refresh.hash)
@@ -164,7 +175,12 @@ t.test(`a database made by keygate 0.1.0 is adopted with every row kept (${TEST_
   )
   t.same(
     (await cli(testEnv(dir), 'migrate', '--status')).out,
-    ['0001-baseline  pending', '0002-product-identity  pending', '0003-key-grants  pending'],
+    [
+      '0001-baseline  pending',
+      '0002-product-identity  pending',
+      '0003-key-grants  pending',
+      '0004-device-grants  pending',
+    ],
     'not yet recorded',
   )
   return checkKept(t, dir, key.token, refresh.hash)
@@ -177,7 +193,12 @@ async function checkKept(t: Tap, dir: string, token: string, refreshHash: string
   t.teardown(() => app.close())
   t.match(
     (await cli(env, 'migrate', '--status')).out,
-    [/^0001-baseline {2}applied /, /^0002-product-identity {2}applied /, /^0003-key-grants {2}applied /],
+    [
+      /^0001-baseline {2}applied /,
+      /^0002-product-identity {2}applied /,
+      /^0003-key-grants {2}applied /,
+      /^0004-device-grants {2}applied /,
+    ],
     'adopted and brought up to date at start',
   )
 

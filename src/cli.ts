@@ -29,7 +29,11 @@ Commands:
   migrate [--status]                                 apply pending database migrations (also done at start),
                                                      or list them as applied or pending
   stdio --url URL                                    serve MCP on stdin/stdout, relayed to a remote /mcp
-                                                     with the API key from KEYGATE_API_KEY
+                                                     with the API key from KEYGATE_API_KEY, or the one
+                                                     keygate login stored for URL
+  login --url URL                                    sign in to a remote keygate from this machine (device
+                                                     flow) and store its key for keygate stdio
+  logout --url URL                                   revoke and forget the stored key for URL
   help                                               this text
 
 Accounts (A) are given by id or by name. See README.md for the configuration variables.`
@@ -258,6 +262,10 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
     if (first === 'stdio') {
       const { runStdioBridge } = await import('./stdio-bridge.js')
       return await runStdioBridge(argv.slice(1), io)
+    }
+    if (first === 'login' || first === 'logout') {
+      const { runLogin, runLogout } = await import('./device-login.js')
+      return await (first === 'login' ? runLogin : runLogout)(argv.slice(1), io)
     }
     const command = commands[`${first} ${second ?? ''}`]
     if (!command) throw new UsageError(`unknown command "${argv.slice(0, 2).join(' ')}" (see keygate --help)`)

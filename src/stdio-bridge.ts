@@ -2,43 +2,38 @@
 // (Claude Desktop, Cursor, Codex CLI) and forwards every message to a remote keygate /mcp
 // with the API key from KEYGATE_API_KEY as the Bearer token. Both ends are the official
 // SDK's transports; the bridge only relays.
-import { parseArgs } from 'node:util'
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js'
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js'
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js'
 import type { Io } from './cli.js'
-
-function parseUrl(args: string[]): URL {
-  const { values } = parseArgs({ args, options: { url: { type: 'string' } }, strict: true })
-  if (!values.url) throw new Error('--url is required, like --url https://mcp.example.com/mcp')
-  let url: URL
-  try {
-    url = new URL(values.url)
-  } catch {
-    throw new Error(`--url ${values.url} is not an absolute URL`)
-  }
-  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new Error('--url must be http(s)')
-  return url
-}
+import { keyFor, parseUrl } from './device-login.js'
 
 function requestId(message: JSONRPCMessage): string | number | undefined {
   return 'method' in message && 'id' in message ? message.id : undefined
 }
 
-function failureText(err: unknown): string {
+function failureText(err: unknown, stored: string | null): string {
   const message = (err as Error).message ?? String(err)
   // The SDK's StreamableHTTPError carries the HTTP status as `code`.
   const status = (err as { code?: unknown }).code
   if (status === 401 || /\b401\b/.test(message))
-    return 'The remote keygate refused the API key (HTTP 401): check KEYGATE_API_KEY; it may have been revoked.'
+    return stored
+      ? `The remote keygate refused the stored key (HTTP 401): it may have been revoked. Run \`keygate login --url ${stored}\` again.`
+      : 'The remote keygate refused the API key (HTTP 401): check KEYGATE_API_KEY; it may have been revoked.'
   if (status === 403 || /\b403\b/.test(message)) return `The remote keygate refused the request (HTTP 403): ${message}`
   return `The remote keygate could not be reached: ${message}`
 }
 
 export async function runStdioBridge(args: string[], io: Io): Promise<number> {
   const url = parseUrl(args)
-  const key = io.env.KEYGATE_API_KEY?.trim()
-  if (!key) throw new Error('KEYGATE_API_KEY is not set: create a key in the dashboard or with `keygate key create`')
+  // A pasted key first; else the one `keygate login` stored for this URL.
+  const pasted = io.env.KEYGATE_API_KEY?.trim()
+  const key = pasted || (await keyFor(io, url))
+  if (!key)
+    throw new Error(
+      `no key for ${url.href}: run \`keygate login --url ${url.href}\`, or set KEYGATE_API_KEY to a key from the dashboard`,
+    )
+  const stored = pasted ? null : url.href
   const remote = new StreamableHTTPClientTransport(url, {
     requestInit: { headers: { authorization: `Bearer ${key}` } },
   })
@@ -49,8 +44,9 @@ export async function runStdioBridge(args: string[], io: Io): Promise<number> {
     if ('method' in message && message.method === 'initialize' && 'id' in message) initializeIds.add(message.id)
     remote.send(message).catch((err: unknown) => {
       const id = requestId(message)
-      io.err(`keygate stdio: ${failureText(err)}`)
-      if (id !== undefined) void local.send({ jsonrpc: '2.0', id, error: { code: -32000, message: failureText(err) } })
+      io.err(`keygate stdio: ${failureText(err, stored)}`)
+      if (id !== undefined)
+        void local.send({ jsonrpc: '2.0', id, error: { code: -32000, message: failureText(err, stored) } })
     })
   }
   remote.onmessage = (message) => {
@@ -61,7 +57,7 @@ export async function runStdioBridge(args: string[], io: Io): Promise<number> {
     }
     void local.send(message)
   }
-  remote.onerror = (err) => io.err(`keygate stdio: ${failureText(err)}`)
+  remote.onerror = (err) => io.err(`keygate stdio: ${failureText(err, stored)}`)
 
   const closed = new Promise<void>((resolve) => {
     local.onclose = () => resolve()

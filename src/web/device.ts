@@ -50,10 +50,12 @@ export default async function deviceRoutes(app: FastifyInstance): Promise<void> 
   const PAGE = { config: { kind: 'page' as const, ...limit(app, 'authorize') } }
 
   app.get('/device', PAGE, async (req, reply) => {
-    const user = await currentUser(app, req)
-    if (!user) return reply.redirect(`/login?return_to=${encodeURIComponent(req.url)}`, 302)
     const typed = (req.query as Record<string, unknown>).user_code
     const code = typeof typed === 'string' ? normalizeUserCode(typed) : undefined
+    const user = await currentUser(app, req)
+    // Back here after sign-in with the code, and nothing else the query held.
+    const back = code ? `/device?user_code=${formatUserCode(code)}` : '/device'
+    if (!user) return reply.redirect(`/login?return_to=${encodeURIComponent(back)}`, 302)
     reply.header('x-frame-options', 'DENY')
     return renderPage(app, req, reply, 'device', { userCode: code ? formatUserCode(code) : '', problem: null }, user)
   })

@@ -5,7 +5,7 @@ import { promisify } from 'node:util'
 import { Client } from '@modelcontextprotocol/sdk/client/index.js'
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js'
 import t from 'tap'
-import { createKey, createUser } from '../helper.js'
+import { createKey, createUser, tempDir } from '../helper.js'
 import { listen } from '../support/http.js'
 
 function bridge(url: string, key: string) {
@@ -51,9 +51,12 @@ t.test('the bridge refuses to start without a key or a URL', async (t) => {
       () => ({ code: 0, stderr: '' }),
       (err: { code: number; stderr: string }) => ({ code: err.code, stderr: err.stderr }),
     )
-  t.same(await run(['--url', 'http://localhost:1/mcp'], {}), {
+  // No pasted key and no stored one (an empty credentials file of its own).
+  const credentials = { KEYGATE_CREDENTIALS: `${tempDir(t)}/credentials.json` }
+  t.same(await run(['--url', 'http://localhost:1/mcp'], credentials), {
     code: 1,
-    stderr: 'keygate: KEYGATE_API_KEY is not set: create a key in the dashboard or with `keygate key create`\n',
+    stderr:
+      'keygate: no key for http://localhost:1/mcp: run `keygate login --url http://localhost:1/mcp`, or set KEYGATE_API_KEY to a key from the dashboard\n',
   })
   t.same(await run([], { KEYGATE_API_KEY: 'kg_x' }), {
     code: 1,

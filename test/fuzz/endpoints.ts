@@ -19,6 +19,8 @@ export type Group = {
 }
 export type Context = {
   clientId: string
+  /** A client registered for the device grant only. */
+  deviceClientId: string
   redirectUri: string
   key: string
   email: string
@@ -41,6 +43,7 @@ export const FUZZ_ENV = {
 }
 
 const REDIRECT = 'https://client.example/callback'
+const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code'
 
 /** Client metadata documents that misbehave (large, trickling, invalid), for /authorize. */
 export async function hostileDocuments(): Promise<{ base: string; server: Server }> {
@@ -76,8 +79,15 @@ export async function prepare(target: Target, docs: string): Promise<Context> {
     body: JSON.stringify({ client_name: 'Fuzz', redirect_uris: [REDIRECT] }),
   })
   const client = (await res.body.json()) as { client_id: string }
+  const device = await request(`${target.base}/register`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ client_name: 'Fuzz device', grant_types: [DEVICE_GRANT] }),
+  })
+  const deviceClient = (await device.body.json()) as { client_id: string }
   return {
     clientId: client.client_id,
+    deviceClientId: deviceClient.client_id,
     redirectUri: REDIRECT,
     key: key.token,
     email: 'fuzz@example.com',
@@ -312,14 +322,17 @@ export const GROUPS: Group[] = [
             'client_id',
             'client_secret',
             'refresh_token',
+            'device_code',
             'scope',
             'resource',
           ],
           [
             (c) => c.clientId,
+            (c) => c.deviceClientId,
             (c) => c.redirectUri,
             () => 'authorization_code',
             () => 'refresh_token',
+            () => DEVICE_GRANT,
             (c) => c.key,
             () => 'eyJhbGciOiJIUzI1NiJ9.e30.x',
           ],
@@ -356,6 +369,31 @@ export const GROUPS: Group[] = [
         async (path, body, type) => {
           const answer = await send(base, path, { method: 'POST', headers: { 'content-type': type }, body })
           checkOAuthJson(answer, [200])
+        },
+      ),
+  },
+  {
+    name: 'device',
+    property: ({ base, app }, ctx) =>
+      fc.asyncProperty(
+        fc.constantFrom('POST /device_authorization', 'GET /device', 'POST /device', 'POST /device/approve'),
+        formBody(
+          ctx,
+          ['client_id', 'client_secret', 'scope', 'resource', 'user_code', 'csrf', 'decision', 'account_id'],
+          [(c) => c.deviceClientId, (c) => c.clientId, () => 'BCDF-GHJK', () => 'approve', () => `${base}/mcp`],
+        ),
+        contentType,
+        async (route, body, type) => {
+          const [method, path] = route.split(' ') as [string, string]
+          const before = (await app.store.keys.list({})).length
+          const answer =
+            method === 'GET'
+              ? await send(base, `${path}?${body}`, {})
+              : await send(base, path, { method, headers: { 'content-type': type }, body })
+          if (path === '/device_authorization') checkOAuthJson(answer, [200])
+          else checkPage(answer, base, ctx)
+          if ((await app.store.keys.list({})).length !== before) throw new Error('a key was minted from forged input')
+          await stillAlive(base)
         },
       ),
   },

@@ -12,7 +12,7 @@ const RUNS = Number(process.env.KEYGATE_FUZZ_RUNS ?? 1000)
 /** The groups of each seeded test file (register, token, pages, mcp), about equal in time. */
 export const PARTS = {
   register: ['register', 'register (valid redirect, any display fields)'],
-  token: ['token', 'revoke and introspect'],
+  token: ['token', 'revoke and introspect', 'device'],
   pages: ['authorize', 'login'],
   mcp: ['mcp', 'well-known and unknown paths'],
 }

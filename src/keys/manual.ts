@@ -49,14 +49,14 @@ export async function createManualKey(
   return { token: minted.token, key: result.key }
 }
 
-/** Revokes a key (for an OAuth key, its whole connection) and audits it; false when already revoked. */
+/** Revokes a key (for an OAuth key, its whole connection: the dashboard shows one row per connection) and audits it; false when already revoked. */
 export async function revokeKey(
   store: Store,
   key: ApiKey,
   actor: { userId: number | null; ip: string | null; via: 'dashboard' | 'cli' },
   now: number,
 ): Promise<boolean> {
-  if ((await store.keys.revokeFamily(key, now)) === 0) return false
+  if ((await store.keys.revokeConnection(key, now)) === 0) return false
   await store.audit.record({
     createdAt: now,
     event: 'key_revoked',

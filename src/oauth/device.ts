@@ -16,7 +16,7 @@ import { offeredScopes } from './authorize-request.js'
 import { authenticateClient } from './client-auth.js'
 import { DEVICE_GRANT } from './client-metadata.js'
 import { param, parseOAuth, required, tokenForm } from './params.js'
-import { issue, TOKEN_BODY_LIMIT, type TokenResponse } from './token.js'
+import { installationOf, issue, TOKEN_BODY_LIMIT, type TokenResponse } from './token.js'
 
 /** RFC 8628 §6.1: consonants only (no vowels, so no words; no 0/O or 1/I look-alikes). */
 export const USER_CODE_ALPHABET = 'BCDFGHJKLMNPQRSTVWXZ'
@@ -80,6 +80,7 @@ export async function deviceGrant(app: FastifyInstance, req: FastifyRequest, cli
     resource: grant.resource,
     grantId,
     familyId: grantId,
+    installation: installationOf(client, grantId),
     consent: {
       userId: d.userId,
       clientId: client.clientId,

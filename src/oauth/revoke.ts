@@ -1,6 +1,8 @@
 // RFC 7009 revocation. The client authenticates as at /token; revoking an access token (a
-// key) or a refresh token revokes that key and its whole connection. A token issued to
+// key) or a refresh token revokes that key and every key of its grant. A token issued to
 // another client is refused and left alone; an unknown token answers 200 (RFC 7009 §2.2).
+// When the client holds no live key for the user any more, its consent is deleted: the app
+// leaves the user's "Connected apps", as if they had disconnected it.
 import type { FastifyInstance } from 'fastify'
 import { audit } from '../audit.js'
 import { OAuthError } from '../errors.js'
@@ -30,6 +32,17 @@ export default async function revokeRoutes(app: FastifyInstance): Promise<void> 
           detail: { via: 'revocation_endpoint', client_id: client.clientId, keys: revoked },
         })
       }
+      // The app let go of its last live key for this user: it is disconnected (consent gone).
+      const { userId } = found.key
+      const dropped = userId !== null && (await app.store.consents.disconnectIfIdle(userId, client.clientId, app.now()))
+      if (dropped)
+        await audit(app, req, {
+          event: 'app_disconnected',
+          accountId: dropped.accountId,
+          actorUserId: userId,
+          subject: client.clientId,
+          detail: { via: 'revocation_endpoint', scopes: dropped.scopes },
+        })
       return reply.code(200).send({})
     },
   )

@@ -35,6 +35,15 @@ import { codeGrantForm, parseOAuth, refreshGrantForm, tokenForm } from './params
 export const TOKEN_BODY_LIMIT = 16 * 1024
 const VERIFIER = /^[A-Za-z0-9._~-]{43,128}$/ // RFC 7636 §4.1
 
+/**
+ * A key's installation within its client: none for a client one installation registered
+ * (dynamic registration); for a client many share (a metadata document, a pre-registered
+ * id), where it sends its codes, or which device grant it came from.
+ */
+export function installationOf(client: Client, where: string): string | null {
+  return client.source === 'dcr' ? null : where
+}
+
 function checkClientBinding(code: CodeClaims, client: Client): void {
   if (code.clientId !== client.clientId)
     throw new OAuthError('invalid_grant', 'authorization code was issued to another client')
@@ -62,6 +71,9 @@ function checkResource(expected: string, resource: string | undefined): void {
     throw new OAuthError('invalid_target', `resource must be ${expected}`)
 }
 
+/** Live grants a client shared by many installations may hold in one connection (README, "Connections"). */
+export const MAX_LIVE_PER_CONNECTION = 5
+
 export type Grant = {
   accountId: number
   userId: number
@@ -69,6 +81,8 @@ export type Grant = {
   resource: string
   grantId: string | null
   familyId: string
+  /** The connection within the client: null for a client registered by one installation. */
+  installation: string | null
   consent?: ConsentCondition
 }
 
@@ -107,11 +121,15 @@ export async function issue(app: FastifyInstance, client: Client, grant: Grant):
         clientId: client.clientId,
         grantId: grant.grantId,
         familyId: grant.familyId,
+        installation: grant.installation,
         createdAt: now,
         expiresAt: ttl === undefined ? null : now + ttl,
       },
       refresh && { tokenHash: refresh.hash, expiresAt: now + app.config.refreshTtl },
       grant.consent,
+      // A new grant replaces: all the client's other keys for the user when one installation
+      // registered it, else all but the newest few of the same installation.
+      grant.grantId === null ? undefined : { keep: client.source === 'dcr' ? 0 : MAX_LIVE_PER_CONNECTION - 1 },
     )
   } catch (err) {
     if (err instanceof ForeignKeyError)
@@ -148,6 +166,7 @@ async function exchangeCode(app: FastifyInstance, req: FastifyRequest, form: Cod
     resource: code.resource,
     grantId: code.jti,
     familyId: code.jti,
+    installation: installationOf(client, code.redirectUri),
     consent: {
       userId: code.userId,
       clientId: client.clientId,
@@ -209,6 +228,7 @@ async function refreshGrant(app: FastifyInstance, req: FastifyRequest, form: Ref
     resource: key.resource ?? app.config.resource,
     grantId: null,
     familyId: key.familyId!,
+    installation: key.installation,
   })
   if (!response) throw new OAuthError('server_error', 'the refreshed key could not be stored', 500)
   return response

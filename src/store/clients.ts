@@ -3,6 +3,7 @@ import {
   changed,
   type Database,
   holdsNul,
+  locking,
   lookupOnce,
   mapConstraint,
   onConflictDoNothing,
@@ -32,10 +33,11 @@ export function clients(database: Database): ClientStore {
         source: c.source,
         created_at: createdAt,
       }
+      const row = { ...values, disabled_at: null }
       // A public registration that exists already (same fingerprint) answers that row.
       const insert = onConflictDoNothing(database, db.insertInto('oauth_clients').values(values), ['fingerprint'])
       const result = await mapConstraint(() => insert.executeTakeFirst())
-      if (Number(result.numInsertedOrUpdatedRows ?? 0n) === 1) return toClient({ ...values })
+      if (Number(result.numInsertedOrUpdatedRows ?? 0n) === 1) return toClient(row)
       const existing = c.fingerprint === null ? undefined : await byFingerprint(c.fingerprint)
       // Nothing inserted and no row of that fingerprint: the client_id itself was taken.
       if (!existing) throw new ConflictError(`client_id ${c.clientId} is taken`)
@@ -123,6 +125,20 @@ export function consents(database: Database, keyTable: KeyTable): ConsentStore {
           lastUsedAt: lastUsed.get(r.client_id) ?? null,
         }),
       )
+    },
+    async disconnectIfIdle(userId, clientId, now) {
+      return transaction(database, async (trx) => {
+        // The consent row locked first: a mint under it (its locking read) waits, or this waits for it.
+        const row = await locking(
+          database,
+          trx.selectFrom('consents').selectAll().where('user_id', '=', userId).where('client_id', '=', clientId),
+          'update',
+        ).executeTakeFirst()
+        if (!row) return undefined
+        if ((await keyTable.liveOfClient(trx, userId, clientId, now)).length > 0) return undefined
+        await trx.deleteFrom('consents').where('user_id', '=', userId).where('client_id', '=', clientId).execute()
+        return toConsent(row)
+      })
     },
     async disconnect(userId, clientId, now) {
       return transaction(database, async (trx) => {

@@ -4,7 +4,7 @@
 // mapped-keys.ts is the product's table under a mapping (KEYGATE_KEYS_TABLE).
 import { type Database, type Db, locking } from './database.js'
 import { toConsent } from './rows.js'
-import { type ConsentCondition, consentStands, type KeyStore } from './types.js'
+import { type ApiKey, type ConsentCondition, consentStands, type KeyStore } from './types.js'
 
 export interface KeyTable extends KeyStore {
   /** The table refresh tokens of these keys are kept in. */
@@ -17,6 +17,46 @@ export interface KeyTable extends KeyStore {
   revokeIds(trx: Db, ids: string[], now: number): Promise<number>
   /** When each client's keys of a user were last used (the dashboard's "Connected apps"). */
   lastUsedByClient(userId: number): Promise<Map<string, number>>
+  /** The live (not revoked, not expired) keys a client holds for a user. */
+  liveOfClient(trx: Db, userId: number, clientId: string, now: number): Promise<LiveKey[]>
+}
+
+export type LiveKey = {
+  id: string
+  familyId: string | null
+  accountId: number
+  installation: string | null
+  createdAt: number
+}
+
+/**
+ * The keys a new grant replaces (README, "Connections"): the client's keys for the user in
+ * another account than the one the grant is for (one consent names one account), and, in
+ * the grant's own connection (user, client, installation), all but the newest `keep` other
+ * grants.
+ */
+export function replacedKeys(
+  live: LiveKey[],
+  fresh: { familyId: string | null; accountId: number; installation: string | null },
+  keep: number,
+): string[] {
+  const others = live.filter((l) => l.familyId !== fresh.familyId)
+  const revoke = new Set(others.filter((l) => l.accountId !== fresh.accountId).map((l) => l.id))
+  const same = others
+    .filter((l) => l.accountId === fresh.accountId && l.installation === fresh.installation)
+    .sort((a, b) => b.createdAt - a.createdAt || (a.id < b.id ? 1 : -1))
+  const families = [...new Set(same.map((l) => l.familyId))]
+  const dropped = new Set(families.slice(keep))
+  for (const l of same) if (dropped.has(l.familyId)) revoke.add(l.id)
+  return [...revoke]
+}
+
+/** Revokes every live key of the key's connection (the dashboard's Revoke on a connection's row). */
+export async function revokeConnection(table: KeyTable, db: Db, key: ApiKey, now: number): Promise<number> {
+  if (key.clientId === null || key.userId === null) return table.revokeFamily(key, now)
+  const live = await table.liveOfClient(db, key.userId, key.clientId, now)
+  const ids = live.filter((l) => l.accountId === key.accountId && l.installation === key.installation).map((l) => l.id)
+  return table.revokeIds(db, [...new Set([key.id, ...ids])], now)
 }
 
 /**

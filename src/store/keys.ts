@@ -13,7 +13,7 @@ import {
   transaction,
 } from './database.js'
 import { insertWithId } from './identity.js'
-import { consentRefusal, type KeyTable } from './key-table.js'
+import { consentRefusal, type KeyTable, replacedKeys, revokeConnection } from './key-table.js'
 import { splitScopes, toKey } from './rows.js'
 import type { KeyRow } from './tables.js'
 import { ConflictError, type ConsentCondition, type InsertKeyResult, type KeyListing, type NewApiKey } from './types.js'
@@ -32,6 +32,7 @@ const keyValues = (k: NewApiKey) => ({
   client_id: k.clientId,
   grant_id: k.grantId,
   family_id: k.familyId,
+  installation: k.installation ?? null,
   created_at: k.createdAt,
   expires_at: k.expiresAt,
 })
@@ -75,7 +76,7 @@ export function keys(database: Database): KeyTable {
   return {
     refreshTable: 'refresh_tokens',
     hash: sha256Hex,
-    async insert(k, refresh, consent?: ConsentCondition) {
+    async insert(k, refresh, consent?: ConsentCondition, replace?: { keep: number }) {
       return transaction(database, async (trx): Promise<InsertKeyResult> => {
         const refused = consent && (await consentRefusal(database, trx, consent))
         if (refused) return { ok: false, reason: refused }
@@ -84,6 +85,11 @@ export function keys(database: Database): KeyTable {
           ? insertWithId(database, trx, 'api_keys', keyValues(k))
           : insertUnlessGranted(database, trx, k))
         if (!row) return { ok: false, reason: 'grant_used' }
+        if (replace && k.clientId !== null) {
+          const live = await this.liveOfClient(trx, k.userId, k.clientId, k.createdAt)
+          const fresh = { familyId: k.familyId, accountId: k.accountId, installation: k.installation ?? null }
+          await this.revokeIds(trx, replacedKeys(live, fresh, replace.keep), k.createdAt)
+        }
         if (refresh)
           await trx
             .insertInto('refresh_tokens')
@@ -118,7 +124,7 @@ export function keys(database: Database): KeyTable {
       return (await query.orderBy('id', all ? 'asc' : 'desc').execute()).map(toKey)
     },
     async listForAccount(accountId, userId) {
-      // One row per connection: of the keys a refresh minted, only the newest is listed.
+      // One row per connection (user, client, installation): its newest key. Keys made by hand, one row each.
       let query = db
         .selectFrom('api_keys as k')
         .leftJoin('oauth_clients as oc', 'oc.client_id', 'k.client_id')
@@ -127,14 +133,22 @@ export function keys(database: Database): KeyTable {
         .select(['oc.client_name', 'u.email as creator_email'])
         .where((eb) =>
           eb.or([
-            eb('k.family_id', 'is', null),
+            eb('k.client_id', 'is', null),
             eb(
               'k.id',
               '=',
               eb
                 .selectFrom('api_keys as f')
                 .select((f) => f.fn.max('f.id').as('newest'))
-                .whereRef('f.family_id', '=', 'k.family_id'),
+                .whereRef('f.user_id', '=', 'k.user_id')
+                .whereRef('f.client_id', '=', 'k.client_id')
+                .whereRef('f.account_id', '=', 'k.account_id')
+                .where((f) =>
+                  f.or([
+                    f.and([f('f.installation', 'is', null), f('k.installation', 'is', null)]),
+                    f('f.installation', '=', f.ref('k.installation')),
+                  ]),
+                ),
             ),
           ]),
         )
@@ -198,6 +212,26 @@ export function keys(database: Database): KeyTable {
         .where('id', '=', rowId(id) ?? 0)
         .where((eb) => eb.or([eb('last_used_at', 'is', null), eb('last_used_at', '<=', now - minInterval)]))
         .execute()
+    },
+    async revokeConnection(key, now) {
+      return revokeConnection(this, db, key, now)
+    },
+    async liveOfClient(trx, userId, clientId, now) {
+      const rows = await trx
+        .selectFrom('api_keys')
+        .select(['id', 'family_id', 'account_id', 'installation', 'created_at'])
+        .where('user_id', '=', userId)
+        .where('client_id', '=', clientId)
+        .where('revoked_at', 'is', null)
+        .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', now)]))
+        .execute()
+      return rows.map((r) => ({
+        id: String(r.id),
+        familyId: r.family_id,
+        accountId: Number(r.account_id),
+        installation: r.installation ?? null,
+        createdAt: Number(r.created_at),
+      }))
     },
     async revokeOf(trx, who, now) {
       let query = trx

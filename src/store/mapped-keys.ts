@@ -8,7 +8,7 @@
 import { type RawBuilder, sql } from 'kysely'
 import type { KeyMapping } from '../keys-config.js'
 import { constraintError, type Database, type Db, lookupOnce, transaction } from './database.js'
-import { consentRefusal, type KeyTable } from './key-table.js'
+import { consentRefusal, type KeyTable, replacedKeys, revokeConnection } from './key-table.js'
 import type { TableShape } from './mapped-check.js'
 import { codecFor, liveCondition, UUID } from './mapped-codec.js'
 import { ConflictError, ForeignKeyError, type InsertKeyResult, type KeyListing } from './types.js'
@@ -31,6 +31,7 @@ type Row = {
   client_id: string | null
   grant_id: string | null
   family_id: string | null
+  installation: string | null
   a_id: number | null
   u_id: number | null
   client_name?: string | null
@@ -56,7 +57,7 @@ export function mappedKeys(database: Database, m: KeyMapping, shape: TableShape)
       ${p(c.createdAt)} AS created_at, ${optional(c.prefix, 'prefix')}, ${optional(c.lastUsedAt, 'last_used_at')},
       ${optional(c.expiresAt, 'expires_at')}, ${optional(c.revoked, 'revoked')},
       g.key_id AS g_key, g.account_id AS g_account, g.user_id AS g_user, g.display_prefix AS g_prefix,
-      g.resource, g.client_id, g.grant_id, g.family_id, a.id AS a_id, u.id AS u_id ${extra}
+      g.resource, g.client_id, g.grant_id, g.family_id, g.installation, a.id AS a_id, u.id AS u_id ${extra}
     FROM ${table} AS p
     LEFT JOIN key_grants AS g ON g.key_id = ${codec.asText(p(c.id))}
     LEFT JOIN accounts AS a ON a.external_issuer = ${m.issuer} AND a.external_id = ${codec.asText(p(c.account))}
@@ -73,6 +74,7 @@ export function mappedKeys(database: Database, m: KeyMapping, shape: TableShape)
     clientId: r.client_id,
     grantId: r.grant_id,
     familyId: r.family_id,
+    installation: r.installation ?? null,
     createdAt: codec.timeOut(r.created_at) ?? 0,
     lastUsedAt: codec.timeOut(r.last_used_at),
     expiresAt: codec.timeOut(r.expires_at),
@@ -131,7 +133,7 @@ export function mappedKeys(database: Database, m: KeyMapping, shape: TableShape)
   return {
     refreshTable: 'key_grant_refresh_tokens',
     hash: codec.hash,
-    async insert(k, refresh, consent) {
+    async insert(k, refresh, consent, replace) {
       try {
         return await transaction(database, async (trx): Promise<InsertKeyResult> => {
           const refused = consent && (await consentRefusal(database, trx, consent))
@@ -183,6 +185,7 @@ export function mappedKeys(database: Database, m: KeyMapping, shape: TableShape)
                 client_id: k.clientId,
                 grant_id: k.grantId,
                 family_id: k.familyId,
+                installation: k.installation ?? null,
                 created_at: k.createdAt,
               })
               .execute()
@@ -203,6 +206,11 @@ export function mappedKeys(database: Database, m: KeyMapping, shape: TableShape)
                 expires_at: refresh.expiresAt,
               })
               .execute()
+          if (replace && k.clientId !== null) {
+            const live = await this.liveOfClient(trx, k.userId, k.clientId, k.createdAt)
+            const fresh = { familyId: k.familyId, accountId: k.accountId, installation: k.installation ?? null }
+            await revokeIds(trx, replacedKeys(live, fresh, replace.keep), k.createdAt)
+          }
           // Read back in the transaction (the prepared lookups run outside it).
           const { rows } = await sql<Row>`${select()} WHERE ${p(c.id)} = ${codec.idIn(keyId) ?? keyId}`.execute(trx)
           return { ok: true, key: toKey(rows[0]!) }
@@ -234,11 +242,14 @@ export function mappedKeys(database: Database, m: KeyMapping, shape: TableShape)
       if (userId !== undefined) conditions.push(await userCondition(userId))
       const all = await listWhere(sql.join(conditions, sql` AND `))
       // One row per connection: of the keys a refresh minted, only the newest is listed.
+      // One row per connection (user, client, installation): its newest key.
+      const connection = (k: KeyListing) => JSON.stringify([k.userId, k.clientId, k.installation, k.accountId])
       const newest = new Map<string, KeyListing>()
       for (const k of all)
-        if (k.familyId !== null && (newest.get(k.familyId)?.createdAt ?? -1) <= k.createdAt) newest.set(k.familyId, k)
+        if (k.clientId !== null && (newest.get(connection(k))?.createdAt ?? -1) <= k.createdAt)
+          newest.set(connection(k), k)
       return all
-        .filter((k) => k.familyId === null || newest.get(k.familyId) === k)
+        .filter((k) => k.clientId === null || newest.get(connection(k)) === k)
         .sort((a, b) => b.createdAt - a.createdAt || (a.id < b.id ? 1 : -1))
     },
     async revoke(id, now) {
@@ -271,6 +282,39 @@ export function mappedKeys(database: Database, m: KeyMapping, shape: TableShape)
         WHERE ${sql.ref(c.id)} = ${value} AND (${column} IS NULL OR ${column} <= ${codec.timeIn(now - minInterval)})`.execute(
         db,
       )
+    },
+    async revokeConnection(key, now) {
+      return revokeConnection(this, db, key, now)
+    },
+    async liveOfClient(trx, userId, clientId, now) {
+      const grants = await trx
+        .selectFrom('key_grants')
+        .select(['key_id', 'family_id', 'account_id', 'installation', 'created_at'])
+        .where('user_id', '=', userId)
+        .where('client_id', '=', clientId)
+        .execute()
+      const values = ids(grants.map((g) => g.key_id))
+      if (values.length === 0) return []
+      const { rows } = await sql<{ id: unknown; expires_at: unknown }>`
+        SELECT ${codec.asText(sql.ref(c.id))} AS id, ${c.expiresAt ? sql.ref(c.expiresAt) : sql`NULL`} AS expires_at
+        FROM ${table} WHERE ${sql.ref(c.id)} IN (${sql.join(values)}) AND ${liveBare}`.execute(trx)
+      const live = new Set(
+        rows
+          .filter((r) => {
+            const expires = codec.timeOut(r.expires_at)
+            return expires === null || expires > now
+          })
+          .map((r) => String(r.id)),
+      )
+      return grants
+        .filter((g) => live.has(g.key_id))
+        .map((g) => ({
+          id: g.key_id,
+          familyId: g.family_id,
+          accountId: Number(g.account_id),
+          installation: g.installation ?? null,
+          createdAt: Number(g.created_at),
+        }))
     },
     async revokeOf(trx, who, now) {
       const list = await grantIds(trx, (q) => {

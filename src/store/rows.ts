@@ -20,6 +20,7 @@ export const toUser = (r: UserRow): User => ({
   name: r.name,
   passwordHash: r.password_hash,
   createdAt: r.created_at,
+  disabledAt: r.disabled_at === null || r.disabled_at === undefined ? null : Number(r.disabled_at),
 })
 export const toAccount = (r: AccountRow): Account => ({ id: r.id, name: r.name, kind: r.kind, createdAt: r.created_at })
 
@@ -32,6 +33,7 @@ export const toClient = (r: ClientRow): Client => ({
   metadata: JSON.parse(r.metadata) as Record<string, unknown>,
   source: r.source,
   createdAt: r.created_at,
+  disabledAt: r.disabled_at === null || r.disabled_at === undefined ? null : Number(r.disabled_at),
 })
 
 export const toConsent = (r: ConsentRow): Consent => ({
@@ -54,6 +56,7 @@ export const toKey = (r: KeyRow): ApiKey => ({
   clientId: r.client_id,
   grantId: r.grant_id,
   familyId: r.family_id,
+  installation: r.installation ?? null,
   createdAt: r.created_at,
   lastUsedAt: r.last_used_at,
   expiresAt: r.expires_at,

@@ -14,6 +14,7 @@ export interface Tables {
     created_at: number
     external_issuer: Generated<string | null>
     external_id: Generated<string | null>
+    disabled_at: Generated<number | null>
   }
   accounts: {
     id: Generated<number>
@@ -42,6 +43,7 @@ export interface Tables {
     fingerprint: string | null
     source: Client['source']
     created_at: number
+    disabled_at: Generated<number | null>
   }
   consents: {
     user_id: number
@@ -63,6 +65,7 @@ export interface Tables {
     client_id: string | null
     grant_id: string | null
     family_id: string | null
+    installation: Generated<string | null>
     created_at: number
     last_used_at: number | null
     expires_at: number | null
@@ -87,6 +90,7 @@ export interface Tables {
     client_id: string | null
     grant_id: string | null
     family_id: string | null
+    installation: Generated<string | null>
     created_at: number
   }
   key_grant_refresh_tokens: {

@@ -11,7 +11,15 @@ export type AccountKind = 'personal' | 'team'
 export type AuthMethod = 'none' | 'client_secret_basic' | 'client_secret_post'
 export type ClientSource = 'dcr' | 'cli' | 'config' | 'cimd'
 
-export type User = { id: number; email: string; name: string; passwordHash: string; createdAt: number }
+export type User = {
+  id: number
+  email: string
+  name: string
+  passwordHash: string
+  createdAt: number
+  /** Set when an operator disabled the user: no sign-in, no keys. */
+  disabledAt: number | null
+}
 export type Account = { id: number; name: string; kind: AccountKind; createdAt: number }
 export type Membership = { account: Account; role: Role }
 
@@ -24,9 +32,11 @@ export type Client = {
   metadata: Record<string, unknown>
   source: ClientSource
   createdAt: number
+  /** Set when an operator disabled the client: its keys revoked, its authorizations refused. */
+  disabledAt: number | null
 }
 
-export type NewClient = Omit<Client, 'createdAt'> & { fingerprint: string | null }
+export type NewClient = Omit<Client, 'createdAt' | 'disabledAt'> & { fingerprint: string | null }
 
 export type Consent = {
   userId: number
@@ -50,8 +60,14 @@ export type ApiKey = {
   resource: string | null
   clientId: string | null
   grantId: string | null
-  /** The connection (the authorization code's jti); null for keys made by hand. */
+  /** The grant the key came from (the authorization code's jti, or the device grant); null for keys made by hand. */
   familyId: string | null
+  /**
+   * Which installation of the client the key serves: null for a client registered by one
+   * installation (dynamic registration); the redirect URI (or the device grant) of a client
+   * many installations share. (user, client, installation) is the key's connection.
+   */
+  installation: string | null
   createdAt: number
   lastUsedAt: number | null
   expiresAt: number | null
@@ -72,6 +88,8 @@ export type NewApiKey = {
   clientId: string | null
   grantId: string | null
   familyId: string | null
+  /** The key's connection within its client (ApiKey.installation); absent: none. */
+  installation?: string | null
   createdAt: number
   expiresAt: number | null
 }
@@ -135,6 +153,8 @@ export interface ConsentStore {
   listForUser(userId: number): Promise<ConsentListing[]>
   /** Deletes the consent and revokes every key of (user, client), atomically. */
   disconnect(userId: number, clientId: string, now: number): Promise<{ deleted: boolean; revokedKeys: number }>
+  /** Deletes the consent if the client holds no live key for the user any more, atomically; true when deleted. */
+  disconnectIfIdle(userId: number, clientId: string, now: number): Promise<Consent | undefined>
 }
 
 export type InsertKeyResult =
@@ -190,6 +210,8 @@ export interface KeyStore {
     key: NewApiKey,
     refresh?: { tokenHash: string; expiresAt: number },
     consent?: ConsentCondition,
+    /** A new grant: in the same transaction, the keys it replaces are revoked (key-table.ts, replacedKeys). */
+    replace?: { keep: number },
   ): Promise<InsertKeyResult>
   /** A token's hash as this key table stores it (keygate's SHA-256 hex, or the product's hash). */
   hash(token: string): string
@@ -200,8 +222,10 @@ export interface KeyStore {
   listForAccount(accountId: number, userId?: number): Promise<KeyListing[]>
   /** Sets revoked_at if not set; returns whether this call revoked it. */
   revoke(id: string, now: number): Promise<boolean>
-  /** Revokes the key and, for an OAuth key, every key of its connection; returns how many. */
+  /** Revokes the key and, for an OAuth key, every key of its grant (refreshes included); returns how many. */
   revokeFamily(key: ApiKey, now: number): Promise<number>
+  /** Revokes every live key of the key's connection (user, client, installation, account); returns how many. */
+  revokeConnection(key: ApiKey, now: number): Promise<number>
   /** Deletes up to `limit` OAuth keys that expired before `expiredBefore` and no refresh token needs. */
   deleteExpired(expiredBefore: number, limit: number): Promise<number>
   /** Revokes the key minted from an authorization code (RFC 6749 §4.1.2). */

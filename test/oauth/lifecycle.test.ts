@@ -132,7 +132,11 @@ t.test('RFC 7009 revocation: every branch', async (t) => {
     'twice is fine',
   )
   const revokedEvents = await app.store.audit.list(account.id, { limit: 5 })
-  t.equal(revokedEvents[0]!.event, 'key_revoked', 'revocation is audited')
+  t.equal(revokedEvents[1]!.event, 'key_revoked', 'revocation is audited')
+  // Its last live key gone, the app is disconnected: its consent is deleted, and that is audited.
+  t.equal(revokedEvents[0]!.event, 'app_disconnected')
+  t.same(revokedEvents[0]!.detail, { via: 'revocation_endpoint', scopes: ['read', 'write'] })
+  t.equal(await app.store.consents.get(revokedEvents[0]!.actorUserId!, client.client_id), undefined)
 
   const confidential = await registerClient(app, { token_endpoint_auth_method: 'client_secret_basic' })
   const c = await exchange(app, { client: confidential })

@@ -83,9 +83,12 @@ t.test('keygate migrate: pending, applied once, then up to date', async (t) => {
     '0002-product-identity  pending',
     '0003-key-grants  pending',
     '0004-device-grants  pending',
+    '0005-grant-lifecycle  pending',
   ])
   const applied = await cli(env, 'migrate')
-  t.same(applied.out, ['keygate: applied 0001-baseline, 0002-product-identity, 0003-key-grants, 0004-device-grants'])
+  t.same(applied.out, [
+    'keygate: applied 0001-baseline, 0002-product-identity, 0003-key-grants, 0004-device-grants, 0005-grant-lifecycle',
+  ])
   const again = await cli(env, 'migrate')
   t.same(again.out, ['keygate: the database is up to date'])
   const after = await cli(env, 'migrate', '--status')
@@ -94,6 +97,7 @@ t.test('keygate migrate: pending, applied once, then up to date', async (t) => {
     /^0002-product-identity {2}applied /,
     /^0003-key-grants {2}applied /,
     /^0004-device-grants {2}applied /,
+    /^0005-grant-lifecycle {2}applied /,
   ])
   const wrong = await cli(env, 'migrate', '--down')
   t.same([wrong.code, wrong.err], [1, ['keygate: unknown option --down for migrate']])
@@ -123,6 +127,7 @@ t.test('a migration that fails says which and why, applies nothing, and stops st
       '0002-product-identity  pending',
       '0003-key-grants  pending',
       '0004-device-grants  pending',
+      '0005-grant-lifecycle  pending',
     ],
     'nothing recorded',
   )
@@ -162,7 +167,7 @@ t.test(`a database made by keygate 0.1.0 is adopted with every row kept (${TEST_
   if (TEST_DIALECT === 'mysql') {
     // No 0.1.0 schema: migration 0001 makes the tables, and the same rows go in.
     t.same((await cli(testEnv(dir), 'migrate')).out, [
-      'keygate: applied 0001-baseline, 0002-product-identity, 0003-key-grants, 0004-device-grants',
+      'keygate: applied 0001-baseline, 0002-product-identity, 0003-key-grants, 0004-device-grants, 0005-grant-lifecycle',
     ])
     await runSql(dir, [data])
     return checkKept(t, dir, key.token, refresh.hash)
@@ -180,6 +185,7 @@ t.test(`a database made by keygate 0.1.0 is adopted with every row kept (${TEST_
       '0002-product-identity  pending',
       '0003-key-grants  pending',
       '0004-device-grants  pending',
+      '0005-grant-lifecycle  pending',
     ],
     'not yet recorded',
   )
@@ -198,6 +204,7 @@ async function checkKept(t: Tap, dir: string, token: string, refreshHash: string
       /^0002-product-identity {2}applied /,
       /^0003-key-grants {2}applied /,
       /^0004-device-grants {2}applied /,
+      /^0005-grant-lifecycle {2}applied /,
     ],
     'adopted and brought up to date at start',
   )

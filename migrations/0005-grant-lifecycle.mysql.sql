@@ -1,0 +1,10 @@
+-- Migration 0005 (MySQL 8 / MariaDB): the grant lifecycle. A key's installation (the redirect URI of a
+-- client many installations share; NULL for a client registered by one) names its
+-- connection, so that approving an app again replaces the keys of that connection. Clients
+-- and users an operator disabled. docs/storage.md.
+-- A column that exists already counts as done (a re-run).
+
+ALTER TABLE api_keys ADD COLUMN installation VARCHAR(2048);
+ALTER TABLE key_grants ADD COLUMN installation VARCHAR(2048);
+ALTER TABLE oauth_clients ADD COLUMN disabled_at BIGINT;
+ALTER TABLE users ADD COLUMN disabled_at BIGINT;

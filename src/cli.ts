@@ -223,7 +223,6 @@ const commands: Record<string, Command> = {
           client_name: name,
           redirect_uris: uris,
           token_endpoint_auth_method: method,
-          grant_types: ['authorization_code'],
           response_types: ['code'],
         },
       },

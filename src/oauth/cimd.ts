@@ -109,7 +109,8 @@ function validate(
       client_name: name.data,
       redirect_uris: checked.data,
       token_endpoint_auth_method: 'none',
-      grant_types: grantTypes.length ? grantTypes : ['authorization_code'],
+      // Omitted: the default grants (README, "Refresh tokens").
+      ...(grantTypes.length ? { grant_types: grantTypes } : {}),
       response_types: ['code'],
     },
   }

@@ -107,7 +107,8 @@ const grantTypes = strings('grant_types', 5)
     (g) => g === undefined || g.includes('authorization_code') || g.includes(DEVICE_GRANT),
     `grant_types must include authorization_code or ${DEVICE_GRANT}`,
   )
-  .transform((g) => [...new Set(g ?? ['authorization_code'])])
+  // Omitted stays omitted: the client gets the default grants (defaultGrants), which follow the configuration.
+  .transform((g) => (g === undefined ? undefined : [...new Set(g)]))
 
 /** The registration request body (RFC 7591 §2, §3.1), in the order its checks are reported. */
 export const registrationSchema = z
@@ -142,9 +143,23 @@ export const registrationSchema = z
     { error: 'the request body must be a JSON object' },
   )
   .superRefine((m, ctx) => {
-    if (m.redirect_uris === undefined && m.grant_types.includes('authorization_code'))
+    if (m.redirect_uris === undefined && (m.grant_types ?? ['authorization_code']).includes('authorization_code'))
       ctx.addIssue({ code: 'custom', path: ['redirect_uris'], message: 'redirect_uris is required' })
   })
+
+/**
+ * The grants of a client whose registration omitted grant_types: the code flow, and refresh
+ * tokens when keys expire (ChatGPT and Cursor register without grant_types and still refresh).
+ */
+export function defaultGrants(keysExpire: boolean): string[] {
+  return keysExpire ? ['authorization_code', 'refresh_token'] : ['authorization_code']
+}
+
+/** The grants a client has: what it registered, else the default ones. */
+export function grantsOf(metadata: Record<string, unknown>, keysExpire: boolean): string[] {
+  const registered = metadata.grant_types
+  return Array.isArray(registered) ? (registered as string[]) : defaultGrants(keysExpire)
+}
 
 export type RegistrationMetadata = z.output<typeof registrationSchema>
 

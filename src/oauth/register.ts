@@ -9,7 +9,7 @@ import { sha256Hex } from '../crypto/compare.js'
 import { OAuthError } from '../errors.js'
 import { limit } from '../plugins/rate-limit.js'
 import type { AuthMethod } from '../store/types.js'
-import { firstProblem, registrationSchema, wireMetadata } from './client-metadata.js'
+import { firstProblem, grantsOf, registrationSchema, wireMetadata } from './client-metadata.js'
 
 export const REGISTRATION_BODY_LIMIT = 16 * 1024
 
@@ -67,6 +67,8 @@ export default async function registerRoutes(app: FastifyInstance): Promise<void
         client_id_issued_at: client.createdAt,
         ...(secret !== null ? { client_secret: secret, client_secret_expires_at: 0 } : {}),
         ...client.metadata,
+        // Which grants it got: the registered ones, or the defaults for this configuration.
+        grant_types: grantsOf(client.metadata, app.config.accessTtl !== undefined),
       }
     },
   )

@@ -27,7 +27,7 @@ import {
   type InsertKeyResult,
 } from '../store/types.js'
 import { authenticateClient } from './client-auth.js'
-import { DEVICE_GRANT } from './client-metadata.js'
+import { DEVICE_GRANT, grantsOf } from './client-metadata.js'
 import { type CodeClaims, verifyCode } from './code.js'
 import { deviceGrant } from './device.js'
 import { codeGrantForm, parseOAuth, refreshGrantForm, tokenForm } from './params.js'
@@ -86,10 +86,13 @@ export type Grant = {
   consent?: ConsentCondition
 }
 
-/** Refresh tokens go to clients that registered the refresh_token grant, when keys expire. */
+/**
+ * Refresh tokens go, when keys expire, to clients that registered the refresh_token grant or
+ * registered no grant_types at all; only an explicit list without it opts out.
+ */
 function wantsRefresh(app: FastifyInstance, client: Client): boolean {
-  const grants = client.metadata.grant_types
-  return app.config.accessTtl !== undefined && Array.isArray(grants) && grants.includes('refresh_token')
+  const expiring = app.config.accessTtl !== undefined
+  return expiring && grantsOf(client.metadata, expiring).includes('refresh_token')
 }
 
 /** Mints the key (and refresh token) of a grant and builds the token response. */

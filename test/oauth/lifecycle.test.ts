@@ -372,12 +372,21 @@ t.test(
   },
 )
 
-t.test('a client that did not register the refresh grant gets no refresh token', async (t) => {
+t.test('refresh tokens: for clients that registered no grant_types too; an explicit list opts out', async (t) => {
   const { app } = await build(t, { KEYGATE_ACCESS_TTL: '600' })
-  const { tokens } = await exchange(app)
+  // ChatGPT's and Cursor's registration shape: no grant_types at all.
+  const silent = await registerClient(app)
+  t.same(silent.grant_types, ['authorization_code', 'refresh_token'], 'the registration response says what it got')
+  const { tokens: given } = await exchange(app, { client: silent })
+  t.equal(given.expires_in, 600)
+  t.type(given.refresh_token, 'string', 'a refresh token though it did not ask')
+  const optedOut = await registerClient(app, { grant_types: ['authorization_code'] })
+  t.same(optedOut.grant_types, ['authorization_code'])
+  const { tokens } = await exchange(app, { client: optedOut, email: 'bob@example.com' })
   t.equal(tokens.expires_in, 600)
-  t.notOk('refresh_token' in tokens)
+  t.notOk('refresh_token' in tokens, 'an explicit grant_types without refresh_token opts out')
   const plain = await build(t)
+  t.same((await registerClient(plain.app)).grant_types, ['authorization_code'], 'keys that do not expire: no refresh')
   const r = await exchange(plain.app, {
     client: await registerClient(plain.app, { grant_types: ['authorization_code', 'refresh_token'] }),
   })

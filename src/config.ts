@@ -18,12 +18,12 @@ import {
   parseRoleScopes,
   type RoleScopes,
 } from './login-config.js'
+import { parseScopes, type ScopeInfo } from './scopes-config.js'
 
 export type { KeyMapping, KeysSettings, Login, RoleScopes }
 export { ConfigError }
 
 const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]'])
-const SCOPE_TOKEN = /^[\x21\x23-\x5b\x5d-\x7e]+$/ // RFC 6749 §3.3 scope-token
 
 const port = z.coerce.number().int().min(0).max(65535)
 const bool = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1')
@@ -51,6 +51,7 @@ const envSchema = z.object({
     .default('kg_'),
   KEYGATE_SCOPES: z.string().default('read write'),
   KEYGATE_ALWAYS_SCOPES: z.string().default('read'),
+  KEYGATE_SCOPES_FILE: z.string().min(1).optional(),
   KEYGATE_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   KEYGATE_LOGIN_MAX_FAILURES: positiveInt.default(5),
   KEYGATE_LOGIN_WINDOW_SECONDS: positiveInt.default(900),
@@ -130,6 +131,8 @@ export type Config = {
   keyPrefix: string
   scopes: string[]
   alwaysScopes: string[]
+  /** Every scope with its words and its default on the consent page (src/scopes-config.ts). */
+  scopeCatalogue: ScopeInfo[]
   logLevel: string
   loginMaxFailures: number
   loginWindowSeconds: number
@@ -214,17 +217,6 @@ function developmentSecret(dbPath: string, warn: (msg: string) => void): string 
   return secret
 }
 
-function parseScopes(raw: string, alwaysRaw: string): { scopes: string[]; alwaysScopes: string[] } {
-  const scopes = [...new Set(list(/\s+/)(raw))]
-  if (scopes.length === 0) fail('KEYGATE_SCOPES', 'must list at least one scope')
-  const bad = scopes.find((s) => !SCOPE_TOKEN.test(s))
-  if (bad) fail('KEYGATE_SCOPES', `invalid scope token: ${bad}`)
-  const alwaysScopes = [...new Set(list(/\s+/)(alwaysRaw))]
-  const unknown = alwaysScopes.find((s) => !scopes.includes(s))
-  if (unknown) fail('KEYGATE_ALWAYS_SCOPES', `${unknown} is not in KEYGATE_SCOPES`)
-  return { scopes, alwaysScopes }
-}
-
 /** "id:secret,id2:secret2" → id → SHA-256 of the secret (the secret is not kept). */
 function parseResourceServers(raw: string): Map<string, string> {
   const out = new Map<string, string>()
@@ -266,7 +258,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: LoadOp
     secretGenerated = true
   }
   const previousSecrets = list(/,/)(e.KEYGATE_PREVIOUS_SECRETS).map((s) => checkSecret('KEYGATE_PREVIOUS_SECRETS', s))
-  const { scopes, alwaysScopes } = parseScopes(e.KEYGATE_SCOPES, e.KEYGATE_ALWAYS_SCOPES)
+  const {
+    scopes,
+    alwaysScopes,
+    catalogue: scopeCatalogue,
+  } = parseScopes(env, e.KEYGATE_SCOPES, e.KEYGATE_ALWAYS_SCOPES)
   // A cheap cost is for tests only: in production it would make stolen hashes cheap to crack.
   if (production && e.KEYGATE_SCRYPT_COST < DEFAULT_SCRYPT_COST)
     fail('KEYGATE_SCRYPT_COST', `must be at least ${DEFAULT_SCRYPT_COST} when NODE_ENV=production`)
@@ -300,6 +296,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: LoadOp
     keyPrefix: e.KEYGATE_KEY_PREFIX,
     scopes,
     alwaysScopes,
+    scopeCatalogue,
     logLevel: e.KEYGATE_LOG_LEVEL,
     loginMaxFailures: e.KEYGATE_LOGIN_MAX_FAILURES,
     loginWindowSeconds: e.KEYGATE_LOGIN_WINDOW_SECONDS,

@@ -101,7 +101,16 @@ export async function consentPage(
       // One account: only what the role there may grant is offered.
       scopes: request.scopes
         .filter((name) => accounts.length !== 1 || scopesFor(app.config, accounts[0]!.role).includes(name))
-        .map((name) => ({ name, always: app.config.alwaysScopes.includes(name) })),
+        .map((name) => {
+          const info = app.config.scopeCatalogue.find((s) => s.name === name)
+          return {
+            name,
+            always: app.config.alwaysScopes.includes(name),
+            // Opt-in scopes ('off') are unticked until the person ticks them.
+            ticked: info?.default !== 'off',
+            description: info?.description ?? '',
+          }
+        }),
     },
     user,
   )

@@ -139,7 +139,9 @@ export default async function dashboardRoutes(app: FastifyInstance): Promise<voi
         scopes: scopesFor(app.config, current.role).map((name) => ({
           name,
           always: app.config.alwaysScopes.includes(name),
+          description: app.config.scopeCatalogue.find((s) => s.name === name)?.description ?? '',
         })),
+        scopeWords: app.config.scopeCatalogue.filter((s) => s.description),
         expiryDays: EXPIRY_DAYS,
       },
       user,

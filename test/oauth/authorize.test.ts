@@ -1,4 +1,7 @@
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
 import t from 'tap'
+import { loadConfig } from '../../src/config.js'
 import {
   approve,
   authorizeQuery,
@@ -9,6 +12,8 @@ import {
   REDIRECT_URI,
   registerClient,
   sessionCookie,
+  tempDir,
+  testEnv,
 } from '../helper.js'
 
 async function setup(t: any, env: Record<string, string> = {}) {
@@ -32,8 +37,12 @@ t.test('consent page and approval', async (t) => {
   t.match(page.body, /Test Client/)
   t.match(page.body, /<strong class="host"><bdi>client\.example<\/bdi><\/strong>/, 'the redirect host is shown')
   t.notMatch(page.body, /role="radiogroup"/, 'no account picker with one account')
-  t.match(page.body, /name="scope_choice" value="write" checked> write/, 'write is optional and ticked')
-  t.match(page.body, /checked disabled[^>]*> read/, 'read is always granted')
+  t.match(
+    page.body,
+    /name="scope_choice" value="write" checked> <strong>write<\/strong>: Create, change and delete your data/,
+    'write is optional and ticked, with its words',
+  )
+  t.match(page.body, /checked disabled[^>]*> <strong>read<\/strong>: See your data/, 'read is always granted')
   t.match(page.body, />Approve</)
   t.match(page.body, />Deny</)
 
@@ -284,4 +293,67 @@ t.test('a client name cannot reorder the consent page: cleaned and isolated in <
   t.equal(page.statusCode, 200)
   t.match(page.body, '<h1><bdi class="client-name">Claudemoc.live</bdi> wants to use your account</h1>')
   t.notMatch(page.body, /[\u202A-\u202E\u2066-\u2069]/, 'no bidi control anywhere on the page')
+})
+
+t.test('a scope catalogue in one file: words on the consent page and dashboard, opt-in scopes unticked', async (t) => {
+  const dir = tempDir(t)
+  const file = join(dir, 'scopes.json')
+  writeFileSync(
+    file,
+    JSON.stringify([
+      { name: 'notes:read', description: 'Read your notes', default: 'always' },
+      { name: 'notes:write', description: 'Write and delete notes', default: 'on' },
+      { name: 'ai', description: 'Allow AI features', default: 'off' },
+    ]),
+  )
+  const { app } = await build(t, { KEYGATE_SCOPES_FILE: file })
+  t.same(app.config.scopes, ['notes:read', 'notes:write', 'ai'])
+  t.same(app.config.alwaysScopes, ['notes:read'])
+  await createUser(app, 'alice@example.com')
+  const cookie = await sessionCookie(app, 'alice@example.com')
+  const client = await registerClient(app)
+  const { challenge } = pkce()
+  const page = await app.inject({
+    url: `/authorize?${authorizeQuery(client.client_id, challenge, { scope: 'notes:read notes:write ai' })}`,
+    headers: { cookie },
+  })
+  t.match(page.body, /value="notes:write" checked> <strong>notes:write<\/strong>: Write and delete notes/)
+  t.match(
+    page.body,
+    /value="ai"> <strong>ai<\/strong>: Allow AI features <span class="muted">\(optional\)<\/span>/,
+    'opt-in: unticked',
+  )
+  // Approved without ticking it: not granted.
+  const approved = await approve(
+    app,
+    cookie,
+    authorizeQuery(client.client_id, challenge, { scope: 'notes:read notes:write ai' }),
+    {
+      scope_choice: 'notes:write',
+    },
+  )
+  t.equal(approved.statusCode, 302)
+  const userId = (await app.store.users.byEmail('alice@example.com'))!.id
+  t.same((await app.store.consents.get(userId, client.client_id))!.scopes, ['notes:read', 'notes:write'])
+  const dashboard = await app.inject({ url: '/dashboard', headers: { cookie } })
+  t.match(dashboard.body, /<dt>ai<\/dt><dd>Allow AI features<\/dd>/, 'the dashboard says what each scope means')
+
+  const both = testConfigError({ KEYGATE_SCOPES_FILE: file, KEYGATE_SCOPES: 'read' })
+  t.equal(both, 'KEYGATE_SCOPES_FILE: holds the scopes: unset KEYGATE_SCOPES and KEYGATE_ALWAYS_SCOPES')
+  writeFileSync(file, JSON.stringify([{ name: 'a b' }]))
+  t.match(
+    testConfigError({ KEYGATE_SCOPES_FILE: file }),
+    /^KEYGATE_SCOPES_FILE: .*scopes\.json: 0\.name: must be an RFC 6749 scope token$/,
+  )
+  writeFileSync(file, JSON.stringify([{ name: 'x', default: 'maybe' }]))
+  t.match(testConfigError({ KEYGATE_SCOPES_FILE: file }), /^KEYGATE_SCOPES_FILE: .*: 0\.default: /)
+
+  function testConfigError(env: Record<string, string>): string {
+    try {
+      loadConfig(testEnv(dir, env), { generateSecret: false })
+      return 'no error'
+    } catch (err) {
+      return (err as Error).message
+    }
+  }
 })

@@ -20,6 +20,7 @@ import mcpRoutes from './mcp/route.js'
 import authorizeRoutes from './oauth/authorize.js'
 import deviceAuthorizationRoutes from './oauth/device.js'
 import introspectRoutes from './oauth/introspect.js'
+import logoRoutes, { logos } from './oauth/logo.js'
 import metadataRoutes from './oauth/metadata.js'
 import { loadPreregisteredClients } from './oauth/preregistered.js'
 import registerRoutes from './oauth/register.js'
@@ -203,6 +204,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
 
 async function assemble(app: FastifyInstance, config: Config, store: Store, options: AppOptions): Promise<void> {
   await app.register(context, { config, store, clock: options.clock ?? Date.now, closeStore: !options.store })
+  app.decorate('logos', logos(app))
   await app.register(formbody, { bodyLimit: 64 * 1024 })
   await app.register(metrics)
   await app.register(healthRoutes)
@@ -263,6 +265,7 @@ async function assemble(app: FastifyInstance, config: Config, store: Store, opti
     if (config.provisioningTokenHash) await web.register(provisioningRoutes)
     await web.register(authorizeRoutes)
     await web.register(deviceRoutes)
+    await web.register(logoRoutes)
     await web.register(dashboardRoutes)
   })
 

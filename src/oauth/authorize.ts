@@ -81,6 +81,7 @@ export async function consentPage(
     throw new PageError(403, 'No account', 'Your user belongs to no account, so there is nothing to grant access to.')
   frameHeaders(reply)
   reply.header('referrer-policy', 'no-referrer')
+  const logo = await app.logos.get(request.client)
   return renderPage(
     app,
     req,
@@ -91,6 +92,10 @@ export async function consentPage(
       clientName: cleanName(request.client.clientName),
       redirectHost: request.redirectUri === null ? null : new URL(request.redirectUri).host || request.redirectUri,
       clientIdHost: request.client.source === 'cimd' ? new URL(request.client.clientId).host : null,
+      // Where the name comes from: anyone may register any name by open registration.
+      identity:
+        request.client.source === 'dcr' ? 'unverified' : request.client.source === 'cimd' ? 'document' : 'operator',
+      logo: 'image' in logo ? `/logo?client_id=${encodeURIComponent(request.client.clientId)}` : null,
       params: request.hidden,
       action: request.action,
       accounts: accounts.map((m) => ({

@@ -164,7 +164,7 @@ t.test('private addresses are refused when the development setting is off', asyn
 })
 
 t.test('only public unicast addresses may be fetched (an allow-list)', async (t) => {
-  const { isPublicAddress } = await import('../../src/oauth/cimd.js')
+  const { isPublicAddress } = await import('../../src/oauth/guarded-fetch.js')
   const refused = [
     '0.0.0.0',
     '10.1.2.3',

@@ -81,6 +81,8 @@ const envSchema = z.object({
   KEYGATE_RESOURCE_SERVERS: z.string().default(''),
   KEYGATE_CLIENTS_FILE: z.string().optional(),
   KEYGATE_REGISTRATION: z.enum(['open', 'closed']).default('open'),
+  KEYGATE_REGISTRATION_REDIRECT_HOSTS: z.string().default(''),
+  KEYGATE_REGISTRATION_TTL: positiveInt.default(30 * 86400),
   KEYGATE_CIMD_ALLOW_PRIVATE: bool.default(false),
   KEYGATE_CIMD_TIMEOUT_MS: positiveInt.default(3000),
   KEYGATE_RATE_LIMIT_WINDOW_SECONDS: positiveInt.default(60),
@@ -169,6 +171,10 @@ export type Config = {
   resourceServers: Map<string, string>
   clientsFile: string | undefined
   registrationOpen: boolean
+  /** Open registration accepts redirect URIs on these hosts only (`*.example.com` for subdomains); empty: any. Loopback always. */
+  registrationRedirectHosts: string[]
+  /** Seconds after which a dynamically registered client that was never used is deleted. */
+  registrationTtl: number
   cimdAllowPrivate: boolean
   cimdTimeoutMs: number
   rateLimits: {
@@ -324,6 +330,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: LoadOp
     resourceServers: parseResourceServers(e.KEYGATE_RESOURCE_SERVERS),
     clientsFile: e.KEYGATE_CLIENTS_FILE,
     registrationOpen: e.KEYGATE_REGISTRATION === 'open',
+    registrationRedirectHosts: list(/,/)(e.KEYGATE_REGISTRATION_REDIRECT_HOSTS).map((h) => {
+      const host = h.toLowerCase()
+      if (!/^(\*\.)?[a-z0-9.-]+(:\d+)?$/.test(host))
+        fail('KEYGATE_REGISTRATION_REDIRECT_HOSTS', `${h} is not a host name (or *.example.com)`)
+      return host
+    }),
+    registrationTtl: e.KEYGATE_REGISTRATION_TTL,
     cimdAllowPrivate: e.KEYGATE_CIMD_ALLOW_PRIVATE,
     cimdTimeoutMs: e.KEYGATE_CIMD_TIMEOUT_MS,
     rateLimits: {

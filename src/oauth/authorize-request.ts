@@ -30,9 +30,17 @@ const page = (msg: string): never => {
 }
 
 async function checkClient(app: FastifyInstance, clientId: string, documents: MetadataDocuments): Promise<Client> {
-  if (isMetadataDocumentUrl(clientId, app.config.cimdAllowPrivate)) return documents.resolve(clientId)
-  const client = await app.store.clients.byId(clientId)
-  return client ?? page('The application that sent you here is not registered with this server (unknown client_id).')
+  const client = isMetadataDocumentUrl(clientId, app.config.cimdAllowPrivate)
+    ? await documents.resolve(clientId)
+    : await app.store.clients.byId(clientId)
+  if (!client) page('The application that sent you here is not registered with this server (unknown client_id).')
+  if (client!.disabledAt !== null)
+    throw new PageError(
+      403,
+      'Application disabled',
+      "The operator of this server has disabled this application, so it cannot be given access. Ask them if you think that's wrong.",
+    )
+  return client!
 }
 
 function checkRedirectUri(client: Client, redirectUri: string): string {

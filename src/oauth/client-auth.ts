@@ -62,6 +62,8 @@ export async function authenticateClient(
     throw p.method === 'none'
       ? new OAuthError('invalid_client', 'unknown client_id')
       : unauthorized('unknown client_id')
+  if (client.disabledAt !== null)
+    throw new OAuthError('invalid_client', 'this client has been disabled by the operator', 401)
   if (client.tokenEndpointAuthMethod !== p.method) {
     const description = `this client must authenticate with ${client.tokenEndpointAuthMethod}`
     throw p.method === 'none' ? new OAuthError('invalid_client', description, 401) : unauthorized(description)

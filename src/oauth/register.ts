@@ -23,6 +23,25 @@ export function acceptMetadata(body: unknown): Record<string, unknown> {
   return wireMetadata(parsed.data)
 }
 
+const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]'])
+
+/** Open registration's allow-list of redirect hosts (KEYGATE_REGISTRATION_REDIRECT_HOSTS); loopback always passes. */
+export function checkRedirectHosts(allowed: string[], uris: string[]): void {
+  if (allowed.length === 0) return
+  for (const uri of uris) {
+    const host = new URL(uri).host.toLowerCase()
+    if (LOOPBACK.has(new URL(uri).hostname.toLowerCase())) continue
+    const ok = allowed.some((a) =>
+      a.startsWith('*.') ? host.endsWith(a.slice(1)) && host.length > a.length - 1 : host === a,
+    )
+    if (!ok)
+      throw new OAuthError(
+        'invalid_redirect_uri',
+        `redirect_uri ${uri.slice(0, 200)}: its host is not one this server registers clients for`,
+      )
+  }
+}
+
 /** A display name when the client gave none: the host of its first redirect URI. */
 export function fallbackName(redirectUris: string[]): string {
   if (redirectUris.length === 0) return 'a device'
@@ -44,6 +63,7 @@ export default async function registerRoutes(app: FastifyInstance): Promise<void
       if (!/^application\/json\b/i.test(req.headers['content-type'] ?? ''))
         throw new OAuthError('invalid_client_metadata', 'the request body must be application/json')
       const metadata = acceptMetadata(req.body)
+      checkRedirectHosts(app.config.registrationRedirectHosts, (metadata.redirect_uris as string[] | undefined) ?? [])
       const method = metadata.token_endpoint_auth_method as AuthMethod
       const secret = method === 'none' ? null : randomBytes(32).toString('base64url')
       // A client of the device grant alone redirects nowhere.
@@ -61,6 +81,11 @@ export default async function registerRoutes(app: FastifyInstance): Promise<void
         },
         app.now(),
       )
+      if (client.disabledAt !== null)
+        throw new OAuthError(
+          'invalid_client_metadata',
+          'a client registered with this metadata was disabled by the operator',
+        )
       reply.code(201).header('cache-control', 'no-store')
       return {
         client_id: client.clientId,

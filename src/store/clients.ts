@@ -2,6 +2,7 @@
 import {
   changed,
   type Database,
+  deleteSome,
   holdsNul,
   locking,
   lookupOnce,
@@ -15,7 +16,7 @@ import { toClient, toConsent } from './rows.js'
 import type { ClientRow, ConsentRow } from './tables.js'
 import { type ClientStore, ConflictError, type ConsentListing, type ConsentStore } from './types.js'
 
-export function clients(database: Database): ClientStore {
+export function clients(database: Database, keyTable: KeyTable): ClientStore {
   const { db } = database
   const byId = lookupOnce<ClientRow>(database, db.selectFrom('oauth_clients').selectAll().where('client_id', '=', ''))
   const byFingerprint = (fingerprint: string) =>
@@ -47,6 +48,71 @@ export function clients(database: Database): ClientStore {
       if (holdsNul(clientId)) return undefined
       const row = await byId(clientId)
       return row && toClient(row)
+    },
+    async deleteUnused(before, limit) {
+      return deleteSome(
+        db,
+        'oauth_clients',
+        'client_id',
+        (eb) =>
+          eb.and([
+            eb('source', '=', 'dcr'),
+            eb('created_at', '<', before),
+            ...(
+              [
+                'consents',
+                'api_keys',
+                'key_grants',
+                'device_grants',
+                'refresh_tokens',
+                'key_grant_refresh_tokens',
+              ] as const
+            ).map((table) =>
+              eb.not(
+                eb.exists(
+                  eb
+                    .selectFrom(table as 'consents')
+                    .select('client_id')
+                    .whereRef('client_id', '=', 'oauth_clients.client_id'),
+                ),
+              ),
+            ),
+          ]),
+        limit,
+      )
+    },
+    async list() {
+      return (await db.selectFrom('oauth_clients').selectAll().orderBy('created_at').execute()).map(toClient)
+    },
+    async disable(clientId, now) {
+      return transaction(database, async (trx) => {
+        const updated = await trx
+          .updateTable('oauth_clients')
+          .set({ disabled_at: now })
+          .where('client_id', '=', clientId)
+          .executeTakeFirst()
+        if (changed(updated) === 0) return undefined
+        const revokedKeys = await keyTable.revokeClient(trx, clientId, now)
+        await trx.deleteFrom('consents').where('client_id', '=', clientId).execute()
+        await trx.deleteFrom('device_grants').where('client_id', '=', clientId).execute()
+        return { revokedKeys }
+      })
+    },
+    async remove(clientId, now) {
+      return transaction(database, async (trx) => {
+        const exists = await trx
+          .selectFrom('oauth_clients')
+          .select('client_id')
+          .where('client_id', '=', clientId)
+          .executeTakeFirst()
+        if (!exists) return undefined
+        const revokedKeys = await keyTable.revokeClient(trx, clientId, now)
+        await trx.deleteFrom('consents').where('client_id', '=', clientId).execute()
+        await trx.deleteFrom('device_grants').where('client_id', '=', clientId).execute()
+        await keyTable.forgetClient(trx, clientId)
+        await trx.deleteFrom('oauth_clients').where('client_id', '=', clientId).execute()
+        return { revokedKeys }
+      })
     },
     async upsert(c, now) {
       const set = {

@@ -39,7 +39,7 @@ export function storeOver(database: Database, mapped?: { mapping: KeyMapping; sh
   return {
     users: users(database),
     accounts: accounts(database),
-    clients: clients(database),
+    clients: clients(database, keyTable),
     consents: consents(database, keyTable),
     keys: keyTable,
     refresh: refreshTokens(database, keyTable.refreshTable),

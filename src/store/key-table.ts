@@ -17,6 +17,10 @@ export interface KeyTable extends KeyStore {
   revokeIds(trx: Db, ids: string[], now: number): Promise<number>
   /** When each client's keys of a user were last used (the dashboard's "Connected apps"). */
   lastUsedByClient(userId: number): Promise<Map<string, number>>
+  /** Revokes every live key of a client (disabled by an operator); answers how many. */
+  revokeClient(trx: Db, clientId: string, now: number): Promise<number>
+  /** Deletes keygate's rows of a client's keys (keygate's keys, or its facts beside the product's), refresh tokens first. */
+  forgetClient(trx: Db, clientId: string): Promise<void>
   /** The live (not revoked, not expired) keys a client holds for a user. */
   liveOfClient(trx: Db, userId: number, clientId: string, now: number): Promise<LiveKey[]>
 }

@@ -213,6 +213,20 @@ export function keys(database: Database): KeyTable {
         .where((eb) => eb.or([eb('last_used_at', 'is', null), eb('last_used_at', '<=', now - minInterval)]))
         .execute()
     },
+    async revokeClient(trx, clientId, now) {
+      return changed(
+        await trx
+          .updateTable('api_keys')
+          .set({ revoked_at: now })
+          .where('client_id', '=', clientId)
+          .where('revoked_at', 'is', null)
+          .executeTakeFirst(),
+      )
+    },
+    async forgetClient(trx, clientId) {
+      await trx.deleteFrom('refresh_tokens').where('client_id', '=', clientId).execute()
+      await trx.deleteFrom('api_keys').where('client_id', '=', clientId).execute()
+    },
     async revokeConnection(key, now) {
       return revokeConnection(this, db, key, now)
     },

@@ -283,6 +283,14 @@ export function mappedKeys(database: Database, m: KeyMapping, shape: TableShape)
         db,
       )
     },
+    async revokeClient(trx, clientId, now) {
+      return revokeIds(trx, await grantIds(trx, (q) => q.where('client_id', '=', clientId)), now)
+    },
+    async forgetClient(trx, clientId) {
+      // The product's rows stay (revoked): they are the product's.
+      await trx.deleteFrom('key_grant_refresh_tokens').where('client_id', '=', clientId).execute()
+      await trx.deleteFrom('key_grants').where('client_id', '=', clientId).execute()
+    },
     async revokeConnection(key, now) {
       return revokeConnection(this, db, key, now)
     },

@@ -144,6 +144,13 @@ export interface ClientStore {
   byId(clientId: string): Promise<Client | undefined>
   /** Inserts or replaces a client by client_id (pre-registered and metadata-document clients). */
   upsert(client: Omit<NewClient, 'fingerprint'>, now: number): Promise<Client>
+  /** Deletes up to `limit` dynamically registered clients made before `before` that nothing refers to (never used). */
+  deleteUnused(before: number, limit: number): Promise<number>
+  list(): Promise<Client[]>
+  /** Disables a client: its keys revoked, its consents and pending device grants deleted, in one transaction. */
+  disable(clientId: string, now: number): Promise<{ revokedKeys: number } | undefined>
+  /** Deletes a client with its consents, refresh tokens and device grants; its keys are revoked and deleted. */
+  remove(clientId: string, now: number): Promise<{ revokedKeys: number } | undefined>
 }
 
 export interface ConsentStore {

@@ -23,7 +23,7 @@ async function logoServer(t: { teardown(fn: () => unknown): void }) {
     if (req.url === '/huge.png')
       return res.writeHead(200, { 'content-type': 'image/png' }).end(Buffer.concat([PNG, Buffer.alloc(MAX_LOGO_BYTES)]))
     if (req.url === '/moved.png') return res.writeHead(302, { location: '/good.png' }).end()
-    res.writeHead(404).end()
+    return res.writeHead(404).end()
   })
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   t.teardown(() => new Promise<void>((resolve) => server.close(() => resolve())))

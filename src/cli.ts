@@ -2,14 +2,15 @@
 // line on stderr and exits non-zero.
 
 import { randomBytes } from 'node:crypto'
-import { type ParseArgsConfig, parseArgs } from 'node:util'
+import { adminCommands } from './cli-admin.js'
+import { type Command, findAccount, findUser, now, parse, required, UsageError } from './cli-common.js'
 import { type Config, ConfigError, loadConfig } from './config.js'
 import { sha256Hex } from './crypto/compare.js'
 import { hashPassword } from './crypto/password.js'
 import { createManualKey, keyStatus, revokeKey } from './keys/manual.js'
 import { checkRedirectUriForRegistration } from './oauth/redirect-uri.js'
 import { createStore } from './store/index.js'
-import { type Account, ConflictError, ForeignKeyError, type Role, type Store } from './store/types.js'
+import { ConflictError, ForeignKeyError, type Role } from './store/types.js'
 
 export const HELP = `keygate: an OAuth 2.1 gateway that turns API keys into MCP access tokens
 
@@ -20,12 +21,23 @@ Commands:
   user add --email E --password P [--name N]         create a user and their personal account
   account add --name N --owner EMAIL                 create a team account owned by EMAIL
   member add --account A --email E [--role R]        add a user to an account (R: owner|admin|member, default member)
+  member remove --account A --email E                end a membership: the member's keys there revoked
+  member role --account A --email E --role R         another role (keys the role may not grant are revoked)
+  account list                                       accounts with their member counts
+  user list                                          users and whether they are disabled
+  user disable --email E                             no sign-in, sessions ended, keys revoked
+  user remove --email E                              disabled, every membership ended, the email freed
+  user password --email E --password P               a new password (local sign-in); sessions ended
   key create --email E --account A --name N [--scopes "read write"]
                                                      create an API key (printed once)
   key list [--account A]                             list keys (never the keys themselves)
   key revoke ID                                      revoke a key: its next request gets 401
   client add --name N --redirect-uri URI... [--confidential]
                                                      pre-register an OAuth client (secret printed once)
+  client list                                        every client: id, name, source, status
+  client show ID                                     one client in full
+  client disable ID                                  its keys revoked, its consents deleted, its authorizations refused
+  client remove ID                                   disabled and deleted with its consents and tokens
   migrate [--status]                                 apply pending database migrations (also done at start),
                                                      or list them as applied or pending
   stdio --url URL                                    serve MCP on stdin/stdout, relayed to a remote /mcp
@@ -40,44 +52,7 @@ Accounts (A) are given by id or by name. See README.md for the configuration var
 
 export type Io = { out: (line: string) => void; err: (line: string) => void; env: NodeJS.ProcessEnv }
 
-class UsageError extends Error {}
-
 const defaultIo: Io = { out: (l) => console.log(l), err: (l) => console.error(l), env: process.env }
-
-type Options = Record<string, string | boolean | string[] | undefined>
-
-function parse(argv: string[], options: ParseArgsConfig['options']): { values: Options; positionals: string[] } {
-  try {
-    const { values, positionals } = parseArgs({ args: argv, options, allowPositionals: true, strict: true })
-    return { values: values as Options, positionals }
-  } catch (err) {
-    throw new UsageError((err as Error).message.split(/\. |\n/)[0]!)
-  }
-}
-
-function required(values: Options, name: string): string {
-  const v = values[name]
-  if (typeof v !== 'string' || v.trim() === '') throw new UsageError(`--${name} is required`)
-  return v.trim()
-}
-
-async function findUser(store: Store, email: string) {
-  const user = await store.users.byEmail(email)
-  if (!user) throw new UsageError(`no user with email ${email}`)
-  return user
-}
-
-async function findAccount(store: Store, ref: string): Promise<Account> {
-  if (/^\d+$/.test(ref)) {
-    const account = await store.accounts.byId(Number(ref))
-    if (account) return account
-  }
-  const byName = await store.accounts.byName(ref)
-  if (byName.length === 0) throw new UsageError(`no account ${ref}`)
-  if (byName.length > 1)
-    throw new UsageError(`several accounts are named ${ref}: use the id (${byName.map((a) => a.id).join(', ')})`)
-  return byName[0]!
-}
 
 function checkScopes(config: Config, raw: string | undefined): string[] {
   if (raw === undefined) return [...config.scopes]
@@ -88,11 +63,8 @@ function checkScopes(config: Config, raw: string | undefined): string[] {
   return scopes
 }
 
-const now = () => Math.floor(Date.now() / 1000)
-
-type Command = (args: string[], ctx: { config: Config; store: Store; io: Io }) => Promise<void>
-
 const commands: Record<string, Command> = {
+  ...adminCommands,
   async 'user add'(args, { config, store, io }) {
     if (config.login.mode !== 'local')
       throw new UsageError(
@@ -135,7 +107,17 @@ const commands: Record<string, Command> = {
     if (!['owner', 'admin', 'member'].includes(role)) throw new UsageError('--role must be owner, admin or member')
     const account = await findAccount(store, required(values, 'account'))
     const user = await findUser(store, required(values, 'email'))
-    await store.accounts.addMember(account.id, user.id, role, now())
+    // A membership that ended (removed, or ended by the product) comes back.
+    if (!(await store.admin.addMember(account.id, user.id, role, now()))) throw new UsageError('that already exists')
+    await store.audit.record({
+      createdAt: now(),
+      event: 'member_added',
+      accountId: account.id,
+      actorUserId: null,
+      subject: user.email,
+      ip: null,
+      detail: { role, via: 'cli' },
+    })
     io.out(`${user.email} is now ${role} of account ${account.id} (${account.name})`)
   },
   async 'key create'(args, { config, store, io }) {

@@ -155,3 +155,85 @@ t.test('the installed bin prints help', async (t) => {
   t.match(stdout, /^keygate: an OAuth 2.1 gateway/)
   t.match(stdout, /key create --email E --account A --name N/)
 })
+
+t.test("the operator's controls: clients, users, members and accounts, each audited", async (t) => {
+  const dir = tempDir(t)
+  const run = cli(dir)
+  await run('user', 'add', '--email', 'alice@example.com', '--password', 'long password', '--name', 'Alice')
+  await run('user', 'add', '--email', 'bob@example.com', '--password', 'long password', '--name', 'Bob')
+  await run('account', 'add', '--name', 'Acme', '--owner', 'alice@example.com')
+  await run('member', 'add', '--account', 'Acme', '--email', 'bob@example.com', '--role', 'admin')
+  const bobKey = (await run('key', 'create', '--email', 'bob@example.com', '--account', 'Acme', '--name', 'ci')).out[2]!
+  const client = (
+    await run('client', 'add', '--name', 'Internal', '--redirect-uri', 'https://internal.example/cb')
+  ).out[0]!.replace('client_id: ', '')
+
+  t.same(
+    (await run('account', 'list')).out.slice(1).map((l) => l.split('\t').slice(0, 4)),
+    [
+      ['1', 'Alice', 'personal', '1'],
+      ['2', 'Bob', 'personal', '1'],
+      ['3', 'Acme', 'team', '2'],
+    ],
+  )
+  t.match((await run('client', 'list')).out[1], new RegExp(`^${client}\\tInternal\\tcli\\t.*\\tactive$`))
+  const shown = (await run('client', 'show', client)).out
+  t.ok(shown.includes('redirect_uris: https://internal.example/cb'))
+  t.ok(shown.includes('status: active'))
+
+  // Members: a role, then removal; the last owner is kept.
+  t.same((await run('member', 'role', '--account', 'Acme', '--email', 'bob@example.com', '--role', 'member')).out, [
+    'bob@example.com is now member of account 3 (Acme)',
+  ])
+  t.same((await run('member', 'role', '--account', 'Acme', '--email', 'alice@example.com', '--role', 'admin')).err, [
+    'keygate: alice@example.com is the last owner of account 3: make someone else owner first',
+  ])
+  t.same((await run('member', 'remove', '--account', 'Acme', '--email', 'alice@example.com')).code, 1)
+  t.same((await run('member', 'remove', '--account', 'Acme', '--email', 'bob@example.com')).out, [
+    'bob@example.com removed from account 3 (Acme): 1 key(s) revoked',
+  ])
+  t.same((await run('member', 'remove', '--account', 'Acme', '--email', 'bob@example.com')).err, [
+    'keygate: bob@example.com is not a member of account 3',
+  ])
+  t.equal((await run('member', 'add', '--account', 'Acme', '--email', 'bob@example.com')).code, 0, 'can come back')
+
+  // Users: password, disable, remove.
+  t.same((await run('user', 'password', '--email', 'alice@example.com', '--password', 'short')).err, [
+    'keygate: --password must be at least 8 characters',
+  ])
+  t.equal((await run('user', 'password', '--email', 'alice@example.com', '--password', 'a new long password')).code, 0)
+  t.same((await run('user', 'disable', '--email', 'bob@example.com')).out, [
+    'bob@example.com disabled: signed out, 0 key(s) revoked',
+  ])
+  t.match((await run('user', 'list')).out[2], /^2\tbob@example\.com\tBob\t.*\tdisabled$/)
+  t.equal((await run('user', 'remove', '--email', 'bob@example.com')).code, 0)
+  t.equal(
+    (await run('user', 'add', '--email', 'bob@example.com', '--password', 'long password')).code,
+    0,
+    'the email is free again',
+  )
+
+  // Clients: disable, then remove.
+  t.match((await run('client', 'disable', client)).out[0], /^client .* disabled: 0 key\(s\) revoked/)
+  t.ok((await run('client', 'show', client)).out.some((l) => l.startsWith('status: disabled ')))
+  t.match((await run('client', 'remove', client)).out[0], /^client .* removed/)
+  t.same((await run('client', 'show', client)).err, [`keygate: no client ${client}`])
+  t.same((await run('client', 'disable', 'nobody')).err, ['keygate: no client nobody'])
+
+  const store = await createStore(testConfig(dir))
+  t.teardown(() => store.close())
+  const bobKeyRow = await store.keys.byHash(hashToken(bobKey))
+  t.not(bobKeyRow!.revokedAt, null, "the removed member's key is revoked")
+  const events = [
+    ...(await store.audit.list(3, { limit: 50 })).map((e) => e.event),
+    ...(await store.audit.list(0, { limit: 1 })).map((e) => e.event),
+  ]
+  for (const event of ['member_added', 'membership_role_changed', 'membership_removed'])
+    t.ok(events.includes(event), `${event} in the account's log`)
+  const { rawRows } = await import('./support/raw.js')
+  const unscoped = (await rawRows(testConfig(dir), 'SELECT event FROM audit_events WHERE account_id IS NULL')).map(
+    (r) => r.event,
+  )
+  for (const event of ['password_changed', 'user_disabled', 'user_removed', 'client_disabled', 'client_removed'])
+    t.ok(unscoped.includes(event), `${event} audited`)
+})

@@ -9,9 +9,7 @@ import type { FastifyInstance } from 'fastify'
 const BATCH = 1000
 const KEEP_EXPIRED_KEYS_SECONDS = 7 * 86400
 
-export async function cleanExpired(
-  app: FastifyInstance,
-): Promise<{
+export async function cleanExpired(app: FastifyInstance): Promise<{
   refreshTokens: number
   keys: number
   signinBuckets: number

@@ -1,6 +1,7 @@
 // The store: one implementation over Kysely (a module per concern), on the database the
 // configuration names: SQLite by default, PostgreSQL or MySQL/MariaDB by KEYGATE_DATABASE_URL.
 import type { Config, KeyMapping } from '../config.js'
+import { admin } from './admin.js'
 import { audit } from './audit.js'
 import { clients, consents } from './clients.js'
 import type { Database } from './database.js'
@@ -49,6 +50,7 @@ export function storeOver(database: Database, mapped?: { mapping: KeyMapping; sh
     sessions: sessions(database),
     product: product(database, keyTable),
     devices: devices(database),
+    admin: admin(database, keyTable),
     async ping() {
       const { rows } = await database.db.executeQuery<{ one: number }>({
         ...database.db.selectNoFrom((eb) => eb.lit(1).as('one')).compile(),

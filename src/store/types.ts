@@ -2,6 +2,7 @@
 // return promises, so a PostgreSQL store can replace SQLite without touching them.
 
 import { KeygateError } from '../errors.js'
+import type { AdminStore } from './admin.js'
 import type { SigninBuckets, SigninLimits, SigninVerdict } from './signin-rule.js'
 
 export type { SigninBuckets, SigninLimits, SigninVerdict }
@@ -369,6 +370,7 @@ export interface DeviceStore {
 }
 
 export interface Store {
+  admin: AdminStore
   devices: DeviceStore
   product: ProductStore
   users: UserStore

@@ -1,5 +1,5 @@
-// The signed-in user, from the session cookie: a valid signature, a user that still exists,
-// and a session issued after the user last signed out (sign-out voids copied cookies too).
+// The signed-in user, from the session cookie: a valid signature, a user that still exists
+// and is not disabled, and a session issued after the user last signed out (sign-out voids copied cookies too).
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { User } from '../store/types.js'
 import { readSession } from './session.js'
@@ -11,6 +11,6 @@ export async function currentUser(app: FastifyInstance, req: FastifyRequest): Pr
     app.store.users.byId(session.userId),
     app.store.sessions.validAfter(session.userId),
   ])
-  if (!user || session.issuedMs <= validAfter) return null
+  if (!user || user.disabledAt !== null || session.issuedMs <= validAfter) return null
   return user
 }

@@ -97,7 +97,8 @@ async function passwordRoutes(app: FastifyInstance): Promise<void> {
     const user = email ? await app.store.users.byEmail(email) : undefined
     // Verify against a dummy hash for unknown emails so timing does not reveal which exist.
     const ok = await verifyPassword(password, user?.passwordHash ?? (await dummyPasswordHash(app.config.scryptCost)))
-    if (!user || !ok) {
+    // A disabled user fails like a wrong password: the page tells nothing more.
+    if (!user || !ok || user.disabledAt !== null) {
       const personal = user
         ? (await app.store.accounts.membershipsOf(user.id)).find((m) => m.account.kind === 'personal')
         : undefined

@@ -126,6 +126,8 @@ export async function finishSignIn(
 ) {
   const outcome = await app.store.product.sync(identity, app.now(), app.config.roleScopes)
   if (!outcome.ok) throw refused('email_taken', 'The email belongs to another person here.')
+  if (outcome.user.disabledAt !== null)
+    throw refused('user_disabled', 'The operator of this server has disabled your user here.')
   await auditChanges(app, req, outcome.user, outcome.changes, 'sign-in')
   await startSession(app, req, reply, outcome.user.id)
   return reply.redirect(returnTo, 303)

@@ -13,6 +13,7 @@ import {
   REDIRECT_URI,
   registerClient,
   sessionCookie,
+  signIn,
   tokenRequest,
 } from '../helper.js'
 import { INJECT_HEADERS, rpc } from '../support/mcp.js'
@@ -145,4 +146,98 @@ t.test('the app revokes its last key at /revoke: it is disconnected and leaves C
   t.notMatch(page.body, /data-client-id="shared\.example"/, 'gone from Connected apps')
   const events = await app.store.audit.list(account.id, { limit: 10 })
   t.equal(events.filter((e) => e.event === 'app_disconnected').length, 1)
+})
+
+t.test(
+  'a disabled client: its key refused on /mcp, its authorizations refused with a page, its token requests refused',
+  async (t) => {
+    const { app } = await build(t)
+    const { account } = await createUser(app, 'alice@example.com')
+    const cookie = await sessionCookie(app, 'alice@example.com')
+    const client = await registerClient(app, { client_name: 'Rogue' })
+    const key = await connect(app, cookie, client.client_id, REDIRECT_URI, { account_id: String(account.id) })
+    const { verifier, challenge } = pkce()
+    const pending = await approve(app, cookie, authorizeQuery(client.client_id, challenge))
+    const code = new URL(pending.headers.location as string).searchParams.get('code')!
+    t.ok(await works(app, key))
+    t.same(await app.store.clients.disable(client.client_id, app.now()), { revokedKeys: 1 })
+    t.notOk(await works(app, key), 'its key stops working on the next request')
+    const page = await app.inject({
+      url: `/authorize?${authorizeQuery(client.client_id, pkce().challenge)}`,
+      headers: { cookie },
+    })
+    t.equal(page.statusCode, 403)
+    t.match(page.body, 'Application disabled')
+    const token = await tokenRequest(app, {
+      grant_type: 'authorization_code',
+      code,
+      code_verifier: verifier,
+      client_id: client.client_id,
+      redirect_uri: REDIRECT_URI,
+    })
+    t.same(token.json(), {
+      error: 'invalid_client',
+      error_description: 'this client has been disabled by the operator',
+    })
+    t.equal(
+      await app.store.consents.get((await app.store.users.byEmail('alice@example.com'))!.id, client.client_id),
+      undefined,
+    )
+    const again = await app.inject({
+      method: 'POST',
+      url: '/register',
+      payload: { client_name: 'Rogue', redirect_uris: [REDIRECT_URI] },
+    })
+    t.equal(again.json().error, 'invalid_client_metadata', 'registering the same metadata again does not bring it back')
+  },
+)
+
+t.test('a disabled user cannot sign in, and their session ends', async (t) => {
+  const { app } = await build(t)
+  const { user } = await createUser(app, 'alice@example.com')
+  const cookie = await signIn(app, 'alice@example.com')
+  t.equal((await app.inject({ url: '/dashboard', headers: { cookie } })).statusCode, 200)
+  await app.store.admin.disableUser(user.id, app.now())
+  t.equal((await app.inject({ url: '/dashboard', headers: { cookie } })).statusCode, 303, 'signed out')
+  await t.rejects(signIn(app, 'alice@example.com'), { message: /sign-in failed/ }, 'the right password is not enough')
+})
+
+t.test('registration policy: allowed redirect hosts, and never-used registrations expire', async (t) => {
+  const { app, clock } = await build(t, {
+    KEYGATE_REGISTRATION_REDIRECT_HOSTS: 'claude.ai,*.example.com',
+    KEYGATE_REGISTRATION_TTL: '86400',
+  })
+  const register = (uri: string) =>
+    app.inject({ method: 'POST', url: '/register', payload: { client_name: 'x', redirect_uris: [uri] } })
+  for (const uri of [
+    'https://claude.ai/api/mcp/auth_callback',
+    'https://app.example.com/cb',
+    'http://127.0.0.1:3334/cb',
+    'http://localhost/cb',
+  ])
+    t.equal((await register(uri)).statusCode, 201, uri)
+  for (const uri of [
+    'https://evil.test/cb',
+    'https://example.com.evil.test/cb',
+    'https://example.com/cb',
+    'https://xclaude.ai/cb',
+  ]) {
+    const res = await register(uri)
+    t.equal(res.json().error, 'invalid_redirect_uri', uri)
+  }
+  // One used (a consent), one never used.
+  await createUser(app, 'alice@example.com')
+  const used = (await register('https://claude.ai/used')).json()
+  const idle = (await register('https://claude.ai/idle')).json()
+  const cookie = await sessionCookie(app, 'alice@example.com')
+  await approve(
+    app,
+    cookie,
+    authorizeQuery(used.client_id, pkce().challenge, { redirect_uri: 'https://claude.ai/used' }),
+  )
+  clock.advance(86401)
+  const { cleanExpired } = await import('../../src/plugins/cleanup.js')
+  t.ok((await cleanExpired(app)).clients >= 1)
+  t.equal(await app.store.clients.byId(idle.client_id), undefined, 'never used: deleted')
+  t.ok(await app.store.clients.byId(used.client_id), 'used: kept')
 })

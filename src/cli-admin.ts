@@ -1,0 +1,144 @@
+// The operator's commands: clients listed, shown, disabled or removed; users listed,
+// disabled, removed or given a new password; members removed or given another role;
+// accounts listed. Every change is audited (actor: the CLI).
+import { type Command, findAccount, findUser, now, parse, required, UsageError } from './cli-common.js'
+import { hashPassword } from './crypto/password.js'
+import type { Role, Store } from './store/types.js'
+
+const ROLES: Role[] = ['owner', 'admin', 'member']
+
+async function record(
+  store: Store,
+  event: string,
+  fields: { accountId?: number | null; subject: string; detail?: Record<string, unknown> },
+): Promise<void> {
+  await store.audit.record({
+    createdAt: now(),
+    event,
+    accountId: fields.accountId ?? null,
+    actorUserId: null,
+    subject: fields.subject,
+    ip: null,
+    detail: { ...fields.detail, via: 'cli' },
+  })
+}
+
+function oneId(args: string[], usage: string): string {
+  const { positionals } = parse(args, {})
+  const id = positionals[0]
+  if (!id || positionals.length > 1 || id.length > 512) throw new UsageError(`usage: keygate ${usage}`)
+  return id
+}
+
+const iso = (seconds: number | null) => (seconds === null ? '-' : new Date(seconds * 1000).toISOString())
+
+export const adminCommands: Record<string, Command> = {
+  async 'client list'(_args, { store, io }) {
+    io.out(['client_id', 'name', 'source', 'created', 'status'].join('\t'))
+    for (const c of await store.clients.list())
+      io.out([c.clientId, c.clientName, c.source, iso(c.createdAt), c.disabledAt ? 'disabled' : 'active'].join('\t'))
+  },
+  async 'client show'(args, { store, io }) {
+    const id = oneId(args, 'client show CLIENT_ID')
+    const c = await store.clients.byId(id)
+    if (!c) throw new UsageError(`no client ${id}`)
+    io.out(`client_id: ${c.clientId}`)
+    io.out(`name: ${c.clientName}`)
+    io.out(`source: ${c.source}`)
+    io.out(`authentication: ${c.tokenEndpointAuthMethod}`)
+    io.out(`redirect_uris: ${c.redirectUris.join(' ') || '-'}`)
+    io.out(`created: ${iso(c.createdAt)}`)
+    io.out(`status: ${c.disabledAt ? `disabled ${iso(c.disabledAt)}` : 'active'}`)
+    io.out(`metadata: ${JSON.stringify(c.metadata)}`)
+  },
+  async 'client disable'(args, { store, io }) {
+    const id = oneId(args, 'client disable CLIENT_ID')
+    const done = await store.clients.disable(id, now())
+    if (!done) throw new UsageError(`no client ${id}`)
+    await record(store, 'client_disabled', { subject: id, detail: { revoked_keys: done.revokedKeys } })
+    io.out(`client ${id} disabled: ${done.revokedKeys} key(s) revoked, its authorizations refused`)
+  },
+  async 'client remove'(args, { store, io }) {
+    const id = oneId(args, 'client remove CLIENT_ID')
+    const done = await store.clients.remove(id, now())
+    if (!done) throw new UsageError(`no client ${id}`)
+    await record(store, 'client_removed', { subject: id, detail: { revoked_keys: done.revokedKeys } })
+    io.out(`client ${id} removed: ${done.revokedKeys} key(s) revoked, its consents deleted`)
+  },
+  async 'user list'(_args, { store, io }) {
+    io.out(['id', 'email', 'name', 'created', 'status'].join('\t'))
+    for (const u of await store.admin.listUsers())
+      io.out([u.id, u.email, u.name, iso(u.createdAt), u.disabledAt ? 'disabled' : 'active'].join('\t'))
+  },
+  async 'user disable'(args, { store, io }) {
+    const { values } = parse(args, { email: { type: 'string' } })
+    const user = await findUser(store, required(values, 'email'))
+    const done = (await store.admin.disableUser(user.id, now()))!
+    await store.sessions.endAll(user.id, Date.now())
+    await record(store, 'user_disabled', { subject: user.email, detail: { revoked_keys: done.revokedKeys } })
+    io.out(`${user.email} disabled: signed out, ${done.revokedKeys} key(s) revoked`)
+  },
+  async 'user remove'(args, { store, io }) {
+    const { values } = parse(args, { email: { type: 'string' } })
+    const user = await findUser(store, required(values, 'email'))
+    const done = (await store.admin.removeUser(user.id, now()))!
+    await store.sessions.endAll(user.id, Date.now())
+    await record(store, 'user_removed', { subject: user.email, detail: { revoked_keys: done.revokedKeys } })
+    io.out(`${user.email} removed: every membership ended, ${done.revokedKeys} key(s) revoked`)
+  },
+  async 'user password'(args, { config, store, io }) {
+    if (config.login.mode !== 'local')
+      throw new UsageError(`people sign in through the product (KEYGATE_LOGIN=${config.login.mode}): no password here`)
+    const { values } = parse(args, { email: { type: 'string' }, password: { type: 'string' } })
+    const user = await findUser(store, required(values, 'email'))
+    const password = required(values, 'password')
+    if (password.length < 8) throw new UsageError('--password must be at least 8 characters')
+    await store.admin.setPassword(user.id, await hashPassword(password, config.scryptCost))
+    await store.sessions.endAll(user.id, Date.now())
+    await record(store, 'password_changed', { subject: user.email })
+    io.out(`${user.email}: password set; their sessions are ended`)
+  },
+  async 'member remove'(args, { store, io }) {
+    const { values } = parse(args, { account: { type: 'string' }, email: { type: 'string' } })
+    const account = await findAccount(store, required(values, 'account'))
+    const user = await findUser(store, required(values, 'email'))
+    const change = await store.admin.removeMember(account.id, user.id, now())
+    if (!change.ok)
+      throw new UsageError(
+        change.reason === 'last_owner'
+          ? `${user.email} is the last owner of account ${account.id}: make someone else owner first`
+          : `${user.email} is not a member of account ${account.id}`,
+      )
+    await record(store, 'membership_removed', {
+      accountId: account.id,
+      subject: user.email,
+      detail: { role: change.previousRole, revoked_keys: change.revokedKeys },
+    })
+    io.out(`${user.email} removed from account ${account.id} (${account.name}): ${change.revokedKeys} key(s) revoked`)
+  },
+  async 'member role'(args, { config, store, io }) {
+    const { values } = parse(args, { account: { type: 'string' }, email: { type: 'string' }, role: { type: 'string' } })
+    const role = required(values, 'role') as Role
+    if (!ROLES.includes(role)) throw new UsageError('--role must be owner, admin or member')
+    const account = await findAccount(store, required(values, 'account'))
+    const user = await findUser(store, required(values, 'email'))
+    const change = await store.admin.setRole(account.id, user.id, role, now(), config.roleScopes)
+    if (!change.ok)
+      throw new UsageError(
+        change.reason === 'last_owner'
+          ? `${user.email} is the last owner of account ${account.id}: make someone else owner first`
+          : `${user.email} is not a member of account ${account.id}`,
+      )
+    await record(store, 'membership_role_changed', {
+      accountId: account.id,
+      subject: user.email,
+      detail: { role, previous_role: change.previousRole, revoked_keys: change.revokedKeys },
+    })
+    io.out(`${user.email} is now ${role} of account ${account.id} (${account.name})`)
+  },
+  async 'account list'(_args, { store, io }) {
+    io.out(['id', 'name', 'kind', 'members', 'created'].join('\t'))
+    for (const a of await store.admin.listAccounts())
+      io.out([a.id, a.name, a.kind, a.members, iso(a.createdAt)].join('\t'))
+  },
+}

@@ -67,6 +67,8 @@ export type ConsentSubject = {
   /** The hidden fields the form carries back. */
   hidden: Array<[string, string]>
   action: '/authorize' | '/device/approve'
+  /** Where "Sign out" on the page comes back to after the next sign-in: this same request. */
+  returnTo: string
 }
 
 export async function consentPage(
@@ -98,6 +100,7 @@ export async function consentPage(
       logo: 'image' in logo ? `/logo?client_id=${encodeURIComponent(request.client.clientId)}` : null,
       params: request.hidden,
       action: request.action,
+      returnTo: request.returnTo,
       accounts: accounts.map((m) => ({
         ...m,
         // Shown beside the account when roles cap what may be granted.
@@ -129,6 +132,14 @@ function chosenAccount(raw: string): number {
   const id = /^\d{1,15}$/.test(raw) ? Number(raw) : NaN
   if (!Number.isSafeInteger(id)) throw new PageError(400, 'Invalid account', 'Choose an account to grant access to.')
   return id
+}
+
+/** The account a denial is recorded in: the one chosen on the page, else the person's own. */
+export async function deniedIn(app: FastifyInstance, user: User, raw: string): Promise<number | null> {
+  const chosen = /^\d{1,15}$/.test(raw) ? Number(raw) : null
+  const memberships = await app.store.accounts.membershipsOf(user.id)
+  const member = memberships.find((m) => m.account.id === chosen)
+  return (member ?? memberships.find((m) => m.account.kind === 'personal') ?? memberships[0])?.account.id ?? null
 }
 
 /**
@@ -191,6 +202,7 @@ export default async function authorizeRoutes(app: FastifyInstance): Promise<voi
       scopes: request.scopes,
       hidden: FORWARDED.filter((k) => typeof params[k] === 'string').map((k) => [k, params[k] as string]),
       action: '/authorize',
+      returnTo: req.url,
     })
   })
 
@@ -205,7 +217,13 @@ export default async function authorizeRoutes(app: FastifyInstance): Promise<voi
     const request = await validate(app, documents, body, reply)
     if (!request) return reply
     if (consent.decision !== 'approve') {
-      await audit(app, req, { event: 'consent_denied', actorUserId: user.id, subject: request.client.clientId })
+      await audit(app, req, {
+        event: 'consent_denied',
+        accountId: await deniedIn(app, user, consent.account_id),
+        actorUserId: user.id,
+        subject: request.client.clientId,
+        detail: { client_name: request.client.clientName },
+      })
       return reply.redirect(
         clientRedirect(app, request.redirectUri, request.state, {
           error: 'access_denied',

@@ -9,7 +9,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { z } from 'zod'
 import { audit } from '../audit.js'
 import { PageError } from '../errors.js'
-import { consentPage, recordConsent } from '../oauth/authorize.js'
+import { consentPage, deniedIn, recordConsent } from '../oauth/authorize.js'
 import { cleanName } from '../oauth/client-metadata.js'
 import { formatUserCode, normalizeUserCode } from '../oauth/device.js'
 import { limit } from '../plugins/rate-limit.js'
@@ -113,11 +113,9 @@ export default async function deviceRoutes(app: FastifyInstance): Promise<void> 
       throw new PageError(400, 'Unknown application', 'The application of this code is no longer registered.')
     if (form.decision !== 'approve') {
       await app.store.devices.decide(grant.id, { approved: false }, app.now())
-      const accountId = /^\d{1,15}$/.test(form.account_id) ? Number(form.account_id) : null
-      const member = accountId !== null && (await app.store.accounts.roleOf(user.id, accountId))
       await audit(app, req, {
         event: 'consent_denied',
-        accountId: member ? accountId : null,
+        accountId: await deniedIn(app, user, form.account_id),
         actorUserId: user.id,
         subject: client.clientId,
         detail: { via: 'device' },
@@ -170,5 +168,6 @@ async function showConsent(
     scopes: grant.scopes,
     hidden: [['user_code', formatUserCode(grant.userCode)]],
     action: '/device/approve',
+    returnTo: `/device?user_code=${formatUserCode(grant.userCode)}`,
   })
 }

@@ -35,7 +35,7 @@ const text = textField(MAX_FIELD)
 // return_to is not cut: safeReturnTo refuses one that is too long rather than shorten it.
 const returnField = textField(8192)
 const loginForm = z.object({ csrf: text, email: text, password: text, return_to: returnField })
-const logoutForm = z.object({ csrf: text })
+const logoutForm = z.object({ csrf: text, return_to: returnField })
 const returnQuery = z.object({ return_to: returnField })
 
 const PAGE = { config: { kind: 'page' as const } }
@@ -51,14 +51,18 @@ export default async function loginRoutes(app: FastifyInstance): Promise<void> {
 
   app.post('/logout', PAGE, async (req, reply) => {
     const session = await readSession(app, req)
-    checkCsrf(session, readFields(logoutForm, req.body).csrf)
+    const form = readFields(logoutForm, req.body)
+    checkCsrf(session, form.csrf)
     const user = await currentUser(app, req)
     if (user) await endSession(app, reply, user.id)
+    // Signed out from the consent page (to use another account): the next sign-in comes back
+    // to the same authorization request.
+    const signIn = form.return_to ? `/login?return_to=${encodeURIComponent(safeReturnTo(form.return_to))}` : '/login'
     // Signed in through the product, /login would sign straight back in: say it is done,
     // and offer the product's own sign-out.
     if (app.config.login.mode !== 'local' || app.config.logoutUrl)
-      return renderPage(app, req, reply, 'signed-out', { logoutUrl: app.config.logoutUrl ?? null })
-    return reply.redirect('/login', 303)
+      return renderPage(app, req, reply, 'signed-out', { logoutUrl: app.config.logoutUrl ?? null, signInAgain: signIn })
+    return reply.redirect(signIn, 303)
   })
 
   app.get('/', PAGE, async (req, reply) => {

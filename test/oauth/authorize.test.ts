@@ -6,6 +6,7 @@ import {
   approve,
   authorizeQuery,
   build,
+  cookiesOf,
   createUser,
   csrfOf,
   pkce,
@@ -356,4 +357,74 @@ t.test('a scope catalogue in one file: words on the consent page and dashboard, 
       return (err as Error).message
     }
   }
+})
+
+t.test('a denial is in the audit log of the account chosen, or of the person’s own', async (t) => {
+  const { app, alice, client, cookie, challenge } = await setup(t)
+  const team = await app.store.accounts.create({
+    name: 'Team',
+    kind: 'team',
+    ownerId: alice.user.id,
+    createdAt: app.now(),
+  })
+  const deny = (form: Record<string, string>) =>
+    approve(app, cookie, authorizeQuery(client.client_id, challenge), { decision: 'deny', ...form })
+  t.equal((await deny({ account_id: String(team.id) })).statusCode, 302)
+  const teamLog = await app.store.audit.list(team.id, { limit: 5 })
+  t.match(teamLog[0], { event: 'consent_denied', subject: client.client_id, actorUserId: alice.user.id })
+  await deny({ account_id: '' })
+  await deny({ account_id: '999999' })
+  const own = (await app.store.audit.list(alice.account.id, { limit: 5 })).filter((e) => e.event === 'consent_denied')
+  t.equal(own.length, 2, 'no account chosen, or one not theirs: their personal account')
+})
+
+t.test('"Sign out" on the consent page comes back to the same request after the next sign-in', async (t) => {
+  const { app, client, challenge } = await setup(t)
+  await createUser(app, 'bob@example.com')
+  const page = await app.inject({ url: '/login' })
+  let cookie = cookiesOf(page)
+  const signedIn = await app.inject({
+    method: 'POST',
+    url: '/login',
+    headers: { cookie },
+    payload: {
+      csrf: csrfOf(page.body),
+      email: 'alice@example.com',
+      password: 'correct horse battery',
+      return_to: '/dashboard',
+    },
+  })
+  cookie = cookiesOf(signedIn, cookie)
+  const url = `/authorize?${authorizeQuery(client.client_id, challenge)}`
+  const consent = await app.inject({ url, headers: { cookie } })
+  const returnTo = /name="return_to" value="([^"]+)"/.exec(consent.body)![1]!.replaceAll('&amp;', '&')
+  t.equal(returnTo, url, 'the sign-out form carries the request')
+  t.match(consent.body, 'Sign out (use another account)')
+  const out = await app.inject({
+    method: 'POST',
+    url: '/logout',
+    headers: { cookie, 'content-type': 'application/x-www-form-urlencoded' },
+    payload: new URLSearchParams({ csrf: csrfOf(consent.body), return_to: returnTo }).toString(),
+  })
+  t.equal(out.statusCode, 303)
+  t.equal(out.headers.location, `/login?return_to=${encodeURIComponent(url)}`)
+  cookie = cookiesOf(out, cookie)
+  const login = await app.inject({ url: out.headers.location as string, headers: { cookie } })
+  const back = await app.inject({
+    method: 'POST',
+    url: '/login',
+    headers: { cookie: cookiesOf(login, cookie) },
+    payload: { csrf: csrfOf(login.body), email: 'bob@example.com', password: 'correct horse battery', return_to: url },
+  })
+  t.equal(back.statusCode, 303)
+  t.equal(back.headers.location, url, 'signed in as someone else, back at the same consent')
+  const bob = cookiesOf(back, cookie)
+  const dashboard = await app.inject({ url: '/dashboard', headers: { cookie: bob } })
+  const evil = await app.inject({
+    method: 'POST',
+    url: '/logout',
+    headers: { cookie: bob, 'content-type': 'application/x-www-form-urlencoded' },
+    payload: new URLSearchParams({ csrf: csrfOf(dashboard.body), return_to: 'https://evil.example/' }).toString(),
+  })
+  t.equal(evil.headers.location, '/login?return_to=%2Fdashboard', 'only local paths come back')
 })

@@ -38,6 +38,7 @@ import dashboardRoutes from './web/dashboard.js'
 import deviceRoutes from './web/device.js'
 import handoffRoutes from './web/handoff.js'
 import loginRoutes from './web/login.js'
+import memberRoutes from './web/members.js'
 import oidcRoutes from './web/oidc.js'
 import pages, { renderPage, staticRoutes } from './web/pages.js'
 import provisioningRoutes from './web/provisioning.js'
@@ -267,6 +268,7 @@ async function assemble(app: FastifyInstance, config: Config, store: Store, opti
     await web.register(deviceRoutes)
     await web.register(logoRoutes)
     await web.register(dashboardRoutes)
+    await web.register(memberRoutes)
   })
 
   if (!config.upstream) await app.register(demoApi)

@@ -15,6 +15,7 @@ export type AuditInput = {
     | 'signin_failed'
     | 'membership_removed'
     | 'membership_role_changed'
+    | 'member_added'
   accountId?: number | null
   actorUserId?: number | null
   subject?: string | null

@@ -34,9 +34,13 @@ const auditQuery = z.object({ account: text, before: text })
 const keyParams = z.object({ id: text })
 const appParams = z.object({ clientId: text })
 
-const notFound = () =>
+export const notFound = () =>
   new PageError(404, 'Not found', 'There is nothing here, or it belongs to an account you are not a member of.')
 const canManage = (role: Role) => role === 'owner' || role === 'admin'
+
+/** Owners of team accounts manage members in the dashboard, in local sign-in (the product manages them otherwise). */
+export const managesMembers = (app: FastifyInstance, m: Membership) =>
+  app.config.login.mode === 'local' && m.role === 'owner' && m.account.kind === 'team'
 
 async function signedIn(app: FastifyInstance, req: FastifyRequest, reply: FastifyReply): Promise<User | null> {
   const user = await currentUser(app, req)
@@ -44,7 +48,7 @@ async function signedIn(app: FastifyInstance, req: FastifyRequest, reply: Fastif
   return user
 }
 
-async function signedInPost<T extends z.ZodType<{ csrf: string }>>(
+export async function signedInPost<T extends z.ZodType<{ csrf: string }>>(
   app: FastifyInstance,
   req: FastifyRequest,
   schema: T,
@@ -56,7 +60,7 @@ async function signedInPost<T extends z.ZodType<{ csrf: string }>>(
   return { user, body }
 }
 
-function parseId(raw: string): number | null {
+export function parseId(raw: string): number | null {
   return /^\d{1,15}$/.test(raw) ? Number(raw) : null
 }
 
@@ -143,6 +147,8 @@ export default async function dashboardRoutes(app: FastifyInstance): Promise<voi
         })),
         scopeWords: app.config.scopeCatalogue.filter((s) => s.description),
         expiryDays: EXPIRY_DAYS,
+        // An owner of a team account manages its members here when keygate signs people in itself.
+        members: managesMembers(app, current) ? await app.store.admin.membersOf(current.account.id) : null,
       },
       user,
     )

@@ -40,10 +40,14 @@ t.test('consent page and approval', async (t) => {
   t.notMatch(page.body, /role="radiogroup"/, 'no account picker with one account')
   t.match(
     page.body,
-    /name="scope_choice" value="write" checked> <strong>write<\/strong>: Create, change and delete your data/,
+    /name="scope_choice" value="write" checked> <span><strong>write<\/strong>: Create, change and delete your data<\/span>/,
     'write is optional and ticked, with its words',
   )
-  t.match(page.body, /checked disabled[^>]*> <strong>read<\/strong>: See your data/, 'read is always granted')
+  t.match(
+    page.body,
+    /checked disabled[^>]*> <span><strong>read<\/strong>: See your data<\/span>/,
+    'read is always granted',
+  )
   t.match(page.body, />Approve</)
   t.match(page.body, />Deny</)
 
@@ -318,10 +322,10 @@ t.test('a scope catalogue in one file: words on the consent page and dashboard, 
     url: `/authorize?${authorizeQuery(client.client_id, challenge, { scope: 'notes:read notes:write ai' })}`,
     headers: { cookie },
   })
-  t.match(page.body, /value="notes:write" checked> <strong>notes:write<\/strong>: Write and delete notes/)
+  t.match(page.body, /value="notes:write" checked> <span><strong>notes:write<\/strong>: Write and delete notes<\/span>/)
   t.match(
     page.body,
-    /value="ai"> <strong>ai<\/strong>: Allow AI features <span class="muted">\(optional\)<\/span>/,
+    /value="ai"> <span><strong>ai<\/strong>: Allow AI features<\/span> <span class="muted">\(optional\)<\/span>/,
     'opt-in: unticked',
   )
   // Approved without ticking it: not granted.

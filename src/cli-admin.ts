@@ -3,6 +3,7 @@
 // accounts listed. Every change is audited (actor: the CLI).
 import { type Command, findAccount, findUser, now, parse, required, UsageError } from './cli-common.js'
 import { hashPassword } from './crypto/password.js'
+import type { MemberChange } from './store/admin.js'
 import type { Role, Store } from './store/types.js'
 
 const ROLES: Role[] = ['owner', 'admin', 'member']
@@ -28,6 +29,16 @@ function oneId(args: string[], usage: string): string {
   const id = positionals[0]
   if (!id || positionals.length > 1 || id.length > 512) throw new UsageError(`usage: keygate ${usage}`)
   return id
+}
+
+/** A membership change that happened, or the one line saying why not. */
+function succeeded(change: MemberChange, email: string, accountId: number): Extract<MemberChange, { ok: true }> {
+  if (change.ok) return change
+  throw new UsageError(
+    change.reason === 'last_owner'
+      ? `${email} is the last owner of account ${accountId}: make someone else owner first`
+      : `${email} is not a member of account ${accountId}`,
+  )
 }
 
 const iso = (seconds: number | null) => (seconds === null ? '-' : new Date(seconds * 1000).toISOString())
@@ -102,13 +113,7 @@ export const adminCommands: Record<string, Command> = {
     const { values } = parse(args, { account: { type: 'string' }, email: { type: 'string' } })
     const account = await findAccount(store, required(values, 'account'))
     const user = await findUser(store, required(values, 'email'))
-    const change = await store.admin.removeMember(account.id, user.id, now())
-    if (!change.ok)
-      throw new UsageError(
-        change.reason === 'last_owner'
-          ? `${user.email} is the last owner of account ${account.id}: make someone else owner first`
-          : `${user.email} is not a member of account ${account.id}`,
-      )
+    const change = succeeded(await store.admin.removeMember(account.id, user.id, now()), user.email, account.id)
     await record(store, 'membership_removed', {
       accountId: account.id,
       subject: user.email,
@@ -122,13 +127,11 @@ export const adminCommands: Record<string, Command> = {
     if (!ROLES.includes(role)) throw new UsageError('--role must be owner, admin or member')
     const account = await findAccount(store, required(values, 'account'))
     const user = await findUser(store, required(values, 'email'))
-    const change = await store.admin.setRole(account.id, user.id, role, now(), config.roleScopes)
-    if (!change.ok)
-      throw new UsageError(
-        change.reason === 'last_owner'
-          ? `${user.email} is the last owner of account ${account.id}: make someone else owner first`
-          : `${user.email} is not a member of account ${account.id}`,
-      )
+    const change = succeeded(
+      await store.admin.setRole(account.id, user.id, role, now(), config.roleScopes),
+      user.email,
+      account.id,
+    )
     await record(store, 'membership_role_changed', {
       accountId: account.id,
       subject: user.email,

@@ -3,7 +3,7 @@
 // change a role, remove (after a confirmation). Each change is audited; a removal revokes the
 // member's keys in the account and deletes their consents there; a role that may grant less
 // revokes the keys that exceed it; the last owner stays.
-import type { FastifyInstance } from 'fastify'
+import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { z } from 'zod'
 import { audit } from '../audit.js'
 import { PageError } from '../errors.js'
@@ -28,6 +28,15 @@ async function ownedAccount(app: FastifyInstance, user: User, raw: string) {
   const membership = (await app.store.accounts.membershipsOf(user.id)).find((m) => m.account.id === id)
   if (!membership || !managesMembers(app, membership)) throw notFound()
   return membership.account
+}
+
+/** The account the owner acts on and the member of it the URL names; 404 for anything else. */
+async function memberTarget(app: FastifyInstance, req: FastifyRequest, user: User, accountId: string) {
+  const account = await ownedAccount(app, user, accountId)
+  const memberId = parseId(readFields(memberParams, req.params).userId)
+  const member = memberId === null ? undefined : await app.store.users.byId(memberId)
+  if (!member || !(await app.store.accounts.roleOf(member.id, account.id))) throw notFound()
+  return { account, member }
 }
 
 function refused(change: Extract<MemberChange, { ok: false }>): PageError {
@@ -63,10 +72,7 @@ export default async function memberRoutes(app: FastifyInstance): Promise<void> 
 
   app.post('/dashboard/members/:userId/role', PAGE, async (req, reply) => {
     const { user, body } = await signedInPost(app, req, roleForm)
-    const account = await ownedAccount(app, user, body.account_id)
-    const memberId = parseId(readFields(memberParams, req.params).userId)
-    const member = memberId === null ? undefined : await app.store.users.byId(memberId)
-    if (!member) throw notFound()
+    const { account, member } = await memberTarget(app, req, user, body.account_id)
     const chosen = role(body.role)
     const change = await app.store.admin.setRole(account.id, member.id, chosen, app.now(), app.config.roleScopes)
     if (!change.ok) throw refused(change)
@@ -82,10 +88,7 @@ export default async function memberRoutes(app: FastifyInstance): Promise<void> 
 
   app.post('/dashboard/members/:userId/remove', PAGE, async (req, reply) => {
     const { user, body } = await signedInPost(app, req, removeForm)
-    const account = await ownedAccount(app, user, body.account_id)
-    const memberId = parseId(readFields(memberParams, req.params).userId)
-    const member = memberId === null ? undefined : await app.store.users.byId(memberId)
-    if (!member || !(await app.store.accounts.roleOf(member.id, account.id))) throw notFound()
+    const { account, member } = await memberTarget(app, req, user, body.account_id)
     if (body.confirm !== 'yes') return renderPage(app, req, reply, 'confirm-member', { member, account }, user)
     const change = await app.store.admin.removeMember(account.id, member.id, app.now())
     if (!change.ok) throw refused(change)

@@ -8,8 +8,18 @@ export function scopesFor(config: Pick<Config, 'roleScopes' | 'scopes'>, role: R
   return config.roleScopes ? config.roleScopes[role] : config.scopes
 }
 
+/**
+ * OpenID Connect's scopes: who the person is, for the app's own sign-in (src/oidc/). Never
+ * required, never offered unless asked for, and not API access: no role limits them.
+ */
+export const IDENTITY_SCOPES = ['openid', 'profile', 'email']
+
+/** True when some of `scopes` is API access that `allowed` does not include. */
+export function exceeds(allowed: readonly string[], scopes: readonly string[]): boolean {
+  return scopes.some((s) => !IDENTITY_SCOPES.includes(s) && !allowed.includes(s))
+}
+
 /** True when `role` may grant every one of `scopes`. */
 export function roleAllows(config: Pick<Config, 'roleScopes' | 'scopes'>, role: Role, scopes: string[]): boolean {
-  const allowed = scopesFor(config, role)
-  return scopes.every((s) => allowed.includes(s))
+  return !exceeds(scopesFor(config, role), scopes)
 }

@@ -4,7 +4,7 @@
 // they are listed in KEYGATE_PREVIOUS_SECRETS (rotation).
 import { createHash, hkdfSync } from 'node:crypto'
 
-export type Purpose = 'authorization-code' | 'session' | 'csrf' | 'signin-throttle'
+export type Purpose = 'authorization-code' | 'session' | 'csrf' | 'signin-throttle' | 'signing-key-encryption'
 
 export type SigningKey = { kid: string; key: Uint8Array }
 

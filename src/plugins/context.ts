@@ -7,7 +7,7 @@ import type { Store } from '../store/types.js'
 
 export type Clock = () => number
 
-export type Keyrings = { code: Keyring; session: Keyring; signin: Keyring }
+export type Keyrings = { code: Keyring; session: Keyring; signin: Keyring; keyEncryption: Keyring }
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -33,6 +33,7 @@ export default fp<ContextOptions>(
       code: keyring('authorization-code', config.secret, config.previousSecrets),
       session: keyring('session', config.secret, config.previousSecrets),
       signin: keyring('signin-throttle', config.secret, []),
+      keyEncryption: keyring('signing-key-encryption', config.secret, config.previousSecrets),
     })
     if (closeStore) app.addHook('onClose', async () => store.close())
   },

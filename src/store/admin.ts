@@ -1,6 +1,8 @@
 // What operators (CLI) and account owners (dashboard) change by hand: users disabled or
 // removed, passwords set, members added, removed or given another role. Each change and
 // what it takes with it (keys revoked, consents deleted) is one transaction.
+
+import { exceeds } from '../roles.js'
 import { changed, type Database, type Db, transaction } from './database.js'
 import type { KeyTable } from './key-table.js'
 import { toAccount, toUser } from './rows.js'
@@ -199,7 +201,7 @@ export function admin(database: Database, keyTable: KeyTable): AdminStore {
         let revokedKeys = 0
         if (allowed) {
           const live = await keyTable.liveOf(trx, userId, accountId)
-          const over = live.filter((k) => k.scopes.some((s) => !allowed.includes(s)))
+          const over = live.filter((k) => exceeds(allowed, k.scopes))
           revokedKeys = await keyTable.revokeIds(
             trx,
             over.map((k) => k.id),

@@ -15,6 +15,7 @@ import { notes } from './notes.js'
 import { product } from './product.js'
 import { refreshTokens } from './refresh.js'
 import { sessions, signins } from './sessions.js'
+import { signingKeys } from './signing.js'
 import type { Store } from './types.js'
 
 /** Opens the configured database; its schema is not touched. */
@@ -51,6 +52,7 @@ export function storeOver(database: Database, mapped?: { mapping: KeyMapping; sh
     product: product(database, keyTable),
     devices: devices(database),
     admin: admin(database, keyTable),
+    signingKeys: signingKeys(database),
     async ping() {
       const { rows } = await database.db.executeQuery<{ one: number }>({
         ...database.db.selectNoFrom((eb) => eb.lit(1).as('one')).compile(),

@@ -2,6 +2,7 @@
 // few statements other modules run on keys inside their own transactions (a disconnect, a
 // membership the product ended, a lowered role). keys.ts is keygate's own api_keys table;
 // mapped-keys.ts is the product's table under a mapping (KEYGATE_KEYS_TABLE).
+import { exceeds } from '../roles.js'
 import { type Database, type Db, locking } from './database.js'
 import { toConsent } from './rows.js'
 import { type ApiKey, type ConsentCondition, consentStands, type KeyStore } from './types.js'
@@ -65,10 +66,11 @@ export async function revokeConnection(table: KeyTable, db: Db, key: ApiKey, now
 
 /**
  * Why a key may not be minted under `consent` any more, read in the mint's transaction;
- * undefined when it may. The consent and its membership in one locking read: a concurrent
- * disconnect (its DELETE) or membership change waits for the insert, or the insert waits for
- * it. (SQLite: the transaction holds the write lock already.) A membership the product ended,
- * or a role that may no longer grant these scopes, and nothing is minted.
+ * undefined when it may. The consent and its membership in one locking read (FOR UPDATE): a
+ * concurrent disconnect (its DELETE), membership change or other mint under the same consent
+ * waits for this one, or this waits for it, so a new key sees the keys it replaces. (SQLite:
+ * the transaction holds the write lock already.) A membership the product ended, or a role
+ * that may no longer grant these scopes, and nothing is minted.
  */
 export async function consentRefusal(
   database: Database,
@@ -86,10 +88,10 @@ export async function consentRefusal(
       .select(['m.role', 'm.removed_at'])
       .where('c.user_id', '=', consent.userId)
       .where('c.client_id', '=', consent.clientId),
-    'share',
+    'update',
   ).executeTakeFirst()
   if (!current || !consentStands(toConsent(current), consent) || current.removed_at !== null) return 'consent_gone'
   const allowed = consent.roleScopes?.[current.role]
-  if (allowed && !consent.scopes.every((s) => allowed.includes(s))) return 'role_forbids'
+  if (allowed && exceeds(allowed, consent.scopes)) return 'role_forbids'
   return undefined
 }

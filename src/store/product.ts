@@ -1,6 +1,8 @@
 // People, accounts and memberships as the product says they are (KEYGATE_LOGIN=handoff):
 // keyed by the product's ids (external ids beside keygate's own), brought in line on every
 // sign-in in one transaction; and the single use of the product's assertions.
+
+import { exceeds } from '../roles.js'
 import { type Database, type Db, deleteSome, mapConstraint, onConflictDoNothing, transaction } from './database.js'
 import { emailIs, insertWithId } from './identity.js'
 import type { KeyTable } from './key-table.js'
@@ -167,7 +169,7 @@ async function syncOnce(
           let revokedKeys = 0
           if (allowed) {
             const live = await keyTable.liveOf(trx, user.id, accountId)
-            const over = live.filter((k) => k.scopes.some((s) => !allowed.includes(s)))
+            const over = live.filter((k) => exceeds(allowed, k.scopes))
             revokedKeys = await keyTable.revokeIds(
               trx,
               over.map((k) => k.id),

@@ -120,6 +120,15 @@ export interface Tables {
     granted_scopes: string | null
     consent_created_at: number | null
   }
+  signing_keys: {
+    kid: string
+    alg: 'ES256' | 'RS256'
+    public_jwk: string
+    private_jwk: string
+    created_at: number
+    sign_from: number
+    retire_at: number | null
+  }
   audit_events: {
     id: Generated<number>
     created_at: number

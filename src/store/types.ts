@@ -5,6 +5,7 @@ import { KeygateError } from '../errors.js'
 import type { AdminStore } from './admin.js'
 import type { ProductStore } from './product-types.js'
 import type { SigninBuckets, SigninLimits, SigninVerdict } from './signin-rule.js'
+import type { SigningKeyStore } from './signing.js'
 
 export type {
   MembershipChange,
@@ -330,6 +331,7 @@ export interface DeviceStore {
 
 export interface Store {
   admin: AdminStore
+  signingKeys: SigningKeyStore
   devices: DeviceStore
   product: ProductStore
   users: UserStore

@@ -85,10 +85,11 @@ t.test('keygate migrate: pending, applied once, then up to date', async (t) => {
     '0003-key-grants  pending',
     '0004-device-grants  pending',
     '0005-grant-lifecycle  pending',
+    '0006-signing-keys  pending',
   ])
   const applied = await cli(env, 'migrate')
   t.same(applied.out, [
-    'keygate: applied 0001-baseline, 0002-product-identity, 0003-key-grants, 0004-device-grants, 0005-grant-lifecycle',
+    'keygate: applied 0001-baseline, 0002-product-identity, 0003-key-grants, 0004-device-grants, 0005-grant-lifecycle, 0006-signing-keys',
   ])
   const again = await cli(env, 'migrate')
   t.same(again.out, ['keygate: the database is up to date'])
@@ -99,6 +100,7 @@ t.test('keygate migrate: pending, applied once, then up to date', async (t) => {
     /^0003-key-grants {2}applied /,
     /^0004-device-grants {2}applied /,
     /^0005-grant-lifecycle {2}applied /,
+    /^0006-signing-keys {2}applied /,
   ])
   const wrong = await cli(env, 'migrate', '--down')
   t.same([wrong.code, wrong.err], [1, ['keygate: unknown option --down for migrate']])
@@ -129,6 +131,7 @@ t.test('a migration that fails says which and why, applies nothing, and stops st
       '0003-key-grants  pending',
       '0004-device-grants  pending',
       '0005-grant-lifecycle  pending',
+      '0006-signing-keys  pending',
     ],
     'nothing recorded',
   )
@@ -148,11 +151,15 @@ t.test('on MySQL, a migration that stopped half-way is finished by the next run'
   // As if the last migration had stopped before its last statement: that column gone, its
   // record too. Its first statements meet what they made (duplicate column) and count as done.
   await onTestServer(
-    ['ALTER TABLE users DROP COLUMN disabled_at', "DELETE FROM keygate_migration WHERE name = '0005-grant-lifecycle'"],
+    [
+      'ALTER TABLE users DROP COLUMN disabled_at',
+      'DROP TABLE signing_keys',
+      "DELETE FROM keygate_migration WHERE name IN ('0005-grant-lifecycle', '0006-signing-keys')",
+    ],
     schemaFor(dir),
   )
   const again = await cli(env, 'migrate')
-  t.same(again.out, ['keygate: applied 0005-grant-lifecycle'], again.err.join('\n'))
+  t.same(again.out, ['keygate: applied 0005-grant-lifecycle, 0006-signing-keys'], again.err.join('\n'))
   const app = await buildApp(testConfig(dir))
   t.teardown(() => app.close())
   t.ok(await app.store.ping())
@@ -171,7 +178,7 @@ t.test(`a database made by keygate 0.1.0 is adopted with every row kept (${TEST_
   if (TEST_DIALECT === 'mysql') {
     // No 0.1.0 schema: migration 0001 makes the tables, and the same rows go in.
     t.same((await cli(testEnv(dir), 'migrate')).out, [
-      'keygate: applied 0001-baseline, 0002-product-identity, 0003-key-grants, 0004-device-grants, 0005-grant-lifecycle',
+      'keygate: applied 0001-baseline, 0002-product-identity, 0003-key-grants, 0004-device-grants, 0005-grant-lifecycle, 0006-signing-keys',
     ])
     await runSql(dir, [data])
     return checkKept(t, dir, key.token, refresh.hash)
@@ -190,6 +197,7 @@ t.test(`a database made by keygate 0.1.0 is adopted with every row kept (${TEST_
       '0003-key-grants  pending',
       '0004-device-grants  pending',
       '0005-grant-lifecycle  pending',
+      '0006-signing-keys  pending',
     ],
     'not yet recorded',
   )
@@ -209,6 +217,7 @@ async function checkKept(t: Tap, dir: string, token: string, refreshHash: string
       /^0003-key-grants {2}applied /,
       /^0004-device-grants {2}applied /,
       /^0005-grant-lifecycle {2}applied /,
+      /^0006-signing-keys {2}applied /,
     ],
     'adopted and brought up to date at start',
   )

@@ -15,6 +15,7 @@ import Fastify, {
 import type { Config } from './config.js'
 import demoApi from './demo/api.js'
 import { ApiError, JsonRpcError, KeygateError, OAuthError, PageError, type RouteKind } from './errors.js'
+import { issuerPathHooks, routeOf } from './issuer-path.js'
 import { logSerializers, REDACT_PATHS } from './log.js'
 import mcpRoutes from './mcp/route.js'
 import authorizeRoutes from './oauth/authorize.js'
@@ -26,6 +27,8 @@ import { loadPreregisteredClients } from './oauth/preregistered.js'
 import registerRoutes from './oauth/register.js'
 import revokeRoutes from './oauth/revoke.js'
 import tokenRoutes from './oauth/token.js'
+import { signingKeys } from './oidc/keys.js'
+import oidcProviderRoutes from './oidc/routes.js'
 import { scheduleCleanup } from './plugins/cleanup.js'
 import context, { type Clock } from './plugins/context.js'
 import healthRoutes from './plugins/health.js'
@@ -185,7 +188,10 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
     // Path parameters as long as the ids they carry: a client id (a URL, up to 512
     // characters, percent-encoded) or a product's user id (up to 255).
     routerOptions: { maxParamLength: 2048 },
+    // An issuer with a path: routes are matched with the path taken off (src/issuer-path.ts).
+    rewriteUrl: (req) => routeOf(config.issuerPath, req.url ?? '/'),
   })
+  issuerPathHooks(app, config.issuerPath)
   // Every route keygate registers declares its kind (the error handler renders by it).
   let building = true
   app.addHook('onRoute', (route) => {
@@ -206,6 +212,11 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
 async function assemble(app: FastifyInstance, config: Config, store: Store, options: AppOptions): Promise<void> {
   await app.register(context, { config, store, clock: options.clock ?? Date.now, closeStore: !options.store })
   app.decorate('logos', logos(app))
+  app.decorate('signingKeys', signingKeys(store.signingKeys, app.keyrings.keyEncryption, app.now, config.idTokenTtl))
+  // The ES256 key exists from the first start: /jwks is never empty.
+  app.addHook('onReady', async () => {
+    await app.signingKeys.signer('ES256')
+  })
   await app.register(formbody, { bodyLimit: 64 * 1024 })
   await app.register(metrics)
   await app.register(healthRoutes)
@@ -252,6 +263,7 @@ async function assemble(app: FastifyInstance, config: Config, store: Store, opti
     await api.register(registerRoutes)
     await api.register(tokenRoutes)
     await api.register(deviceAuthorizationRoutes)
+    await api.register(oidcProviderRoutes)
     await api.register(revokeRoutes)
     await api.register(introspectRoutes)
     await api.register(mcpRoutes)

@@ -3,6 +3,8 @@
 // accounts listed. Every change is audited (actor: the CLI).
 import { type Command, findAccount, findUser, now, parse, required, UsageError } from './cli-common.js'
 import { hashPassword } from './crypto/password.js'
+import { keyring } from './crypto/secrets.js'
+import { ALGS, type Alg, rotate } from './oidc/keys.js'
 import type { MemberChange } from './store/admin.js'
 import type { Role, Store } from './store/types.js'
 
@@ -138,6 +140,24 @@ export const adminCommands: Record<string, Command> = {
       detail: { role, previous_role: change.previousRole, revoked_keys: change.revokedKeys },
     })
     io.out(`${user.email} is now ${role} of account ${account.id} (${account.name})`)
+  },
+  async 'keys rotate'(args, { config, store, io }) {
+    const { values } = parse(args, { alg: { type: 'string' } })
+    const alg = (typeof values.alg === 'string' ? values.alg : 'ES256') as Alg
+    if (!ALGS.includes(alg)) throw new UsageError('--alg must be ES256 or RS256')
+    const encryption = keyring('signing-key-encryption', config.secret, config.previousSecrets)
+    const done = await rotate(store.signingKeys, encryption, alg, now(), config.signingKeyGrace, config.idTokenTtl)
+    await record(store, 'signing_key_rotated', {
+      subject: done.kid,
+      detail: { alg, retired: done.retired.map((r) => r.kid) },
+    })
+    io.out(`new ${alg} key ${done.kid}: published now, signs from ${iso(done.signFrom)}`)
+    for (const r of done.retired) io.out(`key ${r.kid}: published until ${iso(r.at)}`)
+  },
+  async 'keys list'(_args, { store, io }) {
+    io.out(['kid', 'alg', 'created', 'signs from', 'published until'].join('\t'))
+    for (const k of await store.signingKeys.live(now()))
+      io.out([k.kid, k.alg, iso(k.createdAt), iso(k.signFrom), iso(k.retireAt)].join('\t'))
   },
   async 'account list'(_args, { store, io }) {
     io.out(['id', 'name', 'kind', 'members', 'created'].join('\t'))

@@ -38,6 +38,9 @@ Commands:
   client show ID                                     one client in full
   client disable ID                                  its keys revoked, its consents deleted, its authorizations refused
   client remove ID                                   disabled and deleted with its consents and tokens
+  keys rotate [--alg ES256|RS256]                    a new ID-token signing key: published now, signing after
+                                                     KEYGATE_SIGNING_KEY_GRACE; the old one published until its tokens expire
+  keys list                                          the published signing keys
   migrate [--status]                                 apply pending database migrations (also done at start),
                                                      or list them as applied or pending
   stdio --url URL                                    serve MCP on stdin/stdout, relayed to a remote /mcp

@@ -75,6 +75,8 @@ const envSchema = z.object({
   KEYGATE_TRUST_PROXY: bool.default(false),
   KEYGATE_ACCESS_TTL: positiveInt.optional(),
   KEYGATE_DEVICE_TTL: positiveInt.max(3600).default(600),
+  KEYGATE_ID_TOKEN_TTL: positiveInt.max(86400).default(600),
+  KEYGATE_SIGNING_KEY_GRACE: positiveInt.default(3600),
   KEYGATE_REFRESH_TTL: positiveInt.default(30 * 86400),
   KEYGATE_REFRESH_GRACE_SECONDS: z.coerce.number().int().min(0).default(60),
   KEYGATE_CLEANUP_INTERVAL_SECONDS: positiveInt.default(600),
@@ -164,6 +166,12 @@ export type Config = {
   accessTtl: number | undefined
   /** Lifetime in seconds of a device code (RFC 8628). */
   deviceTtl: number
+  /** Lifetime in seconds of an ID token (OpenID Connect). */
+  idTokenTtl: number
+  /** Seconds between a rotated signing key's publication and its first signature. */
+  signingKeyGrace: number
+  /** The issuer's path ('' at the root): every route is served under it. */
+  issuerPath: string
   refreshTtl: number
   refreshGraceSeconds: number
   cleanupIntervalSeconds: number
@@ -202,9 +210,11 @@ function parseIssuer(raw: string): string {
     fail('KEYGATE_ISSUER', 'must be https (http is allowed only for localhost) (OAuth 2.1 §1.5)')
   }
   if (url.username || url.password) fail('KEYGATE_ISSUER', 'must not contain credentials')
-  // keygate serves /authorize, /token, /mcp and the well-known documents at the root.
-  if (url.pathname !== '/') fail('KEYGATE_ISSUER', 'must be an origin without a path, like https://mcp.example.com')
-  return url.origin
+  // A path (https://example.com/oauth/2.1): everything is served under it (src/app.ts, issuerPath).
+  const path = url.pathname.replace(/\/+$/, '')
+  if (path !== '' && !/^(\/[A-Za-z0-9._~-]+)+$/.test(path))
+    fail('KEYGATE_ISSUER', 'its path may hold only letters, digits and . _ ~ - between slashes')
+  return url.origin + path
 }
 
 function checkSecret(variable: string, secret: string): string {
@@ -324,6 +334,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: LoadOp
     trustProxy: e.KEYGATE_TRUST_PROXY,
     accessTtl: e.KEYGATE_ACCESS_TTL,
     deviceTtl: e.KEYGATE_DEVICE_TTL,
+    idTokenTtl: e.KEYGATE_ID_TOKEN_TTL,
+    signingKeyGrace: e.KEYGATE_SIGNING_KEY_GRACE,
+    issuerPath: new URL(issuer).pathname.replace(/\/+$/, ''),
     refreshTtl: e.KEYGATE_REFRESH_TTL,
     refreshGraceSeconds: e.KEYGATE_REFRESH_GRACE_SECONDS,
     cleanupIntervalSeconds: e.KEYGATE_CLEANUP_INTERVAL_SECONDS,

@@ -14,6 +14,13 @@ export function scopesFor(config: Pick<Config, 'roleScopes' | 'scopes'>, role: R
  */
 export const IDENTITY_SCOPES = ['openid', 'profile', 'email']
 
+/** What the consent page says of them; each is ticked, and may be unticked. */
+export const IDENTITY_SCOPE_INFO: Record<string, { name: string; description: string; default: 'on' }> = {
+  openid: { name: 'openid', description: 'Sign you in to the app as yourself (your user id here)', default: 'on' },
+  profile: { name: 'profile', description: 'Your name', default: 'on' },
+  email: { name: 'email', description: 'Your email address', default: 'on' },
+}
+
 /** True when some of `scopes` is API access that `allowed` does not include. */
 export function exceeds(allowed: readonly string[], scopes: readonly string[]): boolean {
   return scopes.some((s) => !IDENTITY_SCOPES.includes(s) && !allowed.includes(s))

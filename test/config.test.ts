@@ -53,8 +53,8 @@ t.test('bad values stop start-up with one line naming the variable', async (t) =
       'KEYGATE_ISSUER: must be https (http is allowed only for localhost) (OAuth 2.1 §1.5)',
     ],
     [
-      { KEYGATE_ISSUER: 'https://mcp.example.com/x' },
-      'KEYGATE_ISSUER: must be an origin without a path, like https://mcp.example.com',
+      { KEYGATE_ISSUER: 'https://mcp.example.com/a%20b' },
+      'KEYGATE_ISSUER: its path may hold only letters, digits and . _ ~ - between slashes',
     ],
     [
       { KEYGATE_ISSUER: 'https://mcp.example.com/?a=1' },

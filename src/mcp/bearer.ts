@@ -5,6 +5,7 @@
 // WWW-Authenticate challenge that points at the protected resource metadata (RFC 9728 §5.1).
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { OAuthError } from '../errors.js'
+import { wellKnownFor } from '../issuer-path.js'
 import { classify, type KeyOutcome, type PresentedToken, present } from '../keys/lookup.js'
 import type { ApiKey } from '../store/types.js'
 
@@ -18,7 +19,7 @@ export function challenge(
   if (params.error) parts.push(`error="${params.error}"`)
   if (params.description) parts.push(`error_description="${params.description}"`)
   parts.push(`scope="${(params.scope ?? app.config.scopes).join(' ')}"`)
-  parts.push(`resource_metadata="${app.config.issuer}/.well-known/oauth-protected-resource/mcp"`)
+  parts.push(`resource_metadata="${wellKnownFor(app.config.resource, 'oauth-protected-resource')}"`)
   return `Bearer ${parts.join(', ')}`
 }
 

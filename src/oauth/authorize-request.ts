@@ -5,6 +5,7 @@
 import type { FastifyInstance } from 'fastify'
 import type { z } from 'zod'
 import { OAuthError, PageError } from '../errors.js'
+import { IDENTITY_SCOPES } from '../roles.js'
 import type { Client } from '../store/types.js'
 import { isMetadataDocumentUrl, type MetadataDocuments } from './cimd.js'
 import { authorizeClientParams, authorizeRequestParams, parseForPage, parseOAuth, stateOf } from './params.js'
@@ -18,6 +19,8 @@ export type AuthorizationRequest = {
   resource: string
   /** Scopes offered on the consent page: requested ∩ catalogue, or the whole catalogue. */
   scopes: string[]
+  /** OpenID Connect's nonce (echoed in the ID token). */
+  nonce: string | undefined
 }
 
 type Params = Record<string, unknown>
@@ -72,11 +75,21 @@ function checkResource(app: FastifyInstance, resource: string | undefined): stri
   return resource
 }
 
-export function offeredScopes(app: FastifyInstance, scope: string | undefined): string[] {
-  const requested = (scope ?? '').split(' ').filter((s) => app.config.scopes.includes(s))
+export function offeredScopes(app: FastifyInstance, scope: string | undefined, client?: Client): string[] {
+  const asked = (scope ?? '').split(' ')
+  const requested = asked.filter((s) => app.config.scopes.includes(s))
   // Unknown scopes are ignored, not fatal: hosted clients send odd ones.
-  if (requested.length === 0) return [...app.config.scopes]
-  return app.config.scopes.filter((s) => requested.includes(s) || app.config.alwaysScopes.includes(s))
+  const api =
+    requested.length === 0
+      ? [...app.config.scopes]
+      : app.config.scopes.filter((s) => requested.includes(s) || app.config.alwaysScopes.includes(s))
+  // OpenID Connect's scopes only when asked for (with openid), and only by a client that
+  // registered them if it registered a scope list at all (src/oidc/).
+  if (!client || !asked.includes('openid')) return api
+  const registered = client.metadata.scope
+  if (typeof registered === 'string' && !registered.split(' ').includes('openid'))
+    throw new OAuthError('invalid_scope', 'this client did not register the openid scope')
+  return [...api, ...IDENTITY_SCOPES.filter((s) => asked.includes(s))]
 }
 
 /** Phase one: the client and the redirect URI. Throws PageError. */
@@ -94,12 +107,14 @@ export async function checkClientAndRedirect(
 export function checkRest(
   app: FastifyInstance,
   fields: Params,
+  client: Client,
 ): Omit<AuthorizationRequest, 'client' | 'redirectUri' | 'state'> {
   const params = parseOAuth(authorizeRequestParams, fields)
   checkResponseType(params.response_type)
   const codeChallenge = checkPkce(params)
   const resource = checkResource(app, params.resource)
-  return { codeChallenge, resource, scopes: offeredScopes(app, params.scope) }
+  const scopes = offeredScopes(app, params.scope, client)
+  return { codeChallenge, resource, scopes, nonce: scopes.includes('openid') ? params.nonce : undefined }
 }
 
 export { stateOf }

@@ -6,7 +6,7 @@ import { audit } from '../audit.js'
 import { OAuthError, PageError } from '../errors.js'
 import { limit } from '../plugins/rate-limit.js'
 import { fieldsOf } from '../request-fields.js'
-import { roleAllows, scopesFor } from '../roles.js'
+import { IDENTITY_SCOPE_INFO, IDENTITY_SCOPES, roleAllows, scopesFor } from '../roles.js'
 import { type Client, type Consent, ForeignKeyError, type User } from '../store/types.js'
 import { currentUser } from '../web/current-user.js'
 import { renderPage } from '../web/pages.js'
@@ -23,7 +23,11 @@ import { cleanName } from './client-metadata.js'
 import { signCode } from './code.js'
 import { consentForm } from './params.js'
 
+/** How long a used nonce is remembered: longer than any ID token lives. */
+const NONCE_MEMORY_SECONDS = 86400
+
 const FORWARDED = [
+  'nonce',
   'client_id',
   'redirect_uri',
   'response_type',
@@ -46,7 +50,7 @@ async function validate(
   const { client, redirectUri } = await checkClientAndRedirect(app, params, documents)
   const state = stateOf(params)
   try {
-    return { client, redirectUri, state, ...checkRest(app, params) }
+    return { client, redirectUri, state, ...checkRest(app, params, client) }
   } catch (err) {
     if (!(err instanceof OAuthError)) throw err
     reply.redirect(clientRedirect(app, redirectUri, state, { error: err.code, error_description: err.message }), 302)
@@ -108,9 +112,14 @@ export async function consentPage(
       })),
       // One account: only what the role there may grant is offered.
       scopes: request.scopes
-        .filter((name) => accounts.length !== 1 || scopesFor(app.config, accounts[0]!.role).includes(name))
+        .filter(
+          (name) =>
+            accounts.length !== 1 ||
+            IDENTITY_SCOPES.includes(name) ||
+            scopesFor(app.config, accounts[0]!.role).includes(name),
+        )
         .map((name) => {
-          const info = app.config.scopeCatalogue.find((s) => s.name === name)
+          const info = app.config.scopeCatalogue.find((s) => s.name === name) ?? IDENTITY_SCOPE_INFO[name]
           return {
             name,
             always: app.config.alwaysScopes.includes(name),
@@ -232,6 +241,22 @@ export default async function authorizeRoutes(app: FastifyInstance): Promise<voi
         302,
       )
     }
+    // A nonce is single use per client (a replayed authorization request is refused).
+    if (
+      request.nonce !== undefined &&
+      !(await app.store.product.useAssertion(
+        `keygate:nonce:${request.client.clientId}`,
+        request.nonce.slice(0, 255),
+        app.now() + NONCE_MEMORY_SECONDS,
+      ))
+    )
+      return reply.redirect(
+        clientRedirect(app, request.redirectUri, request.state, {
+          error: 'invalid_request',
+          error_description: 'this nonce was used before; start again',
+        }),
+        302,
+      )
     const { accountId, scopes, granted } = await recordConsent(
       app,
       req,
@@ -253,6 +278,8 @@ export default async function authorizeRoutes(app: FastifyInstance): Promise<voi
         scopes,
         resource: request.resource,
         consentCreatedAt: granted.createdAt,
+        ...(request.nonce !== undefined ? { nonce: request.nonce } : {}),
+        authTime: Math.floor((session?.issuedMs ?? app.nowMs()) / 1000),
       },
       app.now(),
     )

@@ -139,6 +139,10 @@ export const registrationSchema = z
       application_type: absentIfNull(
         z.enum(['web', 'native'], { error: 'application_type must be "web" or "native"' }),
       ),
+      // OpenID Connect Dynamic Client Registration §2.
+      id_token_signed_response_alg: absentIfNull(
+        z.enum(['ES256', 'RS256'], { error: 'id_token_signed_response_alg must be ES256 or RS256' }),
+      ),
     },
     { error: 'the request body must be a JSON object' },
   )

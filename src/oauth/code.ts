@@ -21,6 +21,10 @@ export type CodeClaims = {
   resource: string
   /** created_at of the consent the code was issued under: /token requires that very consent. */
   consentCreatedAt: number
+  /** OpenID Connect: the authorization request's nonce, echoed in the ID token. */
+  nonce?: string
+  /** OpenID Connect: when the person signed in (Unix seconds). */
+  authTime?: number
   jti: string
 }
 
@@ -38,6 +42,8 @@ export async function signCode(
     scope: claims.scopes.join(' '),
     res: claims.resource,
     cst: claims.consentCreatedAt,
+    ...(claims.nonce !== undefined ? { nonce: claims.nonce } : {}),
+    ...(claims.authTime !== undefined ? { at: claims.authTime } : {}),
   })
     .setProtectedHeader({ alg: 'HS256', kid: keys.current.kid, typ: TYP })
     .setIssuer(issuer)
@@ -87,6 +93,8 @@ export async function verifyCode(keys: Keyring, issuer: string, code: string, no
       scopes: (p.scope as string).split(' ').filter(Boolean),
       resource: p.res as string,
       consentCreatedAt: p.cst as number,
+      ...(typeof p.nonce === 'string' ? { nonce: p.nonce } : {}),
+      ...(typeof p.at === 'number' ? { authTime: p.at } : {}),
       jti: p.jti!,
     }
   } catch (err) {

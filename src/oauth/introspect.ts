@@ -57,12 +57,21 @@ export default async function introspectRoutes(app: FastifyInstance): Promise<vo
         now - found.refresh.rotatedAt > app.config.refreshGraceSeconds
       )
         return { active: false }
+      // Who and where: the person (username, name) and the account (the product's id and
+      // name, and the person's role in it now).
+      const user = key.userId === null ? undefined : await app.store.users.byId(key.userId)
+      const account = key.accountId === null ? undefined : await app.store.accounts.byId(key.accountId)
+      const role = user && account ? await app.store.accounts.roleOf(user.id, account.id) : undefined
       return {
         active: true,
         scope: key.scopes.join(' '),
         ...(key.clientId !== null ? { client_id: key.clientId } : {}),
-        sub: String(key.userId),
-        account_id: String(key.accountId),
+        ...(key.userId !== null ? { sub: String(key.userId) } : {}),
+        ...(user ? { username: user.email, name: user.name } : {}),
+        ...(key.accountId !== null ? { account_id: String(key.accountId) } : {}),
+        ...(account ? { account_name: account.name } : {}),
+        ...(account?.externalId ? { account_external_id: account.externalId } : {}),
+        ...(role ? { account_role: role } : {}),
         iat: found.kind === 'refresh_token' ? found.refresh.createdAt : key.createdAt,
         ...(exp !== null ? { exp } : {}),
         aud: key.resource ?? app.config.resource,

@@ -4,6 +4,7 @@
 // a redirect or a 5xx (the MCP SDK gives up on a 5xx).
 import type { FastifyInstance } from 'fastify'
 import { OAuthError } from '../errors.js'
+import { IDENTITY_SCOPES } from '../roles.js'
 import { DEVICE_GRANT } from './client-metadata.js'
 
 export function authorizationServerMetadata(app: FastifyInstance): Record<string, unknown> {
@@ -15,7 +16,9 @@ export function authorizationServerMetadata(app: FastifyInstance): Record<string
     ...(app.config.registrationOpen ? { registration_endpoint: `${issuer}/register` } : {}),
     revocation_endpoint: `${issuer}/revoke`,
     introspection_endpoint: `${issuer}/introspect`,
-    scopes_supported: scopes,
+    // The API's scopes, and OpenID Connect's (keygate is also an OpenID Provider).
+    scopes_supported: [...scopes, ...IDENTITY_SCOPES],
+    jwks_uri: `${issuer}/jwks`,
     response_types_supported: ['code'],
     response_modes_supported: ['query'],
     device_authorization_endpoint: `${issuer}/device_authorization`,
@@ -56,6 +59,7 @@ export default async function metadataRoutes(app: FastifyInstance): Promise<void
   app.get('/.well-known/oauth-authorization-server', OAUTH, send(asMetadata))
   app.get('/.well-known/oauth-protected-resource', OAUTH, send(prMetadata))
   app.get('/.well-known/oauth-protected-resource/mcp', OAUTH, send(prMetadata))
+  // /.well-known/openid-configuration: src/oidc/routes.ts.
   app.all('/.well-known/*', OAUTH, async () => {
     throw new OAuthError('not_found', 'no such metadata document on this server', 404)
   })

@@ -119,6 +119,7 @@ export const authorizeRequestParams = z.object({
     repeated: 'resource may be given once: this server is one resource',
   }),
   scope: param('scope', pageRepeated('scope')),
+  nonce: param('nonce', pageRepeated('nonce')),
 })
 
 /**

@@ -18,6 +18,7 @@ import { safeEqual } from '../crypto/compare.js'
 import { OAuthError } from '../errors.js'
 import { mintToken, refreshPrefix } from '../keys/format.js'
 import { findToken } from '../keys/lookup.js'
+import { idToken } from '../oidc/id-token.js'
 import { limit } from '../plugins/rate-limit.js'
 import {
   type ApiKey,
@@ -103,6 +104,8 @@ export type TokenResponse = {
   expires_in?: number
   refresh_token?: string
   scope: string
+  /** OpenID Connect, when openid was granted. */
+  id_token?: string
 }
 
 export async function issue(app: FastifyInstance, client: Client, grant: Grant): Promise<TokenResponse | null> {
@@ -179,6 +182,10 @@ async function exchangeCode(app: FastifyInstance, req: FastifyRequest, form: Cod
       roleScopes: app.config.roleScopes,
     },
   })
+  if (response && code.scopes.includes('openid')) {
+    const token = await idToken(app, client, code, response.access_token)
+    if (token) response.id_token = token
+  }
   if (response) return response
   app.metrics.replays.inc({ kind: 'authorization_code' })
   const revoked = await app.store.keys.revokeByGrant(code.jti, app.now())

@@ -52,11 +52,19 @@ async function newKey(keyring: Keyring, alg: Alg, now: number, signFrom: number)
   }
 }
 
-/** The key that signs now: of those already signing, the newest (ties: the smallest kid, the same on every instance). */
+/**
+ * The key that signs now: of those already signing, one not being retired before one that is,
+ * then the newest (ties: the smallest kid, the same on every instance).
+ */
 function signingOf(rows: SigningKeyRow[], alg: Alg, now: number): SigningKeyRow | undefined {
   return rows
     .filter((r) => r.alg === alg && r.signFrom <= now && (r.retireAt === null || r.retireAt > now))
-    .sort((a, b) => b.signFrom - a.signFrom || (a.kid < b.kid ? -1 : 1))[0]
+    .sort(
+      (a, b) =>
+        Number(a.retireAt !== null) - Number(b.retireAt !== null) ||
+        b.signFrom - a.signFrom ||
+        (a.kid < b.kid ? -1 : 1),
+    )[0]
 }
 
 export type Signer = { kid: string; alg: Alg; key: KeyLike | Uint8Array }
@@ -68,36 +76,63 @@ export type SigningKeys = {
   jwks(): Promise<{ keys: JWK[] }>
 }
 
-export function signingKeys(store: SigningKeyStore, keyring: Keyring, now: () => number): SigningKeys {
+export function signingKeys(
+  store: SigningKeyStore,
+  keyring: Keyring,
+  now: () => number,
+  idTokenTtl: number,
+): SigningKeys {
   let cached: { rows: SigningKeyRow[]; until: number } | undefined
   const imported = new Map<string, KeyLike | Uint8Array>()
 
   async function rows(fresh = false): Promise<SigningKeyRow[]> {
     const t = now()
     if (!fresh && cached && cached.until > t) return cached.rows
-    cached = { rows: await store.live(t), until: t + CACHE_SECONDS }
-    return cached.rows
+    const live = await store.live(t)
+    // Read again when a rotated key starts signing, so no instance signs with the old key after that.
+    const next = Math.min(...live.map((r) => r.signFrom).filter((f) => f > t), t + CACHE_SECONDS)
+    cached = { rows: live, until: next }
+    return live
+  }
+
+  async function importKey(row: SigningKeyRow, alg: Alg): Promise<KeyLike | Uint8Array | undefined> {
+    let jwk: string
+    try {
+      jwk = decrypt(keyring, row.privateJwk)
+    } catch {
+      return undefined
+    }
+    return importJWK(JSON.parse(jwk) as JWK, alg)
   }
 
   return {
     async signer(alg) {
-      const t = now()
-      let row = signingOf(await rows(), alg, t) ?? signingOf(await rows(true), alg, t)
-      if (!row) {
-        // First use: instances starting together may each make one; all are published, and
-        // every instance picks the same one to sign with.
+      for (;;) {
+        const t = now()
+        let row = signingOf(await rows(), alg, t) ?? signingOf(await rows(true), alg, t)
+        if (!row) {
+          // First use: instances starting together may each make one; all are published, and
+          // every instance picks the same one to sign with.
+          await store.insert(await newKey(keyring, alg, t, t))
+          row = signingOf(await rows(true), alg, t)!
+        }
+        const key = imported.get(row.kid) ?? (await importKey(row, alg))
+        if (key) {
+          imported.set(row.kid, key)
+          return { kid: row.kid, alg, key }
+        }
+        // Sealed under a secret no longer configured (KEYGATE_SECRET changed without listing
+        // the old one): it can sign no more. It stays published while its tokens live, and a
+        // new key takes over at once.
+        await store.retire(row.kid, t + idTokenTtl)
         await store.insert(await newKey(keyring, alg, t, t))
-        row = signingOf(await rows(true), alg, t)!
+        cached = undefined
       }
-      let key = imported.get(row.kid)
-      if (!key) {
-        key = await importJWK(JSON.parse(decrypt(keyring, row.privateJwk)) as JWK, alg)
-        imported.set(row.kid, key)
-      }
-      return { kid: row.kid, alg, key }
     },
     async jwks() {
-      return { keys: (await rows()).map((r) => JSON.parse(r.publicJwk) as JWK) }
+      // Read each time: a rotated key is published on every instance at once (HTTP caching
+      // of /jwks keeps the reads few).
+      return { keys: (await rows(true)).map((r) => JSON.parse(r.publicJwk) as JWK) }
     },
   }
 }
@@ -121,4 +156,10 @@ export async function rotate(
   const retired = []
   for (const r of current) if (await store.retire(r.kid, at)) retired.push({ kid: r.kid, at })
   return { kid: key.kid, signFrom: key.signFrom, retired }
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    signingKeys: SigningKeys
+  }
 }

@@ -22,7 +22,13 @@ export const toUser = (r: UserRow): User => ({
   createdAt: r.created_at,
   disabledAt: r.disabled_at === null || r.disabled_at === undefined ? null : Number(r.disabled_at),
 })
-export const toAccount = (r: AccountRow): Account => ({ id: r.id, name: r.name, kind: r.kind, createdAt: r.created_at })
+export const toAccount = (r: AccountRow): Account => ({
+  id: r.id,
+  name: r.name,
+  kind: r.kind,
+  createdAt: r.created_at,
+  externalId: r.external_id ?? null,
+})
 
 export const toClient = (r: ClientRow): Client => ({
   clientId: r.client_id,

@@ -30,7 +30,14 @@ export type User = {
   /** Set when an operator disabled the user: no sign-in, no keys. */
   disabledAt: number | null
 }
-export type Account = { id: number; name: string; kind: AccountKind; createdAt: number }
+export type Account = {
+  id: number
+  name: string
+  kind: AccountKind
+  createdAt: number
+  /** The product's id of the account (sign-in through the product); null for keygate's own. */
+  externalId?: string | null
+}
 export type Membership = { account: Account; role: Role }
 
 export type Client = {

@@ -55,7 +55,7 @@ export async function startFlow(
     .sign(app.keyrings.session.current.key)
   const https = app.config.issuer.startsWith('https:')
   reply.setCookie(flow.cookie(app), token, {
-    path: flow.path,
+    path: app.config.issuerPath + flow.path,
     httpOnly: true,
     // The way back may be a cross-site POST (the product's auto-submitted form), which a
     // Lax cookie would miss: None where it can be (https). Safe for this cookie: it is
@@ -79,7 +79,7 @@ export async function readFlow(
   refused: (reason: string, message: string) => SignInRefused,
 ): Promise<JWTPayload & { returnTo: string; expiresAt: number }> {
   const raw = req.cookies[flow.cookie(app)]
-  reply.clearCookie(flow.cookie(app), { path: flow.path })
+  reply.clearCookie(flow.cookie(app), { path: app.config.issuerPath + flow.path })
   if (!raw) throw refused('no_state', 'This browser did not start this sign-in (no sign-in in progress).')
   try {
     const key = app.keyrings.session.find(decodeProtectedHeader(raw).kid)

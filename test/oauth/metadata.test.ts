@@ -12,7 +12,8 @@ t.test('authorization server and protected resource metadata', async (t) => {
   t.same(meta.grant_types_supported, ['authorization_code', 'urn:ietf:params:oauth:grant-type:device_code'])
   t.equal(meta.device_authorization_endpoint, 'https://mcp.example.com/device_authorization')
   t.same(meta.token_endpoint_auth_methods_supported, ['none', 'client_secret_basic', 'client_secret_post'])
-  t.same(meta.scopes_supported, ['read', 'write'])
+  t.same(meta.scopes_supported, ['read', 'write', 'openid', 'profile', 'email'])
+  t.equal(meta.jwks_uri, 'https://mcp.example.com/jwks')
   t.equal(meta.authorization_response_iss_parameter_supported, true)
   t.equal(meta.authorization_endpoint, 'https://mcp.example.com/authorize')
   t.equal(meta.token_endpoint, 'https://mcp.example.com/token')
@@ -33,7 +34,7 @@ t.test('authorization server and protected resource metadata', async (t) => {
 t.test('unknown well-known documents: JSON 404, never HTML, a redirect or a 5xx', async (t) => {
   const { app } = await build(t)
   for (const path of [
-    '/.well-known/openid-configuration',
+    '/.well-known/openid-configuration/x',
     '/.well-known/oauth-authorization-server/mcp',
     '/.well-known/anything',
     '/.well-known/oauth-protected-resource/other',

@@ -1,0 +1,83 @@
+// keygate as an OpenID Provider: discovery (/.well-known/openid-configuration, consistent
+// with the RFC 8414 document), the published signing keys (/jwks) and userinfo (GET and
+// POST, the Bearer key; the claims its grant allows; 401 with the challenge /mcp gives).
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { OAuthError } from '../errors.js'
+import { classify, present } from '../keys/lookup.js'
+import { bearerToken, challenge } from '../mcp/bearer.js'
+import { authorizationServerMetadata } from '../oauth/metadata.js'
+import { limit } from '../plugins/rate-limit.js'
+import { IDENTITY_SCOPES } from '../roles.js'
+import { userClaims } from './id-token.js'
+import { ALGS } from './keys.js'
+
+export const CLAIMS = [
+  'sub',
+  'iss',
+  'aud',
+  'exp',
+  'iat',
+  'auth_time',
+  'nonce',
+  'at_hash',
+  'email',
+  'email_verified',
+  'name',
+]
+
+export function openidConfiguration(app: FastifyInstance): Record<string, unknown> {
+  const { issuer } = app.config
+  return {
+    ...authorizationServerMetadata(app),
+    userinfo_endpoint: `${issuer}/userinfo`,
+    subject_types_supported: ['public'],
+    id_token_signing_alg_values_supported: ALGS,
+    claims_supported: CLAIMS,
+    claims_parameter_supported: false,
+    request_parameter_supported: false,
+    request_uri_parameter_supported: false,
+  }
+}
+
+const DESCRIPTIONS: Record<string, string> = {
+  malformed: 'the access token is malformed',
+  unknown: 'the access token is not known',
+  revoked: 'the access token has been revoked',
+  expired: 'the access token has expired',
+}
+
+async function userinfo(app: FastifyInstance, req: FastifyRequest, reply: FastifyReply) {
+  reply.header('cache-control', 'no-store')
+  const { outcome, key } = await classify(app, present(app, bearerToken(req)), null)
+  if (outcome === 'missing')
+    throw new OAuthError('invalid_token', 'an access token is required', 401, { 'www-authenticate': challenge(app) })
+  if (outcome !== 'ok') {
+    const description = DESCRIPTIONS[outcome] ?? 'the access token is not valid here'
+    throw new OAuthError('invalid_token', description, 401, {
+      'www-authenticate': challenge(app, { error: 'invalid_token', description }),
+    })
+  }
+  if (!key!.scopes.includes('openid')) {
+    const description = 'userinfo needs the openid scope'
+    throw new OAuthError('insufficient_scope', description, 403, {
+      'www-authenticate': challenge(app, { error: 'insufficient_scope', description, scope: IDENTITY_SCOPES }),
+    })
+  }
+  const user = key!.userId === null ? undefined : await app.store.users.byId(key!.userId)
+  if (!user || user.disabledAt !== null) throw new OAuthError('invalid_token', 'the access token is not known', 401)
+  return userClaims(user, key!.scopes)
+}
+
+export default async function oidcProviderRoutes(app: FastifyInstance): Promise<void> {
+  const OAUTH = { config: { kind: 'oauth' as const } }
+  const discovery = openidConfiguration(app)
+  app.get('/.well-known/openid-configuration', OAUTH, async (_req, reply) =>
+    reply.header('cache-control', 'public, max-age=300').send(discovery),
+  )
+  app.get('/jwks', OAUTH, async (_req, reply) =>
+    reply.header('cache-control', 'public, max-age=300').send(await app.signingKeys.jwks()),
+  )
+  const USERINFO = { config: { kind: 'oauth' as const, ...limit(app, 'token') } }
+  app.get('/userinfo', USERINFO, (req, reply) => userinfo(app, req, reply))
+  app.post('/userinfo', USERINFO, (req, reply) => userinfo(app, req, reply))
+}

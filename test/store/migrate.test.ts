@@ -36,6 +36,18 @@ async function cli(env: Record<string, string>, ...argv: string[]) {
 }
 
 /** Runs SQL on the test's database directly, as keygate 0.1.0 (or another tool) would have. */
+/** Every migration, in order: `keygate migrate --status` lists them so. */
+const MIGRATIONS = [
+  '0001-baseline',
+  '0002-product-identity',
+  '0003-key-grants',
+  '0004-device-grants',
+  '0005-grant-lifecycle',
+  '0006-signing-keys',
+]
+const PENDING = MIGRATIONS.map((m) => `${m}  pending`)
+const APPLIED = `keygate: applied ${MIGRATIONS.join(', ')}`
+
 async function runSql(dir: string, texts: string[]): Promise<void> {
   if (TEST_DIALECT === 'sqlite') {
     const db = new Database(`${dir}/keygate.db`)
@@ -79,28 +91,15 @@ t.test('keygate migrate: pending, applied once, then up to date', async (t) => {
   const env = testEnv(tempDir(t))
   const before = await cli(env, 'migrate', '--status')
   t.equal(before.code, 0, before.err.join('\n'))
-  t.same(before.out, [
-    '0001-baseline  pending',
-    '0002-product-identity  pending',
-    '0003-key-grants  pending',
-    '0004-device-grants  pending',
-    '0005-grant-lifecycle  pending',
-    '0006-signing-keys  pending',
-  ])
+  t.same(before.out, PENDING)
   const applied = await cli(env, 'migrate')
-  t.same(applied.out, [
-    'keygate: applied 0001-baseline, 0002-product-identity, 0003-key-grants, 0004-device-grants, 0005-grant-lifecycle, 0006-signing-keys',
-  ])
+  t.same(applied.out, [APPLIED])
   const again = await cli(env, 'migrate')
   t.same(again.out, ['keygate: the database is up to date'])
   const after = await cli(env, 'migrate', '--status')
   t.match(after.out, [
-    /^0001-baseline {2}applied \d{4}-\d\d-\d\dT/,
-    /^0002-product-identity {2}applied /,
-    /^0003-key-grants {2}applied /,
-    /^0004-device-grants {2}applied /,
-    /^0005-grant-lifecycle {2}applied /,
-    /^0006-signing-keys {2}applied /,
+    new RegExp(`^${MIGRATIONS[0]} {2}applied \\d{4}-\\d\\d-\\d\\dT`),
+    ...MIGRATIONS.slice(1).map((m) => new RegExp(`^${m} {2}applied `)),
   ])
   const wrong = await cli(env, 'migrate', '--down')
   t.same([wrong.code, wrong.err], [1, ['keygate: unknown option --down for migrate']])
@@ -123,18 +122,7 @@ t.test('a migration that fails says which and why, applies nothing, and stops st
       ? /^keygate: migration 0001-baseline failed: .*foreign key/i
       : /^keygate: migration 0001-baseline failed: .*account_id/,
   ])
-  t.same(
-    (await cli(env, 'migrate', '--status')).out,
-    [
-      '0001-baseline  pending',
-      '0002-product-identity  pending',
-      '0003-key-grants  pending',
-      '0004-device-grants  pending',
-      '0005-grant-lifecycle  pending',
-      '0006-signing-keys  pending',
-    ],
-    'nothing recorded',
-  )
+  t.same((await cli(env, 'migrate', '--status')).out, PENDING, 'nothing recorded')
   await t.rejects(buildApp(testConfig(dir)), { message: /^migration 0001-baseline failed/ }, 'keygate does not start')
   const users = await cli(env, 'user', 'add', '--email', 'a@example.com', '--password', 'long enough')
   t.same([users.code, users.err], [1, failed.err], 'every command refuses the same way until it is mended')
@@ -177,9 +165,7 @@ t.test(`a database made by keygate 0.1.0 is adopted with every row kept (${TEST_
     .replace('{{REFRESH_HASH}}', refresh.hash)
   if (TEST_DIALECT === 'mysql') {
     // No 0.1.0 schema: migration 0001 makes the tables, and the same rows go in.
-    t.same((await cli(testEnv(dir), 'migrate')).out, [
-      'keygate: applied 0001-baseline, 0002-product-identity, 0003-key-grants, 0004-device-grants, 0005-grant-lifecycle, 0006-signing-keys',
-    ])
+    t.same((await cli(testEnv(dir), 'migrate')).out, [APPLIED])
     await runSql(dir, [data])
     return checkKept(t, dir, key.token, refresh.hash)
   }
@@ -189,18 +175,7 @@ t.test(`a database made by keygate 0.1.0 is adopted with every row kept (${TEST_
       ? [fixture('schema.postgres.sql'), data, fixture('sequences.postgres.sql')]
       : [fixture('schema.sqlite.sql'), data],
   )
-  t.same(
-    (await cli(testEnv(dir), 'migrate', '--status')).out,
-    [
-      '0001-baseline  pending',
-      '0002-product-identity  pending',
-      '0003-key-grants  pending',
-      '0004-device-grants  pending',
-      '0005-grant-lifecycle  pending',
-      '0006-signing-keys  pending',
-    ],
-    'not yet recorded',
-  )
+  t.same((await cli(testEnv(dir), 'migrate', '--status')).out, PENDING, 'not yet recorded')
   return checkKept(t, dir, key.token, refresh.hash)
 })
 
@@ -211,14 +186,7 @@ async function checkKept(t: Tap, dir: string, token: string, refreshHash: string
   t.teardown(() => app.close())
   t.match(
     (await cli(env, 'migrate', '--status')).out,
-    [
-      /^0001-baseline {2}applied /,
-      /^0002-product-identity {2}applied /,
-      /^0003-key-grants {2}applied /,
-      /^0004-device-grants {2}applied /,
-      /^0005-grant-lifecycle {2}applied /,
-      /^0006-signing-keys {2}applied /,
-    ],
+    MIGRATIONS.map((m) => new RegExp(`^${m} {2}applied `)),
     'adopted and brought up to date at start',
   )
 

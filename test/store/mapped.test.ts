@@ -293,6 +293,20 @@ t.test(
     t.equal(Number(row!.is_revoked), 1, "revoked in the product's column")
     t.equal((await mcp(app, own)).statusCode, 401)
     t.equal((await mcp(app, mine.access_token)).statusCode, 200)
+
+    // Approving the app again replaces keygate's key in the product's table, and nothing else.
+    const other = 'acme_live_another-product-key'
+    const id2 = TEST_DIALECT === 'mysql' ? "'8d3c2a1e-0000-4000-8000-000000000003', " : ''
+    await onProduct(t, dir, [
+      `INSERT INTO acme_tokens (${idColumn}org, creator, label, digest, perms, made_at)
+       VALUES (${id2}'org-1', 'u-1', 'Nightly job', '${digest(other)}', '["read"]', ${1000 * MS})`,
+    ])
+    const again = (await connect(app)).token.json()
+    t.equal((await mcp(app, mine.access_token)).statusCode, 401, 'the previous key of the connection is revoked')
+    t.equal((await mcp(app, again.access_token)).statusCode, 200)
+    t.equal((await mcp(app, other)).statusCode, 200, "the product's own keys are not keygate's to replace")
+    const [replaced] = await rows(config, dir, `WHERE digest = '${digest(mine.access_token)}'`)
+    t.equal(Number(replaced!.is_revoked), 1, "in the product's column")
   },
 )
 

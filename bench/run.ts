@@ -7,16 +7,22 @@
 // throughput. Reported as ratios, never as absolute pass/fail thresholds.
 
 import { type ChildProcess, spawn } from 'node:child_process'
+import { createHash, randomBytes } from 'node:crypto'
 import { once } from 'node:events'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import autocannon from 'autocannon'
+import { Pool } from 'undici'
+import { keyring } from '../src/crypto/secrets.js'
+import { signCode } from '../src/oauth/code.js'
 import { freePort } from '../test/support/http.js'
 import { type BearerCost, bearerCheckCost } from './bearer-cost.js'
 import { DATABASES, median } from './databases.js'
 import { exchangeThroughput } from './exchange.js'
 
 const DURATION = Number(process.env.BENCH_SECONDS ?? 8)
+/** bench/server.ts's KEYGATE_SECRET: the bench signs keygate's codes with it. */
+const BENCH_SECRET = 'bench-secret-0123456789-abcdefghijklmnop'
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 16)
 // Each path gets DURATION seconds in all, cut into ROUNDS slices that take turns, so that a
 // neighbour's burst on a shared machine lands on every path alike. Ratios are computed per
@@ -57,10 +63,13 @@ const [apiPort, keygatePort, sdkPort, fastmcpPort, proxyPort] = [
 ]
 const upstream = `http://127.0.0.1:${apiPort}`
 await start('./peers/product-api.js', [String(apiPort)])
-const { key, db } = JSON.parse(await start('./server.js', [String(keygatePort), upstream])) as {
+const keygate = JSON.parse(await start('./server.js', [String(keygatePort), upstream])) as {
   key: string
   db: string
+  issuer: string
+  exchange: { clientId: string; userId: number; accountId: number; consentCreatedAt: number }
 }
+const { key, db } = keygate
 await start('./peers/sdk-server.js', [String(sdkPort), db, upstream])
 await start('./peers/fastmcp-server.js', [String(fastmcpPort), db, upstream])
 await start('./peers/proxy.js', [String(proxyPort), db, upstream])
@@ -100,7 +109,6 @@ for (let round = 0; round < ROUNDS; round++) {
     samples[i]!.push(await sample(paths[i]![1], DURATION / ROUNDS))
   }
 }
-for (const child of children) child.kill('SIGTERM')
 const rows: Row[] = paths.map(([name], i) => {
   const s = samples[i]!
   const sum = (f: (x: Sample) => number) => s.reduce((n, x) => n + f(x), 0)
@@ -119,6 +127,120 @@ const ratio = (x: Row, y: Row) => {
   const per = x.rounds.map((v, r) => v / y.rounds[r]!)
   return { median: median(per), min: Math.min(...per), max: Math.max(...per) }
 }
+
+// Code exchange over real HTTP: keygate's /token and oidc-provider's, the same client code,
+// the same concurrency, interleaved rounds of pre-made codes (each redeemed once).
+const EXCHANGES = Number(process.env.BENCH_EXCHANGES ?? 5000)
+const EXCHANGE_ROUNDS = 3
+const exchangeRates: Array<[number, number]> = []
+{
+  const opPort = await freePort()
+  const op = spawn(
+    process.execPath,
+    [fileURLToPath(new URL('./peers/oidc-provider.js', import.meta.url)), String(opPort)],
+    {
+      stdio: ['pipe', 'pipe', 'ignore'],
+    },
+  )
+  const lines = createInterface({ input: op.stdout! })[Symbol.asyncIterator]()
+  const next = async () => JSON.parse((await lines.next()).value as string)
+  const opInfo = (await next()) as { verifier: string; redirect: string }
+  const verifier = randomBytes(32).toString('base64url')
+  const challenge = createHash('sha256').update(verifier).digest('base64url')
+  const codeKeys = keyring('authorization-code', BENCH_SECRET, [])
+  const perRound = Math.ceil(EXCHANGES / EXCHANGE_ROUNDS)
+  const form = (fields: Record<string, string>) => new URLSearchParams(fields).toString()
+  // 32 requests in flight over keep-alive connections until every code is redeemed; the
+  // round's time is from the first request to the last answer.
+  const run = async (url: string, bodies: string[]) => {
+    const pool = new Pool(new URL(url).origin, { connections: 32 })
+    let next = 0
+    let failed = 0
+    let firstFailure = ''
+    const started = performance.now()
+    await Promise.all(
+      Array.from({ length: 32 }, async () => {
+        while (next < bodies.length) {
+          const body = bodies[next++]!
+          const res = await pool.request({
+            method: 'POST',
+            path: new URL(url).pathname,
+            headers: { 'content-type': 'application/x-www-form-urlencoded' },
+            body,
+          })
+          const text = await res.body.text()
+          if (res.statusCode !== 200 && failed++ === 0) firstFailure = `${res.statusCode} ${text.slice(0, 200)}`
+        }
+      }),
+    )
+    const seconds = (performance.now() - started) / 1000
+    await pool.close()
+    if (failed > 0) console.error(`${url}: ${failed} exchanges failed, the first: ${firstFailure}`)
+    return bodies.length / seconds
+  }
+  const keygateRound = async () => {
+    const now = Math.floor(Date.now() / 1000)
+    const x = keygate.exchange
+    const codes = await Promise.all(
+      Array.from({ length: perRound }, () =>
+        signCode(
+          codeKeys,
+          keygate.issuer,
+          {
+            clientId: x.clientId,
+            redirectUri: 'https://client.example/cb',
+            codeChallenge: challenge,
+            userId: x.userId,
+            accountId: x.accountId,
+            scopes: ['read'],
+            resource: `${keygate.issuer}/mcp`,
+            consentCreatedAt: x.consentCreatedAt,
+          },
+          now,
+        ),
+      ),
+    )
+    const bodies = codes.map((code) =>
+      form({
+        grant_type: 'authorization_code',
+        code,
+        code_verifier: verifier,
+        client_id: x.clientId,
+        redirect_uri: 'https://client.example/cb',
+      }),
+    )
+    return run(`http://127.0.0.1:${keygatePort}/token`, bodies)
+  }
+  const opRound = async () => {
+    op.stdin!.write(`mint ${perRound}\n`)
+    const codes = (await next()) as string[]
+    const bodies = codes.map((code) =>
+      form({
+        grant_type: 'authorization_code',
+        code,
+        code_verifier: opInfo.verifier,
+        client_id: 'bench',
+        redirect_uri: opInfo.redirect,
+      }),
+    )
+    return run(`http://127.0.0.1:${opPort}/token`, bodies)
+  }
+  // A warm-up round for both (JIT, connections), not counted.
+  await keygateRound()
+  await opRound()
+  for (let round = 0; round < EXCHANGE_ROUNDS; round++) {
+    // Alternate which goes first.
+    if (round % 2 === 0) {
+      const k = await keygateRound()
+      exchangeRates.push([k, await opRound()])
+    } else {
+      const o = await opRound()
+      exchangeRates.push([await keygateRound(), o])
+    }
+  }
+  op.kill('SIGTERM')
+}
+for (const child of children) child.kill('SIGTERM')
 
 // A database that is not running is reported as skipped; SQLite always runs.
 const skipped = (name: string) => (err: Error) => {
@@ -159,6 +281,15 @@ const perCall = (r: Row) => 1e6 / r.rps
 console.log(
   `server time per request: a ${perCall(a).toFixed(0)} µs, d ${perCall(d).toFixed(0)} µs, e ${perCall(e).toFixed(0)} µs; keygate adds ${(perCall(a) - perCall(d)).toFixed(0)} µs to a bare hop, the target allows ${perCall(d).toFixed(0)} µs`,
 )
+{
+  const per = exchangeRates.map(([k, o]) => k / o)
+  console.log(
+    `\ncode exchanges over HTTP (${EXCHANGES} codes, 32 connections, ${EXCHANGE_ROUNDS} interleaved rounds): keygate ${exchangeRates.map(([k]) => k.toFixed(0)).join(', ')}/s; oidc-provider ${exchangeRates.map(([, o]) => o.toFixed(0)).join(', ')}/s`,
+  )
+  console.log(
+    `keygate / oidc-provider: ${median(per).toFixed(2)} (rounds ${Math.min(...per).toFixed(2)}–${Math.max(...per).toFixed(2)})   target >= 3`,
+  )
+}
 console.log(
   "\nbearer check (format, SHA-256, lookup, checks) in-process, median of rounds; 0.1.0's lookup = the raw driver's statement, as keygate 0.1.0 looked keys up:",
 )

@@ -12,7 +12,7 @@ import { createManualKey } from '../src/keys/manual.js'
 const port = Number(process.argv[2])
 const upstream = process.argv[3]!
 const dir = mkdtempSync(join(tmpdir(), 'keygate-bench-'))
-// The per-key /mcp rate limit would cap run (a); the benchmark measures throughput, so it is lifted.
+// The per-key /mcp and /token rate limits would cap the runs; the benchmark measures throughput, so they are lifted.
 const app = await buildApp(
   loadConfig(
     {
@@ -20,6 +20,7 @@ const app = await buildApp(
       KEYGATE_SECRET: 'bench-secret-0123456789-abcdefghijklmnop',
       PORT: String(port),
       KEYGATE_RATE_LIMIT_MCP: '100000000',
+      KEYGATE_RATE_LIMIT_TOKEN: '100000000',
       KEYGATE_UPSTREAM: `${upstream}/api/v1`,
       KEYGATE_LOG_LEVEL: 'warn',
     },
@@ -49,7 +50,38 @@ const key = await createManualKey(app.store, app.config.keyPrefix, {
   ip: null,
   via: 'cli',
 })
-process.stdout.write(`${JSON.stringify({ port, key: key.token, db: join(dir, 'k.db') })}\n`)
+// A client and a consent to exchange codes under (the bench signs the codes itself, with the same secret).
+const client = await app.store.clients.register(
+  {
+    clientId: 'bench',
+    clientName: 'bench',
+    redirectUris: ['https://client.example/cb'],
+    tokenEndpointAuthMethod: 'none',
+    clientSecretHash: null,
+    metadata: {},
+    source: 'dcr',
+    fingerprint: null,
+  },
+  app.now(),
+)
+const consent = await app.store.consents.upsert(
+  { userId: user.id, clientId: client.clientId, accountId: account.id, scopes: ['read'] },
+  app.now(),
+)
+process.stdout.write(
+  `${JSON.stringify({
+    port,
+    key: key.token,
+    db: join(dir, 'k.db'),
+    issuer: app.config.issuer,
+    exchange: {
+      clientId: client.clientId,
+      userId: user.id,
+      accountId: account.id,
+      consentCreatedAt: consent.createdAt,
+    },
+  })}\n`,
+)
 process.on('SIGTERM', async () => {
   await app.close()
   process.exit(0)

@@ -73,6 +73,8 @@ export async function startProduct(options: {
 }): Promise<{ app: FastifyInstance; url: string; acme: Acme }> {
   const url = `http://localhost:${options.port}`
   const db = new pg.Pool({ connectionString: options.databaseUrl, max: 5 })
+  // An idle connection the server ends must not stop the product: the pool drops it.
+  db.on('error', () => undefined)
   const sessionKey = randomBytes(32)
   const sign = (id: string) => `${id}.${createHmac('sha256', sessionKey).update(id).digest('base64url')}`
 

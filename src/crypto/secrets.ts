@@ -2,11 +2,15 @@
 // that a session cookie can never pass as an authorization code and vice versa. Each key
 // carries a kid derived from the secret; old secrets stay accepted for verification while
 // they are listed in KEYGATE_PREVIOUS_SECRETS (rotation).
-import { createHash, hkdfSync } from 'node:crypto'
+import { createHash, createSecretKey, hkdfSync, type KeyObject } from 'node:crypto'
 
 export type Purpose = 'authorization-code' | 'session' | 'csrf' | 'signin-throttle' | 'signing-key-encryption'
 
-export type SigningKey = { kid: string; key: Uint8Array }
+/**
+ * A derived key, as a KeyObject: jose turns a KeyObject into its WebCrypto key once and keeps
+ * it (raw bytes it would import again at every signature and verification).
+ */
+export type SigningKey = { kid: string; key: KeyObject }
 
 export type Keyring = {
   /** The key new tokens are signed with (from the current secret). */
@@ -16,9 +20,9 @@ export type Keyring = {
 }
 
 function derive(secret: string, purpose: Purpose): SigningKey {
-  const key = new Uint8Array(hkdfSync('sha256', secret, 'keygate', `keygate ${purpose} v1`, 32))
-  const kid = createHash('sha256').update(key).digest('base64url').slice(0, 16)
-  return { kid, key }
+  const bytes = Buffer.from(hkdfSync('sha256', secret, 'keygate', `keygate ${purpose} v1`, 32))
+  const kid = createHash('sha256').update(bytes).digest('base64url').slice(0, 16)
+  return { kid, key: createSecretKey(bytes) }
 }
 
 export function keyring(purpose: Purpose, secret: string, previous: readonly string[]): Keyring {

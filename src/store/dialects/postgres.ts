@@ -22,11 +22,18 @@ pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number(v))
 /** A pool whose connections use `schema` when one is set; the schema is not touched. */
 export function poolFor(url: string, schema?: string): pg.Pool {
   // The schema name is checked by the configuration (a plain lowercase identifier).
-  return new pg.Pool({
+  const pool = new pg.Pool({
     connectionString: url,
     max: 10,
+    // Named for whoever looks at pg_stat_activity.
+    application_name: schema ? `keygate:${schema}` : 'keygate',
     ...(schema ? { options: `-c search_path=${schema}` } : {}),
   })
+  // An idle connection the server ends (a restart, an administrator, a proxy's time-out) is
+  // an 'error' event on the pool, which would otherwise stop the process: the pool drops
+  // that connection and the next query opens a new one.
+  pool.on('error', () => undefined)
+  return pool
 }
 
 /** Creates `schema` when it is set and missing. */

@@ -9,6 +9,7 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { createHash, randomBytes } from 'node:crypto'
 import { once } from 'node:events'
+import { readFileSync } from 'node:fs'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import autocannon from 'autocannon'
@@ -240,6 +241,17 @@ const exchangeRates: Array<[number, number]> = []
   }
   op.kill('SIGTERM')
 }
+// Resident memory of the keygate process after BENCH_MEMORY_SECONDS (default 60) at full
+// /mcp load (its VmRSS, Linux's /proc).
+const MEMORY_SECONDS = Number(process.env.BENCH_MEMORY_SECONDS ?? 60)
+const keygatePid = children[1]!.pid!
+const rss = () => {
+  const status = readFileSync(`/proc/${keygatePid}/status`, 'utf8')
+  return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? 0) / 1024
+}
+const rssBefore = rss()
+await sample(paths[0]![1], MEMORY_SECONDS)
+const rssAfter = rss()
 for (const child of children) child.kill('SIGTERM')
 
 // A database that is not running is reported as skipped; SQLite always runs.
@@ -280,6 +292,9 @@ show('e/d the key lookup on a hop', e, d, '(reference)')
 const perCall = (r: Row) => 1e6 / r.rps
 console.log(
   `server time per request: a ${perCall(a).toFixed(0)} µs, d ${perCall(d).toFixed(0)} µs, e ${perCall(e).toFixed(0)} µs; keygate adds ${(perCall(a) - perCall(d)).toFixed(0)} µs to a bare hop, the target allows ${perCall(d).toFixed(0)} µs`,
+)
+console.log(
+  `\nkeygate's resident memory: ${rssBefore.toFixed(0)} MB before, ${rssAfter.toFixed(0)} MB after ${MEMORY_SECONDS} s at full /mcp load   target <= 200 MB`,
 )
 {
   const per = exchangeRates.map(([k, o]) => k / o)

@@ -126,6 +126,8 @@ t.test('errors: one clear line, exit 1', async (t) => {
       'keygate: unknown scope admin (known: read write)',
     ],
     [['key', 'revoke', 'a;b'], 'keygate: usage: keygate key revoke ID'],
+    [['keys', 'rotate', '--alg', 'HS256'], 'keygate: --alg must be ES256 or RS256'],
+    [['client', 'show'], 'keygate: usage: keygate client show CLIENT_ID'],
     // Ids are the key table's: numbers in keygate's own, uuids in many a product's.
     [['key', 'revoke', 'abc'], 'keygate: no key abc'],
     [['key', 'revoke', '99'], 'keygate: no key 99'],

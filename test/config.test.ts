@@ -89,6 +89,16 @@ t.test('bad values stop start-up with one line naming the variable', async (t) =
     [{ KEYGATE_REQUEST_TIMEOUT_MS: '0' }, 'KEYGATE_REQUEST_TIMEOUT_MS: '],
     [{ KEYGATE_LOGIN_EMAIL_CEILING: 'many' }, 'KEYGATE_LOGIN_EMAIL_CEILING: '],
     [{ KEYGATE_RATE_LIMIT_MCP_AUTH_FAILURES: '-1' }, 'KEYGATE_RATE_LIMIT_MCP_AUTH_FAILURES: '],
+    [{ KEYGATE_DEVICE_TTL: '4000' }, 'KEYGATE_DEVICE_TTL: '],
+    [{ KEYGATE_ID_TOKEN_TTL: '0' }, 'KEYGATE_ID_TOKEN_TTL: '],
+    [{ KEYGATE_SIGNING_KEY_GRACE: 'soon' }, 'KEYGATE_SIGNING_KEY_GRACE: '],
+    [{ KEYGATE_REGISTRATION_TTL: '-1' }, 'KEYGATE_REGISTRATION_TTL: '],
+    [
+      { KEYGATE_REGISTRATION_REDIRECT_HOSTS: 'claude.ai,https://evil.example' },
+      'KEYGATE_REGISTRATION_REDIRECT_HOSTS: https://evil.example is not a host name (or *.example.com)',
+    ],
+    [{ KEYGATE_KEY_FORMAT: 'loose' }, 'KEYGATE_KEY_FORMAT: '],
+    [{ KEYGATE_KEY_PEPPER: 'a-pepper-of-many-characters' }, 'KEYGATE_KEY_PEPPER: is only used with KEYGATE_KEYS_TABLE'],
     [{ KEYGATE_SCRYPT_COST: '1000' }, 'KEYGATE_SCRYPT_COST: must be a power of two from 2 to 1048576'],
     [{ KEYGATE_SCRYPT_COST: String(2 ** 21) }, 'KEYGATE_SCRYPT_COST: must be a power of two from 2 to 1048576'],
     [

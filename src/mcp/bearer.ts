@@ -31,7 +31,8 @@ const DESCRIPTIONS: Record<Exclude<KeyOutcome, 'ok' | 'missing'>, string> = {
   wrong_audience: 'the access token is not meant for this resource',
 }
 
-function unauthorized(app: FastifyInstance, outcome: Exclude<KeyOutcome, 'ok'>): OAuthError {
+/** The 401 of a refused token, with its challenge (/mcp and /userinfo). */
+export function unauthorized(app: FastifyInstance, outcome: Exclude<KeyOutcome, 'ok'>): OAuthError {
   if (outcome === 'missing') {
     return new OAuthError('invalid_token', 'an access token is required', 401, { 'www-authenticate': challenge(app) })
   }

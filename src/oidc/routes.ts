@@ -4,7 +4,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { OAuthError } from '../errors.js'
 import { classify, present } from '../keys/lookup.js'
-import { bearerToken, challenge } from '../mcp/bearer.js'
+import { bearerToken, challenge, unauthorized } from '../mcp/bearer.js'
 import { authorizationServerMetadata } from '../oauth/metadata.js'
 import { limit } from '../plugins/rate-limit.js'
 import { IDENTITY_SCOPES } from '../roles.js'
@@ -39,24 +39,11 @@ export function openidConfiguration(app: FastifyInstance): Record<string, unknow
   }
 }
 
-const DESCRIPTIONS: Record<string, string> = {
-  malformed: 'the access token is malformed',
-  unknown: 'the access token is not known',
-  revoked: 'the access token has been revoked',
-  expired: 'the access token has expired',
-}
-
 async function userinfo(app: FastifyInstance, req: FastifyRequest, reply: FastifyReply) {
   reply.header('cache-control', 'no-store')
   const { outcome, key } = await classify(app, present(app, bearerToken(req)), null)
-  if (outcome === 'missing')
-    throw new OAuthError('invalid_token', 'an access token is required', 401, { 'www-authenticate': challenge(app) })
-  if (outcome !== 'ok') {
-    const description = DESCRIPTIONS[outcome] ?? 'the access token is not valid here'
-    throw new OAuthError('invalid_token', description, 401, {
-      'www-authenticate': challenge(app, { error: 'invalid_token', description }),
-    })
-  }
+  // The same 401s as /mcp.
+  if (outcome !== 'ok') throw unauthorized(app, outcome)
   if (!key!.scopes.includes('openid')) {
     const description = 'userinfo needs the openid scope'
     throw new OAuthError('insufficient_scope', description, 403, {

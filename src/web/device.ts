@@ -31,7 +31,8 @@ export const DEVICE_ENTRY_LIMITS: SigninLimits = {
 }
 
 const text = textField(64)
-const codeForm = z.object({ csrf: textField(1024), user_code: text })
+const codeQuery = z.object({ user_code: text })
+const codeForm = codeQuery.extend({ csrf: textField(1024) })
 const decisionForm = codeForm.extend({ decision: text, account_id: text, scope_choice: ticked })
 
 function buckets(app: FastifyInstance, userId: number, address: string): SigninBuckets {
@@ -50,8 +51,7 @@ export default async function deviceRoutes(app: FastifyInstance): Promise<void> 
   const PAGE = { config: { kind: 'page' as const, ...limit(app, 'authorize') } }
 
   app.get('/device', PAGE, async (req, reply) => {
-    const typed = (req.query as Record<string, unknown>).user_code
-    const code = typeof typed === 'string' ? normalizeUserCode(typed) : undefined
+    const code = normalizeUserCode(readFields(codeQuery, req.query).user_code)
     const user = await currentUser(app, req)
     // Back here after sign-in with the code, and nothing else the query held.
     const back = code ? `/device?user_code=${formatUserCode(code)}` : '/device'

@@ -9,19 +9,19 @@ import * as client from 'openid-client'
 import t, { type Test as Tap } from 'tap'
 import { buildApp } from '../../src/app.js'
 import { createKey, createUser, tempDir, testConfig } from '../helper.js'
-import { Browser, csrfIn, freePort, unescapeHtml } from '../support/http.js'
+import { Browser, csrfIn, listenOnFreePort, unescapeHtml } from '../support/http.js'
 import { callTool } from '../support/mcp.js'
 
 const REDIRECT = 'https://rp.example/callback'
 
 /** keygate on a real port, at the root or under a path. */
 async function provider(t: Parameters<typeof tempDir>[0], path = '', env: Record<string, string> = {}) {
-  const port = await freePort()
+  const dir = tempDir(t)
+  const { app, port } = await listenOnFreePort(t, (port) =>
+    buildApp(testConfig(dir, { KEYGATE_ISSUER: `http://localhost:${port}${path}`, PORT: String(port), ...env })),
+  )
   const origin = `http://localhost:${port}`
   const issuer = `${origin}${path}`
-  const app = await buildApp(testConfig(tempDir(t), { KEYGATE_ISSUER: issuer, PORT: String(port), ...env }))
-  await app.listen({ port, host: '127.0.0.1' })
-  t.teardown(() => app.close())
   const alice = await createUser(app, 'alice@example.com')
   const browser = new Browser(origin)
   const login = await browser.request(`${issuer}/login`)

@@ -18,6 +18,28 @@ export function freePort(): Promise<number> {
 
 export type Listening = { app: FastifyInstance; base: string; dir: string }
 
+/**
+ * An app built for a free port and listening on it. The port is free when asked for, but a
+ * process running beside may take it before the app listens: then another is tried.
+ */
+export async function listenOnFreePort(
+  t: Test,
+  build: (port: number) => Promise<FastifyInstance>,
+): Promise<{ app: FastifyInstance; port: number }> {
+  for (let attempt = 1; ; attempt++) {
+    const port = await freePort()
+    const app = await build(port)
+    try {
+      await app.listen({ port, host: '127.0.0.1' })
+      t.teardown(() => app.close())
+      return { app, port }
+    } catch (err) {
+      await app.close()
+      if ((err as { code?: string }).code !== 'EADDRINUSE' || attempt === 5) throw err
+    }
+  }
+}
+
 /** keygate on a real port, issuer http://localhost:<port>. */
 export async function listen(
   t: Test,
@@ -25,15 +47,13 @@ export async function listen(
   dir = tempDir(t),
   clock?: () => number,
 ): Promise<Listening> {
-  const port = await freePort()
-  const base = `http://localhost:${port}`
-  const app = await buildApp(
-    testConfig(dir, { KEYGATE_ISSUER: base, PORT: String(port), ...env }),
-    clock ? { clock } : {},
+  const { app, port } = await listenOnFreePort(t, (port) =>
+    buildApp(
+      testConfig(dir, { KEYGATE_ISSUER: `http://localhost:${port}`, PORT: String(port), ...env }),
+      clock ? { clock } : {},
+    ),
   )
-  await app.listen({ port, host: '127.0.0.1' })
-  t.teardown(() => app.close())
-  return { app, base, dir }
+  return { app, base: `http://localhost:${port}`, dir }
 }
 
 export class Browser {

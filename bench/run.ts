@@ -55,7 +55,9 @@ async function start(script: string, args: string[]): Promise<string> {
   return line
 }
 
-const [apiPort, keygatePort, sdkPort, fastmcpPort, proxyPort] = [
+const [apiPort, keygatePort, sdkPort, fastmcpPort, proxyPort, floorPort, floorTokenPort] = [
+  await freePort(),
+  await freePort(),
   await freePort(),
   await freePort(),
   await freePort(),
@@ -74,6 +76,8 @@ const { key, db } = keygate
 await start('./peers/sdk-server.js', [String(sdkPort), db, upstream])
 await start('./peers/fastmcp-server.js', [String(fastmcpPort), db, upstream])
 await start('./peers/proxy.js', [String(proxyPort), db, upstream])
+await start('./peers/floor-mcp.js', [String(floorPort), db, upstream])
+await start('./peers/floor-token.js', [String(floorTokenPort), BENCH_SECRET, keygate.issuer])
 const auth = { authorization: `Bearer ${key}` }
 const call = JSON.stringify({
   jsonrpc: '2.0',
@@ -100,6 +104,11 @@ const paths: Array<[string, autocannon.Options]> = [
   ['(c) FastMCP, stateless', mcp(fastmcpPort)],
   ['(d) a plain proxy hop', { url: `http://127.0.0.1:${proxyPort}/api/v1/notes`, headers: auth }],
   ['(e) the hop + the key lookup', { url: `http://127.0.0.1:${proxyPort}/checked/api/v1/notes`, headers: auth }],
+  ['(f) floor: the least a tools/call proxy does', mcp(floorPort)],
+  [
+    '(g) floor: (f) + the protections keygate must have',
+    { ...mcp(floorPort), url: `http://127.0.0.1:${floorPort}/guarded/mcp` },
+  ],
 ]
 for (const [, opts] of paths) await sample(opts, 1) // warm-up
 const samples: Sample[][] = paths.map(() => [])
@@ -133,7 +142,9 @@ const ratio = (x: Row, y: Row) => {
 // the same concurrency, interleaved rounds of pre-made codes (each redeemed once).
 const EXCHANGES = Number(process.env.BENCH_EXCHANGES ?? 5000)
 const EXCHANGE_ROUNDS = 3
-const exchangeRates: Array<[number, number]> = []
+const EXCHANGERS = ['keygate', 'oidc-provider', "floor: this design's least exchange", 'floor: HTTP and the form alone']
+/** Per round, exchanges per second in EXCHANGERS' order. */
+const exchangeRates: number[][] = []
 {
   const opPort = await freePort()
   const op = spawn(
@@ -179,9 +190,10 @@ const exchangeRates: Array<[number, number]> = []
     if (failed > 0) console.error(`${url}: ${failed} exchanges failed, the first: ${firstFailure}`)
     return bodies.length / seconds
   }
-  const keygateRound = async () => {
+  const x = keygate.exchange
+  // keygate's codes, signed with its secret; floor-token.ts verifies the same codes.
+  const keygateBodies = async () => {
     const now = Math.floor(Date.now() / 1000)
-    const x = keygate.exchange
     const codes = await Promise.all(
       Array.from({ length: perRound }, () =>
         signCode(
@@ -201,7 +213,7 @@ const exchangeRates: Array<[number, number]> = []
         ),
       ),
     )
-    const bodies = codes.map((code) =>
+    return codes.map((code) =>
       form({
         grant_type: 'authorization_code',
         code,
@@ -210,34 +222,40 @@ const exchangeRates: Array<[number, number]> = []
         redirect_uri: 'https://client.example/cb',
       }),
     )
-    return run(`http://127.0.0.1:${keygatePort}/token`, bodies)
   }
-  const opRound = async () => {
-    op.stdin!.write(`mint ${perRound}\n`)
-    const codes = (await next()) as string[]
-    const bodies = codes.map((code) =>
-      form({
-        grant_type: 'authorization_code',
-        code,
-        code_verifier: opInfo.verifier,
-        client_id: 'bench',
-        redirect_uri: opInfo.redirect,
-      }),
-    )
-    return run(`http://127.0.0.1:${opPort}/token`, bodies)
-  }
-  // A warm-up round for both (JIT, connections), not counted.
-  await keygateRound()
-  await opRound()
+  const floorToken = `http://127.0.0.1:${floorTokenPort}/token`
+  const contenders: Array<[string, () => Promise<number>]> = [
+    ['keygate', async () => run(`http://127.0.0.1:${keygatePort}/token`, await keygateBodies())],
+    [
+      'oidc-provider',
+      async () => {
+        op.stdin!.write(`mint ${perRound}\n`)
+        const codes = (await next()) as string[]
+        const bodies = codes.map((code) =>
+          form({
+            grant_type: 'authorization_code',
+            code,
+            code_verifier: opInfo.verifier,
+            client_id: 'bench',
+            redirect_uri: opInfo.redirect,
+          }),
+        )
+        return run(`http://127.0.0.1:${opPort}/token`, bodies)
+      },
+    ],
+    ["floor: this design's least exchange", async () => run(floorToken, await keygateBodies())],
+    ['floor: HTTP and the form alone', async () => run(`${floorToken}/http`, await keygateBodies())],
+  ]
+  // A warm-up round for each (JIT, connections), not counted.
+  for (const [, round] of contenders) await round()
   for (let round = 0; round < EXCHANGE_ROUNDS; round++) {
-    // Alternate which goes first.
-    if (round % 2 === 0) {
-      const k = await keygateRound()
-      exchangeRates.push([k, await opRound()])
-    } else {
-      const o = await opRound()
-      exchangeRates.push([await keygateRound(), o])
+    // Rotate which goes first.
+    const rates: number[] = []
+    for (let k = 0; k < contenders.length; k++) {
+      const i = (k + round) % contenders.length
+      rates[i] = await contenders[i]![1]()
     }
+    exchangeRates.push(rates)
   }
   op.kill('SIGTERM')
 }
@@ -278,7 +296,7 @@ console.log('| path | req/s (median of rounds) | p50 ms | p99 ms | errors | non-
 console.log('|---|---|---|---|---|---|')
 for (const r of rows)
   console.log(`| ${r.name} | ${r.rps.toFixed(0)} | ${r.p50} | ${r.p99} | ${r.errors} | ${r.non2xx} |`)
-const [a, b, c, d, e] = rows as [Row, Row, Row, Row, Row]
+const [a, b, c, d, e, f, g] = rows as [Row, Row, Row, Row, Row, Row, Row]
 const show = (label: string, x: Row, y: Row, target: string) => {
   const r = ratio(x, y)
   console.log(`${label}: ${r.median.toFixed(2)} (rounds ${r.min.toFixed(2)}–${r.max.toFixed(2)})   target ${target}`)
@@ -288,22 +306,32 @@ show("a/b keygate vs the SDK's server", a, b, '>= 4')
 show('a/c keygate vs FastMCP', a, c, '>= 4')
 show('a/d keygate vs a bare hop', a, d, '>= 0.5')
 show('e/d the key lookup on a hop', e, d, '(reference)')
+show('f/d floor: the least tools/call proxy vs a bare hop', f, d, '(what any design allows)')
+show('g/d floor: (f) with the required protections vs a bare hop', g, d, '(what keygate can reach at most)')
+show('a/f keygate vs (f)', a, f, '(reference)')
+show('a/g keygate vs (g)', a, g, '(reference)')
 // Each server process is the bottleneck of its run, so 1/throughput is its time per request.
 const perCall = (r: Row) => 1e6 / r.rps
 console.log(
-  `server time per request: a ${perCall(a).toFixed(0)} µs, d ${perCall(d).toFixed(0)} µs, e ${perCall(e).toFixed(0)} µs; keygate adds ${(perCall(a) - perCall(d)).toFixed(0)} µs to a bare hop, the target allows ${perCall(d).toFixed(0)} µs`,
+  `server time per request: a ${perCall(a).toFixed(0)} µs, d ${perCall(d).toFixed(0)} µs, e ${perCall(e).toFixed(0)} µs, f ${perCall(f).toFixed(0)} µs, g ${perCall(g).toFixed(0)} µs; keygate adds ${(perCall(a) - perCall(d)).toFixed(0)} µs to a bare hop, the target allows ${perCall(d).toFixed(0)} µs`,
 )
 console.log(
   `\nkeygate's resident memory: ${rssBefore.toFixed(0)} MB before, ${rssAfter.toFixed(0)} MB after ${MEMORY_SECONDS} s at full /mcp load   target <= 200 MB`,
 )
 {
-  const per = exchangeRates.map(([k, o]) => k / o)
   console.log(
-    `\ncode exchanges over HTTP (${EXCHANGES} codes, 32 connections, ${EXCHANGE_ROUNDS} interleaved rounds): keygate ${exchangeRates.map(([k]) => k.toFixed(0)).join(', ')}/s; oidc-provider ${exchangeRates.map(([, o]) => o.toFixed(0)).join(', ')}/s`,
+    `\ncode exchanges over HTTP (${EXCHANGES} codes, 32 connections, ${EXCHANGE_ROUNDS} interleaved rounds), per second by round:`,
   )
-  console.log(
-    `keygate / oidc-provider: ${median(per).toFixed(2)} (rounds ${Math.min(...per).toFixed(2)}–${Math.max(...per).toFixed(2)})   target >= 3`,
-  )
+  EXCHANGERS.forEach((name, i) => console.log(`  ${name}: ${exchangeRates.map((r) => r[i]!.toFixed(0)).join(', ')}`))
+  const against = (i: number, label: string, target: string) => {
+    const per = exchangeRates.map((r) => r[i]! / r[1]!)
+    console.log(
+      `${label} / oidc-provider: ${median(per).toFixed(2)} (rounds ${Math.min(...per).toFixed(2)}–${Math.max(...per).toFixed(2)})   ${target}`,
+    )
+  }
+  against(0, 'keygate', 'target >= 3')
+  against(2, "floor: this design's least exchange", '(what the design allows)')
+  against(3, 'floor: HTTP and the form alone', '(what any server over this HTTP allows)')
 }
 console.log(
   "\nbearer check (format, SHA-256, lookup, checks) in-process, median of rounds; 0.1.0's lookup = the raw driver's statement, as keygate 0.1.0 looked keys up:",

@@ -322,7 +322,8 @@ console.log(
   console.log(
     `\ncode exchanges over HTTP (${EXCHANGES} codes, 32 connections, ${EXCHANGE_ROUNDS} interleaved rounds), per second by round:`,
   )
-  EXCHANGERS.forEach((name, i) => console.log(`  ${name}: ${exchangeRates.map((r) => r[i]!.toFixed(0)).join(', ')}`))
+  for (const [i, name] of EXCHANGERS.entries())
+    console.log(`  ${name}: ${exchangeRates.map((r) => r[i]!.toFixed(0)).join(', ')}`)
   const against = (i: number, label: string, target: string) => {
     const per = exchangeRates.map((r) => r[i]! / r[1]!)
     console.log(

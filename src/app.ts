@@ -60,6 +60,8 @@ export type AppOptions = {
   clock?: Clock
   /** Pino options, or false for no logs (tests). */
   logger?: boolean | Record<string, unknown>
+  /** /mcp's dispatch of tools/call; 'sdk' only as the direct path's reference in tests (src/mcp/direct.ts). */
+  mcpDispatch?: 'direct' | 'sdk'
 }
 
 declare module 'fastify' {
@@ -271,7 +273,7 @@ async function assemble(app: FastifyInstance, config: Config, store: Store, opti
     await api.register(oidcProviderRoutes)
     await api.register(revokeRoutes)
     await api.register(introspectRoutes)
-    await api.register(mcpRoutes)
+    await api.register(mcpRoutes, options.mcpDispatch ? { dispatch: options.mcpDispatch } : {})
   })
 
   // The pages: sign-in, consent. No CORS.

@@ -7,6 +7,8 @@
 // sessions and no server-initiated streams. test/mcp/transport-rules.test.ts runs the same
 // bad requests through the SDK's transport and fails when its rules change.
 
+import type { ServerResponse } from 'node:http'
+import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js'
 import { Server } from '@modelcontextprotocol/sdk/server/index.js'
 import {
   CallToolRequestSchema,
@@ -27,11 +29,12 @@ import { VERSION } from '../version.js'
 import { ArgumentCheck } from './arguments.js'
 import { authenticate, challenge } from './bearer.js'
 import { catalog } from './catalog.js'
+import { answerDirect, directCall, type ToolCallHandler } from './direct.js'
 import { Upstream } from './forward.js'
 import { isJsonContentType } from './media-type.js'
 import type { ToolDef } from './openapi.js'
 import { type OriginPolicy, originPolicy } from './origin.js'
-import { ExchangeTransport } from './transport.js'
+import { CLIENT_GONE, DEADLINE_PASSED, ExchangeTransport } from './transport.js'
 
 /** At most this many messages in one batch (the SDK's transport allows as many). */
 export const MAX_BATCH_SIZE = 100
@@ -159,14 +162,9 @@ type Call = (
   signal: AbortSignal,
 ) => Promise<Record<string, unknown>>
 
-/** The process's one SDK Server: the protocol lives here, the key arrives with each request. */
-function buildServer(tools: () => Promise<ToolDef[]>, call: Call, args: ArgumentCheck): Server {
-  const server = new Server(
-    { name: 'keygate', version: VERSION },
-    { capabilities: { tools: { listChanged: false } }, jsonSchemaValidator: args.validator },
-  )
-  server.setRequestHandler(ListToolsRequestSchema, async () => ({ tools: listedTools(await tools()) }))
-  server.setRequestHandler(CallToolRequestSchema, async (request, extra) => {
+/** tools/call: the one handler, for the SDK Server and the direct path (direct.ts) alike. */
+function toolCallHandler(tools: () => Promise<ToolDef[]>, call: Call, args: ArgumentCheck): ToolCallHandler {
+  return async (request, extra) => {
     const tool = (await tools()).find((t) => t.name === request.params.name)
     // An unknown tool is a protocol error, not a tool result (MCP spec, server/tools, "Error Handling").
     if (!tool) throw new McpError(ErrorCode.InvalidParams, `Unknown tool: ${request.params.name.slice(0, 200)}`)
@@ -175,7 +173,17 @@ function buildServer(tools: () => Promise<ToolDef[]>, call: Call, args: Argument
     if (problem)
       return { content: [{ type: 'text', text: `Invalid arguments for ${tool.name}: ${problem}` }], isError: true }
     return call(tool, given, extra.authInfo!.token, extra.signal)
-  })
+  }
+}
+
+/** The process's one SDK Server: the protocol lives here, the key arrives with each request. */
+function buildServer(tools: () => Promise<ToolDef[]>, onCall: ToolCallHandler, args: ArgumentCheck): Server {
+  const server = new Server(
+    { name: 'keygate', version: VERSION },
+    { capabilities: { tools: { listChanged: false } }, jsonSchemaValidator: args.validator },
+  )
+  server.setRequestHandler(ListToolsRequestSchema, async () => ({ tools: listedTools(await tools()) }))
+  server.setRequestHandler(CallToolRequestSchema, onCall)
   return server
 }
 
@@ -196,7 +204,15 @@ function listedTools(tools: ToolDef[]): object[] {
   return listed
 }
 
-export default async function mcpRoutes(app: FastifyInstance): Promise<void> {
+export type McpRouteOptions = {
+  /**
+   * 'sdk' hands every request to the SDK Server, the direct path's reference in
+   * test/mcp/direct.test.ts; keygate itself always runs with the direct path.
+   */
+  dispatch?: 'direct' | 'sdk'
+}
+
+export default async function mcpRoutes(app: FastifyInstance, options: McpRouteOptions = {}): Promise<void> {
   const policy = originPolicy(app.config)
   const tools = catalog(app)
   const upstream = new Upstream({
@@ -232,14 +248,54 @@ export default async function mcpRoutes(app: FastifyInstance): Promise<void> {
     warn: (tool, message) =>
       app.log.warn({ tool, reason: message }, "this tool's inputSchema was compiled with a warning"),
   })
-  const server = buildServer(
+  const onCall = toolCallHandler(
     () => tools.tools(),
     (tool, args, token, signal) => upstream.call(tools.upstreamBase(), tool, args, token, signal),
     checks,
   )
+  const server = buildServer(() => tools.tools(), onCall, checks)
   await server.connect(transport)
   app.addHook('onClose', async () => server.close())
   const sse = app.config.mcpResponse === 'sse'
+  const direct = options.dispatch !== 'sdk'
+
+  /**
+   * Each request's answer, in order: tools/call requests the direct path can answer there,
+   * the rest by the SDK Server. A client that goes away cancels its requests, and with them
+   * the upstream calls; whatever runs past the deadline is cancelled and answered so.
+   */
+  async function dispatch(
+    requests: JSONRPCRequest[],
+    toolDefs: ToolDef[],
+    authInfo: AuthInfo,
+    raw: ServerResponse,
+  ): Promise<JSONRPCMessage[]> {
+    const known = (name: string) => toolDefs.some((t) => t.name === name)
+    const calls = requests.map((r) => (direct ? directCall(r, known) : undefined))
+    const rest = requests.filter((_, i) => !calls[i])
+    const exchange = rest.length > 0 ? transport.exchange(rest, { authInfo }, deadlineMs) : undefined
+    const abort = rest.length < requests.length ? new AbortController() : undefined
+    const timer = abort && setTimeout(() => abort.abort(DEADLINE_PASSED), deadlineMs)
+    const gone = () => {
+      if (raw.writableEnded) return
+      exchange?.cancel()
+      abort?.abort(CLIENT_GONE)
+    }
+    raw.once('close', gone)
+    try {
+      const viaSdk = exchange ? await exchange.answers : []
+      let next = 0
+      return await Promise.all(
+        requests.map((r, i) => {
+          const call = calls[i]
+          return call ? answerDirect(r.id, call, onCall, { signal: abort!.signal, authInfo }) : viaSdk[next++]!
+        }),
+      )
+    } finally {
+      clearTimeout(timer)
+      raw.off('close', gone)
+    }
+  }
   // Every handler ends well within the upstream time-out; this only guards against one that does not.
   const deadlineMs = app.config.upstreamTimeoutMs + 5000
 
@@ -275,12 +331,7 @@ export default async function mcpRoutes(app: FastifyInstance): Promise<void> {
       }
       checkToolScope(app, key, requests, toolDefs)
       if (notifications.length > 0) transport.notify(notifications, { authInfo })
-      // A client that goes away cancels its requests, and with them the upstream calls.
-      const exchange = transport.exchange(requests, { authInfo }, deadlineMs)
-      const gone = () => void (reply.raw.writableEnded || exchange.cancel())
-      reply.raw.once('close', gone)
-      const answers = await exchange.answers
-      reply.raw.off('close', gone)
+      const answers = await dispatch(requests, toolDefs, authInfo, reply.raw)
       if (sse) {
         reply.code(200).header('content-type', 'text/event-stream').header('cache-control', 'no-cache, no-transform')
         return reply.send(answers.map((a) => `event: message\ndata: ${JSON.stringify(a)}\n\n`).join(''))

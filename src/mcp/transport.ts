@@ -13,6 +13,18 @@ import {
   type MessageExtraInfo,
   type RequestId,
 } from '@modelcontextprotocol/sdk/types.js'
+import { cancelledAnswer } from './direct.js'
+
+/** Why a request is cancelled, as [message, JSON-RPC error code]: its deadline passed. */
+export const DEADLINE_PASSED: [string, number] = [
+  'The request took too long and was cancelled.',
+  ErrorCode.InternalError,
+]
+/** Why a request is cancelled: the client closed the connection (nobody reads this answer). */
+export const CLIENT_GONE: [string, number] = [
+  'Request cancelled: the client closed the connection',
+  ErrorCode.ConnectionClosed,
+]
 
 type Waiting = { clientId: RequestId; settle: (answer: JSONRPCMessage) => void }
 
@@ -66,24 +78,21 @@ export class ExchangeTransport implements Transport {
       internalIds.push(internalId)
       return new Promise<JSONRPCMessage>((settle) => this.waiting.set(internalId, { clientId: request.id, settle }))
     })
-    const stop = (reason: string, code: number) => {
+    const stop = ([reason, code]: [string, number]) => {
       for (const id of internalIds) {
         const waiting = this.waiting.get(id)
         if (!waiting) continue
         this.waiting.delete(id)
         deliver({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: id, reason } }, extra)
-        waiting.settle({ jsonrpc: '2.0', id: waiting.clientId, error: { code, message: reason } })
+        waiting.settle(cancelledAnswer(waiting.clientId, reason, code))
       }
     }
-    const timer = setTimeout(
-      () => stop('The request took too long and was cancelled.', ErrorCode.InternalError),
-      deadlineMs,
-    )
+    const timer = setTimeout(() => stop(DEADLINE_PASSED), deadlineMs)
     for (const [i, request] of requests.entries()) deliver({ ...request, id: internalIds[i]! }, extra)
     return {
       answers: Promise.all(answers).finally(() => clearTimeout(timer)),
       // Nobody reads these answers; they only let the waiting promises end.
-      cancel: () => stop('Request cancelled: the client closed the connection', ErrorCode.ConnectionClosed),
+      cancel: () => stop(CLIENT_GONE),
     }
   }
 

@@ -61,6 +61,20 @@ async function insertUnlessGranted(database: Database, trx: Db, k: NewApiKey): P
   return undefined
 }
 
+/**
+ * A user's live keys of a client: what a new grant replaces, read in the mint's transaction
+ * (through the api_keys_live_user_client index: migration 0007).
+ */
+export function liveOfClientQuery(db: Db, userId: number, clientId: string, now: number) {
+  return db
+    .selectFrom('api_keys')
+    .select(['id', 'family_id', 'account_id', 'installation', 'created_at'])
+    .where('user_id', '=', userId)
+    .where('client_id', '=', clientId)
+    .where('revoked_at', 'is', null)
+    .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', now)]))
+}
+
 export function keys(database: Database): KeyTable {
   const { db } = database
   // The bearer check's lookup: compiled once, prepared once per connection.
@@ -231,14 +245,7 @@ export function keys(database: Database): KeyTable {
       return revokeConnection(this, db, key, now)
     },
     async liveOfClient(trx, userId, clientId, now) {
-      const rows = await trx
-        .selectFrom('api_keys')
-        .select(['id', 'family_id', 'account_id', 'installation', 'created_at'])
-        .where('user_id', '=', userId)
-        .where('client_id', '=', clientId)
-        .where('revoked_at', 'is', null)
-        .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', now)]))
-        .execute()
+      const rows = await liveOfClientQuery(trx, userId, clientId, now).execute()
       return rows.map((r) => ({
         id: String(r.id),
         familyId: r.family_id,

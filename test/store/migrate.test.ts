@@ -44,6 +44,7 @@ const MIGRATIONS = [
   '0004-device-grants',
   '0005-grant-lifecycle',
   '0006-signing-keys',
+  '0007-live-keys',
 ]
 const PENDING = MIGRATIONS.map((m) => `${m}  pending`)
 const APPLIED = `keygate: applied ${MIGRATIONS.join(', ')}`
@@ -136,18 +137,19 @@ t.test('on MySQL, a migration that stopped half-way is finished by the next run'
   const dir = tempDir(t)
   const env = testEnv(dir)
   t.equal((await cli(env, 'migrate')).code, 0)
-  // As if the last migration had stopped before its last statement: that column gone, its
-  // record too. Its first statements meet what they made (duplicate column) and count as done.
+  // As if migration 0005 had stopped before its last statement: that column gone, its
+  // record and the later ones' too. Its first statements meet what they made (duplicate
+  // column), and 0007 its index (duplicate key name): each counts as done.
   await onTestServer(
     [
       'ALTER TABLE users DROP COLUMN disabled_at',
       'DROP TABLE signing_keys',
-      "DELETE FROM keygate_migration WHERE name IN ('0005-grant-lifecycle', '0006-signing-keys')",
+      "DELETE FROM keygate_migration WHERE name IN ('0005-grant-lifecycle', '0006-signing-keys', '0007-live-keys')",
     ],
     schemaFor(dir),
   )
   const again = await cli(env, 'migrate')
-  t.same(again.out, ['keygate: applied 0005-grant-lifecycle, 0006-signing-keys'], again.err.join('\n'))
+  t.same(again.out, ['keygate: applied 0005-grant-lifecycle, 0006-signing-keys, 0007-live-keys'], again.err.join('\n'))
   const app = await buildApp(testConfig(dir))
   t.teardown(() => app.close())
   t.ok(await app.store.ping())

@@ -51,7 +51,7 @@ export async function signCode(
     .setJti(randomBytes(16).toString('base64url'))
     .setIssuedAt(now)
     .setExpirationTime(now + CODE_LIFETIME_SECONDS)
-    .sign(keys.current.key)
+    .sign(await keys.current.hs256())
 }
 
 const invalid = (description: string) => new OAuthError('invalid_grant', description)
@@ -67,7 +67,7 @@ export async function verifyCode(keys: Keyring, issuer: string, code: string, no
   const key = keys.find(kid)
   if (!key) throw invalid('authorization code was not issued by this server (unknown signing key)')
   try {
-    const { payload: p } = await jwtVerify(code, key.key, {
+    const { payload: p } = await jwtVerify(code, await key.hs256(), {
       algorithms: ['HS256'],
       typ: TYP,
       issuer,

@@ -52,7 +52,7 @@ export async function startFlow(
     .setIssuer(app.config.issuer)
     .setIssuedAt(now)
     .setExpirationTime(now + flow.seconds)
-    .sign(app.keyrings.session.current.key)
+    .sign(await app.keyrings.session.current.hs256())
   const https = app.config.issuer.startsWith('https:')
   reply.setCookie(flow.cookie(app), token, {
     path: app.config.issuerPath + flow.path,
@@ -84,7 +84,7 @@ export async function readFlow(
   try {
     const key = app.keyrings.session.find(decodeProtectedHeader(raw).kid)
     if (!key) throw new Error('unknown key')
-    const { payload } = await jwtVerify(raw, key.key, {
+    const { payload } = await jwtVerify(raw, await key.hs256(), {
       algorithms: ['HS256'],
       typ: flow.typ,
       issuer: app.config.issuer,

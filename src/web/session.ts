@@ -22,7 +22,7 @@ async function verify(app: FastifyInstance, token: string): Promise<Session | nu
     const { kid } = decodeProtectedHeader(token)
     const key = app.keyrings.session.find(kid)
     if (!key) return null
-    const { payload } = await jwtVerify(token, key.key, {
+    const { payload } = await jwtVerify(token, await key.hs256(), {
       algorithms: ['HS256'],
       typ: TYP,
       issuer: app.config.issuer,
@@ -77,7 +77,7 @@ export async function signSession(app: FastifyInstance, session: Session): Promi
     .setIssuer(app.config.issuer)
     .setIssuedAt(now)
     .setExpirationTime(now + ttl)
-    .sign(app.keyrings.session.current.key)
+    .sign(await app.keyrings.session.current.hs256())
 }
 
 /** The session, creating an anonymous one (with a CSRF nonce) when there is none. */

@@ -62,12 +62,13 @@ export default fp(
   async (app: FastifyInstance) => {
     const metrics = createMetrics()
     app.decorate('metrics', metrics)
-    app.addHook('onResponse', async (req, reply) => {
+    app.addHook('onResponse', (req, reply, done) => {
       metrics.requests.inc({
         route: req.routeOptions.url ?? 'unmatched',
         method: req.method,
         status: String(reply.statusCode),
       })
+      done()
     })
     if (!app.config.metrics) return
     collectDefaultMetrics({ register: metrics.registry, prefix: 'keygate_' })

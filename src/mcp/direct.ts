@@ -19,11 +19,12 @@ import {
   type MessageExtraInfo,
   type RequestId,
 } from '@modelcontextprotocol/sdk/types.js'
+import type { Cancellation, Stop } from './forward.js'
 
 /** The one tools/call handler, registered on the SDK Server and called here alike. */
 export type ToolCallHandler = (
   request: CallToolRequest,
-  extra: { signal: AbortSignal; authInfo?: MessageExtraInfo['authInfo'] },
+  extra: { signal: Cancellation; authInfo?: MessageExtraInfo['authInfo'] },
 ) => Promise<Record<string, unknown>>
 
 /**
@@ -81,27 +82,27 @@ async function answer(
 }
 
 /**
- * Answers one tools/call. When `signal` aborts first (its reason: [message, code]), the
- * handler is told through the same signal and the answer is the cancellation's.
+ * Answers one tools/call. When `stop` aborts first (its reason: [message, code]), the handler
+ * is told through the same Stop and the answer is the cancellation's.
  */
 export function answerDirect(
   id: RequestId,
   call: CallToolRequest,
   handler: ToolCallHandler,
-  extra: Parameters<ToolCallHandler>[1],
+  stop: Stop,
+  authInfo?: MessageExtraInfo['authInfo'],
 ): Promise<JSONRPCMessage> {
-  const { signal } = extra
   const cancelled = () => {
-    const [reason, code] = signal.reason as [string, number]
+    const [reason, code] = stop.reason as [string, number]
     return cancelledAnswer(id, reason, code)
   }
-  if (signal.aborted) return Promise.resolve(cancelled())
+  if (stop.aborted) return Promise.resolve(cancelled())
   return new Promise((resolve) => {
     const onAbort = () => resolve(cancelled())
-    signal.addEventListener('abort', onAbort, { once: true })
-    void answer(id, call, handler, extra).then((a) => {
-      signal.removeEventListener('abort', onAbort)
-      resolve(signal.aborted ? cancelled() : a)
+    stop.once('abort', onAbort)
+    void answer(id, call, handler, { signal: stop, ...(authInfo ? { authInfo } : {}) }).then((a) => {
+      stop.off('abort', onAbort)
+      resolve(stop.aborted ? cancelled() : a)
     })
   })
 }

@@ -20,8 +20,12 @@ export type UpstreamOptions = {
   observe?: (seconds: number, outcome: string) => void
 }
 
-/** What undici accepts as a request's `signal`: an EventEmitter with `aborted` and `reason`. */
-class Stop extends EventEmitter {
+/**
+ * What undici accepts as a request's `signal`: an EventEmitter with `aborted` and `reason`.
+ * Cheaper to make and to listen to than an AbortController and its EventTarget (about 9 µs
+ * of a /mcp request in a profile), so /mcp's direct path cancels with one too.
+ */
+export class Stop extends EventEmitter {
   aborted = false
   reason: unknown = undefined
 
@@ -32,6 +36,9 @@ class Stop extends EventEmitter {
     this.emit('abort')
   }
 }
+
+/** How a tool call learns that its MCP request was cancelled: the SDK's AbortSignal, or a Stop. */
+export type Cancellation = AbortSignal | Stop
 
 class UpstreamTimeout extends Error {
   override name = 'TimeoutError'
@@ -185,7 +192,7 @@ export class Upstream {
     tool: ToolDef,
     args: Record<string, unknown>,
     key: string,
-    signal?: AbortSignal,
+    signal?: Cancellation,
   ): Promise<CallResult> {
     const missing = missingArgument(tool, args)
     if (missing) return errorResult(`Missing required argument: ${missing}`)
@@ -203,7 +210,7 @@ export class Upstream {
     tool: ToolDef,
     args: Record<string, unknown>,
     key: string,
-    cancelled?: AbortSignal,
+    cancelled?: Cancellation,
   ): Promise<CallResult> {
     const url = this.parsed(base)
     const path = `${url.prefix}${pathWith(tool, args)}`
@@ -214,7 +221,8 @@ export class Upstream {
     const stop = new Stop()
     const timer = setTimeout(() => stop.abort(new UpstreamTimeout()), timeoutMs)
     const onCancel = () => stop.abort(cancelled!.reason)
-    cancelled?.addEventListener('abort', onCancel, { once: true })
+    if (cancelled instanceof Stop) cancelled.once('abort', onCancel)
+    else cancelled?.addEventListener('abort', onCancel, { once: true })
     try {
       const res = await this.pool(url.origin).request({
         method: tool.method as 'GET',
@@ -233,7 +241,8 @@ export class Upstream {
       return errorResult(describeFailure(stop.aborted ? stop.reason : err, timeoutMs))
     } finally {
       clearTimeout(timer)
-      cancelled?.removeEventListener('abort', onCancel)
+      if (cancelled instanceof Stop) cancelled.off('abort', onCancel)
+      else cancelled?.removeEventListener('abort', onCancel)
     }
   }
 

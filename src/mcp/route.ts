@@ -30,7 +30,7 @@ import { ArgumentCheck } from './arguments.js'
 import { authenticate, challenge } from './bearer.js'
 import { catalog } from './catalog.js'
 import { answerDirect, directCall, type ToolCallHandler } from './direct.js'
-import { Upstream } from './forward.js'
+import { type Cancellation, Stop, Upstream } from './forward.js'
 import { isJsonContentType } from './media-type.js'
 import type { ToolDef } from './openapi.js'
 import { type OriginPolicy, originPolicy } from './origin.js'
@@ -159,7 +159,7 @@ type Call = (
   tool: ToolDef,
   args: Record<string, unknown>,
   token: string,
-  signal: AbortSignal,
+  signal: Cancellation,
 ) => Promise<Record<string, unknown>>
 
 /** tools/call: the one handler, for the SDK Server and the direct path (direct.ts) alike. */
@@ -274,7 +274,7 @@ export default async function mcpRoutes(app: FastifyInstance, options: McpRouteO
     const calls = requests.map((r) => (direct ? directCall(r, known) : undefined))
     const rest = requests.filter((_, i) => !calls[i])
     const exchange = rest.length > 0 ? transport.exchange(rest, { authInfo }, deadlineMs) : undefined
-    const abort = rest.length < requests.length ? new AbortController() : undefined
+    const abort = rest.length < requests.length ? new Stop() : undefined
     const timer = abort && setTimeout(() => abort.abort(DEADLINE_PASSED), deadlineMs)
     const gone = () => {
       if (raw.writableEnded) return
@@ -288,7 +288,7 @@ export default async function mcpRoutes(app: FastifyInstance, options: McpRouteO
       return await Promise.all(
         requests.map((r, i) => {
           const call = calls[i]
-          return call ? answerDirect(r.id, call, onCall, { signal: abort!.signal, authInfo }) : viaSdk[next++]!
+          return call ? answerDirect(r.id, call, onCall, abort!, authInfo) : viaSdk[next++]!
         }),
       )
     } finally {

@@ -6,6 +6,7 @@ import type { JSONRPCRequest } from '@modelcontextprotocol/sdk/types.js'
 import t from 'tap'
 import { buildApp } from '../../src/app.js'
 import { answerDirect, directCall } from '../../src/mcp/direct.js'
+import { type Cancellation, Stop } from '../../src/mcp/forward.js'
 import { DEADLINE_PASSED } from '../../src/mcp/transport.js'
 import { build, createKey, createUser, type Test, tempDir } from '../helper.js'
 import { INJECT_HEADERS } from '../support/mcp.js'
@@ -134,14 +135,14 @@ t.test(
 )
 
 t.test('a direct call that never ends is answered at the deadline, and its handler told to stop', async (t) => {
-  let seen: AbortSignal | undefined
-  const never = (_r: unknown, extra: { signal: AbortSignal }) => {
+  let seen: Cancellation | undefined
+  const never = (_r: unknown, extra: { signal: Cancellation }) => {
     seen = extra.signal
     return new Promise<Record<string, unknown>>(() => {})
   }
-  const deadline = new AbortController()
+  const deadline = new Stop()
   const request = call('list_items', {}, 'mine') as JSONRPCRequest
-  const answer = answerDirect('mine', directCall(request, () => true)!, never, { signal: deadline.signal })
+  const answer = answerDirect('mine', directCall(request, () => true)!, never, deadline)
   setTimeout(() => deadline.abort(DEADLINE_PASSED), 50)
   t.same(await answer, {
     jsonrpc: '2.0',
@@ -150,5 +151,5 @@ t.test('a direct call that never ends is answered at the deadline, and its handl
   })
   t.equal(seen?.aborted, true, "the handler's signal was aborted")
   // Aborted before it starts: answered at once, as the transport answers.
-  t.equal(((await answerDirect(1, directCall(request, () => true)!, never, { signal: deadline.signal })) as any).id, 1)
+  t.equal(((await answerDirect(1, directCall(request, () => true)!, never, deadline)) as any).id, 1)
 })

@@ -5,7 +5,7 @@ import { CompiledQuery } from 'kysely'
 import t from 'tap'
 import { openDatabase } from '../../src/store/index.js'
 import { liveOfClientQuery } from '../../src/store/keys.js'
-import { build, createKey, createUser, TEST_DIALECT } from '../helper.js'
+import { build, createKey, createUser, registerClient, TEST_DIALECT } from '../helper.js'
 
 const EXPLAIN = { sqlite: 'EXPLAIN QUERY PLAN ', postgres: 'EXPLAIN ', mysql: 'EXPLAIN ' }[TEST_DIALECT]
 const ANALYZE = { sqlite: 'ANALYZE', postgres: 'ANALYZE api_keys', mysql: 'ANALYZE TABLE api_keys' }[TEST_DIALECT]
@@ -14,19 +14,7 @@ t.test(`a new grant reads the live keys of the user and client through their ind
   const { app, config } = await build(t)
   const { user, account } = await createUser(app, 'alice@example.com')
   const owner = { userId: user.id, accountId: account.id }
-  const client = await app.store.clients.register(
-    {
-      clientId: 'shared-client',
-      clientName: 'Shared',
-      redirectUris: ['https://client.example/cb'],
-      tokenEndpointAuthMethod: 'none',
-      clientSecretHash: null,
-      metadata: {},
-      source: 'dcr',
-      fingerprint: null,
-    },
-    app.now(),
-  )
+  const client = { clientId: (await registerClient(app)).client_id as string }
   for (let i = 0; i < 300; i++) await createKey(app, owner, { clientId: client.clientId })
   const database = await openDatabase(config)
   t.teardown(() => database.close())

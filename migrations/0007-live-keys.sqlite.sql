@@ -1,6 +1,10 @@
--- Migration 0007 (SQLite): an index of the live keys of a user and client. A new grant
--- reads them (the keys it replaces) in the mint's transaction; through the index of all the
--- user's keys of the client it also read every key ever revoked there, which grow with each
--- reconnection and are kept. docs/storage.md.
+-- Migration 0007 (SQLite): the live keys of a user and client, read without the ended ones.
+-- A new grant reads the keys it replaces in the mint's transaction; through the index of
+-- all the user's keys of the client it also read every key ever revoked there, and these
+-- are kept, one more per reconnection. For keys in the product's own table, keygate marks
+-- a grant ended (key_grants.ended_at) when it revokes the key or finds it revoked, expired
+-- or gone. docs/storage.md.
 
 CREATE INDEX api_keys_live_user_client ON api_keys(user_id, client_id) WHERE revoked_at IS NULL;
+ALTER TABLE key_grants ADD COLUMN ended_at INTEGER;
+CREATE INDEX key_grants_live_user_client ON key_grants(user_id, client_id) WHERE ended_at IS NULL;

@@ -22,7 +22,10 @@ export interface KeyTable extends KeyStore {
   revokeClient(trx: Db, clientId: string, now: number): Promise<number>
   /** Deletes keygate's rows of a client's keys (keygate's keys, or its facts beside the product's), refresh tokens first. */
   forgetClient(trx: Db, clientId: string): Promise<void>
-  /** The live (not revoked, not expired) keys a client holds for a user. */
+  /**
+   * The live (not revoked, not expired) keys a client holds for a user. In the product's
+   * table, the grants of keys found no longer live are marked ended on the way (a write).
+   */
   liveOfClient(trx: Db, userId: number, clientId: string, now: number): Promise<LiveKey[]>
 }
 

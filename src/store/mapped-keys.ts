@@ -104,6 +104,11 @@ export function mappedKeys(database: Database, m: KeyMapping, shape: TableShape)
             WHERE ${sql.ref(c.id)} IN (${inList}) AND ${liveBare}`.execute(trx)
     return Number(result.numAffectedRows ?? 0n)
   }
+  /** Marks these keys' grants as ended (key_grants.ended_at): a new grant no longer reads them. */
+  const markEnded = async (trx: Db, keyIds: string[], now: number): Promise<void> => {
+    if (keyIds.length === 0) return
+    await trx.updateTable('key_grants').set({ ended_at: now }).where('key_id', 'in', keyIds).execute()
+  }
   const grantIds = async (trx: Db, where: (q: ReturnType<typeof grants>) => ReturnType<typeof grants>) =>
     (await where(grants(trx)).execute()).map((r) => r.key_id)
   const grants = (trx: Db) => trx.selectFrom('key_grants').select('key_id')
@@ -209,7 +214,9 @@ export function mappedKeys(database: Database, m: KeyMapping, shape: TableShape)
           if (replace && k.clientId !== null) {
             const live = await this.liveOfClient(trx, k.userId, k.clientId, k.createdAt)
             const fresh = { familyId: k.familyId, accountId: k.accountId, installation: k.installation ?? null }
-            await revokeIds(trx, replacedKeys(live, fresh, replace.keep), k.createdAt)
+            const replaced = replacedKeys(live, fresh, replace.keep)
+            await revokeIds(trx, replaced, k.createdAt)
+            await markEnded(trx, replaced, k.createdAt)
           }
           // Read back in the transaction (the prepared lookups run outside it).
           const { rows } = await sql<Row>`${select()} WHERE ${p(c.id)} = ${codec.idIn(keyId) ?? keyId}`.execute(trx)
@@ -295,11 +302,14 @@ export function mappedKeys(database: Database, m: KeyMapping, shape: TableShape)
       return revokeConnection(this, db, key, now)
     },
     async liveOfClient(trx, userId, clientId, now) {
+      // The grants not known to have ended, through their index (migration 0007); those the
+      // product's table shows revoked, expired or gone are marked ended, so each is read once.
       const grants = await trx
         .selectFrom('key_grants')
         .select(['key_id', 'family_id', 'account_id', 'installation', 'created_at'])
         .where('user_id', '=', userId)
         .where('client_id', '=', clientId)
+        .where('ended_at', 'is', null)
         .execute()
       const values = ids(grants.map((g) => g.key_id))
       if (values.length === 0) return []
@@ -313,6 +323,11 @@ export function mappedKeys(database: Database, m: KeyMapping, shape: TableShape)
             return expires === null || expires > now
           })
           .map((r) => String(r.id)),
+      )
+      await markEnded(
+        trx,
+        grants.filter((g) => !live.has(g.key_id)).map((g) => g.key_id),
+        now,
       )
       return grants
         .filter((g) => live.has(g.key_id))

@@ -92,6 +92,11 @@ export interface Tables {
     family_id: string | null
     installation: Generated<string | null>
     created_at: number
+    /**
+     * When keygate found the key no longer live (revoked, expired or gone from the product's
+     * table), or revoked it replacing it: the grants a new grant reads skip it (migration 0007).
+     */
+    ended_at: Generated<number | null>
   }
   key_grant_refresh_tokens: {
     token_hash: string

@@ -310,6 +310,47 @@ t.test(
   },
 )
 
+t.test(`${TEST_DIALECT}: a new grant reads only the grants not known to have ended`, async (t) => {
+  const { app, config, dir, clock } = await setUp(t)
+  const client = await registerClient(app)
+  const cookie = await sessionCookie(app, 'alice@product.example')
+  const grant = async () => {
+    clock.advance(1)
+    const { verifier, challenge } = pkce()
+    const res = await approve(app, cookie, authorizeQuery(client.client_id, challenge))
+    const code = new URL(res.headers.location as string).searchParams.get('code')!
+    const token = await tokenRequest(app, {
+      grant_type: 'authorization_code',
+      code,
+      code_verifier: verifier,
+      client_id: client.client_id,
+      redirect_uri: 'https://client.example/callback',
+    })
+    t.equal(token.statusCode, 200, token.body)
+    return token.json().access_token as string
+  }
+  const ended = async () =>
+    (await rawRows(config, 'SELECT ended_at FROM key_grants ORDER BY created_at')).map((r) =>
+      r.ended_at === null ? null : Number(r.ended_at),
+    )
+  const first = await grant()
+  const second = await grant()
+  t.equal((await mcp(app, first)).statusCode, 401, 'the second grant replaced the first')
+  t.same(await ended(), [app.now(), null], 'and marked its grant ended')
+  // The product revokes the second key its own way: the next grant finds it so, and marks it.
+  const yes = TEST_DIALECT === 'postgres' ? 'TRUE' : '1'
+  await onProduct(t, dir, [`UPDATE acme_tokens SET is_revoked = ${yes} WHERE digest = '${digest(second)}'`])
+  const secondEnded = app.now() + 1
+  const third = await grant()
+  t.same(await ended(), [secondEnded - 1, secondEnded, null])
+  t.equal((await mcp(app, third)).statusCode, 200)
+  t.same(
+    (await rows(config, dir, 'ORDER BY made_at')).map((r) => Number(r.is_revoked)),
+    [1, 1, 0],
+    "the product's column: only the newest key is live",
+  )
+})
+
 t.test(`${TEST_DIALECT}: keygate's checked format only, by default`, async (t) => {
   const { app, dir } = await setUp(t)
   const own = 'acme_live_made-by-the-product-before-keygate'

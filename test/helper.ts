@@ -289,6 +289,17 @@ export function tokenRequest(app: FastifyInstance, form: Record<string, string>,
   })
 }
 
+/** Exchanges a code from codeFor at /token (the redirect URI it was issued for). */
+export function exchangeCode(app: FastifyInstance, code: string, verifier: string, clientId: string) {
+  return tokenRequest(app, {
+    grant_type: 'authorization_code',
+    code,
+    code_verifier: verifier,
+    client_id: clientId,
+    redirect_uri: REDIRECT_URI,
+  })
+}
+
 /** Asserts no JSON null anywhere in a value (ChatGPT and the SDK break on them). */
 export function findNull(value: unknown, path = '$'): string | null {
   if (value === null) return path

@@ -116,25 +116,26 @@ t.test('SIGKILL in the middle of token exchanges loses no issued token', async (
   )
   // Codes signed the way /authorize signs them (the test holds the shared secret).
   const ring = keyring('authorization-code', SECRET, [])
+  const signed = (challenge: string) =>
+    signCode(
+      ring,
+      a!.base,
+      {
+        clientId: client.client_id,
+        redirectUri: CALLBACK,
+        codeChallenge: challenge,
+        userId: user.id,
+        accountId: account.id,
+        scopes: ['read'],
+        resource: `${a!.base}/mcp`,
+        consentCreatedAt: consent.createdAt,
+      },
+      now(),
+    )
   const codes = await Promise.all(
     Array.from({ length: 300 }, async () => {
       const { verifier, challenge } = pkce()
-      const code = await signCode(
-        ring,
-        a!.base,
-        {
-          clientId: client.client_id,
-          redirectUri: CALLBACK,
-          codeChallenge: challenge,
-          userId: user.id,
-          accountId: account.id,
-          scopes: ['read'],
-          resource: `${a!.base}/mcp`,
-          consentCreatedAt: consent.createdAt,
-        },
-        now(),
-      )
-      return { code, verifier }
+      return { code: await signed(challenge), verifier }
     }),
   )
   const received: string[] = []
@@ -171,21 +172,7 @@ t.test('SIGKILL in the middle of token exchanges loses no issued token', async (
   t.ok(liveReceived <= 1, `live among the received: ${liveReceived}`)
   // The surviving instance exchanges the next code: its key works there, and replaced every other.
   const last = codes[codes.length - 1]!
-  const fresh = await signCode(
-    ring,
-    a!.base,
-    {
-      clientId: client.client_id,
-      redirectUri: CALLBACK,
-      codeChallenge: createHash('sha256').update(last.verifier).digest('base64url'),
-      userId: user.id,
-      accountId: account.id,
-      scopes: ['read'],
-      resource: `${a!.base}/mcp`,
-      consentCreatedAt: consent.createdAt,
-    },
-    now(),
-  )
+  const fresh = await signed(createHash('sha256').update(last.verifier).digest('base64url'))
   const res = await token(b!.base, client.client_id, fresh, last.verifier)
   t.equal(res.status, 200, 'the surviving instance exchanges a code')
   const live = ((await res.json()) as { access_token: string }).access_token

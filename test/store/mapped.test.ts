@@ -13,6 +13,8 @@ import type { Config } from '../../src/config.js'
 import {
   approve,
   authorizeQuery,
+  codeFor,
+  exchangeCode,
   onTestServer,
   pkce,
   registerClient,
@@ -313,19 +315,10 @@ t.test(
 t.test(`${TEST_DIALECT}: a new grant reads only the grants not known to have ended`, async (t) => {
   const { app, config, dir, clock } = await setUp(t)
   const client = await registerClient(app)
-  const cookie = await sessionCookie(app, 'alice@product.example')
   const grant = async () => {
     clock.advance(1)
-    const { verifier, challenge } = pkce()
-    const res = await approve(app, cookie, authorizeQuery(client.client_id, challenge))
-    const code = new URL(res.headers.location as string).searchParams.get('code')!
-    const token = await tokenRequest(app, {
-      grant_type: 'authorization_code',
-      code,
-      code_verifier: verifier,
-      client_id: client.client_id,
-      redirect_uri: 'https://client.example/callback',
-    })
+    const { code, verifier } = await codeFor(app, { email: 'alice@product.example', client })
+    const token = await exchangeCode(app, code, verifier, client.client_id)
     t.equal(token.statusCode, 200, token.body)
     return token.json().access_token as string
   }

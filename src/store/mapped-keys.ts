@@ -316,14 +316,8 @@ export function mappedKeys(database: Database, m: KeyMapping, shape: TableShape)
       const { rows } = await sql<{ id: unknown; expires_at: unknown }>`
         SELECT ${codec.asText(sql.ref(c.id))} AS id, ${c.expiresAt ? sql.ref(c.expiresAt) : sql`NULL`} AS expires_at
         FROM ${table} WHERE ${sql.ref(c.id)} IN (${sql.join(values)}) AND ${liveBare}`.execute(trx)
-      const live = new Set(
-        rows
-          .filter((r) => {
-            const expires = codec.timeOut(r.expires_at)
-            return expires === null || expires > now
-          })
-          .map((r) => String(r.id)),
-      )
+      const unexpired = (at: number | null) => at === null || at > now
+      const live = new Set(rows.filter((r) => unexpired(codec.timeOut(r.expires_at))).map((r) => String(r.id)))
       await markEnded(
         trx,
         grants.filter((g) => !live.has(g.key_id)).map((g) => g.key_id),

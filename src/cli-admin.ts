@@ -26,10 +26,11 @@ async function record(
   })
 }
 
+/** The one id a command takes, as given: a client id may begin with "-", so nothing here is an option. */
 function oneId(args: string[], usage: string): string {
-  const { positionals } = parse(args, {})
-  const id = positionals[0]
-  if (!id || positionals.length > 1 || id.length > 512) throw new UsageError(`usage: keygate ${usage}`)
+  const given = args[0] === '--' ? args.slice(1) : args
+  const id = given[0]
+  if (!id || given.length > 1 || id.length > 512) throw new UsageError(`usage: keygate ${usage}`)
   return id
 }
 

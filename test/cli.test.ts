@@ -239,3 +239,32 @@ t.test("the operator's controls: clients, users, members and accounts, each audi
   for (const event of ['password_changed', 'user_disabled', 'user_removed', 'client_disabled', 'client_removed'])
     t.ok(unscoped.includes(event), `${event} audited`)
 })
+
+t.test('a client id that begins with "-" is an id, not an option', async (t) => {
+  // One id in 64 made from random base64url begins with "-".
+  const dir = tempDir(t)
+  const run = cli(dir)
+  const store = await createStore(testConfig(dir))
+  t.teardown(() => store.close())
+  const id = '-dGhpcyBpcyBhbiBpZA'
+  await store.clients.upsert(
+    {
+      clientId: id,
+      clientName: 'Dash',
+      redirectUris: ['https://dash.example/cb'],
+      tokenEndpointAuthMethod: 'none',
+      clientSecretHash: null,
+      source: 'cli',
+      metadata: { client_name: 'Dash', redirect_uris: ['https://dash.example/cb'] },
+    },
+    1_700_000_000,
+  )
+  t.ok((await run('client', 'show', id)).out.includes(`client_id: ${id}`))
+  t.ok((await run('client', 'show', '--', id)).out.includes(`client_id: ${id}`), 'after "--" too')
+  t.match((await run('client', 'disable', id)).out[0], /^client -dGhp\S+ disabled: 0 key\(s\) revoked/)
+  t.same((await run('client', 'show', '--bogus')).err, ['keygate: no client --bogus'])
+  t.same((await run('client', 'show', id, 'extra')).err, ['keygate: usage: keygate client show CLIENT_ID'])
+  t.same((await run('client', 'show')).err, ['keygate: usage: keygate client show CLIENT_ID'])
+  t.match((await run('client', 'remove', id)).out[0], /^client -dGhp\S+ removed/)
+  t.same((await run('client', 'show', id)).err, [`keygate: no client ${id}`])
+})

@@ -210,3 +210,20 @@ t.test('graceful shutdown finishes in-flight requests', async (t) => {
   t.same(res.body.result.structuredContent, { late: true })
   t.equal(await a!.exited, 0, 'then the process exited cleanly')
 })
+
+t.test('a port taken between its pick and the listen: the set starts again on new ports', async (t) => {
+  // Test files run side by side, so a port free when picked may be taken before keygate
+  // listens on it. The first pick here is a port this test holds.
+  const { createServer } = await import('node:net')
+  const holder = createServer()
+  await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => new Promise<void>((resolve) => holder.close(() => resolve())))
+  const held = (holder.address() as { port: number }).port
+  const { freePort } = await import('../support/http.js')
+  let picks = 0
+  const pick = () => (++picks === 1 ? Promise.resolve(held) : freePort())
+  const [a, b] = await startInstances(t, tempDir(t), 2, {}, pick)
+  t.equal(picks, 4, 'two ports, twice')
+  t.not(a!.port, held)
+  for (const instance of [a!, b!]) t.equal((await fetch(`${instance.base}/healthz`)).status, 200)
+})

@@ -1,15 +1,45 @@
 // Real HTTP for end-to-end tests: keygate listening on a local port, and a small cookie-
 // keeping "browser" (undici fetch) that signs in and approves a consent like a person would.
+import { readFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import type { FastifyInstance } from 'fastify'
 import { buildApp } from '../../src/app.js'
 import { type Test, tempDir, testConfig } from '../helper.js'
 
-export function freePort(): Promise<number> {
+/**
+ * A port free when asked for, drawn at random from below the kernel's ephemeral range: the
+ * ports listen(0) and outgoing connections take come from that range, so a port from outside
+ * it is not taken by them between this pick and the caller's listen. Only another pick of the
+ * same number could take it, and callers that must be sure retry on EADDRINUSE.
+ */
+export async function freePort(): Promise<number> {
+  const [low] = ephemeralRange()
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const port = low - 1 - Math.floor(Math.random() * Math.min(12_000, low - 10_001))
+    if (await canListen(port)) return port
+  }
+  return listenOnce(0)
+}
+
+function ephemeralRange(): [number, number] {
+  try {
+    const [low, high] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number)
+    if (low! > 12_000 && high! > low!) return [low!, high!]
+  } catch {}
+  return [32_768, 60_999]
+}
+
+const canListen = (port: number) =>
+  listenOnce(port).then(
+    () => true,
+    () => false,
+  )
+
+function listenOnce(port: number): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer()
     srv.once('error', reject)
-    srv.listen(0, '127.0.0.1', () => {
+    srv.listen(port, '127.0.0.1', () => {
       const { port } = srv.address() as { port: number }
       srv.close(() => resolve(port))
     })

@@ -27,7 +27,14 @@ export async function startServer(
   }
   process.once('SIGTERM', () => close('SIGTERM'))
   process.once('SIGINT', () => close('SIGINT'))
-  await app.listen({ port: config.port, host: config.host })
+  try {
+    await app.listen({ port: config.port, host: config.host })
+  } catch (err) {
+    // The store is open (a pool, on a database server) and timers are set: closed, so that
+    // the process ends rather than staying up with nothing listening.
+    await app.close().catch(() => undefined)
+    throw err
+  }
   const address = app.server.address()
   const port = typeof address === 'object' && address ? address.port : config.port
   print(`keygate listening on http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`)

@@ -1,4 +1,6 @@
-import { execFile } from 'node:child_process'
+import { execFile, spawn } from 'node:child_process'
+import { once } from 'node:events'
+import { createServer } from 'node:net'
 import { promisify } from 'node:util'
 import t from 'tap'
 import { main } from '../src/cli.js'
@@ -156,6 +158,26 @@ t.test('the installed bin prints help', async (t) => {
   const { stdout } = await promisify(execFile)(process.execPath, ['bin/keygate.js', '--help'])
   t.match(stdout, /^keygate: an OAuth 2.1 gateway/)
   t.match(stdout, /key create --email E --account A --name N/)
+})
+
+t.test('serve on a port already taken: one line, exit 1, on every store', async (t) => {
+  // The store is open by then (a pool, on a database server): it is closed, or the process
+  // would stay up with nothing listening.
+  const holder = createServer()
+  await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => new Promise<void>((resolve) => holder.close(() => resolve())))
+  const port = (holder.address() as { port: number }).port
+  const env = { PATH: process.env.PATH ?? '', ...testEnv(tempDir(t), { HOST: '127.0.0.1', PORT: String(port) }) }
+  const child = spawn(process.execPath, ['bin/keygate.js', 'serve'], { env, stdio: ['ignore', 'pipe', 'pipe'] })
+  let stderr = ''
+  child.stderr.on('data', (d) => {
+    stderr += String(d)
+  })
+  const timer = setTimeout(() => child.kill('SIGKILL'), 20_000)
+  const [code, signal] = await once(child, 'exit')
+  clearTimeout(timer)
+  t.same([code, signal], [1, null], 'it exits by itself')
+  t.match(stderr, /^keygate: listen EADDRINUSE: address already in use 127\.0\.0\.1:\d+$/m)
 })
 
 t.test("the operator's controls: clients, users, members and accounts, each audited", async (t) => {

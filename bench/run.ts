@@ -20,15 +20,23 @@ import { freePort } from '../test/support/http.js'
 import { type BearerCost, bearerCheckCost } from './bearer-cost.js'
 import { DATABASES, median } from './databases.js'
 import { exchangeThroughput } from './exchange.js'
+import { benchSetting } from './settings.js'
 
-const DURATION = Number(process.env.BENCH_SECONDS ?? 8)
+const DURATION = benchSetting('BENCH_SECONDS', 8)
 /** bench/server.ts's KEYGATE_SECRET: the bench signs keygate's codes with it. */
 const BENCH_SECRET = 'bench-secret-0123456789-abcdefghijklmnop'
-const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 16)
+const CONNECTIONS = benchSetting('BENCH_CONNECTIONS', 16)
 // Each path gets DURATION seconds in all, cut into ROUNDS slices that take turns, so that a
 // neighbour's burst on a shared machine lands on every path alike. Ratios are computed per
 // round and reported as their median.
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 8)
+const ROUNDS = benchSetting('BENCH_ROUNDS', 8)
+// The rest of the run's sizes, read here so that a bad one is refused before anything starts.
+const EXCHANGES = benchSetting('BENCH_EXCHANGES', 5000)
+const LOOKUPS = { sqlite: benchSetting('BENCH_LOOKUPS', 50_000), server: benchSetting('BENCH_LOOKUPS', 8_000) }
+// The large table's size (BENCH_BULK_ROWS, default 1,000,000; the bench's smoke run makes it small).
+const BULK_ROWS = benchSetting('BENCH_BULK_ROWS', 1_000_000)
+const INPROCESS_EXCHANGES = benchSetting('BENCH_INPROCESS_EXCHANGES', 3000)
+const MEMORY_SECONDS = benchSetting('BENCH_MEMORY_SECONDS', 60)
 
 type Sample = { rps: number; p50: number; p99: number; errors: number; non2xx: number }
 type Row = Sample & { name: string; rounds: number[] }
@@ -145,7 +153,6 @@ const ratio = (x: Row, y: Row) => {
 
 // Code exchange over real HTTP: keygate's /token and oidc-provider's, the same client code,
 // the same concurrency, interleaved rounds of pre-made codes (each redeemed once).
-const EXCHANGES = Number(process.env.BENCH_EXCHANGES ?? 5000)
 const EXCHANGE_ROUNDS = 3
 const EXCHANGERS = ['keygate', 'oidc-provider', "floor: this design's least exchange", 'floor: HTTP and the form alone']
 /** Per round, exchanges per second in EXCHANGERS' order. */
@@ -270,7 +277,6 @@ const exchangeRates: number[][] = []
 // Resident memory (VmRSS, Linux's /proc) of a keygate process after BENCH_MEMORY_SECONDS
 // (default 60) at full /mcp load: a fresh process, started for this (the target), and the
 // process that served every round above (reported beside it).
-const MEMORY_SECONDS = Number(process.env.BENCH_MEMORY_SECONDS ?? 60)
 const rss = (pid: number) => {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8')
   return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? 0) / 1024
@@ -295,18 +301,14 @@ const skipped = (name: string) => (err: Error) => {
 }
 const costs: BearerCost[] = []
 for (const database of DATABASES) {
-  const lookups = Number(process.env.BENCH_LOOKUPS ?? (database.url ? 8_000 : 50_000))
+  const lookups = database.url ? LOOKUPS.server : LOOKUPS.sqlite
   const cost = await bearerCheckCost(database, 1_000, lookups).catch(skipped(database.name))
   if (cost) costs.push(cost)
 }
-// The large table's size (BENCH_BULK_ROWS, default 1,000,000; the test of the bench makes it small).
-const BULK_ROWS = Number(process.env.BENCH_BULK_ROWS ?? 1_000_000)
-const bulk = await bearerCheckCost(DATABASES[0]!, BULK_ROWS, Number(process.env.BENCH_LOOKUPS ?? 50_000))
+const bulk = await bearerCheckCost(DATABASES[0]!, BULK_ROWS, LOOKUPS.sqlite)
 const exchanges: Array<[string, number]> = []
 for (const database of DATABASES) {
-  const rate = await exchangeThroughput(database, Number(process.env.BENCH_INPROCESS_EXCHANGES ?? 3000)).catch(
-    skipped(database.name),
-  )
+  const rate = await exchangeThroughput(database, INPROCESS_EXCHANGES).catch(skipped(database.name))
   if (rate !== undefined) exchanges.push([database.name, rate])
 }
 

@@ -290,3 +290,10 @@ t.test('a client id that begins with "-" is an id, not an option', async (t) => 
   t.match((await run('client', 'remove', id)).out[0], /^client -dGhp\S+ removed/)
   t.same((await run('client', 'show', id)).err, [`keygate: no client ${id}`])
 })
+
+t.test('npm run bench refuses a bad setting with one line, before it starts anything', async (t) => {
+  const run = promisify(execFile)(process.execPath, ['dist/bench/run.js'], {
+    env: { PATH: process.env.PATH ?? '', BENCH_BULK_ROWS: 'lots' },
+  })
+  await t.rejects(run, { code: 2, stderr: 'bench: BENCH_BULK_ROWS must be a positive number, not "lots"\n' })
+})

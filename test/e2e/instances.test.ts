@@ -1,13 +1,14 @@
 // Several keygate processes sharing one secret and one database behave as one: on the
-// SQLite file (npm test) and on PostgreSQL (npm run test:pg).
+// SQLite file (npm test), on PostgreSQL (npm run test:pg) and on MariaDB (npm run test:mysql).
 import { createHash } from 'node:crypto'
+import { createServer } from 'node:net'
 import t from 'tap'
 import { keyring } from '../../src/crypto/secrets.js'
 import { hashToken } from '../../src/keys/format.js'
 import { signCode } from '../../src/oauth/code.js'
 import { createStore } from '../../src/store/index.js'
 import { createUser, newKey, pkce, SECRET, TEST_DATABASE_URL, tempDir, testConfig } from '../helper.js'
-import { Browser } from '../support/http.js'
+import { Browser, freePort } from '../support/http.js'
 import { startInstances } from '../support/instances.js'
 import { callTool } from '../support/mcp.js'
 import { Database } from '../support/sqlite.js'
@@ -214,12 +215,10 @@ t.test('graceful shutdown finishes in-flight requests', async (t) => {
 t.test('a port taken between its pick and the listen: the set starts again on new ports', async (t) => {
   // Test files run side by side, so a port free when picked may be taken before keygate
   // listens on it. The first pick here is a port this test holds.
-  const { createServer } = await import('node:net')
   const holder = createServer()
   await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve))
   t.teardown(() => new Promise<void>((resolve) => holder.close(() => resolve())))
   const held = (holder.address() as { port: number }).port
-  const { freePort } = await import('../support/http.js')
   let picks = 0
   const pick = () => (++picks === 1 ? Promise.resolve(held) : freePort())
   const [a, b] = await startInstances(t, tempDir(t), 2, {}, pick)

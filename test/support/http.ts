@@ -13,7 +13,7 @@ import { type Test, tempDir, testConfig } from '../helper.js'
  * same number could take it, and callers that must be sure retry on EADDRINUSE.
  */
 export async function freePort(): Promise<number> {
-  const [low] = ephemeralRange()
+  const low = ephemeralLow()
   for (let attempt = 0; attempt < 50; attempt++) {
     const port = low - 1 - Math.floor(Math.random() * Math.min(12_000, low - 10_001))
     if (await canListen(port)) return port
@@ -21,12 +21,13 @@ export async function freePort(): Promise<number> {
   return listenOnce(0)
 }
 
-function ephemeralRange(): [number, number] {
+/** The first port of the kernel's ephemeral range; Linux's default when it cannot be read. */
+function ephemeralLow(): number {
   try {
-    const [low, high] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number)
-    if (low! > 12_000 && high! > low!) return [low!, high!]
+    const low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0])
+    if (low > 12_000) return low
   } catch {}
-  return [32_768, 60_999]
+  return 32_768
 }
 
 const canListen = (port: number) =>

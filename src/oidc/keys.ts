@@ -109,12 +109,13 @@ export function signingKeys(
     async signer(alg) {
       for (;;) {
         const t = now()
-        let row = signingOf(await rows(), alg, t) ?? signingOf(await rows(true), alg, t)
+        const row = signingOf(await rows(), alg, t) ?? signingOf(await rows(true), alg, t)
         if (!row) {
-          // First use: instances starting together may each make one; all are published, and
-          // every instance picks the same one to sign with.
-          await store.insert(await newKey(keyring, alg, t, t))
-          row = signingOf(await rows(true), alg, t)!
+          // First use. Instances starting together make one key between them (the insert is
+          // serialized and made only while none signs), so all sign with the same key.
+          await store.insertIfNone(await newKey(keyring, alg, t, t), t)
+          cached = undefined
+          continue
         }
         const key = imported.get(row.kid) ?? (await importKey(row, alg))
         if (key) {
@@ -123,9 +124,9 @@ export function signingKeys(
         }
         // Sealed under a secret no longer configured (KEYGATE_SECRET changed without listing
         // the old one): it can sign no more. It stays published while its tokens live, and a
-        // new key takes over at once.
+        // new key takes over at once (unless another instance has made one already).
         await store.retire(row.kid, t + idTokenTtl)
-        await store.insert(await newKey(keyring, alg, t, t))
+        await store.insertIfNone(await newKey(keyring, alg, t, t), t)
         cached = undefined
       }
     },

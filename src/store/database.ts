@@ -116,6 +116,40 @@ export async function transaction<T>(database: Database, fn: (trx: Transaction<T
   }
 }
 
+/**
+ * Runs `fn` in one transaction that no other caller of `serialized` with the same `name`
+ * runs beside, on this or another instance: on SQLite its BEGIN IMMEDIATE (one writer); on
+ * PostgreSQL under a transaction-scoped advisory lock; on MySQL under GET_LOCK, held over
+ * the transaction and released after it. For "make it unless it exists" where there is no
+ * row to lock yet.
+ */
+export async function serialized<T>(
+  database: Database,
+  name: string,
+  fn: (trx: Transaction<Tables>) => Promise<T>,
+): Promise<T> {
+  const lock = `keygate:${name}`
+  if (database.dialect === 'mysql') {
+    return database.db.connection().execute(async (conn) => {
+      // Lock names are server-wide: the database's name keeps two deployments apart.
+      const got = await sql<{
+        got: number | null
+      }>`select get_lock(concat(database(), ${`:${lock}`}), 30) as got`.execute(conn)
+      if (Number(got.rows[0]?.got) !== 1) throw new Error(`could not take the lock ${lock} within 30 s`)
+      try {
+        return await conn.transaction().execute(fn)
+      } finally {
+        await sql`select release_lock(concat(database(), ${`:${lock}`}))`.execute(conn)
+      }
+    })
+  }
+  return transaction(database, async (trx) => {
+    if (database.dialect === 'postgres')
+      await sql`select pg_advisory_xact_lock(hashtext(current_schema() || ${`:${lock}`}))`.execute(trx)
+    return fn(trx)
+  })
+}
+
 type TableName = keyof Tables
 
 /**

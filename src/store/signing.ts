@@ -1,5 +1,5 @@
 // The ID-token signing keys (src/oidc/keys.ts decides which signs and which are published).
-import { changed, type Database } from './database.js'
+import { changed, type Database, type Db, serialized } from './database.js'
 
 export type SigningKeyRow = {
   kid: string
@@ -16,6 +16,11 @@ export interface SigningKeyStore {
   /** Every key not yet retired at `now`. */
   live(now: number): Promise<SigningKeyRow[]>
   insert(key: SigningKeyRow): Promise<void>
+  /**
+   * Inserts `key` unless a key of its algorithm signs already at `now` without being retired;
+   * answers whether it did. Instances that start together make one key between them.
+   */
+  insertIfNone(key: SigningKeyRow, now: number): Promise<boolean>
   /** Sets when a key stops being published, unless it is set already; answers whether it was set. */
   retire(kid: string, at: number): Promise<boolean>
 }
@@ -41,18 +46,21 @@ export function signingKeys(database: Database): SigningKeyStore {
       }))
     },
     async insert(k) {
-      await db
-        .insertInto('signing_keys')
-        .values({
-          kid: k.kid,
-          alg: k.alg,
-          public_jwk: k.publicJwk,
-          private_jwk: k.privateJwk,
-          created_at: k.createdAt,
-          sign_from: k.signFrom,
-          retire_at: k.retireAt,
-        })
-        .execute()
+      await insert(db, k)
+    },
+    async insertIfNone(k, now) {
+      return serialized(database, `signing_keys:${k.alg}`, async (trx) => {
+        const signing = await trx
+          .selectFrom('signing_keys')
+          .select('kid')
+          .where('alg', '=', k.alg)
+          .where('retire_at', 'is', null)
+          .where('sign_from', '<=', now)
+          .executeTakeFirst()
+        if (signing) return false
+        await insert(trx, k)
+        return true
+      })
     },
     async retire(kid, at) {
       return (
@@ -67,4 +75,19 @@ export function signingKeys(database: Database): SigningKeyStore {
       )
     },
   }
+}
+
+async function insert(db: Db, k: SigningKeyRow): Promise<void> {
+  await db
+    .insertInto('signing_keys')
+    .values({
+      kid: k.kid,
+      alg: k.alg,
+      public_jwk: k.publicJwk,
+      private_jwk: k.privateJwk,
+      created_at: k.createdAt,
+      sign_from: k.signFrom,
+      retire_at: k.retireAt,
+    })
+    .execute()
 }

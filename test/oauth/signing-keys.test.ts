@@ -3,6 +3,9 @@
 // not retires it (still published while its tokens live) and makes a new one.
 import t from 'tap'
 import { buildApp } from '../../src/app.js'
+import { keyring } from '../../src/crypto/secrets.js'
+import { signingKeys } from '../../src/oidc/keys.js'
+import { createStore } from '../../src/store/index.js'
 import { tempDir, testConfig } from '../helper.js'
 import { rawRows } from '../support/raw.js'
 
@@ -35,4 +38,21 @@ t.test('made at first start, sealed at rest, and kept or replaced when the secre
   const published = (await unlisted.inject({ url: '/jwks' })).json().keys.map((k: { kid: string }) => k.kid)
   t.same(published.sort(), [kid, signer.kid].sort(), 'the old one stays published while its tokens live')
   await unlisted.close()
+})
+
+// Instances that start together each find no key and make one: before, each inserted its own,
+// and an instance whose first read saw only its own kept signing with it while the others
+// chose another (found as a rotation test failure: the "old" key differed between instances).
+t.test('instances that make the first key together make one, and all sign with it', async (t) => {
+  const dir = tempDir(t)
+  const config = testConfig(dir)
+  const store = await createStore(config)
+  t.teardown(() => store.close())
+  const ring = keyring('signing-key-encryption', config.secret, config.previousSecrets)
+  const now = () => Math.floor(Date.now() / 1000)
+  const instances = Array.from({ length: 6 }, () => signingKeys(store.signingKeys, ring, now, config.idTokenTtl))
+  const signers = await Promise.all(instances.map((i) => i.signer('ES256')))
+  const live = await store.signingKeys.live(now())
+  t.equal(live.filter((k) => k.alg === 'ES256').length, 1, 'one key made')
+  t.same(new Set(signers.map((s) => s.kid)), new Set([live[0]!.kid]), 'every instance signs with it')
 })

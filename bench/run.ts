@@ -122,6 +122,10 @@ const paths: Array<[string, autocannon.Options]> = [
     '(g) floor: (f) + the protections keygate must have',
     { ...mcp(floorPort), url: `http://127.0.0.1:${floorPort}/guarded/mcp` },
   ],
+  [
+    "(h) floor: (g) + the rest of keygate's per-call work",
+    { ...mcp(floorPort), url: `http://127.0.0.1:${floorPort}/required/mcp` },
+  ],
 ]
 for (const [, opts] of paths) await sample(opts, 1) // warm-up
 const samples: Sample[][] = paths.map(() => [])
@@ -319,7 +323,7 @@ console.log('| path | req/s (median of rounds) | p50 ms | p99 ms | errors | non-
 console.log('|---|---|---|---|---|---|')
 for (const r of rows)
   console.log(`| ${r.name} | ${r.rps.toFixed(0)} | ${r.p50} | ${r.p99} | ${r.errors} | ${r.non2xx} |`)
-const [a, b, c, d, e, f, g] = rows as [Row, Row, Row, Row, Row, Row, Row]
+const [a, b, c, d, e, f, g, h] = rows as [Row, Row, Row, Row, Row, Row, Row, Row]
 const show = (label: string, x: Row, y: Row, target: string) => {
   const r = ratio(x, y)
   console.log(`${label}: ${r.median.toFixed(2)} (rounds ${r.min.toFixed(2)}–${r.max.toFixed(2)})   target ${target}`)
@@ -330,13 +334,14 @@ show('a/c keygate vs FastMCP', a, c, '>= 4')
 show('a/d keygate vs a bare hop', a, d, '>= 0.5')
 show('e/d the key lookup on a hop', e, d, '(reference)')
 show('f/d floor: the least tools/call proxy vs a bare hop', f, d, '(what any design allows)')
-show('g/d floor: (f) with the required protections vs a bare hop', g, d, '(what keygate can reach at most)')
-show('a/f keygate vs (f)', a, f, '(reference)')
+show('g/d floor: (f) with the required protections vs a bare hop', g, d, '(reference)')
+show("h/d floor: (g) with the rest of keygate's per-call work vs a bare hop", h, d, '(what keygate can reach at most)')
 show('a/g keygate vs (g)', a, g, '(reference)')
+show('a/h keygate vs (h)', a, h, '(reference)')
 // Each server process is the bottleneck of its run, so 1/throughput is its time per request.
 const perCall = (r: Row) => 1e6 / r.rps
 console.log(
-  `server time per request: a ${perCall(a).toFixed(0)} µs, d ${perCall(d).toFixed(0)} µs, e ${perCall(e).toFixed(0)} µs, f ${perCall(f).toFixed(0)} µs, g ${perCall(g).toFixed(0)} µs; keygate adds ${(perCall(a) - perCall(d)).toFixed(0)} µs to a bare hop, the target allows ${perCall(d).toFixed(0)} µs`,
+  `server time per request: a ${perCall(a).toFixed(0)} µs, d ${perCall(d).toFixed(0)} µs, e ${perCall(e).toFixed(0)} µs, f ${perCall(f).toFixed(0)} µs, g ${perCall(g).toFixed(0)} µs, h ${perCall(h).toFixed(0)} µs; keygate adds ${(perCall(a) - perCall(d)).toFixed(0)} µs to a bare hop, the target allows ${perCall(d).toFixed(0)} µs`,
 )
 console.log(
   `\nkeygate's resident memory after ${MEMORY_SECONDS} s at full /mcp load: a fresh process ${freshBefore.toFixed(0)} MB at start, ${freshAfter.toFixed(0)} MB after   target <= 200 MB`,

@@ -25,7 +25,15 @@ const PROBES = 1000
 const ROUNDS = 8
 const SECRET = 'bench-secret-0123456789-abcdefghijklmnop'
 
-export type BearerCost = { database: string; rows: number; micros: number; baselineMicros: number; ratio: number }
+export type BearerCost = {
+  database: string
+  rows: number
+  micros: number
+  baselineMicros: number
+  ratio: number
+  /** keygate's µs per check, round by round. */
+  rounds: number[]
+}
 
 function fill(path: string, rows: number, userId: number, accountId: number): void {
   const db = new Database(path)
@@ -86,18 +94,22 @@ async function timeChecks(app: FastifyInstance, keys: string[], iterations: numb
   return Number(process.hrtime.bigint() - start) / 1000 / iterations
 }
 
-export async function bearerCheckCost(
-  database: DatabaseUnderTest,
-  rows: number,
-  iterations: number,
-): Promise<BearerCost> {
+type Setup = { rows: number; app: FastifyInstance; baseline: FastifyInstance; keys: string[]; close(): Promise<void> }
+
+/** A keygate app over `rows` key rows, the same app with the raw lookup, and the probe keys. */
+async function setUp(database: DatabaseUnderTest, rows: number): Promise<Setup> {
   const dir = mkdtempSync(join(tmpdir(), 'keygate-bench-'))
   const schema = `kgbench_${randomBytes(6).toString('hex')}`
+  const remove = async () => {
+    rmSync(dir, { recursive: true, force: true })
+    await dropSchema(database, schema)
+  }
   const env: Record<string, string> = { KEYGATE_DB: join(dir, 'k.db'), KEYGATE_SECRET: SECRET }
   if (database.url) Object.assign(env, { KEYGATE_DATABASE_URL: database.url, KEYGATE_DATABASE_SCHEMA: schema })
   const config = loadConfig(env, { generateSecret: false })
+  let app: FastifyInstance | undefined
   try {
-    let app = await buildApp(config)
+    app = await buildApp(config)
     const user = await app.store.users.create({ email: 'b@example.com', name: 'b', passwordHash: 'x', createdAt: 0 })
     const account = await app.store.accounts.create({ name: 'b', kind: 'personal', ownerId: user.id, createdAt: 0 })
     const keys: string[] = []
@@ -109,6 +121,7 @@ export async function bearerCheckCost(
     if (rows > keys.length) {
       if (database.name !== 'SQLite') throw new Error('bulk rows are filled on SQLite only')
       await app.close()
+      app = undefined
       fill(config.dbPath, rows - keys.length, user.id, account.id)
       app = await buildApp(config)
     }
@@ -117,35 +130,65 @@ export async function bearerCheckCost(
     const baseline = Object.create(app, {
       store: { value: { ...app.store, keys: { ...app.store.keys, byHash: raw.byHash } } },
     }) as FastifyInstance
-    try {
-      const perRound = Math.ceil(iterations / ROUNDS)
-      await timeChecks(app, keys, perRound)
-      await timeChecks(baseline, keys, perRound)
-      const ours: number[] = []
-      const theirs: number[] = []
-      for (let round = 0; round < ROUNDS; round++) {
-        // Alternate which goes first, so that neither always runs on a warmer machine.
-        if (round % 2) {
-          theirs.push(await timeChecks(baseline, keys, perRound))
-          ours.push(await timeChecks(app, keys, perRound))
-        } else {
-          ours.push(await timeChecks(app, keys, perRound))
-          theirs.push(await timeChecks(baseline, keys, perRound))
-        }
+    const opened = app
+    return {
+      rows,
+      app,
+      baseline,
+      keys,
+      close: async () => {
+        await raw.close()
+        await opened.close()
+        await remove()
+      },
+    }
+  } catch (err) {
+    await app?.close()
+    await remove()
+    throw err
+  }
+}
+
+/**
+ * The bearer check's cost on `database` with each of `rowCounts` key rows, all measured in
+ * the same interleaved rounds (each table, keygate's lookup and the raw one, in a rotating
+ * order), so that tables of different sizes are compared within a round.
+ */
+export async function bearerCheckCosts(
+  database: DatabaseUnderTest,
+  rowCounts: number[],
+  iterations: number,
+): Promise<BearerCost[]> {
+  const setups: Setup[] = []
+  try {
+    for (const rows of rowCounts) setups.push(await setUp(database, rows))
+    const perRound = Math.ceil(iterations / ROUNDS)
+    const runs = setups.flatMap((s) => [
+      () => timeChecks(s.app, s.keys, perRound),
+      () => timeChecks(s.baseline, s.keys, perRound),
+    ])
+    for (const run of runs) await run()
+    const times: number[][] = runs.map(() => [])
+    for (let round = 0; round < ROUNDS; round++) {
+      // A rotating order, so that no measurement always runs on a warmer (or colder) machine.
+      for (let k = 0; k < runs.length; k++) {
+        const i = (k + round) % runs.length
+        times[i]!.push(await runs[i]!())
       }
+    }
+    return setups.map((s, n) => {
+      const ours = times[2 * n]!
+      const theirs = times[2 * n + 1]!
       return {
         database: database.name,
-        rows,
+        rows: s.rows,
         micros: median(ours),
         baselineMicros: median(theirs),
         ratio: median(ours.map((x, i) => x / theirs[i]!)),
+        rounds: ours,
       }
-    } finally {
-      await raw.close()
-      await app.close()
-    }
+    })
   } finally {
-    rmSync(dir, { recursive: true, force: true })
-    await dropSchema(database, schema)
+    for (const s of setups) await s.close()
   }
 }

@@ -49,6 +49,13 @@ async function notes(token: string) {
   })
   return { content: [{ type: 'text', text: await res.body.text() }], isError: res.statusCode >= 400 }
 }
+/** The body as a tools/call of list_notes, checked by the SDK's schemas ((g) and (h)); undefined if not. */
+function checkedCall(body: unknown): { id: unknown; args: unknown } | undefined {
+  const message = JSONRPCMessageSchema.safeParse(body)
+  const call = message.success ? CallToolRequestSchema.safeParse(message.data) : undefined
+  if (!call?.success || call.data.params.name !== 'list_notes') return undefined
+  return { id: (message.data as { id: unknown }).id, args: call.data.params.arguments ?? {} }
+}
 app.post('/mcp', async (req, reply) => {
   const token = bearer(req.headers.authorization)
   if (!lookup(token)) return reply.code(401).send({ error: 'invalid_token' })
@@ -90,12 +97,11 @@ const required = async (required: FastifyInstance) => {
     const version = req.headers['mcp-protocol-version']
     if (version !== undefined && !SUPPORTED_PROTOCOL_VERSIONS.includes(String(version)))
       return reply.code(400).send({ error: 'unsupported protocol version' })
-    const message = JSONRPCMessageSchema.safeParse(req.body)
-    const call = message.success ? CallToolRequestSchema.safeParse(message.data) : undefined
-    if (!call?.success || call.data.params.name !== 'list_notes') return refuse(reply, (req.body as Call)?.id)
+    const call = checkedCall(req.body)
+    if (!call) return refuse(reply, (req.body as Call)?.id)
     if (!key.scopes.split(' ').includes('read')) return reply.code(403).send({ error: 'insufficient_scope' })
-    const id = (message.data as { id: unknown }).id
-    if (!validate(call.data.params.arguments ?? {}).valid)
+    const { id } = call
+    if (!validate(call.args).valid)
       return { jsonrpc: '2.0', id, result: { content: [{ type: 'text', text: 'bad arguments' }], isError: true } }
     const started = performance.now()
     const res = await bounded.request({
@@ -129,11 +135,10 @@ await app.register(async (guarded) => {
   guarded.post('/guarded/mcp', async (req, reply) => {
     const token = bearer(req.headers.authorization)
     if (!lookup(token)) return reply.code(401).send({ error: 'invalid_token' })
-    const message = JSONRPCMessageSchema.safeParse(req.body)
-    const call = message.success ? CallToolRequestSchema.safeParse(message.data) : undefined
-    if (!call?.success || call.data.params.name !== 'list_notes') return refuse(reply, (req.body as Call)?.id)
+    const call = checkedCall(req.body)
+    if (!call) return refuse(reply, (req.body as Call)?.id)
     const result = CallToolResultSchema.parse(await notes(token!))
-    return { jsonrpc: '2.0', id: (message.data as { id: unknown }).id, result }
+    return { jsonrpc: '2.0', id: call.id, result }
   })
 })
 await app.listen({ port, host: '127.0.0.1' })

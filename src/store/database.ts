@@ -130,16 +130,15 @@ export async function serialized<T>(
 ): Promise<T> {
   const lock = `keygate:${name}`
   if (database.dialect === 'mysql') {
+    // Lock names are server-wide: the database's name keeps two deployments apart.
+    const named = sql`concat(database(), ${`:${lock}`})`
     return database.db.connection().execute(async (conn) => {
-      // Lock names are server-wide: the database's name keeps two deployments apart.
-      const got = await sql<{
-        got: number | null
-      }>`select get_lock(concat(database(), ${`:${lock}`}), 30) as got`.execute(conn)
+      const got = await sql<{ got: number | null }>`select get_lock(${named}, 30) as got`.execute(conn)
       if (Number(got.rows[0]?.got) !== 1) throw new Error(`could not take the lock ${lock} within 30 s`)
       try {
         return await conn.transaction().execute(fn)
       } finally {
-        await sql`select release_lock(concat(database(), ${`:${lock}`}))`.execute(conn)
+        await sql`select release_lock(${named})`.execute(conn)
       }
     })
   }

@@ -17,10 +17,10 @@ export interface SigningKeyStore {
   live(now: number): Promise<SigningKeyRow[]>
   insert(key: SigningKeyRow): Promise<void>
   /**
-   * Inserts `key` unless a key of its algorithm signs already at `now` without being retired;
-   * answers whether it did. Instances that start together make one key between them.
+   * Inserts `key` unless a key of its algorithm signs already at `now` without being retired.
+   * Instances that start together make one key between them.
    */
-  insertIfNone(key: SigningKeyRow, now: number): Promise<boolean>
+  insertIfNone(key: SigningKeyRow, now: number): Promise<void>
   /** Sets when a key stops being published, unless it is set already; answers whether it was set. */
   retire(kid: string, at: number): Promise<boolean>
 }
@@ -49,7 +49,7 @@ export function signingKeys(database: Database): SigningKeyStore {
       await insert(db, k)
     },
     async insertIfNone(k, now) {
-      return serialized(database, `signing_keys:${k.alg}`, async (trx) => {
+      await serialized(database, `signing_keys:${k.alg}`, async (trx) => {
         const signing = await trx
           .selectFrom('signing_keys')
           .select('kid')
@@ -57,9 +57,7 @@ export function signingKeys(database: Database): SigningKeyStore {
           .where('retire_at', 'is', null)
           .where('sign_from', '<=', now)
           .executeTakeFirst()
-        if (signing) return false
-        await insert(trx, k)
-        return true
+        if (!signing) await insert(trx, k)
       })
     },
     async retire(kid, at) {

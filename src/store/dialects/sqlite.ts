@@ -2,9 +2,11 @@
 // DEFERRED and prepares every statement anew; this one begins them IMMEDIATE (the write
 // lock is taken before the first read, so a transaction never has to upgrade its lock when
 // another process wrote in between) and keeps each statement prepared once. One
-// connection, shared in turn: a transaction holds it to its end.
+// connection, shared in turn: a transaction holds it to its end. Checkpoints run in a
+// worker thread (./checkpoint-worker.ts), off the event loop.
 import { closeSync, mkdirSync, openSync } from 'node:fs'
 import { dirname } from 'node:path'
+import { Worker } from 'node:worker_threads'
 import BetterSqlite3 from 'better-sqlite3'
 import {
   CompiledQuery,
@@ -34,7 +36,53 @@ export function openFile(path: string): SqliteHandle {
   db.pragma('foreign_keys = ON')
   db.pragma('busy_timeout = 5000')
   db.pragma('synchronous = NORMAL')
+  // The checkpointer keeps the log short; this connection checkpoints only past this backstop.
+  db.pragma(`wal_autocheckpoint = ${BACKSTOP_PAGES}`)
   return db
+}
+
+/** The log's length (pages) past which the serving connection checkpoints itself: only if the checkpointer falls behind. */
+const BACKSTOP_PAGES = 10_000
+/** Writing statements after which the checkpointer starts: a process that writes little (a CLI command, most tests) never needs one. */
+const WRITES_BEFORE_CHECKPOINTER = 100
+const CHECKPOINT_INTERVAL_MS = 250
+
+/** Runs the database's checkpoints in a worker thread once the process has written enough to need them. */
+class Checkpointer {
+  readonly #path: string
+  #writes = 0
+  #worker: Worker | undefined
+  /** Settles when the worker has exited (after a stop, or on its own after an error). */
+  #exited: Promise<void> | undefined
+  #stopped = false
+
+  constructor(path: string) {
+    this.#path = path
+  }
+
+  wrote(): void {
+    if (this.#exited || this.#stopped || ++this.#writes < WRITES_BEFORE_CHECKPOINTER) return
+    if (this.#path === ':memory:') return
+    const worker = new Worker(new URL('./checkpoint-worker.js', import.meta.url), {
+      workerData: { path: this.#path, intervalMs: CHECKPOINT_INTERVAL_MS },
+      // Not this process's flags: `-e`, `--input-type` and the like mean nothing to the worker's module.
+      execArgv: [],
+    })
+    worker.unref()
+    // A worker that failed (it could not open the file) is not started again: the serving
+    // connection's backstop checkpoints the log from then on.
+    worker.on('error', () => {})
+    this.#exited = new Promise((resolve) => worker.once('exit', () => resolve()))
+    this.#worker = worker
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true
+    if (!this.#worker || !this.#exited) return
+    this.#worker.ref() // an unreferenced worker's exit would not keep this process waiting for it
+    this.#worker.postMessage('stop')
+    await this.#exited
+  }
 }
 
 /** Bounds the statement cache: query shapes are few, but a list of N ids is its own shape. */
@@ -43,9 +91,11 @@ const MAX_STATEMENTS = 500
 class PreparedConnection implements DatabaseConnection {
   readonly #db: SqliteHandle
   readonly #statements = new Map<string, BetterSqlite3.Statement>()
+  readonly #checkpointer: Checkpointer
 
-  constructor(db: SqliteHandle) {
+  constructor(db: SqliteHandle, checkpointer: Checkpointer) {
     this.#db = db
+    this.#checkpointer = checkpointer
   }
 
   #statement(text: string): BetterSqlite3.Statement {
@@ -64,6 +114,7 @@ class PreparedConnection implements DatabaseConnection {
 
   execute<R>(sqlText: string, parameters: readonly unknown[]): QueryResult<R> {
     const statement = this.#statement(sqlText)
+    if (!statement.readonly) this.#checkpointer.wrote()
     if (statement.reader) return { rows: statement.all(parameters) as R[] }
     const { changes, lastInsertRowid } = statement.run(parameters)
     return { numAffectedRows: BigInt(changes), insertId: BigInt(lastInsertRowid), rows: [] }
@@ -102,11 +153,13 @@ class Turns {
 class ImmediateDriver implements Driver {
   readonly #db: SqliteHandle
   readonly #connection: PreparedConnection
+  readonly #checkpointer: Checkpointer
   readonly #turns = new Turns()
 
-  constructor(db: SqliteHandle) {
-    this.#db = db
-    this.#connection = new PreparedConnection(db)
+  constructor(path: string) {
+    this.#db = openFile(path)
+    this.#checkpointer = new Checkpointer(path)
+    this.#connection = new PreparedConnection(this.#db, this.#checkpointer)
   }
 
   /**
@@ -150,6 +203,7 @@ class ImmediateDriver implements Driver {
   }
 
   async destroy(): Promise<void> {
+    await this.#checkpointer.stop()
     if (this.#db.open) this.#db.close()
   }
 }
@@ -187,7 +241,7 @@ class ImmediateSqliteDialect implements Dialect {
 
 /** The database file, opened; its schema untouched. */
 export function sqliteDatabase(path: string): Database {
-  const driver = new ImmediateDriver(openFile(path))
+  const driver = new ImmediateDriver(path)
   const db = new Kysely<Tables>({ dialect: new ImmediateSqliteDialect(driver) })
   let closed = false
   return {

@@ -14,6 +14,7 @@ export const OWN_PROCESS = [
   'plugins/timeouts.test.js',
   'plugins/rate-limit-redis.test.js',
   'store/race-processes.test.js',
+  'store/sqlite-checkpoint.test.js',
   'e2e/',
   'fuzz/',
 ]

@@ -62,6 +62,26 @@ export function lookupOnce<R>(
   return (...parameters) => database.first(compiled, parameters)
 }
 
+/**
+ * A statement built and compiled once, then run with new parameters on the database or in
+ * a transaction (a hot path's statements are not rebuilt per call). `build` gets a marker
+ * for each name in `names`; every parameter of the compiled statement must be one of them,
+ * and each call's values are put in the compiled statement's order by name.
+ */
+export function compiledOnce<N extends string, R>(
+  names: readonly N[],
+  build: (marks: Record<N, never>) => Compilable<R>,
+): (db: Db, values: Record<N, unknown>) => Promise<R[]> {
+  const marks = Object.fromEntries(names.map((name) => [name, `\u0000${name}`])) as Record<N, never>
+  const compiled = build(marks).compile()
+  const order = compiled.parameters.map((value) => {
+    const name = names.find((n) => marks[n] === value)
+    if (name === undefined) throw new Error(`compiledOnce: a parameter is not named: ${compiled.sql}`)
+    return name
+  })
+  return async (db, values) => (await db.executeQuery<R>({ ...compiled, parameters: order.map((n) => values[n]) })).rows
+}
+
 /** PostgreSQL text cannot hold U+0000; no stored value holds one, on any database. */
 export const holdsNul = (text: string): boolean => text.includes('\u0000')
 

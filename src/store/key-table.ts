@@ -3,7 +3,7 @@
 // membership the product ended, a lowered role). keys.ts is keygate's own api_keys table;
 // mapped-keys.ts is the product's table under a mapping (KEYGATE_KEYS_TABLE).
 import { exceeds } from '../roles.js'
-import { type Database, type Db, locking } from './database.js'
+import { compiledOnce, type Database, type Db, locking } from './database.js'
 import { toConsent } from './rows.js'
 import { type ApiKey, type ConsentCondition, consentStands, type KeyStore } from './types.js'
 
@@ -80,21 +80,30 @@ export async function consentRefusal(
   trx: Db,
   consent: ConsentCondition,
 ): Promise<'consent_gone' | 'role_forbids' | undefined> {
-  const current = await locking(
-    database,
-    trx
-      .selectFrom('consents as c')
-      .innerJoin('memberships as m', (join) =>
-        join.onRef('m.user_id', '=', 'c.user_id').onRef('m.account_id', '=', 'c.account_id'),
-      )
-      .selectAll('c')
-      .select(['m.role', 'm.removed_at'])
-      .where('c.user_id', '=', consent.userId)
-      .where('c.client_id', '=', consent.clientId),
-    'update',
-  ).executeTakeFirst()
+  let read = consentReads.get(database)
+  if (!read) consentReads.set(database, (read = consentRead(database)))
+  const [current] = await read(trx, { userId: consent.userId, clientId: consent.clientId })
   if (!current || !consentStands(toConsent(current), consent) || current.removed_at !== null) return 'consent_gone'
   const allowed = consent.roleScopes?.[current.role]
   if (allowed && exceeds(allowed, consent.scopes)) return 'role_forbids'
   return undefined
 }
+
+/** The consent and its membership, locked: every mint reads it, compiled once per database. */
+const consentRead = (database: Database) =>
+  compiledOnce(['userId', 'clientId'], (p) =>
+    locking(
+      database,
+      database.db
+        .selectFrom('consents as c')
+        .innerJoin('memberships as m', (join) =>
+          join.onRef('m.user_id', '=', 'c.user_id').onRef('m.account_id', '=', 'c.account_id'),
+        )
+        .selectAll('c')
+        .select(['m.role', 'm.removed_at'])
+        .where('c.user_id', '=', p.userId)
+        .where('c.client_id', '=', p.clientId),
+      'update',
+    ),
+  )
+const consentReads = new WeakMap<Database, ReturnType<typeof consentRead>>()

@@ -4,6 +4,7 @@
 import { sha256Hex } from '../crypto/compare.js'
 import {
   changed,
+  compiledOnce,
   type Database,
   type Db,
   deleteSome,
@@ -37,28 +38,56 @@ const keyValues = (k: NewApiKey) => ({
   expires_at: k.expiresAt,
 })
 
+/** The columns of a new key, in keyValues' order. */
+const KEY_COLUMNS = [
+  'account_id',
+  'user_id',
+  'name',
+  'key_hash',
+  'display_prefix',
+  'scopes',
+  'resource',
+  'client_id',
+  'grant_id',
+  'family_id',
+  'installation',
+  'created_at',
+  'expires_at',
+] as const
+
+type Inserter = (trx: Db, k: NewApiKey) => Promise<KeyRow | undefined>
+
 /**
  * Inserts the key unless its grant id is taken; undefined when it was. Told by the
  * database, whatever the unique index is called: ON CONFLICT (grant_id) DO NOTHING
- * RETURNING answers no row (SQLite, PostgreSQL); on MySQL, ON DUPLICATE KEY UPDATE of a
- * column to itself changes no row, and a locking read says whether the grant id is the
- * duplicate (it could only otherwise be the key hash, a ConflictError).
+ * RETURNING answers no row (SQLite, PostgreSQL; compiled once, every exchange runs it);
+ * on MySQL, ON DUPLICATE KEY UPDATE of a column to itself changes no row, and a locking
+ * read says whether the grant id is the duplicate (it could only otherwise be the key
+ * hash, a ConflictError).
  */
-async function insertUnlessGranted(database: Database, trx: Db, k: NewApiKey): Promise<KeyRow | undefined> {
-  const insert = onConflictDoNothing(database, trx.insertInto('api_keys').values(keyValues(k)), ['grant_id'])
-  if (database.dialect !== 'mysql') return insert.returningAll().executeTakeFirst()
-  const result = await insert.executeTakeFirstOrThrow()
-  if (Number(result.numInsertedOrUpdatedRows) === 1)
-    return trx.selectFrom('api_keys').selectAll().where('id', '=', Number(result.insertId)).executeTakeFirstOrThrow()
-  const granted =
-    k.grantId !== null &&
-    (await locking(
-      database,
-      trx.selectFrom('api_keys').select('id').where('grant_id', '=', k.grantId),
-      'share',
-    ).executeTakeFirst())
-  if (!granted) throw new ConflictError('api_keys: the key hash exists')
-  return undefined
+function insertUnlessGranted(database: Database): Inserter {
+  if (database.dialect !== 'mysql') {
+    const insert = compiledOnce(KEY_COLUMNS, (p) =>
+      onConflictDoNothing(database, database.db.insertInto('api_keys').values(p), ['grant_id']).returningAll(),
+    )
+    return async (trx, k) => (await insert(trx, keyValues(k)))[0]
+  }
+  return async (trx, k) => {
+    const result = await onConflictDoNothing(database, trx.insertInto('api_keys').values(keyValues(k)), [
+      'grant_id',
+    ]).executeTakeFirstOrThrow()
+    if (Number(result.numInsertedOrUpdatedRows) === 1)
+      return trx.selectFrom('api_keys').selectAll().where('id', '=', Number(result.insertId)).executeTakeFirstOrThrow()
+    const granted =
+      k.grantId !== null &&
+      (await locking(
+        database,
+        trx.selectFrom('api_keys').select('id').where('grant_id', '=', k.grantId),
+        'share',
+      ).executeTakeFirst())
+    if (!granted) throw new ConflictError('api_keys: the key hash exists')
+    return undefined
+  }
 }
 
 /**
@@ -80,6 +109,10 @@ export function keys(database: Database): KeyTable {
   // The bearer check's lookup: compiled once, prepared once per connection.
   const byHash = lookupOnce<KeyRow>(database, db.selectFrom('api_keys').selectAll().where('key_hash', '=', ''))
   const byId = lookupOnce<KeyRow>(database, db.selectFrom('api_keys').selectAll().where('id', '=', 0))
+  const insertGranted = insertUnlessGranted(database)
+  const liveOfClient = compiledOnce(['userId', 'clientId', 'now'], (p) =>
+    liveOfClientQuery(db, p.userId, p.clientId, p.now),
+  )
   const revokeOne = (id: number | undefined, now: number) =>
     db
       .updateTable('api_keys')
@@ -97,7 +130,7 @@ export function keys(database: Database): KeyTable {
         // No row: the grant id is taken (RFC 6749 §4.1.2, single use).
         const row = await (k.grantId === null
           ? insertWithId(database, trx, 'api_keys', keyValues(k))
-          : insertUnlessGranted(database, trx, k))
+          : insertGranted(trx, k))
         if (!row) return { ok: false, reason: 'grant_used' }
         if (replace && k.clientId !== null) {
           const live = await this.liveOfClient(trx, k.userId, k.clientId, k.createdAt)
@@ -245,7 +278,7 @@ export function keys(database: Database): KeyTable {
       return revokeConnection(this, db, key, now)
     },
     async liveOfClient(trx, userId, clientId, now) {
-      const rows = await liveOfClientQuery(trx, userId, clientId, now).execute()
+      const rows = await liveOfClient(trx, { userId, clientId, now })
       return rows.map((r) => ({
         id: String(r.id),
         familyId: r.family_id,

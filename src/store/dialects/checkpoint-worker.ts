@@ -3,7 +3,7 @@
 // files: milliseconds of blocking I/O that, left to SQLite's automatic checkpoint, would
 // stop the server's event loop in the middle of whichever request crossed the threshold.
 // Here a PASSIVE checkpoint (it never waits for readers or writers) runs every
-// `intervalMs` on a connection of the worker's own. See docs/storage.md, "SQLite".
+// `intervalMs` on a connection of the worker's own. See docs/storage.md ("SQLite's checkpoints").
 import { parentPort, workerData } from 'node:worker_threads'
 import BetterSqlite3 from 'better-sqlite3'
 

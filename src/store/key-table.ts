@@ -81,7 +81,10 @@ export async function consentRefusal(
   consent: ConsentCondition,
 ): Promise<'consent_gone' | 'role_forbids' | undefined> {
   let read = consentReads.get(database)
-  if (!read) consentReads.set(database, (read = consentRead(database)))
+  if (!read) {
+    read = consentRead(database)
+    consentReads.set(database, read)
+  }
   const [current] = await read(trx, { userId: consent.userId, clientId: consent.clientId })
   if (!current || !consentStands(toConsent(current), consent) || current.removed_at !== null) return 'consent_gone'
   const allowed = consent.roleScopes?.[current.role]

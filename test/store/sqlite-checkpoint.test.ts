@@ -69,19 +69,34 @@ t.test('a checkpointer that cannot open the file does not stop the process', asy
   t.pass('the store closed: nothing waited for the worker that had already ended')
 })
 
-t.test('a process whose store started a worker exits once the store is closed', async (t) => {
-  const dir = tempDir(t)
-  const storeModule = fileURLToPath(new URL('../../src/store/index.js', import.meta.url))
-  const script = `
+t.test(
+  'a process run with flags of its own (here -e) checkpoints in the worker and exits once the store is closed',
+  async (t) => {
+    const dir = tempDir(t)
+    const storeModule = fileURLToPath(new URL('../../src/store/index.js', import.meta.url))
+    const path = join(dir, 'k.db')
+    const script = `
+    const { statSync } = await import('node:fs')
     const { createStore } = await import(${JSON.stringify(storeModule)})
-    const store = await createStore({ dbPath: ${JSON.stringify(join(dir, 'k.db'))}, databaseUrl: undefined, databaseSchema: undefined })
+    const store = await createStore({ dbPath: ${JSON.stringify(path)}, databaseUrl: undefined, databaseSchema: undefined })
     for (let i = 0; i < 200; i++) await store.users.create({ email: 'u' + i + '@example.com', name: 'u', passwordHash: 'x', createdAt: 1 })
-    await new Promise((r) => setTimeout(r, 300))
+    const before = statSync(${JSON.stringify(path)}).size
+    let grew = false
+    for (let waited = 0; waited < 5000 && !grew; waited += 50) {
+      await new Promise((r) => setTimeout(r, 50))
+      grew = statSync(${JSON.stringify(path)}).size > before
+    }
+    console.log(grew ? 'checkpointed' : 'not checkpointed')
     await store.close()
     console.log('closed')
   `
-  const { stdout } = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script], {
-    timeout: 30_000,
-  })
-  t.equal(stdout.trim(), 'closed', 'close() resolved and the process ended with exit code 0')
-})
+    const { stdout } = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script], {
+      timeout: 30_000,
+    })
+    t.same(
+      stdout.trim().split('\n'),
+      ['checkpointed', 'closed'],
+      "the worker ran (the process's flags are not its own), close() resolved, exit 0",
+    )
+  },
+)

@@ -67,34 +67,22 @@ export async function revokeConnection(table: KeyTable, db: Db, key: ApiKey, now
   return table.revokeIds(db, [...new Set([key.id, ...ids])], now)
 }
 
-/**
- * Why a key may not be minted under `consent` any more, read in the mint's transaction;
- * undefined when it may. The consent and its membership in one locking read (FOR UPDATE): a
- * concurrent disconnect (its DELETE), membership change or other mint under the same consent
- * waits for this one, or this waits for it, so a new key sees the keys it replaces. (SQLite:
- * the transaction holds the write lock already.) A membership the product ended, or a role
- * that may no longer grant these scopes, and nothing is minted.
- */
-export async function consentRefusal(
-  database: Database,
+/** Why a key may not be minted under a consent any more; undefined when it may. */
+export type ConsentRefusal = (
   trx: Db,
   consent: ConsentCondition,
-): Promise<'consent_gone' | 'role_forbids' | undefined> {
-  let read = consentReads.get(database)
-  if (!read) {
-    read = consentRead(database)
-    consentReads.set(database, read)
-  }
-  const [current] = await read(trx, { userId: consent.userId, clientId: consent.clientId })
-  if (!current || !consentStands(toConsent(current), consent) || current.removed_at !== null) return 'consent_gone'
-  const allowed = consent.roleScopes?.[current.role]
-  if (allowed && exceeds(allowed, consent.scopes)) return 'role_forbids'
-  return undefined
-}
+) => Promise<'consent_gone' | 'role_forbids' | undefined>
 
-/** The consent and its membership, locked: every mint reads it, compiled once per database. */
-const consentRead = (database: Database) =>
-  compiledOnce(['userId', 'clientId'], (p) =>
+/**
+ * The check every mint runs in its transaction, its statement compiled once per key table.
+ * The consent and its membership in one locking read (FOR UPDATE): a concurrent disconnect
+ * (its DELETE), membership change or other mint under the same consent waits for this one,
+ * or this waits for it, so a new key sees the keys it replaces. (SQLite: the transaction
+ * holds the write lock already.) A membership the product ended, or a role that may no
+ * longer grant these scopes, and nothing is minted.
+ */
+export function consentRefusal(database: Database): ConsentRefusal {
+  const read = compiledOnce(['userId', 'clientId'], (p) =>
     locking(
       database,
       database.db
@@ -109,4 +97,11 @@ const consentRead = (database: Database) =>
       'update',
     ),
   )
-const consentReads = new WeakMap<Database, ReturnType<typeof consentRead>>()
+  return async (trx, consent) => {
+    const [current] = await read(trx, { userId: consent.userId, clientId: consent.clientId })
+    if (!current || !consentStands(toConsent(current), consent) || current.removed_at !== null) return 'consent_gone'
+    const allowed = consent.roleScopes?.[current.role]
+    if (allowed && exceeds(allowed, consent.scopes)) return 'role_forbids'
+    return undefined
+  }
+}

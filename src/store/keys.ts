@@ -22,23 +22,7 @@ import { ConflictError, type ConsentCondition, type InsertKeyResult, type KeyLis
 /** A key id as this table numbers them; undefined for text that is not one. */
 const rowId = (id: string): number | undefined => (/^[1-9][0-9]{0,14}$/.test(id) ? Number(id) : undefined)
 
-const keyValues = (k: NewApiKey) => ({
-  account_id: k.accountId,
-  user_id: k.userId,
-  name: k.name,
-  key_hash: k.keyHash,
-  display_prefix: k.displayPrefix,
-  scopes: k.scopes.join(' '),
-  resource: k.resource,
-  client_id: k.clientId,
-  grant_id: k.grantId,
-  family_id: k.familyId,
-  installation: k.installation ?? null,
-  created_at: k.createdAt,
-  expires_at: k.expiresAt,
-})
-
-/** The columns of a new key, in keyValues' order. */
+/** The columns of a new key; keyValues names each of them, no other (checked by its `satisfies`). */
 const KEY_COLUMNS = [
   'account_id',
   'user_id',
@@ -54,6 +38,23 @@ const KEY_COLUMNS = [
   'created_at',
   'expires_at',
 ] as const
+
+const keyValues = (k: NewApiKey) =>
+  ({
+    account_id: k.accountId,
+    user_id: k.userId,
+    name: k.name,
+    key_hash: k.keyHash,
+    display_prefix: k.displayPrefix,
+    scopes: k.scopes.join(' '),
+    resource: k.resource,
+    client_id: k.clientId,
+    grant_id: k.grantId,
+    family_id: k.familyId,
+    installation: k.installation ?? null,
+    created_at: k.createdAt,
+    expires_at: k.expiresAt,
+  }) satisfies Record<(typeof KEY_COLUMNS)[number], unknown>
 
 type Inserter = (trx: Db, k: NewApiKey) => Promise<KeyRow | undefined>
 
@@ -106,6 +107,7 @@ export function liveOfClientQuery(db: Db, userId: number, clientId: string, now:
 
 export function keys(database: Database): KeyTable {
   const { db } = database
+  const refusal = consentRefusal(database)
   // The bearer check's lookup: compiled once, prepared once per connection.
   const byHash = lookupOnce<KeyRow>(database, db.selectFrom('api_keys').selectAll().where('key_hash', '=', ''))
   const byId = lookupOnce<KeyRow>(database, db.selectFrom('api_keys').selectAll().where('id', '=', 0))
@@ -125,7 +127,7 @@ export function keys(database: Database): KeyTable {
     hash: sha256Hex,
     async insert(k, refresh, consent?: ConsentCondition, replace?: { keep: number }) {
       return transaction(database, async (trx): Promise<InsertKeyResult> => {
-        const refused = consent && (await consentRefusal(database, trx, consent))
+        const refused = consent && (await refusal(trx, consent))
         if (refused) return { ok: false, reason: refused }
         // No row: the grant id is taken (RFC 6749 §4.1.2, single use).
         const row = await (k.grantId === null

@@ -43,6 +43,7 @@ class GrantTaken extends Error {}
 export function mappedKeys(database: Database, m: KeyMapping, shape: TableShape): KeyTable {
   const { db, dialect } = database
   const codec = codecFor(m, dialect)
+  const refusal = consentRefusal(database)
   const table = sql.table(m.schema ? `${m.schema}.${m.name}` : m.name)
   const c = m.columns
   const p = (column: string) => sql.ref(`p.${column}`)
@@ -141,7 +142,7 @@ export function mappedKeys(database: Database, m: KeyMapping, shape: TableShape)
     async insert(k, refresh, consent, replace) {
       try {
         return await transaction(database, async (trx): Promise<InsertKeyResult> => {
-          const refused = consent && (await consentRefusal(database, trx, consent))
+          const refused = consent && (await refusal(trx, consent))
           if (refused) return { ok: false, reason: refused }
           const external = await externalIds(trx, k.accountId, k.userId)
           const values: Array<[string, unknown]> = [

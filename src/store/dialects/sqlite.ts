@@ -51,9 +51,8 @@ const CHECKPOINT_INTERVAL_MS = 250
 class Checkpointer {
   readonly #path: string
   #writes = 0
-  #worker: Worker | undefined
-  /** Settles when the worker has exited (after a stop, or on its own after an error). */
-  #exited: Promise<void> | undefined
+  /** The worker once started, and when it has exited (after a stop, or on its own after an error). */
+  #started: { worker: Worker; exited: Promise<void> } | undefined
   #stopped = false
 
   constructor(path: string) {
@@ -61,7 +60,7 @@ class Checkpointer {
   }
 
   wrote(): void {
-    if (this.#exited || this.#stopped || ++this.#writes < WRITES_BEFORE_CHECKPOINTER) return
+    if (this.#started || this.#stopped || ++this.#writes < WRITES_BEFORE_CHECKPOINTER) return
     if (this.#path === ':memory:') return
     const worker = new Worker(new URL('./checkpoint-worker.js', import.meta.url), {
       workerData: { path: this.#path, intervalMs: CHECKPOINT_INTERVAL_MS },
@@ -72,16 +71,16 @@ class Checkpointer {
     // A worker that failed (it could not open the file) is not started again: the serving
     // connection's backstop checkpoints the log from then on.
     worker.on('error', () => {})
-    this.#exited = new Promise((resolve) => worker.once('exit', () => resolve()))
-    this.#worker = worker
+    this.#started = { worker, exited: new Promise((resolve) => worker.once('exit', () => resolve())) }
   }
 
   async stop(): Promise<void> {
     this.#stopped = true
-    if (!this.#worker || !this.#exited) return
-    this.#worker.ref() // an unreferenced worker's exit would not keep this process waiting for it
-    this.#worker.postMessage('stop')
-    await this.#exited
+    if (!this.#started) return
+    const { worker, exited } = this.#started
+    worker.ref() // an unreferenced worker's exit would not keep this process waiting for it
+    worker.postMessage('stop')
+    await exited
   }
 }
 

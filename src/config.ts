@@ -226,7 +226,7 @@ function checkSecret(variable: string, secret: string): string {
 function developmentSecret(dbPath: string, warn: (msg: string) => void): string {
   const file = resolve(dirname(dbPath), 'secret')
   if (existsSync(file)) return checkSecret(file, readFileSync(file, 'utf8').trim())
-  mkdirSync(dirname(file), { recursive: true })
+  mkdirSync(dirname(file), { recursive: true, mode: 0o700 })
   const secret = randomBytes(32).toString('base64url')
   writeFileSync(file, `${secret}\n`, { mode: 0o600 })
   warn(`KEYGATE_SECRET is not set: generated one into ${file}. Set KEYGATE_SECRET in production.`)

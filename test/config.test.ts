@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs'
+import { existsSync, readFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
 import { ConfigError, loadConfig } from '../src/config.js'
@@ -23,6 +23,13 @@ t.test('defaults', async (t) => {
   t.equal(again.secret, readFileSync(file, 'utf8').trim(), 'the generated secret is reused')
   t.equal(warnings.length, 1, 'and not warned about again')
   t.equal(loadConfig({ PORT: '8080', KEYGATE_SECRET: SECRET }).issuer, 'http://localhost:8080')
+})
+
+t.test('the generated secret is made 0600 in a folder made 0700', async (t) => {
+  const dir = join(tempDir(t), 'data', 'deeper')
+  loadConfig({ KEYGATE_DB: join(dir, 'k.db') }, { warn: () => {} })
+  t.equal(statSync(dir).mode & 0o777, 0o700, 'the data folder: owner only')
+  t.equal(statSync(join(dir, 'secret')).mode & 0o777, 0o600, 'the secret: owner only')
 })
 
 t.test('issuer is stored without a trailing slash', async (t) => {

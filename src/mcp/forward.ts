@@ -54,11 +54,19 @@ function pathSegment(text: string): string {
 }
 
 /**
- * A path argument that is `.` or `..`: even sent as %2E%2E, an upstream that normalises
- * URLs would resolve it into another path (RFC 3986 §6.2.2.2), so it never goes upstream.
+ * Why a path argument cannot be one segment, if it cannot: `.` or `..` (even sent as %2E%2E,
+ * an upstream that normalises URLs would resolve it into another path, RFC 3986 §6.2.2.2),
+ * or empty (the segment would vanish: `/items/{name}` would become the collection `/items/`).
+ * Such an argument never goes upstream.
  */
-function dotSegmentArgument(tool: ToolDef, args: Record<string, unknown>): string | undefined {
-  return tool.params.find((p) => p.in === 'path' && (args[p.arg] === '.' || args[p.arg] === '..'))?.arg
+function badPathArgument(tool: ToolDef, args: Record<string, unknown>): string | undefined {
+  for (const p of tool.params) {
+    if (p.in !== 'path') continue
+    const value = args[p.arg]
+    if (value === '') return `the path argument ${p.arg} must not be empty`
+    if (value === '.' || value === '..') return `the path argument ${p.arg} must not be "." or ".."`
+  }
+  return undefined
 }
 
 function pathWith(tool: ToolDef, args: Record<string, unknown>): string {
@@ -196,9 +204,8 @@ export class Upstream {
   ): Promise<CallResult> {
     const missing = missingArgument(tool, args)
     if (missing) return errorResult(`Missing required argument: ${missing}`)
-    const dots = dotSegmentArgument(tool, args)
-    if (dots)
-      return errorResult(`Invalid arguments for ${tool.name}: the path argument ${dots} must not be "." or ".."`)
+    const bad = badPathArgument(tool, args)
+    if (bad) return errorResult(`Invalid arguments for ${tool.name}: ${bad}`)
     const started = performance.now()
     const result = await this.forward(base, tool, args, key, signal)
     this.options.observe?.((performance.now() - started) / 1000, result.isError ? 'error' : 'ok')

@@ -3,6 +3,7 @@
 
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { audit } from '../audit.js'
+import { sha256Hex } from '../crypto/compare.js'
 import { OAuthError, PageError } from '../errors.js'
 import { limit } from '../plugins/rate-limit.js'
 import { fieldsOf } from '../request-fields.js'
@@ -25,6 +26,8 @@ import { consentForm } from './params.js'
 
 /** How long a used nonce is remembered: longer than any ID token lives. */
 const NONCE_MEMORY_SECONDS = 86400
+/** Used nonces are kept beside used assertion ids, under a name no product issuer can have. */
+const NONCE_ISSUER = 'keygate:nonce'
 
 const FORWARDED = [
   'nonce',
@@ -241,12 +244,14 @@ export default async function authorizeRoutes(app: FastifyInstance): Promise<voi
         302,
       )
     }
-    // A nonce is single use per client (a replayed authorization request is refused).
+    // A nonce is single use per client (a replayed authorization request is refused). Kept
+    // as the hash of client and nonce: a client id may be 512 characters and a nonce longer
+    // still, and two nonces must not collide by sharing a prefix.
     if (
       request.nonce !== undefined &&
       !(await app.store.product.useAssertion(
-        `keygate:nonce:${request.client.clientId}`,
-        request.nonce.slice(0, 255),
+        NONCE_ISSUER,
+        sha256Hex(JSON.stringify([request.client.clientId, request.nonce])),
         app.now() + NONCE_MEMORY_SECONDS,
       ))
     )

@@ -31,6 +31,8 @@ type Handoff = Extract<Login, { mode: 'handoff' }>
 /** The longest an assertion may live. */
 const MAX_ASSERTION_SECONDS = 300
 const MAX_ASSERTION = 16 * 1024
+/** How far the product's clock may be from keygate's. */
+const CLOCK_SKEW_SECONDS = 30
 /** Used states are kept beside used assertion ids, under a name no product issuer can have. */
 const STATE_ISSUER = 'keygate:handoff-state'
 
@@ -116,13 +118,19 @@ export default async function handoffRoutes(app: FastifyInstance): Promise<void>
         audience: app.config.issuer,
         requiredClaims: ['sub', 'email', 'nonce', 'iat', 'exp', 'jti'],
         currentDate: new Date(app.now() * 1000),
-        clockTolerance: 30,
+        clockTolerance: CLOCK_SKEW_SECONDS,
       }))
     } catch (err) {
       throw refusal(err)
     }
     if (typeof payload.nonce !== 'string' || !safeEqual(payload.nonce, state))
       throw refused('state_mismatch', "The assertion's nonce is not the state this sign-in was sent with.")
+    // jose checks exp and nbf; an iat far ahead would make exp - iat meaningless.
+    if (payload.iat! > app.now() + CLOCK_SKEW_SECONDS)
+      throw refused(
+        'issued_in_future',
+        `The assertion's iat is in the future (more than ${CLOCK_SKEW_SECONDS} s ahead).`,
+      )
     if (payload.exp! - payload.iat! > MAX_ASSERTION_SECONDS)
       throw refused('too_long_lived', 'The assertion may live at most 5 minutes (exp - iat <= 300).')
     if (typeof payload.jti !== 'string' || payload.jti.length > 255)

@@ -7,6 +7,7 @@ import { decodeProtectedHeader, type JWTPayload, jwtVerify, SignJWT } from 'jose
 import { z } from 'zod'
 import { audit } from '../audit.js'
 import { PageError } from '../errors.js'
+import { holdsInvisible } from '../oauth/client-metadata.js'
 import type { MembershipChange, ProductIdentity, User } from '../store/types.js'
 import { safeReturnTo, startSession } from './session.js'
 
@@ -14,6 +15,7 @@ export const emailClaim = z
   .string()
   .max(320)
   .regex(/^[^\s@]+@[^\s@]+$/, 'is not an email address')
+  .refine((email) => !holdsInvisible(email), 'holds an invisible or reordering character')
 
 /** The person's accounts and roles, as the product names them. */
 export const accountsClaim = z

@@ -102,7 +102,12 @@ t.test('forwarding: path, query, header and body arguments; only the key as cred
       { type: 'text', text: 'Invalid arguments for delete_item: the path argument id must not be "." or ".."' },
     ])
   }
-  t.equal(upstream.seen.length, before, 'nothing went upstream for . and ..')
+  const empty = await callTool(base, key.token, 'delete_item', { id: '' })
+  t.equal(empty.body.result.isError, true, 'an empty path argument is refused')
+  t.same(empty.body.result.content, [
+    { type: 'text', text: 'Invalid arguments for delete_item: the path argument id must not be empty' },
+  ])
+  t.equal(upstream.seen.length, before, 'nothing went upstream for ., .. and the empty string')
 })
 
 t.test('arguments that do not fit the inputSchema: an isError result, and upstream sees nothing', async (t) => {

@@ -432,3 +432,33 @@ t.test('"Sign out" on the consent page comes back to the same request after the 
   })
   t.equal(evil.headers.location, '/login?return_to=%2Fdashboard', 'only local paths come back')
 })
+
+t.test('a nonce is single use per client, whatever the lengths of the client id and the nonce', async (t) => {
+  const { app, cookie, challenge } = await setup(t)
+  // Client ids may be 512 characters (a metadata document's URL); the used-nonce row must still fit.
+  const long = await app.store.clients.upsert(
+    {
+      clientId: `cli-${'c'.repeat(500)}`,
+      clientName: 'Long Id',
+      redirectUris: [REDIRECT_URI],
+      tokenEndpointAuthMethod: 'none',
+      clientSecretHash: null,
+      metadata: {},
+      source: 'cli',
+    },
+    app.now(),
+  )
+  const withNonce = (nonce: string) =>
+    approve(app, cookie, authorizeQuery(long.clientId, challenge, { scope: 'openid read', nonce }))
+  const nonce = `n-${'x'.repeat(300)}`
+  const first = await withNonce(`${nonce}-1`)
+  t.equal(first.statusCode, 302, first.body)
+  t.ok(new URL(first.headers.location as string).searchParams.get('code'), 'a code for a 512-character client id')
+  // Two nonces sharing their first 300 characters are two nonces.
+  const second = await withNonce(`${nonce}-2`)
+  t.ok(new URL(second.headers.location as string).searchParams.get('code'), 'a nonce that differs only at its end')
+  const replay = await withNonce(`${nonce}-1`)
+  const back = new URL(replay.headers.location as string)
+  t.equal(back.searchParams.get('error'), 'invalid_request', 'the same nonce again is refused')
+  t.equal(back.searchParams.get('error_description'), 'this nonce was used before; start again')
+})

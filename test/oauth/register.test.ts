@@ -228,6 +228,7 @@ t.test('client names lose invisible and reordering characters', async (t) => {
     ['\uFEFFCursor\u200E', 'Cursor'],
     ['A\u2028B\u0000C\u001b[31m', 'ABC[31m'],
     ['  spaced   out  ', 'spaced out'],
+    ['Cur\u3164sor\u2800', 'Cursor'],
   ]
   for (const [raw, expected] of cases) {
     const name = raw
@@ -236,14 +237,17 @@ t.test('client names lose invisible and reordering characters', async (t) => {
     t.equal(res.json().client_name, expected, encodeURIComponent(name))
     t.equal((await app.store.clients.byId(res.json().client_id))!.clientName, expected)
   }
-  const invisible = await register(app, { client_name: '\u202E\u200B', redirect_uris: ['https://only.example/cb'] })
-  t.equal(invisible.statusCode, 201)
-  t.notOk('client_name' in invisible.json(), 'a name with nothing visible is absent')
-  t.equal(
-    (await app.store.clients.byId(invisible.json().client_id))!.clientName,
-    'only.example',
-    'the redirect host stands in',
-  )
+  // Characters that draw nothing: bidi and zero-width ones, the Hangul fillers, a blank Braille cell.
+  for (const blank of ['\u202E\u200B', '\u3164', '\u2800', '\u115F', '\u1160', '\uFFA0 \u3164']) {
+    const invisible = await register(app, { client_name: blank, redirect_uris: ['https://only.example/cb'] })
+    t.equal(invisible.statusCode, 201)
+    t.notOk('client_name' in invisible.json(), `a name with nothing visible is absent: ${encodeURIComponent(blank)}`)
+    t.equal(
+      (await app.store.clients.byId(invisible.json().client_id))!.clientName,
+      'only.example',
+      'the redirect host stands in',
+    )
+  }
 })
 
 t.test('redirect schemes are an allow-list', async (t) => {

@@ -170,6 +170,12 @@ t.test('every bad assertion is refused with its own message, audited, and create
     ],
     ['expired', (s) => sign(claimsFor(s, now - 600, { exp: now - 300 })), /has expired/],
     ['exp too far out', (s) => sign(claimsFor(s, now, { exp: now + 3600 })), /at most 5 minutes/],
+    [
+      'iat ten years ahead',
+      (s) => sign(claimsFor(s, now, { iat: now + 315_360_000, exp: now + 315_360_120 })),
+      /iat is in the future/,
+    ],
+    ['iat 31 s ahead', (s) => sign(claimsFor(s, now, { iat: now + 31 })), /iat is in the future/],
     ['nonce of another sign-in', (s) => sign(claimsFor(`${s}x`, now)), /nonce is not the state/],
     ['no nonce', (s) => sign(claimsFor(s, now, { nonce: undefined })), /nonce claim is missing/],
     ['no jti', (s) => sign(claimsFor(s, now, { jti: undefined })), /jti claim is missing/],
@@ -197,6 +203,11 @@ t.test('every bad assertion is refused with its own message, audited, and create
     ],
     ['no email', (s) => sign(claimsFor(s, now, { email: undefined })), /email claim is missing/],
     ['not an email', (s) => sign(claimsFor(s, now, { email: 'alice' })), /email: is not an email address/],
+    [
+      'an email with a bidi override',
+      (s) => sign(claimsFor(s, now, { email: 'moc.evil\u202E@product.example' })),
+      /email: holds an invisible or reordering character/,
+    ],
   ]
   for (const [name, make, message] of cases) {
     const { state, cookie } = await startSignIn(app)
@@ -213,12 +224,14 @@ t.test('every bad assertion is refused with its own message, audited, and create
   const reasons = audited.map((r) => JSON.parse(String(r.detail)).reason as string)
   t.equal(reasons.length, cases.length, 'each refusal is audited')
   t.same(
-    reasons.filter((_, i) => i !== 7),
+    reasons.filter((_, i) => i !== 9),
     [
       'wrong_audience',
       'wrong_issuer',
       'expired',
       'too_long_lived',
+      'issued_in_future',
+      'issued_in_future',
       'state_mismatch',
       'bad_claim',
       'bad_claim',
@@ -229,10 +242,11 @@ t.test('every bad assertion is refused with its own message, audited, and create
       'bad_claim',
       'bad_claim',
       'bad_claim',
+      'bad_claim',
     ],
     'with its reason',
   )
-  t.match(reasons[7], /^(malformed|bad_algorithm)$/, 'alg none: refused before any key is tried')
+  t.match(reasons[9], /^(malformed|bad_algorithm)$/, 'alg none: refused before any key is tried')
 })
 
 t.test('state: missing, foreign, mismatched or used once already', async (t) => {

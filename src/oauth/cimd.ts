@@ -9,7 +9,7 @@ import type { FastifyInstance } from 'fastify'
 import { PageError } from '../errors.js'
 import type { Client } from '../store/types.js'
 import { clientName, MAX_NAME, MAX_REDIRECT_URIS, redirectUris } from './client-metadata.js'
-import { cacheSeconds, FetchRefused, guardedFetcher } from './guarded-fetch.js'
+import { cacheSeconds, FetchRefused, guardedFetcher, singleFlight } from './guarded-fetch.js'
 
 const MAX_BYTES = 5 * 1024
 /** The longest client_id a database stores (docs/storage.md): MySQL indexes at most 512 characters. */
@@ -18,7 +18,13 @@ const MIN_CACHE_SECONDS = 60
 const MAX_CACHE_SECONDS = 86400
 const DEFAULT_CACHE_SECONDS = 300
 
+/** How long a refused document is not fetched again. */
+const REFUSED_SECONDS = 60
+
 class CimdError extends Error {}
+
+const refusedPage = (url: string, why: string) =>
+  new PageError(400, 'Invalid application', `The application's client metadata document at ${url} was refused: ${why}.`)
 
 export function isMetadataDocumentUrl(clientId: string, allowPrivate: boolean): boolean {
   if (!/^https?:\/\//.test(clientId)) return false
@@ -80,7 +86,8 @@ export type MetadataDocuments = { resolve(clientId: string): Promise<Client> }
 export function metadataDocuments(app: FastifyInstance): MetadataDocuments {
   const { cimdAllowPrivate, cimdTimeoutMs } = app.config
   const fetcher = guardedFetcher({ allowPrivate: cimdAllowPrivate, timeoutMs: cimdTimeoutMs })
-  const cache = new Map<string, { client: Client; until: number }>()
+  const cache = new Map<string, { client: Client; until: number } | { refused: string; until: number }>()
+  const once = singleFlight<Client>()
   app.addHook('onClose', async () => fetcher.close())
 
   async function fetchDocument(url: string): Promise<{ doc: unknown; seconds: number }> {
@@ -99,39 +106,47 @@ export function metadataDocuments(app: FastifyInstance): MetadataDocuments {
     }
   }
 
+  const remember = (url: string, entry: { client: Client; until: number } | { refused: string; until: number }) => {
+    if (cache.size > 10_000) cache.clear()
+    cache.set(url, entry)
+  }
+
   return {
     async resolve(url) {
       const now = app.now()
       const cached = cache.get(url)
-      if (cached && cached.until > now) return cached.client
-      try {
-        if (url.length > MAX_CLIENT_ID_LENGTH)
-          throw new CimdError(`its URL is longer than ${MAX_CLIENT_ID_LENGTH} characters`)
-        const { doc, seconds } = await fetchDocument(url)
-        const valid = validate(url, doc)
-        const client = await app.store.clients.upsert(
-          {
-            clientId: url,
-            clientName: valid.name,
-            redirectUris: valid.redirectUris,
-            tokenEndpointAuthMethod: 'none',
-            clientSecretHash: null,
-            metadata: valid.metadata,
-            source: 'cimd',
-          },
-          now,
-        )
-        if (cache.size > 10_000) cache.clear()
-        cache.set(url, { client, until: now + seconds })
-        return client
-      } catch (err) {
-        if (!(err instanceof CimdError) && !(err instanceof FetchRefused)) throw err
-        throw new PageError(
-          400,
-          'Invalid application',
-          `The application's client metadata document at ${url} was refused: ${err.message}.`,
-        )
+      if (cached && cached.until > now) {
+        if ('client' in cached) return cached.client
+        throw refusedPage(url, cached.refused)
       }
+      // Requests for one document while it is being fetched share that fetch.
+      return once(url, async () => {
+        try {
+          if (url.length > MAX_CLIENT_ID_LENGTH)
+            throw new CimdError(`its URL is longer than ${MAX_CLIENT_ID_LENGTH} characters`)
+          const { doc, seconds } = await fetchDocument(url)
+          const valid = validate(url, doc)
+          const client = await app.store.clients.upsert(
+            {
+              clientId: url,
+              clientName: valid.name,
+              redirectUris: valid.redirectUris,
+              tokenEndpointAuthMethod: 'none',
+              clientSecretHash: null,
+              metadata: valid.metadata,
+              source: 'cimd',
+            },
+            now,
+          )
+          remember(url, { client, until: now + seconds })
+          return client
+        } catch (err) {
+          if (!(err instanceof CimdError) && !(err instanceof FetchRefused)) throw err
+          // A refusal is remembered too: asking again at once would fetch again for nothing.
+          remember(url, { refused: err.message, until: now + REFUSED_SECONDS })
+          throw refusedPage(url, err.message)
+        }
+      })
     },
   }
 }

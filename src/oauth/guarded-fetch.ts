@@ -133,3 +133,18 @@ export function cacheSeconds(
   const seconds = maxAge ? Number(maxAge[1]) : fallback
   return Math.min(max, Math.max(min, seconds))
 }
+
+/**
+ * One fetch per key at a time: callers that ask for a key while its fetch is under way share
+ * that fetch's answer (20 consent pages opened at once for one logo make one fetch, not 20).
+ */
+export function singleFlight<T>(): (key: string, run: () => Promise<T>) => Promise<T> {
+  const running = new Map<string, Promise<T>>()
+  return (key, run) => {
+    const known = running.get(key)
+    if (known) return known
+    const started = run().finally(() => running.delete(key))
+    running.set(key, started)
+    return started
+  }
+}

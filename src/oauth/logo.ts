@@ -3,12 +3,14 @@
 // img-src 'self'). The registered logo_uri is fetched under the same SSRF guard as metadata
 // documents, 64 KB at most, and kept only when it is a PNG, JPEG, GIF or WebP image by its
 // Content-Type and by its first bytes (no SVG: it can carry script). Kept per its
-// Cache-Control between an hour and a day; a refusal is remembered for five minutes.
+// Cache-Control between an hour and a day; a refusal is remembered for five minutes. Requests
+// for a logo being fetched share that fetch; /logo is rate-limited as /authorize is.
 import type { FastifyInstance } from 'fastify'
 import { PageError } from '../errors.js'
+import { limit } from '../plugins/rate-limit.js'
 import { fieldsOf } from '../request-fields.js'
 import type { Client } from '../store/types.js'
-import { cacheSeconds, FetchRefused, guardedFetcher } from './guarded-fetch.js'
+import { cacheSeconds, FetchRefused, guardedFetcher, singleFlight } from './guarded-fetch.js'
 
 export const MAX_LOGO_BYTES = 64 * 1024
 const REFUSED_SECONDS = 300
@@ -42,6 +44,7 @@ export function logos(app: FastifyInstance): Logos {
   const fetcher = guardedFetcher({ allowPrivate: cimdAllowPrivate, timeoutMs: cimdTimeoutMs })
   app.addHook('onClose', async () => fetcher.close())
   const cache = new Map<string, Cached>()
+  const once = singleFlight<Cached>()
 
   async function fetchLogo(uri: string): Promise<Cached> {
     const now = app.now()
@@ -76,9 +79,12 @@ export function logos(app: FastifyInstance): Logos {
       if (!uri) return { refused: 'no logo registered' }
       let entry = cache.get(uri)
       if (!entry || entry.until <= app.now()) {
-        entry = await fetchLogo(uri)
-        if (cache.size > 1000) cache.clear()
-        cache.set(uri, entry)
+        entry = await once(uri, async () => {
+          const fetched = await fetchLogo(uri)
+          if (cache.size > 1000) cache.clear()
+          cache.set(uri, fetched)
+          return fetched
+        })
       }
       return 'image' in entry ? { image: entry.image, type: entry.type } : { refused: entry.refused }
     },
@@ -88,7 +94,8 @@ export function logos(app: FastifyInstance): Logos {
 /** GET /logo?client_id=…: the client's logo from keygate's origin, or 404. */
 export default async function logoRoutes(app: FastifyInstance): Promise<void> {
   const store = app.logos
-  app.get('/logo', { config: { kind: 'page' } }, async (req, reply) => {
+  // Limited as /authorize is (each consent page shows one logo): a logo not cached costs a fetch.
+  app.get('/logo', { config: { kind: 'page', ...limit(app, 'authorize') } }, async (req, reply) => {
     const clientId = fieldsOf(req.query)?.client_id
     const client =
       typeof clientId === 'string' && clientId.length <= 512 ? await app.store.clients.byId(clientId) : undefined

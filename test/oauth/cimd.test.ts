@@ -213,3 +213,32 @@ t.test('only public unicast addresses may be fetched (an allow-list)', async (t)
     t.equal(isPublicAddress(address), true, `${address} is allowed`)
   }
 })
+
+t.test('a refused document is remembered, and requests for one document share one fetch', async (t) => {
+  const docs = await documentServer(t)
+  const { app } = await build(t, { KEYGATE_CIMD_ALLOW_PRIVATE: 'true', KEYGATE_CIMD_TIMEOUT_MS: '500' })
+  const { challenge } = pkce()
+  const authorize = (path: string) =>
+    app.inject({ url: `/authorize?${authorizeQuery(`${docs.base}${path}`, challenge)}` })
+  // Anonymous requests for a refused document: one fetch, not one each.
+  for (let i = 0; i < 30; i++) {
+    const res = await authorize('/missing.json')
+    t.equal(res.statusCode, 400)
+    t.match(res.body, 'was refused: it answered HTTP 404.')
+  }
+  t.equal(docs.fetches.filter((f) => f === '/missing.json').length, 1, '30 requests for a refused document: 1 fetch')
+  // Past the minute a refusal is remembered, it is fetched again (the client may have fixed it).
+  app.now = (
+    (base) => () =>
+      base + 61
+  )(app.now())
+  await authorize('/missing.json')
+  t.equal(docs.fetches.filter((f) => f === '/missing.json').length, 2, 'fetched again after 60 s')
+  // 20 at once for a document not yet cached: one fetch between them.
+  const answers = await Promise.all(Array.from({ length: 20 }, () => authorize('/good.json')))
+  t.ok(
+    answers.every((r) => r.statusCode === 302),
+    'each is sent to sign in',
+  )
+  t.equal(docs.fetches.filter((f) => f === '/good.json').length, 1, '20 concurrent requests: 1 fetch')
+})

@@ -17,7 +17,7 @@ async function logoServer(t: { teardown(fn: () => unknown): void }) {
   const hits = new Map<string, number>()
   const server = createServer((req, res) => {
     hits.set(req.url!, (hits.get(req.url!) ?? 0) + 1)
-    if (req.url === '/good.png') return res.writeHead(200, { 'content-type': 'image/png' }).end(PNG)
+    if (req.url === '/good.png' || req.url === '/good.png?other') return res.writeHead(200, { 'content-type': 'image/png' }).end(PNG)
     if (req.url === '/page.html') return res.writeHead(200, { 'content-type': 'text/html' }).end('<h1>hi</h1>')
     if (req.url === '/liar.png') return res.writeHead(200, { 'content-type': 'image/png' }).end('<svg onload=alert(1)>')
     if (req.url === '/huge.png')
@@ -102,4 +102,32 @@ t.test('an app registered by open registration is labelled unverified', async (t
   const client = await registerClient(app, { client_name: 'Claude' })
   const page = await consent(app, await sessionCookie(app, 'alice@example.com'), client.client_id)
   t.match(page, /<strong>Unverified app\.<\/strong> Anyone can register an app under any name here/)
+})
+
+t.test('concurrent requests for one logo share one fetch; /logo is rate-limited', async (t) => {
+  const logos = await logoServer(t)
+  const { app } = await build(t, { KEYGATE_CIMD_ALLOW_PRIVATE: 'true', KEYGATE_RATE_LIMIT_AUTHORIZE: '25' })
+  await clientWithLogo(app, 'good', `${logos.base}/good.png`)
+  await clientWithLogo(app, 'other', `${logos.base}/good.png?other`)
+  const client = (await app.store.clients.byId('other'))!
+  // Twenty asked in one turn of the event loop, before any fetch could finish.
+  const got = await Promise.all(Array.from({ length: 20 }, () => app.logos.get(client)))
+  t.ok(
+    got.every((g) => 'image' in g),
+    'each gets the image',
+  )
+  t.equal(logos.hits.get('/good.png?other'), 1, '20 concurrent gets: 1 fetch')
+  const served = await Promise.all(Array.from({ length: 20 }, () => app.inject({ url: '/logo?client_id=good' })))
+  t.ok(
+    served.every((r) => r.statusCode === 200),
+    '20 concurrent /logo: each served',
+  )
+  t.equal(logos.hits.get('/good.png'), 1, '20 concurrent /logo: 1 fetch')
+  const statuses: number[] = []
+  for (let i = 0; i < 10; i++) statuses.push((await app.inject({ url: '/logo?client_id=good' })).statusCode)
+  t.same(statuses.slice(0, 5), [200, 200, 200, 200, 200], 'within the limit')
+  t.ok(
+    statuses.slice(5).every((s) => s === 429),
+    'past KEYGATE_RATE_LIMIT_AUTHORIZE: 429',
+  )
 })

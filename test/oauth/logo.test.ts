@@ -17,7 +17,8 @@ async function logoServer(t: { teardown(fn: () => unknown): void }) {
   const hits = new Map<string, number>()
   const server = createServer((req, res) => {
     hits.set(req.url!, (hits.get(req.url!) ?? 0) + 1)
-    if (req.url === '/good.png' || req.url === '/good.png?other') return res.writeHead(200, { 'content-type': 'image/png' }).end(PNG)
+    if (req.url === '/good.png' || req.url === '/good.png?other')
+      return res.writeHead(200, { 'content-type': 'image/png' }).end(PNG)
     if (req.url === '/page.html') return res.writeHead(200, { 'content-type': 'text/html' }).end('<h1>hi</h1>')
     if (req.url === '/liar.png') return res.writeHead(200, { 'content-type': 'image/png' }).end('<svg onload=alert(1)>')
     if (req.url === '/huge.png')

@@ -96,6 +96,10 @@ export const adminCommands: Record<string, Command> = {
     const { values } = parse(args, { email: { type: 'string' } })
     const user = await findUser(store, required(values, 'email'))
     const done = (await store.admin.removeUser(user.id, now()))!
+    if (!done.ok)
+      throw new UsageError(
+        `${user.email} is the only owner of ${done.lastOwnerOf.map((a) => `account ${a.id} (${a.name})`).join(', ')}: make someone else owner first`,
+      )
     await store.sessions.endAll(user.id, Date.now())
     await record(store, 'user_removed', { subject: user.email, detail: { revoked_keys: done.revokedKeys } })
     io.out(`${user.email} removed: every membership ended, ${done.revokedKeys} key(s) revoked`)

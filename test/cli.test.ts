@@ -231,6 +231,10 @@ t.test("the operator's controls: clients, users, members and accounts, each audi
   ])
   t.match((await run('user', 'list')).out[2], /^2\tbob@example\.com\tBob\t.*\tdisabled$/)
   t.equal((await run('user', 'remove', '--email', 'bob@example.com')).code, 0)
+  t.same((await run('user', 'remove', '--email', 'alice@example.com')).err, [
+    'keygate: alice@example.com is the only owner of account 3 (Acme): make someone else owner first',
+  ])
+  t.match((await run('user', 'list')).out[1], /^1\talice@example\.com\tAlice\t.*\tactive$/, 'the only owner stays')
   t.equal(
     (await run('user', 'add', '--email', 'bob@example.com', '--password', 'long password')).code,
     0,

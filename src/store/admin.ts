@@ -21,8 +21,14 @@ export interface AdminStore {
   membersOf(accountId: number): Promise<MemberListing[]>
   /** No sign-in, no keys: disabled_at set, keys revoked, consents and device approvals deleted. */
   disableUser(userId: number, now: number): Promise<{ revokedKeys: number } | undefined>
-  /** Disabled, every membership ended, and the email freed for someone else. The row stays for the audit log. */
-  removeUser(userId: number, now: number): Promise<{ revokedKeys: number } | undefined>
+  /**
+   * Disabled, every membership ended, and the email freed for someone else. The row stays for
+   * the audit log. Refused (nothing changed) while the user is the only owner of a team account.
+   */
+  removeUser(
+    userId: number,
+    now: number,
+  ): Promise<{ ok: true; revokedKeys: number } | { ok: false; lastOwnerOf: Account[] } | undefined>
   setPassword(userId: number, passwordHash: string): Promise<boolean>
   /** Adds a member, or brings back one whose membership ended; false when they are a member already. */
   addMember(accountId: number, userId: number, role: Role, now: number): Promise<boolean>
@@ -48,15 +54,39 @@ async function membership(trx: Db, accountId: number, userId: number) {
     .executeTakeFirst()
 }
 
-async function owners(trx: Db, accountId: number): Promise<number> {
-  const row = await trx
+/**
+ * Locks the accounts' rows for the rest of the transaction (in id order, so two transactions
+ * never wait on each other), before their owners are counted: two owners demoting or removing
+ * each other at once would otherwise each count two owners and leave none. SQLite's
+ * transactions take the one write lock already.
+ */
+async function lockAccounts(database: Database, trx: Db, accountIds: number[]): Promise<void> {
+  if (database.dialect === 'sqlite' || accountIds.length === 0) return
+  await trx
+    .selectFrom('accounts')
+    .select('id')
+    .where(
+      'id',
+      'in',
+      [...accountIds].sort((a, b) => a - b),
+    )
+    .orderBy('id')
+    .forUpdate()
+    .execute()
+}
+
+/**
+ * The account's owners now, counted from their rows locked (a locking read: on MySQL a plain
+ * read would answer from the transaction's snapshot, taken before the account's lock).
+ */
+async function owners(database: Database, trx: Db, accountId: number): Promise<number> {
+  const query = trx
     .selectFrom('memberships')
-    .select((eb) => eb.fn.countAll().as('n'))
+    .select('user_id')
     .where('account_id', '=', accountId)
     .where('role', '=', 'owner')
     .where('removed_at', 'is', null)
-    .executeTakeFirstOrThrow()
-  return Number(row.n)
+  return (await (database.dialect === 'sqlite' ? query : query.forUpdate()).execute()).length
 }
 
 export function admin(database: Database, keyTable: KeyTable): AdminStore {
@@ -117,6 +147,25 @@ export function admin(database: Database, keyTable: KeyTable): AdminStore {
     },
     async removeUser(userId, now) {
       return transaction(database, async (trx) => {
+        // The team accounts the user owns, locked; those where they are the only owner refuse.
+        const owned = await trx
+          .selectFrom('memberships as m')
+          .innerJoin('accounts as a', 'a.id', 'm.account_id')
+          .selectAll('a')
+          .where('m.user_id', '=', userId)
+          .where('m.role', '=', 'owner')
+          .where('m.removed_at', 'is', null)
+          .where('a.kind', '=', 'team')
+          .orderBy('a.id')
+          .execute()
+        await lockAccounts(
+          database,
+          trx,
+          owned.map((a) => a.id),
+        )
+        const lastOwnerOf = []
+        for (const a of owned) if ((await owners(database, trx, a.id)) <= 1) lastOwnerOf.push(toAccount(a))
+        if (lastOwnerOf.length > 0) return { ok: false as const, lastOwnerOf }
         const revokedKeys = await disable(trx, userId, now)
         if (revokedKeys === undefined) return undefined
         await trx
@@ -131,7 +180,7 @@ export function admin(database: Database, keyTable: KeyTable): AdminStore {
           .set({ email: `removed-${userId}@invalid`, password_hash: '' })
           .where('id', '=', userId)
           .execute()
-        return { revokedKeys }
+        return { ok: true as const, revokedKeys }
       })
     },
     async setPassword(userId, passwordHash) {
@@ -171,9 +220,11 @@ export function admin(database: Database, keyTable: KeyTable): AdminStore {
     },
     async removeMember(accountId, userId, now) {
       return transaction(database, async (trx): Promise<MemberChange> => {
+        await lockAccounts(database, trx, [accountId])
         const row = await membership(trx, accountId, userId)
         if (!row) return { ok: false, reason: 'not_member' }
-        if (row.role === 'owner' && (await owners(trx, accountId)) === 1) return { ok: false, reason: 'last_owner' }
+        if (row.role === 'owner' && (await owners(database, trx, accountId)) <= 1)
+          return { ok: false, reason: 'last_owner' }
         await trx
           .updateTable('memberships')
           .set({ removed_at: now })
@@ -187,9 +238,10 @@ export function admin(database: Database, keyTable: KeyTable): AdminStore {
     },
     async setRole(accountId, userId, role, now, roleScopes) {
       return transaction(database, async (trx): Promise<MemberChange> => {
+        await lockAccounts(database, trx, [accountId])
         const row = await membership(trx, accountId, userId)
         if (!row) return { ok: false, reason: 'not_member' }
-        if (row.role === 'owner' && role !== 'owner' && (await owners(trx, accountId)) === 1)
+        if (row.role === 'owner' && role !== 'owner' && (await owners(database, trx, accountId)) <= 1)
           return { ok: false, reason: 'last_owner' }
         await trx
           .updateTable('memberships')

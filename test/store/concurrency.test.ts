@@ -148,3 +148,67 @@ t.test('lookups by client-sent text holding U+0000 find nothing, on every databa
     detail: 'title and body must not contain U+0000',
   })
 })
+
+/** A team account with two owners, alice and bob. */
+async function twoOwners(app: FastifyInstance, round: number) {
+  const alice = await createUser(app, `alice-${round}@example.com`)
+  const bob = await createUser(app, `bob-${round}@example.com`)
+  const team = await app.store.accounts.create({
+    name: `team ${round}`,
+    kind: 'team',
+    ownerId: alice.user.id,
+    createdAt: app.now(),
+  })
+  await app.store.accounts.addMember(team.id, bob.user.id, 'owner', app.now())
+  return { alice: alice.user, bob: bob.user, team }
+}
+
+const ownersOf = async (app: FastifyInstance, accountId: number) =>
+  (await app.store.admin.membersOf(accountId)).filter((m) => m.role === 'owner').length
+
+t.test(`two owners demoting or removing each other at once leave one owner (${TEST_DIALECT})`, async (t) => {
+  const { app } = await build(t)
+  const now = app.now()
+  const outcomes = { demote: [0, 0], remove: [0, 0], userRemove: [0, 0] }
+  for (let round = 0; round < 15; round++) {
+    for (const kind of ['demote', 'remove', 'userRemove'] as const) {
+      const { alice, bob, team } = await twoOwners(app, round * 3 + ['demote', 'remove', 'userRemove'].indexOf(kind))
+      const results =
+        kind === 'demote'
+          ? await Promise.all(
+              [alice, bob].map((u) => app.store.admin.setRole(team.id, u.id, 'member', now, app.config.roleScopes)),
+            )
+          : kind === 'remove'
+            ? await Promise.all([alice, bob].map((u) => app.store.admin.removeMember(team.id, u.id, now)))
+            : // One operator removes alice while bob is demoted from the dashboard.
+              await Promise.all([
+                app.store.admin.removeUser(alice.id, now).then((r) => r!),
+                app.store.admin.setRole(team.id, bob.id, 'member', now, app.config.roleScopes),
+              ])
+      const owners = await ownersOf(app, team.id)
+      if (owners !== 1) t.fail(`${kind}, round ${round}: ${owners} owners left (${JSON.stringify(results)})`)
+      outcomes[kind][0]! += results.filter((r) => r.ok).length
+      outcomes[kind][1]! += results.filter((r) => !r.ok).length
+    }
+  }
+  // In every round one change went through and the other was refused as the last owner's.
+  t.same(outcomes, { demote: [15, 15], remove: [15, 15], userRemove: [15, 15] })
+})
+
+t.test('removing the only owner of a team is refused, and changes nothing', async (t) => {
+  const { app } = await build(t)
+  const { user, account: personal } = await createUser(app, 'alice@example.com')
+  const team = await app.store.accounts.create({ name: 'team', kind: 'team', ownerId: user.id, createdAt: app.now() })
+  const key = await createKey(app, { userId: user.id, accountId: team.id })
+  const refused = await app.store.admin.removeUser(user.id, app.now())
+  t.same(refused, { ok: false, lastOwnerOf: [team] }, 'names the team (the personal account does not count)')
+  t.equal((await app.store.users.byId(user.id))!.disabledAt, null, 'not disabled')
+  t.equal((await app.store.keys.byId(key.key.id))!.revokedAt, null, 'the key still works')
+  t.equal(await ownersOf(app, team.id), 1)
+  const bob = await createUser(app, 'bob@example.com')
+  await app.store.accounts.addMember(team.id, bob.user.id, 'owner', app.now())
+  const done = await app.store.admin.removeUser(user.id, app.now())
+  t.same(done, { ok: true, revokedKeys: 1 }, 'with another owner, the removal goes through')
+  t.equal(await ownersOf(app, team.id), 1, 'bob owns the team')
+  t.same(await app.store.admin.membersOf(personal.id), [], 'the personal account is left without members')
+})

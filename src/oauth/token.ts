@@ -26,6 +26,7 @@ import {
   type ConsentCondition,
   ForeignKeyError,
   type InsertKeyResult,
+  ProductTableRefused,
 } from '../store/types.js'
 import { authenticateClient } from './client-auth.js'
 import { DEVICE_GRANT, grantsOf } from './client-metadata.js'
@@ -140,6 +141,13 @@ export async function issue(app: FastifyInstance, client: Client, grant: Grant):
   } catch (err) {
     if (err instanceof ForeignKeyError)
       throw new OAuthError('invalid_grant', 'the user no longer belongs to the account of this grant')
+    if (err instanceof ProductTableRefused) {
+      app.log.warn({ err }, 'the product key table refused a key')
+      throw new OAuthError(
+        'invalid_grant',
+        "the product's key table refused a key for this account (the product does not know the account or user); ask the operator of this server",
+      )
+    }
     throw err
   }
   if (!result.ok && result.reason === 'consent_gone')

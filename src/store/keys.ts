@@ -123,6 +123,7 @@ export function keys(database: Database): KeyTable {
       .where('revoked_at', 'is', null)
       .executeTakeFirst()
   return {
+    unfitId: () => undefined,
     refreshTable: 'refresh_tokens',
     hash: sha256Hex,
     async insert(k, refresh, consent?: ConsentCondition, replace?: { keep: number }) {

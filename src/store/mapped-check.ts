@@ -7,7 +7,15 @@ import type { KeyMapping } from '../keys-config.js'
 import type { Database, DialectName } from './database.js'
 
 type Kind = 'integer' | 'bigint' | 'text' | 'uuid' | 'boolean' | 'timestamp' | 'json' | 'text[]' | 'any' | 'other'
-type Column = { name: string; kind: Kind; notNull: boolean; hasDefault: boolean; type: string }
+type Column = {
+  name: string
+  kind: Kind
+  notNull: boolean
+  hasDefault: boolean
+  type: string
+  /** The most characters a text column holds, where the database enforces one. */
+  maxLength: number | null
+}
 
 function pgKind(dataType: string, udt: string): Kind {
   if (dataType === 'bigint') return 'bigint'
@@ -63,6 +71,8 @@ async function describe(database: Database, m: KeyMapping): Promise<Column[]> {
       notNull: r.notnull === 1,
       // INTEGER PRIMARY KEY is the rowid: numbered by SQLite.
       hasDefault: r.dflt_value !== null || (r.pk === 1 && r.type.toUpperCase() === 'INTEGER'),
+      // SQLite stores text of any length whatever the declared type says.
+      maxLength: null,
     }))
   }
   if (database.dialect === 'postgres') {
@@ -73,7 +83,8 @@ async function describe(database: Database, m: KeyMapping): Promise<Column[]> {
       is_nullable: string
       column_default: string | null
       is_identity: string
-    }>`SELECT column_name, data_type, udt_name, is_nullable, column_default, is_identity
+      character_maximum_length: number | null
+    }>`SELECT column_name, data_type, udt_name, is_nullable, column_default, is_identity, character_maximum_length
        FROM information_schema.columns WHERE table_schema = ${m.schema} AND table_name = ${m.name}`.execute(db)
     return rows.map((r) => ({
       name: r.column_name,
@@ -81,6 +92,7 @@ async function describe(database: Database, m: KeyMapping): Promise<Column[]> {
       type: r.data_type === 'ARRAY' ? r.udt_name : r.data_type,
       notNull: r.is_nullable === 'NO',
       hasDefault: r.column_default !== null || r.is_identity === 'YES',
+      maxLength: r.character_maximum_length === null ? null : Number(r.character_maximum_length),
     }))
   }
   const { rows } = await sql<{
@@ -90,7 +102,9 @@ async function describe(database: Database, m: KeyMapping): Promise<Column[]> {
     is_nullable: string
     column_default: string | null
     extra: string
-  }>`SELECT column_name AS name, data_type, column_type, is_nullable, column_default, extra
+    max_length: number | null
+  }>`SELECT column_name AS name, data_type, column_type, is_nullable, column_default, extra,
+       character_maximum_length AS max_length
      FROM information_schema.columns WHERE table_schema = ${m.schema} AND table_name = ${m.name}`.execute(db)
   return rows.map((r) => ({
     name: r.name,
@@ -98,6 +112,7 @@ async function describe(database: Database, m: KeyMapping): Promise<Column[]> {
     type: String(r.column_type),
     notNull: r.is_nullable === 'NO',
     hasDefault: r.column_default !== null || /auto_increment/i.test(String(r.extra)),
+    maxLength: r.max_length === null ? null : Number(r.max_length),
   }))
 }
 
@@ -134,6 +149,24 @@ export type TableShape = {
   idHasDefault: boolean
   /** Mapped fields whose column is a PostgreSQL uuid (text that is not a uuid is never compared with them). */
   uuidFields: Set<string>
+  /** What the account and user columns can hold of the product's ids. */
+  idColumns: Record<'account' | 'user', IdColumn>
+}
+
+/** A column that holds the product's ids: its name, its kind, its length if bounded. */
+export type IdColumn = { name: string; kind: Kind; maxLength: number | null }
+
+/** Why `id` cannot be stored in the column, in words; undefined when it can. */
+export function unfitFor(column: IdColumn, id: string): string | undefined {
+  if (column.kind === 'integer' || column.kind === 'bigint')
+    return /^-?[0-9]{1,15}$/.test(id) ? undefined : `its column ${column.name} holds integers`
+  if (column.kind === 'uuid')
+    return /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id)
+      ? undefined
+      : `its column ${column.name} holds uuids`
+  if (column.maxLength !== null && [...id].length > column.maxLength)
+    return `its column ${column.name} holds at most ${column.maxLength} characters`
+  return undefined
 }
 
 /**
@@ -171,7 +204,17 @@ export async function checkMapping(database: Database, m: KeyMapping): Promise<T
       .filter(([, name]) => name !== undefined && byName.get(name)?.kind === 'uuid' && database.dialect === 'postgres')
       .map(([field]) => field),
   )
-  return { idHasDefault: id.hasDefault, uuidFields }
+  const idColumn = (field: 'account' | 'user'): IdColumn => {
+    const column = byName.get(m.columns[field])!
+    // SQLite's declared type is advice: an INTEGER column stores text too, but the product's
+    // own code would not find its keys by it; the declared kind is what the product meant.
+    return { name: column.name, kind: column.kind, maxLength: column.maxLength }
+  }
+  return {
+    idHasDefault: id.hasDefault,
+    uuidFields,
+    idColumns: { account: idColumn('account'), user: idColumn('user') },
+  }
 }
 
 function describeWanted(field: string, m: KeyMapping): string {

@@ -9,9 +9,9 @@ import { type RawBuilder, sql } from 'kysely'
 import type { KeyMapping } from '../keys-config.js'
 import { constraintError, type Database, type Db, lookupOnce, transaction } from './database.js'
 import { consentRefusal, type KeyTable, replacedKeys, revokeConnection } from './key-table.js'
-import type { TableShape } from './mapped-check.js'
+import { type TableShape, unfitFor } from './mapped-check.js'
 import { codecFor, liveCondition, UUID } from './mapped-codec.js'
-import { ConflictError, ForeignKeyError, type InsertKeyResult, type KeyListing } from './types.js'
+import { ConflictError, ForeignKeyError, type InsertKeyResult, type KeyListing, ProductTableRefused } from './types.js'
 
 /** A row of the product's table with keygate's facts beside it (null for the product's own keys). */
 type Row = {
@@ -39,6 +39,21 @@ type Row = {
 }
 
 class GrantTaken extends Error {}
+
+/**
+ * The product's table refusing the row keygate wrote: a foreign key of its own (an account
+ * the product does not have), or a value its column cannot hold. Other errors as they are.
+ */
+function productRefusal(err: unknown): unknown {
+  const e = err as { code?: string; errno?: number; message?: string }
+  if (constraintError(err) instanceof ForeignKeyError)
+    return new ProductTableRefused(`the product's key table refused the key: ${e.message}`)
+  // PostgreSQL: invalid text for the type, too long, out of range; MySQL: incorrect value,
+  // too long, out of range, incorrect datetime.
+  if (['22P02', '22001', '22003'].includes(e.code ?? '') || [1366, 1406, 1264, 1292].includes(e.errno ?? 0))
+    return new ProductTableRefused(`the product's key table cannot hold the key's values: ${e.message}`)
+  return err
+}
 
 export function mappedKeys(database: Database, m: KeyMapping, shape: TableShape): KeyTable {
   const { db, dialect } = database
@@ -139,6 +154,7 @@ export function mappedKeys(database: Database, m: KeyMapping, shape: TableShape)
   return {
     refreshTable: 'key_grant_refresh_tokens',
     hash: codec.hash,
+    unfitId: (field, id) => unfitFor(shape.idColumns[field], id),
     async insert(k, refresh, consent, replace) {
       try {
         return await transaction(database, async (trx): Promise<InsertKeyResult> => {
@@ -162,23 +178,27 @@ export function mappedKeys(database: Database, m: KeyMapping, shape: TableShape)
           const params = sql.join(values.map(([, v]) => sql`${v}`))
           const insert = sql`INSERT INTO ${table} (${columns}) VALUES (${params})`
           let keyId = given
-          if (!keyId && dialect !== 'mysql') {
-            const { rows } = await sql<{
-              id: unknown
-            }>`${insert} RETURNING ${codec.asText(sql.ref(c.id))} AS id`.execute(trx)
-            keyId = String(rows[0]!.id)
-          } else if (!keyId) {
-            const result = await insert.execute(trx)
-            keyId =
-              m.id === 'integer'
-                ? String(result.insertId)
-                : String(
-                    (
-                      await sql<{ id: unknown }>`SELECT ${codec.asText(sql.ref(c.id))} AS id FROM ${table}
-                        WHERE ${sql.ref(c.hash)} = ${k.keyHash}`.execute(trx)
-                    ).rows[0]!.id,
-                  )
-          } else await insert.execute(trx)
+          try {
+            if (!keyId && dialect !== 'mysql') {
+              const { rows } = await sql<{
+                id: unknown
+              }>`${insert} RETURNING ${codec.asText(sql.ref(c.id))} AS id`.execute(trx)
+              keyId = String(rows[0]!.id)
+            } else if (!keyId) {
+              const result = await insert.execute(trx)
+              keyId =
+                m.id === 'integer'
+                  ? String(result.insertId)
+                  : String(
+                      (
+                        await sql<{ id: unknown }>`SELECT ${codec.asText(sql.ref(c.id))} AS id FROM ${table}
+                          WHERE ${sql.ref(c.hash)} = ${k.keyHash}`.execute(trx)
+                      ).rows[0]!.id,
+                    )
+            } else await insert.execute(trx)
+          } catch (err) {
+            throw productRefusal(err)
+          }
           try {
             await trx
               .insertInto('key_grants')

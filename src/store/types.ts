@@ -226,6 +226,11 @@ export interface RefreshStore {
 
 export interface KeyStore {
   /**
+   * Why the product's account or user id `id` cannot be stored in the key table, in words;
+   * undefined when it can (always, for keygate's own table, which stores keygate's ids).
+   */
+  unfitId(field: 'account' | 'user', id: string): string | undefined
+  /**
    * Inserts a key row. A grant_id that exists already is reported, not thrown. With
    * `consent`, the key is inserted only if that consent still stands, checked in the same
    * transaction (a code minted just before "Disconnect" does not redeem after it).
@@ -367,5 +372,7 @@ export class StoreError extends KeygateError {
 }
 /** The database refused a row because of a foreign key (a user outside the account). */
 export class ForeignKeyError extends StoreError {}
+/** The product's key table refused a key's values (a foreign key of its own, a type, a length). */
+export class ProductTableRefused extends StoreError {}
 /** A unique column already holds the value. */
 export class ConflictError extends StoreError {}

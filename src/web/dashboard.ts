@@ -8,7 +8,7 @@ import { PageError } from '../errors.js'
 import { createManualKey, keyStatus, revokeKey } from '../keys/manual.js'
 import { readFields, textField, ticked } from '../request-fields.js'
 import { roleAllows, scopesFor } from '../roles.js'
-import type { ApiKey, Membership, Role, User } from '../store/types.js'
+import { type ApiKey, type Membership, ProductTableRefused, type Role, type User } from '../store/types.js'
 import { currentUser } from './current-user.js'
 import { renderPage } from './pages.js'
 import { checkCsrf, readSession } from './session.js'
@@ -168,6 +168,14 @@ export default async function dashboardRoutes(app: FastifyInstance): Promise<voi
       now: app.now(),
       ip: req.ip,
       via: 'dashboard',
+    }).catch((err: unknown) => {
+      if (!(err instanceof ProductTableRefused)) throw err
+      req.log.warn({ err }, 'the product key table refused a key')
+      throw new PageError(
+        409,
+        'Key not created',
+        "The product's key table refused a key for this account: the product does not know the account or you. Ask the operator of this server.",
+      )
     })
     // The token is on this page only: never cached, never sent as a referrer.
     reply.header('referrer-policy', 'no-referrer')

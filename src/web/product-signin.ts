@@ -118,6 +118,23 @@ export async function auditChanges(
 }
 
 /** The end of every sign-in through the product: sync, audit, session, back where it started. */
+/**
+ * Why the product's ids for this person cannot be stored in the key table (KEYGATE_KEYS_TABLE:
+ * a uuid or integer column, a bounded length), in words; undefined when they can. Checked
+ * before anything is written, so such a person is refused at sign-in, not at their first key.
+ */
+export function unfitIds(app: FastifyInstance, identity: ProductIdentity): string | undefined {
+  const { keys } = app.store
+  const why = keys.unfitId('user', identity.subject)
+  if (why) return `The product's user id “${identity.subject.slice(0, 100)}” cannot be stored in its key table: ${why}.`
+  // Without accounts the person gets a personal account, named by their user id.
+  for (const id of identity.accounts?.map((a) => a.id) ?? [identity.subject]) {
+    const unfit = keys.unfitId('account', id)
+    if (unfit) return `The product's account id “${id.slice(0, 100)}” cannot be stored in its key table: ${unfit}.`
+  }
+  return undefined
+}
+
 export async function finishSignIn(
   app: FastifyInstance,
   req: FastifyRequest,
@@ -126,6 +143,8 @@ export async function finishSignIn(
   returnTo: string,
   refused: (reason: string, message: string) => SignInRefused,
 ) {
+  const unfit = unfitIds(app, identity)
+  if (unfit) throw refused('ids_unfit', `${unfit} Ask the operator of this server.`)
   const outcome = await app.store.product.sync(identity, app.now(), app.config.roleScopes)
   if (!outcome.ok) throw refused('email_taken', 'The email belongs to another person here.')
   if (outcome.user.disabledAt !== null)

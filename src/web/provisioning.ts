@@ -14,7 +14,7 @@ import type { Login } from '../config.js'
 import { safeEqual, sha256Hex } from '../crypto/compare.js'
 import { ApiError } from '../errors.js'
 import type { MembershipChange, ProductIdentity, User } from '../store/types.js'
-import { accountsClaim, auditChanges, emailClaim } from './product-signin.js'
+import { accountsClaim, auditChanges, emailClaim, unfitIds } from './product-signin.js'
 
 const body = z.object({
   email: emailClaim,
@@ -64,6 +64,8 @@ export default async function provisioningRoutes(app: FastifyInstance): Promise<
       name: parsed.data.name ?? parsed.data.email.split('@')[0]!,
       accounts: parsed.data.accounts ?? null,
     }
+    const unfit = unfitIds(app, identity)
+    if (unfit) throw new ApiError(400, unfit)
     const outcome = await app.store.product.sync(identity, app.now(), app.config.roleScopes)
     if (!outcome.ok) throw new ApiError(409, 'the email belongs to another person here')
     await auditChanges(app, req, outcome.user, outcome.changes, 'provisioning')

@@ -7,6 +7,7 @@ import { createHmac } from 'node:crypto'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { FastifyInstance } from 'fastify'
+import { SignJWT } from 'jose'
 import t from 'tap'
 import { buildApp } from '../../src/app.js'
 import type { Config } from '../../src/config.js'
@@ -14,6 +15,8 @@ import {
   approve,
   authorizeQuery,
   codeFor,
+  cookiesOf,
+  csrfOf,
   exchangeCode,
   onTestServer,
   pkce,
@@ -427,4 +430,143 @@ t.test(`${TEST_DIALECT}: a mapping that does not fit the table stops start-up wi
       message: `KEYGATE_KEYS_TABLE: ${where}.plan is NOT NULL without a default, and the mapping does not name it`,
     })
   else t.ok(await start({}).then((app) => app.close().then(() => true)), 'a column with a default is left to it')
+})
+
+t.test(`${TEST_DIALECT}: product ids the key table cannot hold are refused at sign-in, not with a 500`, async (t) => {
+  const dir = tempDir(t)
+  const schema = productSchema(dir)
+  if (schema)
+    t.teardown(() =>
+      onTestServer([
+        TEST_DIALECT === 'mysql' ? `DROP DATABASE IF EXISTS ${schema}` : `DROP SCHEMA IF EXISTS ${schema} CASCADE`,
+      ]),
+    )
+  // The product's accounts are integers, and its keys must name one it has.
+  const id =
+    TEST_DIALECT === 'sqlite'
+      ? 'INTEGER PRIMARY KEY'
+      : TEST_DIALECT === 'postgres'
+        ? 'BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY'
+        : 'BIGINT AUTO_INCREMENT PRIMARY KEY'
+  const text = TEST_DIALECT === 'mysql' ? 'VARCHAR(64)' : 'TEXT'
+  await onProduct(t, dir, [
+    'CREATE TABLE orgs (id INTEGER PRIMARY KEY)',
+    'INSERT INTO orgs (id) VALUES (42)',
+    `CREATE TABLE org_keys (id ${id}, org_id INTEGER NOT NULL REFERENCES orgs(id), creator ${text} NOT NULL,
+      label ${text} NOT NULL, digest ${text} NOT NULL, perms ${text} NOT NULL, made_at BIGINT NOT NULL)`,
+  ])
+  const mapping = join(dir, 'org-keys.json')
+  writeFileSync(
+    mapping,
+    JSON.stringify({
+      table: schema ? `${schema}.org_keys` : 'org_keys',
+      columns: {
+        id: 'id',
+        account: 'org_id',
+        user: 'creator',
+        name: 'label',
+        hash: 'digest',
+        scopes: 'perms',
+        createdAt: 'made_at',
+      },
+      hash: 'sha256-hex',
+      scopes: 'space',
+      time: 'epoch-seconds',
+      id: 'integer',
+    }),
+  )
+  const token = 'provisioning-token-0123456789-abcdefghij'
+  const { KEYGATE_ACCESS_TTL: _, KEYGATE_KEY_PEPPER: __, ...env } = ENV
+  const app = await buildApp(
+    testConfig(dir, { ...env, KEYGATE_KEYS_TABLE: mapping, KEYGATE_PROVISIONING_TOKEN: token }),
+  )
+  t.teardown(() => app.close())
+
+  // Sign-in through the product with an account id that is not an integer: a page, nothing stored.
+  const start = await app.inject({ url: '/login' })
+  const state = new URL(start.headers.location as string).searchParams.get('state')!
+  const assertion = await new SignJWT({
+    email: 'alice@product.example',
+    nonce: state,
+    accounts: [{ id: 'org-1', name: 'Acme', role: 'owner' }],
+  })
+    .setProtectedHeader({ alg: 'HS256' })
+    .setIssuer(PRODUCT)
+    .setAudience('http://localhost:3000')
+    .setSubject('u-1')
+    .setIssuedAt(app.now())
+    .setExpirationTime(app.now() + 60)
+    .setJti('j-1')
+    .sign(new TextEncoder().encode(ENV.KEYGATE_HANDOFF_SECRET))
+  const refused = await app.inject({
+    url: `/login/handoff?${new URLSearchParams({ state, assertion })}`,
+    headers: { cookie: cookiesOf(start) },
+  })
+  t.equal(refused.statusCode, 400)
+  t.match(refused.headers['content-type'], /text\/html/)
+  t.match(refused.body, 'account id “org-1” cannot be stored in its key table: its column org_id holds integers')
+  t.equal(await app.store.users.byEmail('alice@product.example'), undefined, 'no user stored')
+
+  // The provisioning API says the same, as JSON.
+  const provision = (sub: string, accounts: unknown[]) =>
+    app.inject({
+      method: 'PUT',
+      url: `/provisioning/v1/users/${sub}`,
+      headers: { authorization: `Bearer ${token}` },
+      payload: { email: `${sub}@product.example`, accounts },
+    })
+  const bad = await provision('u-1', [{ id: 'org-1', name: 'Acme', role: 'owner' }])
+  t.equal(bad.statusCode, 400)
+  t.match(bad.json().detail, 'its column org_id holds integers')
+
+  // An integer the product does not have: the product's foreign key refuses the key, and says so.
+  t.equal((await provision('u-2', [{ id: '7', name: 'Gone', role: 'owner' }])).statusCode, 200)
+  const cookie = await sessionCookie(app, 'u-2@product.example')
+  const { verifier, challenge } = pkce()
+  const client = await registerClient(app)
+  const approved = await approve(app, cookie, authorizeQuery(client.client_id, challenge))
+  const code = new URL(approved.headers.location as string).searchParams.get('code')!
+  const exchanged = await tokenRequest(app, {
+    grant_type: 'authorization_code',
+    code,
+    code_verifier: verifier,
+    client_id: client.client_id,
+    redirect_uri: 'https://client.example/callback',
+  })
+  t.equal(exchanged.statusCode, 400, exchanged.body)
+  t.equal(exchanged.json().error, 'invalid_grant')
+  t.match(exchanged.json().error_description, "the product's key table refused a key for this account")
+  const [gone] = await app.store.accounts.byName('Gone')
+  const page = await app.inject({ url: '/dashboard', headers: { cookie } })
+  const created = await app.inject({
+    method: 'POST',
+    url: '/dashboard/keys',
+    headers: { cookie: cookiesOf(page, cookie), 'content-type': 'application/x-www-form-urlencoded' },
+    payload: new URLSearchParams({ csrf: csrfOf(page.body), account_id: String(gone!.id), name: 'ci' }).toString(),
+  })
+  t.equal(created.statusCode, 409)
+  t.match(created.body, 'Key not created')
+
+  // The account the product has: keys are made.
+  t.equal((await provision('u-3', [{ id: '42', name: 'Real', role: 'owner' }])).statusCode, 200)
+  const real = await codeFor(app, { email: 'u-3@product.example' })
+  const minted = await exchangeCode(app, real.code, real.verifier, real.client.client_id)
+  t.equal(minted.statusCode, 200, minted.body)
+})
+
+t.test('what an id column can hold: integers, uuids, a bounded length', async (t) => {
+  const { unfitFor } = await import('../../src/store/mapped-check.js')
+  const integer = { name: 'org_id', kind: 'bigint' as const, maxLength: null }
+  t.equal(unfitFor(integer, '42'), undefined)
+  t.equal(unfitFor(integer, '-7'), undefined)
+  t.equal(unfitFor(integer, 'org-1'), 'its column org_id holds integers')
+  t.equal(unfitFor(integer, '1'.repeat(16)), 'its column org_id holds integers', 'past a safe integer')
+  const uuid = { name: 'org', kind: 'uuid' as const, maxLength: null }
+  t.equal(unfitFor(uuid, '0b7c6a52-2d5e-4a8e-9a51-0f6f2f1d2c3b'), undefined)
+  t.equal(unfitFor(uuid, 'org-1'), 'its column org holds uuids')
+  const short = { name: 'creator', kind: 'text' as const, maxLength: 8 }
+  t.equal(unfitFor(short, '12345678'), undefined)
+  t.equal(unfitFor(short, 'é'.repeat(8)), undefined, 'characters, not bytes')
+  t.equal(unfitFor(short, '123456789'), 'its column creator holds at most 8 characters')
+  t.equal(unfitFor({ name: 'x', kind: 'text' as const, maxLength: null }, 'x'.repeat(5000)), undefined)
 })

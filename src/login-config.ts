@@ -6,6 +6,12 @@ import { fail, list, positiveInt } from './config-checks.js'
 import { sha256Hex } from './crypto/compare.js'
 import type { Role } from './store/types.js'
 
+/** true: every email the provider or product sends counts as verified (its email_verified claim is not needed). */
+const trust = z
+  .enum(['true', 'false', '1', '0'])
+  .default('false')
+  .transform((v) => v === 'true' || v === '1')
+
 /** The variables, merged into the configuration's one schema. */
 export const loginEnv = {
   KEYGATE_LOGIN: z.enum(['local', 'handoff', 'oidc']).default('local'),
@@ -14,11 +20,13 @@ export const loginEnv = {
   KEYGATE_OIDC_CLIENT_SECRET: z.string().optional(),
   KEYGATE_OIDC_SCOPES: z.string().default('openid email profile'),
   KEYGATE_OIDC_ACCOUNTS_CLAIM: z.string().min(1).max(100).optional(),
+  KEYGATE_OIDC_TRUST_EMAIL: trust,
   KEYGATE_HANDOFF_URL: z.string().optional(),
   KEYGATE_HANDOFF_ISSUER: z.string().min(1).max(255).optional(),
   KEYGATE_HANDOFF_SECRET: z.string().optional(),
   KEYGATE_HANDOFF_JWKS_URL: z.string().optional(),
   KEYGATE_HANDOFF_JWKS_COOLDOWN_SECONDS: positiveInt.default(30),
+  KEYGATE_HANDOFF_TRUST_EMAIL: trust,
   KEYGATE_LOGOUT_URL: z.string().optional(),
   KEYGATE_ROLE_SCOPES: z.string().optional(),
   KEYGATE_PROVISIONING_TOKEN: z.string().optional(),
@@ -37,6 +45,8 @@ export type Login =
       url: string
       /** The assertion's `iss`. */
       issuer: string
+      /** Every email the product asserts counts as verified (KEYGATE_HANDOFF_TRUST_EMAIL). */
+      trustEmail: boolean
       /** HS256 key (32+ bytes), or the product's JWKS for asymmetric keys. */
       verify: { secret: Uint8Array } | { jwksUrl: string; cooldownSeconds: number }
     }
@@ -52,6 +62,8 @@ export type Login =
       accountsClaim: string | undefined
       /** http issuers are allowed outside production (a local provider in development and tests). */
       allowHttp: boolean
+      /** Every email the provider sends counts as verified (KEYGATE_OIDC_TRUST_EMAIL). */
+      trustEmail: boolean
     }
 
 export function absoluteUrl(name: string, value: string, production: boolean): string {
@@ -81,6 +93,7 @@ export function parseLogin(e: LoginEnv, production: boolean): Login {
       scopes: scopes.join(' '),
       accountsClaim: e.KEYGATE_OIDC_ACCOUNTS_CLAIM,
       allowHttp: !production,
+      trustEmail: e.KEYGATE_OIDC_TRUST_EMAIL,
     }
   }
   if (!e.KEYGATE_HANDOFF_URL) fail('KEYGATE_HANDOFF_URL', 'is required when KEYGATE_LOGIN=handoff')
@@ -91,13 +104,20 @@ export function parseLogin(e: LoginEnv, production: boolean): Login {
   if (e.KEYGATE_HANDOFF_SECRET !== undefined) {
     const secret = new TextEncoder().encode(e.KEYGATE_HANDOFF_SECRET)
     if (secret.length < 32) fail('KEYGATE_HANDOFF_SECRET', 'must be at least 32 bytes')
-    return { mode: 'handoff', url, issuer: e.KEYGATE_HANDOFF_ISSUER, verify: { secret } }
+    return {
+      mode: 'handoff',
+      url,
+      issuer: e.KEYGATE_HANDOFF_ISSUER,
+      trustEmail: e.KEYGATE_HANDOFF_TRUST_EMAIL,
+      verify: { secret },
+    }
   }
   const jwksUrl = absoluteUrl('KEYGATE_HANDOFF_JWKS_URL', e.KEYGATE_HANDOFF_JWKS_URL!, production)
   return {
     mode: 'handoff',
     url,
     issuer: e.KEYGATE_HANDOFF_ISSUER,
+    trustEmail: e.KEYGATE_HANDOFF_TRUST_EMAIL,
     verify: { jwksUrl, cooldownSeconds: e.KEYGATE_HANDOFF_JWKS_COOLDOWN_SECONDS },
   }
 }

@@ -22,8 +22,9 @@ export function atHash(accessToken: string): string {
 export function userClaims(user: User, scopes: string[]): Record<string, unknown> {
   return {
     sub: String(user.id),
-    // Emails here are the product's (verified where it signs people in) or set by the operator.
-    ...(scopes.includes('email') ? { email: user.email, email_verified: true } : {}),
+    // Verified only when the identity provider or the product said so, or the operator trusts
+    // what it says (KEYGATE_OIDC_TRUST_EMAIL, KEYGATE_HANDOFF_TRUST_EMAIL); keygate sends no mail.
+    ...(scopes.includes('email') ? { email: user.email, email_verified: user.emailVerified } : {}),
     ...(scopes.includes('profile') ? { name: user.name } : {}),
   }
 }

@@ -10,6 +10,8 @@ export type ProductIdentity = {
   issuer: string
   subject: string
   email: string
+  /** The provider or the product verified the email (or the operator trusts its emails). */
+  emailVerified: boolean
   name: string
   accounts: ProductAccount[] | null
 }
@@ -31,6 +33,8 @@ export type SyncOutcome =
   | { ok: true; user: User; created: boolean; changes: MembershipChange[] }
   /** The email belongs to another person at the product: nothing was changed. */
   | { ok: false; reason: 'email_taken' }
+  /** A person here has the email, and this identity's email is not known to be verified: not linked. */
+  | { ok: false; reason: 'email_unverified' }
 
 export interface ProductStore {
   /**

@@ -87,19 +87,23 @@ async function syncOnce(
 ): Promise<SyncOutcome> {
   return transaction(database, async (trx) => {
     // The user: by the product's id; else a user of that email not yet tied to anyone at the
-    // product (someone who signed in with a password before the switch keeps their keys).
+    // product (someone who signed in with a password before the switch keeps their keys), but
+    // only when the email is known to be verified: anyone can claim an address at a provider
+    // that does not check it, and would become that person here.
     let user = await byProductId(trx, p.issuer, p.subject)
     const byEmail = await trx.selectFrom('users').selectAll().where(emailIs(database, p.email)).executeTakeFirst()
     if (byEmail && byEmail.id !== user?.id && (user || byEmail.external_id !== null))
       return { ok: false, reason: 'email_taken' }
+    if (!user && byEmail && !p.emailVerified) return { ok: false, reason: 'email_unverified' }
+    const verified = p.emailVerified ? 1 : 0
     let created = false
     if (!user && byEmail) {
       await trx
         .updateTable('users')
-        .set({ external_issuer: p.issuer, external_id: p.subject, name: p.name })
+        .set({ external_issuer: p.issuer, external_id: p.subject, name: p.name, email_verified: verified })
         .where('id', '=', byEmail.id)
         .execute()
-      user = { ...byEmail, external_issuer: p.issuer, external_id: p.subject, name: p.name }
+      user = { ...byEmail, external_issuer: p.issuer, external_id: p.subject, name: p.name, email_verified: verified }
     } else if (!user) {
       user = await insertWithId(database, trx, 'users', {
         email: p.email,
@@ -108,11 +112,17 @@ async function syncOnce(
         created_at: now,
         external_issuer: p.issuer,
         external_id: p.subject,
+        email_verified: verified,
       })
       created = true
-    } else if (user.email !== p.email || user.name !== p.name) {
-      await trx.updateTable('users').set({ email: p.email, name: p.name }).where('id', '=', user.id).execute()
-      user = { ...user, email: p.email, name: p.name }
+    } else if (user.email !== p.email || user.name !== p.name || Number(user.email_verified) !== verified) {
+      // The provider's word on the email is its latest: an address changed and not yet verified is not.
+      await trx
+        .updateTable('users')
+        .set({ email: p.email, name: p.name, email_verified: verified })
+        .where('id', '=', user.id)
+        .execute()
+      user = { ...user, email: p.email, name: p.name, email_verified: verified }
     }
 
     // The accounts the product lists (or the user's personal one), made or renamed.

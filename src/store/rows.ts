@@ -21,6 +21,7 @@ export const toUser = (r: UserRow): User => ({
   passwordHash: r.password_hash,
   createdAt: r.created_at,
   disabledAt: r.disabled_at === null || r.disabled_at === undefined ? null : Number(r.disabled_at),
+  emailVerified: Number(r.email_verified) === 1,
 })
 export const toAccount = (r: AccountRow): Account => ({
   id: r.id,

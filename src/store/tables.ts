@@ -15,6 +15,8 @@ export interface Tables {
     external_issuer: Generated<string | null>
     external_id: Generated<string | null>
     disabled_at: Generated<number | null>
+    /** 1 when the email is known to be verified (migration 0008). */
+    email_verified: Generated<number>
   }
   accounts: {
     id: Generated<number>

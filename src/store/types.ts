@@ -29,6 +29,11 @@ export type User = {
   createdAt: number
   /** Set when an operator disabled the user: no sign-in, no keys. */
   disabledAt: number | null
+  /**
+   * The email is known to be verified: the identity provider or the product said so (or the
+   * operator trusts what it says). keygate sends no mail: its own users' emails are not.
+   */
+  emailVerified: boolean
 }
 export type Account = {
   id: number

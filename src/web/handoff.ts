@@ -48,6 +48,7 @@ const FLOW: Flow = {
 const claims = z.object({
   sub: z.string().min(1).max(255),
   email: emailClaim,
+  email_verified: z.boolean().optional(),
   name: z.string().min(1).max(200).optional(),
   accounts: accountsClaim.optional(),
 })
@@ -147,6 +148,7 @@ export default async function handoffRoutes(app: FastifyInstance): Promise<void>
         issuer: login.issuer,
         subject: c.sub,
         email: c.email.toLowerCase(),
+        emailVerified: c.email_verified === true || login.trustEmail,
         name: c.name ?? c.email.split('@')[0]!,
         accounts: c.accounts ?? null,
       },

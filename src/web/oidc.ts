@@ -155,6 +155,8 @@ export default async function oidcRoutes(app: FastifyInstance): Promise<void> {
         issuer: login.issuer,
         subject: parsed.data.sub,
         email: parsed.data.email.toLowerCase(),
+        // Absent counts as unverified (Entra ID sends none): the operator may trust the provider.
+        emailVerified: parsed.data.email_verified === true || login.trustEmail,
         name: parsed.data.name ?? parsed.data.email.split('@')[0]!,
         accounts,
       }

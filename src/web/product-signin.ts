@@ -146,7 +146,13 @@ export async function finishSignIn(
   const unfit = unfitIds(app, identity)
   if (unfit) throw refused('ids_unfit', `${unfit} Ask the operator of this server.`)
   const outcome = await app.store.product.sync(identity, app.now(), app.config.roleScopes)
-  if (!outcome.ok) throw refused('email_taken', 'The email belongs to another person here.')
+  if (!outcome.ok)
+    throw outcome.reason === 'email_taken'
+      ? refused('email_taken', 'The email belongs to another person here.')
+      : refused(
+          'email_unverified',
+          'Someone here already uses this email address, and the sign-in did not say the address is verified, so it cannot be linked to them. Ask the operator of this server.',
+        )
   if (outcome.user.disabledAt !== null)
     throw refused('user_disabled', 'The operator of this server has disabled your user here.')
   await auditChanges(app, req, outcome.user, outcome.changes, 'sign-in')

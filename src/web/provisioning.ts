@@ -18,6 +18,7 @@ import { accountsClaim, auditChanges, emailClaim, unfitIds } from './product-sig
 
 const body = z.object({
   email: emailClaim,
+  email_verified: z.boolean().optional(),
   name: z.string().min(1).max(200).optional(),
   accounts: accountsClaim.optional(),
 })
@@ -46,7 +47,8 @@ const json = (user: User, changes: MembershipChange[]) => ({
 })
 
 export default async function provisioningRoutes(app: FastifyInstance): Promise<void> {
-  const issuer = (app.config.login as Exclude<Login, { mode: 'local' }>).issuer
+  const login = app.config.login as Exclude<Login, { mode: 'local' }>
+  const { issuer } = login
 
   /** This person now has these accounts (none listed: a personal account), as a sign-in would say. */
   app.put('/provisioning/v1/users/:sub', { ...API, bodyLimit: 64 * 1024 }, async (req) => {
@@ -61,13 +63,20 @@ export default async function provisioningRoutes(app: FastifyInstance): Promise<
       issuer,
       subject: sub,
       email: parsed.data.email.toLowerCase(),
+      emailVerified: parsed.data.email_verified === true || login.trustEmail,
       name: parsed.data.name ?? parsed.data.email.split('@')[0]!,
       accounts: parsed.data.accounts ?? null,
     }
     const unfit = unfitIds(app, identity)
     if (unfit) throw new ApiError(400, unfit)
     const outcome = await app.store.product.sync(identity, app.now(), app.config.roleScopes)
-    if (!outcome.ok) throw new ApiError(409, 'the email belongs to another person here')
+    if (!outcome.ok)
+      throw new ApiError(
+        409,
+        outcome.reason === 'email_taken'
+          ? 'the email belongs to another person here'
+          : 'a person here has this email, and it is not known to be verified (send email_verified: true), so it is not linked to them',
+      )
     await auditChanges(app, req, outcome.user, outcome.changes, 'provisioning')
     return json(outcome.user, outcome.changes)
   })

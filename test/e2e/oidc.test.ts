@@ -6,6 +6,7 @@
 import { Client } from '@modelcontextprotocol/sdk/client/index.js'
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js'
 import t, { type Test as Tap } from 'tap'
+import { createKey, createUser } from '../helper.js'
 import { launchChromium, screenshot } from '../support/browser.js'
 import { Browser, listen } from '../support/http.js'
 import { callTool } from '../support/mcp.js'
@@ -206,5 +207,48 @@ t.test(
       ['bad_claim', 'code_exchange_failed', 'email_unverified', 'provider_error', 'state_mismatch', 'state_replayed'],
       'each refusal is audited with its reason',
     )
+  },
+)
+
+t.test('an identity with no email_verified does not take over the person who has that email', async (t) => {
+  const { base, op, app } = await setUp(t)
+  // A person from before the switch to the identity provider, with a live key.
+  const { user: local, account } = await createUser(app, 'local@corp.example')
+  const key = await createKey(app, { userId: local.id, accountId: account.id })
+  t.equal((await callTool(base, key.token, 'list_notes')).status, 200)
+
+  // At the provider, someone claims the address; the provider says nothing of verifying it.
+  op.people.set('claimer', { email: 'local@corp.example' })
+  const attacker = new Browser(base)
+  const refused = await atProvider(attacker, await attacker.open('/dashboard'), 'claimer')
+  t.equal(refused.status, 400)
+  t.match(await refused.text(), 'the sign-in did not say the address is verified, so it cannot be linked')
+  t.equal((await attacker.request('/dashboard')).status, 303, 'not signed in')
+  const [row] = await rawRows(app.config, `SELECT external_id FROM users WHERE id = ${local.id}`)
+  t.equal(row!.external_id, null, 'the person is not linked to the claimer')
+  t.equal((await callTool(base, key.token, 'list_notes')).status, 200, 'their key still works, for them alone')
+
+  // The provider verified the address: this is the same person, linked, keeping their key.
+  op.people.set('claimer', { email: 'local@corp.example', email_verified: true })
+  const owner = new Browser(base)
+  const signedIn = await atProvider(owner, await owner.open('/dashboard'), 'claimer')
+  t.equal(signedIn.status, 200, 'on the dashboard')
+  const linked = (await app.store.users.byEmail('local@corp.example'))!
+  t.equal(linked.id, local.id)
+  t.equal(linked.emailVerified, true)
+})
+
+t.test(
+  'KEYGATE_OIDC_TRUST_EMAIL: the operator trusts the provider’s emails (one that sends no email_verified)',
+  async (t) => {
+    const { base, op, app } = await setUp(t, { KEYGATE_OIDC_TRUST_EMAIL: 'true' })
+    const { user: local } = await createUser(app, 'staff@corp.example')
+    op.people.set('entra-oid-1', { email: 'staff@corp.example' })
+    const browser = new Browser(base)
+    const page = await atProvider(browser, await browser.open('/dashboard'), 'entra-oid-1')
+    t.equal(page.status, 200)
+    const linked = (await app.store.users.byEmail('staff@corp.example'))!
+    t.equal(linked.id, local.id, 'linked to the person with that email')
+    t.equal(linked.emailVerified, true)
   },
 )

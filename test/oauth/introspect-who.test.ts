@@ -18,6 +18,7 @@ t.test('introspection names the person, the account as the product knows it, and
       issuer: 'https://product.example',
       subject: 'u-7',
       email: 'dana@product.example',
+      emailVerified: true,
       name: 'Dana',
       accounts: [{ id: 'org-42', name: 'Rockets', role: 'admin' }],
     },

@@ -133,6 +133,7 @@ async function setUp(t: Parameters<typeof tempDir>[0], env: Record<string, strin
       issuer: PRODUCT,
       subject: 'u-1',
       email: 'alice@product.example',
+      emailVerified: true,
       name: 'Alice',
       accounts: [{ id: 'org-1', name: 'Acme', role: 'admin' }],
     },
@@ -252,7 +253,14 @@ t.test(
     const fourth = (await connect(app)).token.json()
     t.equal((await mcp(app, fourth.access_token)).statusCode, 200)
     await app.store.product.sync(
-      { issuer: PRODUCT, subject: 'u-1', email: 'alice@product.example', name: 'Alice', accounts: [] },
+      {
+        issuer: PRODUCT,
+        subject: 'u-1',
+        email: 'alice@product.example',
+        emailVerified: true,
+        name: 'Alice',
+        accounts: [],
+      },
       app.now(),
       null,
     )

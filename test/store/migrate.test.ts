@@ -45,6 +45,7 @@ const MIGRATIONS = [
   '0005-grant-lifecycle',
   '0006-signing-keys',
   '0007-live-keys',
+  '0008-email-verified',
 ]
 const PENDING = MIGRATIONS.map((m) => `${m}  pending`)
 const APPLIED = `keygate: applied ${MIGRATIONS.join(', ')}`
@@ -144,12 +145,17 @@ t.test('on MySQL, a migration that stopped half-way is finished by the next run'
     [
       'ALTER TABLE users DROP COLUMN disabled_at',
       'DROP TABLE signing_keys',
-      "DELETE FROM keygate_migration WHERE name IN ('0005-grant-lifecycle', '0006-signing-keys', '0007-live-keys')",
+      'ALTER TABLE users DROP COLUMN email_verified',
+      "DELETE FROM keygate_migration WHERE name IN ('0005-grant-lifecycle', '0006-signing-keys', '0007-live-keys', '0008-email-verified')",
     ],
     schemaFor(dir),
   )
   const again = await cli(env, 'migrate')
-  t.same(again.out, ['keygate: applied 0005-grant-lifecycle, 0006-signing-keys, 0007-live-keys'], again.err.join('\n'))
+  t.same(
+    again.out,
+    ['keygate: applied 0005-grant-lifecycle, 0006-signing-keys, 0007-live-keys, 0008-email-verified'],
+    again.err.join('\n'),
+  )
   const app = await buildApp(testConfig(dir))
   t.teardown(() => app.close())
   t.ok(await app.store.ping())

@@ -13,6 +13,7 @@ import {
   authorizeQuery,
   build,
   cookiesOf,
+  createKey,
   pkce,
   registerClient,
   testConfig,
@@ -33,7 +34,13 @@ const HANDOFF_ENV = {
   KEYGATE_HANDOFF_SECRET: SECRET,
 }
 
-type Claims = JWTPayload & { email?: unknown; name?: unknown; accounts?: unknown; nonce?: unknown }
+type Claims = JWTPayload & {
+  email?: unknown
+  email_verified?: unknown
+  name?: unknown
+  accounts?: unknown
+  nonce?: unknown
+}
 
 /** What the product signs for alice, changed by `over` (undefined removes a claim). */
 function claimsFor(state: string, now: number, over: Claims = {}): Claims {
@@ -463,4 +470,69 @@ t.test('JWKS: asymmetric keys fetched from the product, rotation by kid, unknown
   })
   t.equal(rotated.statusCode, 303, rotated.body)
   t.equal(fetches, 2, 'fetched again for the new kid')
+})
+
+t.test('an existing person is linked by email only when the email is verified', async (t) => {
+  const { app } = await build(t, HANDOFF_ENV)
+  // A person from before sign-in went through the product, with a live key.
+  const local = await app.store.users.create({
+    email: 'local@corp.example',
+    name: 'Local',
+    passwordHash: 'x',
+    createdAt: app.now(),
+  })
+  const account = await app.store.accounts.create({
+    name: 'Local personal',
+    kind: 'personal',
+    ownerId: local.id,
+    createdAt: app.now(),
+  })
+  const key = await createKey(app, { userId: local.id, accountId: account.id })
+  const claimer = { sub: 'claimer', email: 'local@corp.example', accounts: undefined }
+  for (const verified of [undefined, false, 'yes']) {
+    const { res } = await signIn(app, { ...claimer, email_verified: verified })
+    t.equal(res.statusCode, 400, `email_verified ${verified}: refused`)
+    t.match(
+      res.body,
+      verified === 'yes'
+        ? 'email_verified: Invalid input'
+        : 'the sign-in did not say the address is verified, so it cannot be linked',
+    )
+  }
+  const after = await rawRows(app.config, `SELECT external_id FROM users WHERE id = ${local.id}`)
+  t.equal(after[0]!.external_id, null, 'not linked')
+  t.equal((await app.store.keys.byId(key.key.id))!.revokedAt, null, 'the key is untouched')
+  const reasons = (await rawRows(app.config, "SELECT detail FROM audit_events WHERE event = 'signin_failed'")).map(
+    (r) => JSON.parse(String(r.detail)).reason,
+  )
+  t.same(reasons, ['email_unverified', 'email_unverified', 'bad_claim'], 'audited (a non-boolean is a bad claim)')
+
+  const { res } = await signIn(app, { ...claimer, email_verified: true })
+  t.equal(res.statusCode, 303, 'a verified email links the person')
+  const linked = (await app.store.users.byEmail('local@corp.example'))!
+  t.equal(linked.id, local.id, 'the same person, who keeps their keys')
+  t.equal(linked.emailVerified, true)
+  t.equal((await app.store.keys.byId(key.key.id))!.revokedAt, null)
+  const { userClaims } = await import('../../src/oidc/id-token.js')
+  t.same(userClaims(linked, ['email']), { sub: String(local.id), email: 'local@corp.example', email_verified: true })
+  // The product's latest word: the address no longer said to be verified.
+  await signIn(app, { ...claimer })
+  const now = (await app.store.users.byId(local.id))!
+  t.equal(now.emailVerified, false, 'unverified again when the product stops saying so')
+  t.equal(userClaims(now, ['email']).email_verified, false, 'and keygate as an OpenID Provider says so')
+})
+
+t.test('KEYGATE_HANDOFF_TRUST_EMAIL: every email the product sends counts as verified', async (t) => {
+  const { app } = await build(t, { ...HANDOFF_ENV, KEYGATE_HANDOFF_TRUST_EMAIL: 'true' })
+  const local = await app.store.users.create({
+    email: 'local@corp.example',
+    name: 'Local',
+    passwordHash: 'x',
+    createdAt: app.now(),
+  })
+  const { res } = await signIn(app, { sub: 'claimer', email: 'local@corp.example' })
+  t.equal(res.statusCode, 303)
+  const linked = (await app.store.users.byEmail('local@corp.example'))!
+  t.equal(linked.id, local.id, 'linked')
+  t.equal(linked.emailVerified, true)
 })

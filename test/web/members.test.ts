@@ -148,6 +148,7 @@ t.test('signed in through the product, the product manages members', async (t) =
       issuer: 'https://product.example',
       subject: 'u1',
       email: 'a@product.example',
+      emailVerified: true,
       name: 'A',
       accounts: [{ id: 'o1', name: 'Org', role: 'owner' }],
     },

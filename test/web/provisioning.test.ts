@@ -140,3 +140,16 @@ t.test('accounts changed and a departure, with no sign-in: keys revoked, session
   t.ok(events.some((e) => e.event === 'membership_removed' && e.detail.via === 'provisioning'))
   t.equal((await remove(app, 'u-1')).statusCode, 200, 'leaving twice is harmless')
 })
+
+t.test('an existing person is linked only when the product says the email is verified', async (t) => {
+  const { app } = await build(t, ENV)
+  const local = await app.store.users.create({ email: 'l@corp.example', name: 'L', passwordHash: 'x', createdAt: 1 })
+  const unverified = await put(app, 'claimer', { email: 'l@corp.example' })
+  t.equal(unverified.statusCode, 409)
+  t.match(unverified.json().detail, 'not known to be verified (send email_verified: true)')
+  t.equal((await app.store.users.byId(local.id))!.emailVerified, false)
+  const verified = await put(app, 'claimer', { email: 'l@corp.example', email_verified: true })
+  t.equal(verified.statusCode, 200)
+  t.equal(verified.json().user.id, local.id, 'linked')
+  t.equal((await app.store.users.byId(local.id))!.emailVerified, true)
+})

@@ -2,9 +2,12 @@
 // (Claude Desktop, Cursor, Codex CLI) and forwards every message to a remote keygate /mcp
 // with the API key from KEYGATE_API_KEY as the Bearer token. Both ends are the official
 // SDK's transports; the bridge only relays.
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js'
-import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js'
-import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js'
+import {
+  InsufficientScopeError,
+  type JSONRPCMessage,
+  StreamableHTTPClientTransport,
+} from '@modelcontextprotocol/client'
+import { StdioServerTransport } from '@modelcontextprotocol/server/stdio'
 import type { Io } from './cli.js'
 import { keyFor, parseUrl } from './device-login.js'
 
@@ -14,12 +17,15 @@ function requestId(message: JSONRPCMessage): string | number | undefined {
 
 function failureText(err: unknown, stored: string | null): string {
   const message = (err as Error).message ?? String(err)
-  // The SDK's StreamableHTTPError carries the HTTP status as `code`.
-  const status = (err as { code?: unknown }).code
+  // The SDK's SdkHttpError carries the HTTP status (as `status`, and in `data`).
+  const status = (err as { status?: unknown }).status
   if (status === 401 || /\b401\b/.test(message))
     return stored
       ? `The remote keygate refused the stored key (HTTP 401): it may have been revoked. Run \`keygate login --url ${stored}\` again.`
       : 'The remote keygate refused the API key (HTTP 401): check KEYGATE_API_KEY; it may have been revoked.'
+  // A 403 insufficient_scope challenge: the SDK's InsufficientScopeError carries its description.
+  if (err instanceof InsufficientScopeError)
+    return `The remote keygate refused the request (HTTP 403): ${err.errorDescription ?? message}`
   if (status === 403 || /\b403\b/.test(message)) return `The remote keygate refused the request (HTTP 403): ${message}`
   return `The remote keygate could not be reached: ${message}`
 }

@@ -4,8 +4,8 @@
 // Ajv does the checking, through the SDK's AjvJsonSchemaValidator; each tool's schema is
 // compiled once, on its first call, so a large API costs nothing until it is used. Ajv's
 // own warnings (an unknown `format`, ignored) go to the caller's log, not to the console.
-import { AjvJsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/ajv-provider.js'
-import type { JsonSchemaType, JsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/types.js'
+import type { JsonSchemaType, JsonSchemaValidator } from '@modelcontextprotocol/server'
+import { AjvJsonSchemaValidator } from '@modelcontextprotocol/server/validators/ajv'
 import { Ajv } from 'ajv'
 import addFormatsModule from 'ajv-formats'
 import type { ToolDef } from './openapi.js'

@@ -7,18 +7,16 @@
 // Anything else (another method, a request the schema refuses, a task-augmented call, an
 // unknown tool) goes to the SDK Server as before. test/mcp/direct.test.ts sends one corpus
 // through both and requires byte-identical answers.
-import { safeParse } from '@modelcontextprotocol/sdk/server/zod-compat.js'
+import { CallToolRequestSchema, CallToolResultSchema } from '@modelcontextprotocol/core'
 import {
   type CallToolRequest,
-  CallToolRequestSchema,
-  CallToolResultSchema,
-  ErrorCode,
   type JSONRPCMessage,
   type JSONRPCRequest,
-  McpError,
   type MessageExtraInfo,
+  ProtocolError,
+  ProtocolErrorCode,
   type RequestId,
-} from '@modelcontextprotocol/sdk/types.js'
+} from '@modelcontextprotocol/server'
 import type { Cancellation, Stop } from './forward.js'
 
 /** The one tools/call handler, registered on the SDK Server and called here alike. */
@@ -33,7 +31,7 @@ export type ToolCallHandler = (
  */
 export function directCall(request: JSONRPCRequest, known: (tool: string) => boolean): CallToolRequest | undefined {
   if (request.method !== 'tools/call') return undefined
-  const parsed = safeParse(CallToolRequestSchema, request)
+  const parsed = CallToolRequestSchema.safeParse(request)
   if (!parsed.success) return undefined
   // A task-augmented call is refused by the SDK (keygate declares no tasks capability).
   if (parsed.data.params.task !== undefined) return undefined
@@ -54,7 +52,7 @@ function errorAnswer(id: RequestId, error: unknown): JSONRPCMessage {
     jsonrpc: '2.0',
     id,
     error: {
-      code: Number.isSafeInteger(e.code) ? (e.code as number) : ErrorCode.InternalError,
+      code: Number.isSafeInteger(e.code) ? (e.code as number) : ProtocolErrorCode.InternalError,
       message: e.message ?? 'Internal error',
       ...(e.data !== undefined && { data: e.data }),
     },
@@ -70,10 +68,10 @@ async function answer(
 ): Promise<JSONRPCMessage> {
   try {
     const result = await handler(call, extra)
-    const checked = safeParse(CallToolResultSchema, result)
+    const checked = CallToolResultSchema.safeParse(result)
     if (!checked.success) {
       const message = checked.error instanceof Error ? checked.error.message : String(checked.error)
-      throw new McpError(ErrorCode.InvalidParams, `Invalid tools/call result: ${message}`)
+      throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Invalid tools/call result: ${message}`)
     }
     return { result: checked.data, jsonrpc: '2.0', id }
   } catch (error) {

@@ -8,20 +8,30 @@
 // bad requests through the SDK's transport and fails when its rules change.
 
 import type { ServerResponse } from 'node:http'
-import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js'
-import { Server } from '@modelcontextprotocol/sdk/server/index.js'
+import { Readable } from 'node:stream'
+import type { ReadableStream as WebReadableStream } from 'node:stream/web'
 import {
   CallToolRequestSchema,
-  ErrorCode,
-  type JSONRPCMessage,
+  InitializeRequestSchema,
   JSONRPCMessageSchema,
+  ListToolsRequestSchema,
+  PingRequestSchema,
+} from '@modelcontextprotocol/core'
+import {
+  type AuthInfo,
+  type CallToolResult,
+  createMcpHandler,
+  isLegacyRequest,
+  type JSONRPCMessage,
   type JSONRPCNotification,
   type JSONRPCRequest,
-  ListToolsRequestSchema,
-  McpError,
+  ProtocolError,
+  ProtocolErrorCode,
+  Server,
   SUPPORTED_PROTOCOL_VERSIONS,
-} from '@modelcontextprotocol/sdk/types.js'
-import type { FastifyInstance, FastifyRequest } from 'fastify'
+  type Tool,
+} from '@modelcontextprotocol/server'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { JsonRpcError, OAuthError, type RequestId } from '../errors.js'
 import { limit } from '../plugins/rate-limit.js'
 import type { ApiKey } from '../store/types.js'
@@ -55,10 +65,12 @@ function idOf(body: unknown): RequestId {
   }
 }
 
+/** A tool the scopes allow: one of its scope sets is held whole. */
+const callable = (tool: ToolDef, scopes: string[]) => tool.scopeSets.some((set) => set.every((s) => scopes.includes(s)))
+
 /** The scopes a tools/call needs that the key lacks, or null when it may proceed. */
 function missingScopes(tool: ToolDef | undefined, key: ApiKey): string[] | null {
-  if (!tool) return null
-  if (tool.scopeSets.some((set) => set.every((s) => key.scopes.includes(s)))) return null
+  if (!tool || callable(tool, key.scopes)) return null
   return tool.scopeSets[0]!
 }
 
@@ -128,6 +140,37 @@ function parseMessages(body: string): Parsed {
   return { batch, messages, requests }
 }
 
+/** The requests keygate's server answers, by the SDK's own schemas for them. */
+const REQUEST_SCHEMAS: Record<string, typeof PingRequestSchema | typeof CallToolRequestSchema> = {
+  initialize: InitializeRequestSchema as never,
+  ping: PingRequestSchema,
+  'tools/list': ListToolsRequestSchema as never,
+  'tools/call': CallToolRequestSchema,
+}
+
+/**
+ * The answer to a request whose params its method's schema refuses: -32602 naming the first
+ * field that is wrong, in one line (the SDK answers some of these -32603, or with the whole
+ * schema error as its message). Undefined when the params fit, or the method is not one of
+ * keygate's (the SDK answers -32601).
+ */
+export function invalidParams(request: JSONRPCRequest): JSONRPCMessage | undefined {
+  const schema = REQUEST_SCHEMAS[request.method]
+  if (!schema) return undefined
+  const parsed = schema.safeParse(request)
+  if (parsed.success) return undefined
+  const issue = parsed.error.issues[0]!
+  const field = issue.path.map(String).join('.') || 'params'
+  return {
+    jsonrpc: '2.0',
+    id: request.id,
+    error: {
+      code: ProtocolErrorCode.InvalidParams,
+      message: `Invalid params: ${field}: ${issue.message}`.slice(0, 300),
+    },
+  }
+}
+
 /** initialize comes alone; anything else names a supported protocol version, if any. */
 function checkProtocolVersion(req: FastifyRequest, parsed: Parsed): void {
   const single = singleId(parsed)
@@ -167,7 +210,8 @@ function toolCallHandler(tools: () => Promise<ToolDef[]>, call: Call, args: Argu
   return async (request, extra) => {
     const tool = (await tools()).find((t) => t.name === request.params.name)
     // An unknown tool is a protocol error, not a tool result (MCP spec, server/tools, "Error Handling").
-    if (!tool) throw new McpError(ErrorCode.InvalidParams, `Unknown tool: ${request.params.name.slice(0, 200)}`)
+    if (!tool)
+      throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Unknown tool: ${request.params.name.slice(0, 200)}`)
     const given = request.params.arguments ?? {}
     const problem = args.problem(tool, given)
     if (problem)
@@ -176,30 +220,50 @@ function toolCallHandler(tools: () => Promise<ToolDef[]>, call: Call, args: Argu
   }
 }
 
-/** The process's one SDK Server: the protocol lives here, the key arrives with each request. */
+/**
+ * An SDK Server answering keygate's tools: the process's one for the 2025 era (the key
+ * arrives with each request), and one per request for the 2026-07-28 era (the SDK binds a
+ * server to the revision of the request it serves).
+ */
 function buildServer(tools: () => Promise<ToolDef[]>, onCall: ToolCallHandler, args: ArgumentCheck): Server {
   const server = new Server(
     { name: 'keygate', version: VERSION },
     { capabilities: { tools: { listChanged: false } }, jsonSchemaValidator: args.validator },
   )
-  server.setRequestHandler(ListToolsRequestSchema, async () => ({ tools: listedTools(await tools()) }))
-  server.setRequestHandler(CallToolRequestSchema, onCall)
+  // Only the tools the key may call are listed (a call to another is refused: 403 insufficient_scope).
+  server.setRequestHandler('tools/list', async (_request, ctx) => ({
+    tools: listedTools(await tools(), ctx.http?.authInfo?.scopes ?? []) as Tool[],
+  }))
+  server.setRequestHandler(
+    'tools/call',
+    (request, ctx) =>
+      // The SDK checks the result against CallToolResultSchema, as direct.ts does.
+      onCall(request, {
+        signal: ctx.mcpReq.signal,
+        ...(ctx.http?.authInfo ? { authInfo: ctx.http.authInfo } : {}),
+      }) as Promise<CallToolResult>,
+  )
   return server
 }
 
-const listings = new WeakMap<ToolDef[], object[]>()
+const listings = new WeakMap<ToolDef[], Map<string, object[]>>()
 
-/** tools/list's answer, computed once per tool catalogue. */
-function listedTools(tools: ToolDef[]): object[] {
-  let listed = listings.get(tools)
+/** tools/list's answer for a key's scopes, computed once per tool catalogue and set of scopes. */
+function listedTools(tools: ToolDef[], scopes: string[]): object[] {
+  let byScopes = listings.get(tools)
+  if (!byScopes) {
+    byScopes = new Map()
+    listings.set(tools, byScopes)
+  }
+  const held = [...new Set(scopes)].sort().join(' ')
+  let listed = byScopes.get(held)
   if (!listed) {
-    listed = tools.map(({ name, description, inputSchema, annotations }) => ({
-      name,
-      description,
-      inputSchema,
-      annotations,
-    }))
-    listings.set(tools, listed)
+    listed = tools
+      .filter((tool) => callable(tool, scopes))
+      .map(({ name, description, inputSchema, annotations }) => ({ name, description, inputSchema, annotations }))
+    // Keys hold few distinct sets of scopes; the bound keeps a stream of odd ones from growing it.
+    if (byScopes.size > 1000) byScopes.clear()
+    byScopes.set(held, listed)
   }
   return listed
 }
@@ -271,8 +335,9 @@ export default async function mcpRoutes(app: FastifyInstance, options: McpRouteO
     raw: ServerResponse,
   ): Promise<JSONRPCMessage[]> {
     const known = (name: string) => toolDefs.some((t) => t.name === name)
-    const calls = requests.map((r) => (direct ? directCall(r, known) : undefined))
-    const rest = requests.filter((_, i) => !calls[i])
+    const refused = requests.map(invalidParams)
+    const calls = requests.map((r, i) => (direct && !refused[i] ? directCall(r, known) : undefined))
+    const rest = requests.filter((_, i) => !calls[i] && !refused[i])
     const exchange = rest.length > 0 ? transport.exchange(rest, { authInfo }, deadlineMs) : undefined
     const abort = rest.length < requests.length ? new Stop() : undefined
     const timer = abort && setTimeout(() => abort.abort(DEADLINE_PASSED), deadlineMs)
@@ -288,6 +353,7 @@ export default async function mcpRoutes(app: FastifyInstance, options: McpRouteO
       return await Promise.all(
         requests.map((r, i) => {
           const call = calls[i]
+          if (refused[i]) return refused[i]
           return call ? answerDirect(r.id, call, onCall, abort!, authInfo) : viaSdk[next++]!
         }),
       )
@@ -299,6 +365,79 @@ export default async function mcpRoutes(app: FastifyInstance, options: McpRouteO
   // Every handler ends well within the upstream time-out; this only guards against one that does not.
   const deadlineMs = app.config.upstreamTimeoutMs + 5000
 
+  // The 2026-07-28 era: the SDK's own handler answers it (server/discover, the _meta envelope
+  // on every request, the revision's headers and errors), with a Server per request as it
+  // requires; keygate's checks (host, key, rate limit, tool scopes) come first, as for 2025.
+  const modern = createMcpHandler(() => buildServer(() => tools.tools(), onCall, checks), {
+    legacy: 'reject',
+    responseMode: sse ? 'sse' : 'auto',
+    maxRequestBodySize: app.config.mcpMaxBodyBytes,
+    onerror: (err) => app.log.debug({ err }, 'a 2026-07-28 request was refused'),
+  })
+  app.addHook('onClose', async () => modern.close())
+  const legacyVersions = new Set<string>(SUPPORTED_PROTOCOL_VERSIONS)
+
+  /**
+   * The request as the SDK sees it, when it may belong to the 2026-07-28 era: a body that
+   * names the envelope's protocol version, or a protocol-version header that is not a 2025
+   * one. The SDK's isLegacyRequest decides; everything else is 2025-era without asking.
+   */
+  async function modernRequest(req: FastifyRequest<{ Body: string }>): Promise<Request | undefined> {
+    const header = req.headers['mcp-protocol-version']
+    const claims = typeof req.body === 'string' && req.body.includes('io.modelcontextprotocol/protocolVersion')
+    if (!claims && (header === undefined || legacyVersions.has(String(header)))) return undefined
+    const headers = new Headers()
+    for (const [name, value] of Object.entries(req.headers))
+      if (value !== undefined) headers.set(name, Array.isArray(value) ? value.join(', ') : value)
+    const request = new Request(`${app.config.issuer}${req.url}`, { method: 'POST', headers, body: req.body })
+    let parsed: unknown
+    try {
+      parsed = JSON.parse(req.body)
+    } catch {
+      parsed = undefined
+    }
+    return (await isLegacyRequest(request.clone(), parsed)) ? undefined : request
+  }
+
+  /** A 2026-07-28 request: the tool scopes checked, then the SDK's answer streamed back. */
+  async function answerModern(
+    req: FastifyRequest<{ Body: string }>,
+    reply: FastifyReply,
+    request: Request,
+    key: ApiKey,
+    authInfo: AuthInfo,
+  ) {
+    let body: unknown
+    try {
+      body = JSON.parse(req.body)
+    } catch {
+      body = undefined
+    }
+    const calls = (Array.isArray(body) ? body : [body]).filter(
+      (m): m is JSONRPCRequest =>
+        typeof m === 'object' && m !== null && (m as { method?: unknown }).method === 'tools/call' && 'id' in m,
+    )
+    if (calls.length > 0) checkToolScope(app, key, calls, await tools.tools())
+    const gone = new AbortController()
+    const onClose = () => {
+      if (!reply.raw.writableEnded) gone.abort()
+    }
+    reply.raw.once('close', onClose)
+    const answer = await modern.fetch(new Request(request, { signal: gone.signal }), { authInfo, parsedBody: body })
+    reply.code(answer.status)
+    answer.headers.forEach((value, name) => {
+      // The length and framing are Node's to set for the body it sends.
+      if (name !== 'content-length' && name !== 'transfer-encoding') reply.header(name, value)
+    })
+    if (!answer.body) {
+      reply.raw.off('close', onClose)
+      return reply.send()
+    }
+    const stream = Readable.fromWeb(answer.body as WebReadableStream)
+    stream.once('close', () => reply.raw.off('close', onClose))
+    return reply.send(stream)
+  }
+
   // The body is text: the content-type parser above keeps it unparsed.
   app.post<{ Body: string }>(
     '/mcp',
@@ -306,6 +445,9 @@ export default async function mcpRoutes(app: FastifyInstance, options: McpRouteO
     async (req, reply) => {
       checkHost(policy, req)
       const { key, token } = await authenticate(app, req)
+      const modernOne = await modernRequest(req)
+      if (modernOne)
+        return answerModern(req, reply, modernOne, key, { token, clientId: key.clientId ?? '', scopes: key.scopes })
       checkAccept(req)
       checkContentType(req)
       const parsed = parseMessages(req.body)

@@ -4,26 +4,27 @@
 // fresh internal request ids, so requests from different clients that reuse the same
 // JSON-RPC id (they all start at 0) can never meet: each answer is matched back to the HTTP
 // request that asked and given the client's id again.
-import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js'
 import {
-  ErrorCode,
   type JSONRPCMessage,
   type JSONRPCNotification,
   type JSONRPCRequest,
   type MessageExtraInfo,
+  ProtocolErrorCode,
   type RequestId,
-} from '@modelcontextprotocol/sdk/types.js'
+  type Transport,
+} from '@modelcontextprotocol/server'
 import { cancelledAnswer } from './direct.js'
 
 /** Why a request is cancelled, as [message, JSON-RPC error code]: its deadline passed. */
 export const DEADLINE_PASSED: [string, number] = [
   'The request took too long and was cancelled.',
-  ErrorCode.InternalError,
+  ProtocolErrorCode.InternalError,
 ]
 /** Why a request is cancelled: the client closed the connection (nobody reads this answer). */
 export const CLIENT_GONE: [string, number] = [
   'Request cancelled: the client closed the connection',
-  ErrorCode.ConnectionClosed,
+  // JSON-RPC's server-error range; the 2025 SDK named it ConnectionClosed.
+  -32000,
 ]
 
 type Waiting = { clientId: RequestId; settle: (answer: JSONRPCMessage) => void }

@@ -211,7 +211,7 @@ t.test('malformed JSON-RPC, wrong content types, oversized bodies: clean errors,
     ['no event-stream in Accept', { accept: 'application/json' }, rpc('tools/list'), 406, -32000],
     ['unknown method', {}, rpc('nope/nope'), 200, -32601],
     ['tools/call of an unknown tool', {}, rpc('tools/call', { name: 'nope' }), 200, -32602],
-    ['tools/call without params', {}, JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call' }), 200, -32603],
+    ['tools/call without params', {}, JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call' }), 200, -32602],
   ]
   for (const [name, headers, payload, status, code] of cases) {
     const res = await app.inject({

@@ -1,12 +1,13 @@
-// keygate's /mcp checks mirror the rules of the SDK's own Streamable HTTP transport with
+// keygate's /mcp checks mirror the rules of the SDK's own Streamable HTTP transport (v2, the
+// 2025 era it serves beside the 2026-07-28 one) with
 // constants and code of keygate's own. Here the same requests go to both: when an SDK
 // upgrade changes a rule (a status, an error code, a message, the batch bound, what counts
 // as JSON), this test fails and says which.
-import { Server } from '@modelcontextprotocol/sdk/server/index.js'
-import { MAX_BATCH_SIZE as SDK_MAX_BATCH_SIZE } from '@modelcontextprotocol/sdk/server/requestBody.js'
-import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js'
-import { isJsonContentType as sdkIsJsonContentType } from '@modelcontextprotocol/sdk/shared/mediaType.js'
-import { ListToolsRequestSchema } from '@modelcontextprotocol/sdk/types.js'
+import {
+  Server,
+  isJsonContentType as sdkIsJsonContentType,
+  WebStandardStreamableHTTPServerTransport,
+} from '@modelcontextprotocol/server'
 import t from 'tap'
 import { isJsonContentType } from '../../src/mcp/media-type.js'
 import { MAX_BATCH_SIZE } from '../../src/mcp/route.js'
@@ -74,7 +75,7 @@ const CASES: Case[] = [
 /** The SDK's transport, stateless and answering JSON, in front of a Server with one handler. */
 async function sdkAnswer(c: Case): Promise<Answer> {
   const server = new Server({ name: 'sdk', version: '1' }, { capabilities: { tools: {} } })
-  server.setRequestHandler(ListToolsRequestSchema, async () => ({ tools: [] }))
+  server.setRequestHandler('tools/list', async () => ({ tools: [] }))
   const transport = new WebStandardStreamableHTTPServerTransport({
     sessionIdGenerator: undefined,
     enableJsonResponse: true,
@@ -101,7 +102,7 @@ function answerOf(status: number, text: string): Answer {
 }
 
 t.test('keygate answers bad /mcp requests exactly as the SDK transport does', async (t) => {
-  t.equal(MAX_BATCH_SIZE, SDK_MAX_BATCH_SIZE, "the batch bound is the SDK transport's")
+  // The SDK does not export its batch bound: the cases of the largest batch and one over it check it.
   const { app } = await build(t, { KEYGATE_MCP_MAX_BODY_BYTES: String(MAX_BODY) })
   const { user, account } = await createUser(app, 'alice@example.com')
   const key = await createKey(app, { userId: user.id, accountId: account.id })

@@ -265,7 +265,7 @@ t.test('errors about a known request answer with its id; an unknown tool is a JS
   t.same(unknown.body, {
     jsonrpc: '2.0',
     id: 42,
-    error: { code: -32602, message: 'MCP error -32602: Unknown tool: no_such_tool' },
+    error: { code: -32602, message: 'Unknown tool: no_such_tool' },
   })
   const notAcceptable = await post(rpc('ping', {}, 5), { accept: 'application/json' })
   t.equal(notAcceptable.status, 406)
@@ -273,5 +273,35 @@ t.test('errors about a known request answer with its id; an unknown tool is a JS
   const wrongType = await post(rpc('ping', {}, 6), { 'content-type': 'text/plain' })
   t.equal(wrongType.status, 415)
   t.equal(wrongType.body.id, 6, '415 keeps the id')
+  t.equal(upstream.seen.length, before, 'nothing reached the upstream')
+})
+
+t.test('params that do not fit their method: -32602 naming the field, in one line', async (t) => {
+  const { post, upstream } = await setup(t)
+  const before = upstream.seen.length
+  const cases: Array<[string, Record<string, unknown>, string]> = [
+    ['initialize', {}, 'Invalid params: params.protocolVersion: Invalid input: expected string, received undefined'],
+    ['tools/call', {}, 'Invalid params: params.name: Invalid input: expected string, received undefined'],
+    [
+      'tools/call',
+      { name: 'list_items', arguments: 'x' },
+      'Invalid params: params.arguments: Invalid input: expected record, received string',
+    ],
+    ['tools/list', { cursor: 7 }, 'Invalid params: params.cursor: Invalid input: expected string, received number'],
+  ]
+  for (const [method, params, message] of cases) {
+    const res = await post(rpc(method, params, 9))
+    t.equal(res.status, 200, method)
+    t.same(res.body, { jsonrpc: '2.0', id: 9, error: { code: -32602, message } }, `${method} ${JSON.stringify(params)}`)
+  }
+  // In a batch, each request is answered for itself.
+  const batch = await post(JSON.stringify([JSON.parse(rpc('tools/call', {}, 1)), JSON.parse(rpc('ping', {}, 2))]))
+  t.same(
+    batch.body.map((a: { id: number; error?: { code: number } }) => [a.id, a.error?.code ?? 'ok']),
+    [
+      [1, -32602],
+      [2, 'ok'],
+    ],
+  )
   t.equal(upstream.seen.length, before, 'nothing reached the upstream')
 })

@@ -421,9 +421,10 @@ export default async function mcpRoutes(app: FastifyInstance, options: McpRouteO
     // Params that do not fit: the same one-line -32602 as in the 2025 era (the SDK's message
     // would hold the schema's whole error). A request with an id and a known method only.
     const single = !Array.isArray(body) && typeof body === 'object' && body !== null && 'id' in body
-    const refused = single && typeof (body as { method?: unknown }).method === 'string'
-      ? invalidParams(body as JSONRPCRequest)
-      : undefined
+    const refused =
+      single && typeof (body as { method?: unknown }).method === 'string'
+        ? invalidParams(body as JSONRPCRequest)
+        : undefined
     if (refused) {
       reply.code(200).header('content-type', 'application/json').header('cache-control', 'no-store')
       return reply.send(JSON.stringify(refused))

@@ -74,8 +74,15 @@ function missingScopes(tool: ToolDef | undefined, key: ApiKey): string[] | null 
   return tool.scopeSets[0]!
 }
 
-function insufficientScope(app: FastifyInstance, key: ApiKey, needed: string[]): OAuthError {
-  const all = app.config.scopes.filter((s) => key.scopes.includes(s) || needed.includes(s))
+/**
+ * The 403 step-up challenge. Its scope: in the 2026-07-28 era what the call needs, as RFC 6750
+ * §3.1 says (SEP-2350: the client keeps what it was granted and adds the challenge's); in the
+ * 2025 era what the call needs together with what the key holds, as the 2025-11-25
+ * specification recommends, so that a client that asks for exactly the challenge's scopes
+ * keeps the others.
+ */
+function insufficientScope(app: FastifyInstance, key: ApiKey, needed: string[], era: Era): OAuthError {
+  const all = app.config.scopes.filter((s) => (era === 'legacy' && key.scopes.includes(s)) || needed.includes(s))
   for (const s of needed) if (!all.includes(s)) all.push(s)
   const description = `this tool needs the ${needed.join(' ')} scope`
   return new OAuthError('insufficient_scope', description, 403, {
@@ -187,14 +194,22 @@ function checkProtocolVersion(req: FastifyRequest, parsed: Parsed): void {
 }
 
 /** Every tools/call names a tool whose scopes the key holds (403 insufficient_scope, RFC 6750 §3.1). */
-function checkToolScope(app: FastifyInstance, key: ApiKey, requests: JSONRPCRequest[], tools: ToolDef[]): void {
+type Era = 'legacy' | 'modern'
+
+function checkToolScope(
+  app: FastifyInstance,
+  key: ApiKey,
+  requests: JSONRPCRequest[],
+  tools: ToolDef[],
+  era: Era,
+): void {
   for (const request of requests) {
     if (request.method !== 'tools/call') continue
     const needed = missingScopes(
       tools.find((t) => t.name === request.params?.name),
       key,
     )
-    if (needed) throw insufficientScope(app, key, needed)
+    if (needed) throw insufficientScope(app, key, needed, era)
   }
 }
 
@@ -417,7 +432,7 @@ export default async function mcpRoutes(app: FastifyInstance, options: McpRouteO
       (m): m is JSONRPCRequest =>
         typeof m === 'object' && m !== null && (m as { method?: unknown }).method === 'tools/call' && 'id' in m,
     )
-    if (calls.length > 0) checkToolScope(app, key, calls, await tools.tools())
+    if (calls.length > 0) checkToolScope(app, key, calls, await tools.tools(), 'modern')
     // Params that do not fit: the same one-line -32602 as in the 2025 era (the SDK's message
     // would hold the schema's whole error). A request with an id and a known method only.
     const single = !Array.isArray(body) && typeof body === 'object' && body !== null && 'id' in body
@@ -482,7 +497,7 @@ export default async function mcpRoutes(app: FastifyInstance, options: McpRouteO
           expose: true,
         })
       }
-      checkToolScope(app, key, requests, toolDefs)
+      checkToolScope(app, key, requests, toolDefs, 'legacy')
       if (notifications.length > 0) transport.notify(notifications, { authInfo })
       const answers = await dispatch(requests, toolDefs, authInfo, reply.raw)
       if (sse) {

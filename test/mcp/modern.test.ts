@@ -74,7 +74,15 @@ t.test('tools/list and tools/call carry resultType; a key sees and calls only wh
   )
   t.equal(write.statusCode, 403, 'a tool beyond the key: 403')
   t.match(write.headers['www-authenticate'], /error="insufficient_scope"/)
-  t.match(write.headers['www-authenticate'], /scope="read write"/)
+  t.match(write.headers['www-authenticate'], /scope="write"/, 'the scope the call needs (SEP-2350)')
+  const legacy = await post({
+    jsonrpc: '2.0',
+    id: 2,
+    method: 'tools/call',
+    params: { name: 'create_note', arguments: { body: { title: 'x', body: 'y' } } },
+  })
+  t.equal(legacy.statusCode, 403)
+  t.match(legacy.headers['www-authenticate'], /scope="read write"/, '2025 era: with what the key holds')
   t.equal((await app.store.notes.list(account.id)).length, before, 'nothing was written')
 })
 

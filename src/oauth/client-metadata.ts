@@ -6,7 +6,13 @@
 // zero-width) and other invisible characters, so no name can reorder the text around it.
 import { z } from 'zod'
 import type { AuthMethod } from '../store/types.js'
-import { checkRedirectUriForRegistration } from './redirect-uri.js'
+import { checkRedirectUriForRegistration, LOOPBACK_HOSTS } from './redirect-uri.js'
+
+/** https on a host that is not loopback: where a web application may be redirected. */
+function isWebRedirect(uri: string): boolean {
+  const url = new URL(uri)
+  return url.protocol === 'https:' && !LOOPBACK_HOSTS.has(url.hostname)
+}
 
 export const MAX_REDIRECT_URIS = 10
 export const MAX_NAME = 200
@@ -156,6 +162,17 @@ export const registrationSchema = z
   .superRefine((m, ctx) => {
     if (m.redirect_uris === undefined && (m.grant_types ?? ['authorization_code']).includes('authorization_code'))
       ctx.addIssue({ code: 'custom', path: ['redirect_uris'], message: 'redirect_uris is required' })
+    // SEP-837, OpenID Connect Registration §2: a web application is redirected to https on a
+    // host of its own, never to loopback or an app's scheme (those are a native
+    // application's). A native one may use all three (RFC 8252 §7); one that says neither is
+    // judged by the redirect URIs alone, as before.
+    const local = m.redirect_uris?.find((uri) => !isWebRedirect(uri))
+    if (m.application_type === 'web' && local)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['redirect_uris'],
+        message: `${local} is not a web application's redirect URI (https on a host that is not loopback); a client redirected to loopback or an app scheme registers application_type "native"`,
+      })
   })
 
 /**

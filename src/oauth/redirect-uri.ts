@@ -4,7 +4,7 @@
 import { OAuthError } from '../errors.js'
 
 export const MAX_REDIRECT_URI_LENGTH = 2000
-const LOOPBACK_HOSTS = new Set(['127.0.0.1', '[::1]', 'localhost'])
+export const LOOPBACK_HOSTS = new Set(['127.0.0.1', '[::1]', 'localhost'])
 // Schemes that run code, read local files, belong to a browser or are not redirect targets
 // at all: refused by name, even in a form the allow-list below would otherwise take.
 const FORBIDDEN_SCHEMES = new Set([

@@ -297,3 +297,34 @@ t.test('a __proto__ key in a registration is dropped like any unknown field', as
   t.notOk('admin' in res.json())
   t.equal(({} as Record<string, unknown>).admin, undefined, 'no prototype was touched')
 })
+
+t.test('application_type (SEP-837): a web application is redirected to https on a host of its own', async (t) => {
+  const { app } = await build(t)
+  const refused: Array<[string[], string]> = [
+    [['http://127.0.0.1:33418/callback'], 'http://127.0.0.1:33418/callback'],
+    [['https://app.example/cb', 'http://localhost:9000/cb'], 'http://localhost:9000/cb'],
+    [['https://localhost/cb'], 'https://localhost/cb'],
+    [['com.example.app:/callback'], 'com.example.app:/callback'],
+  ]
+  for (const [uris, culprit] of refused) {
+    const res = await register(app, { application_type: 'web', redirect_uris: uris })
+    t.equal(res.statusCode, 400, `web: ${uris.join(' ')}`)
+    t.equal(res.json().error, 'invalid_redirect_uri')
+    t.match(res.json().error_description, `${culprit} is not a web application's redirect URI`)
+    t.match(res.json().error_description, 'application_type "native"', 'says what to register instead')
+  }
+  const web = await register(app, { application_type: 'web', redirect_uris: ['https://app.example/cb'] })
+  t.equal(web.statusCode, 201)
+  t.equal(web.json().application_type, 'web', 'echoed')
+  // A native application may use loopback, an app scheme and https (RFC 8252 §7), as VS Code does.
+  const native = await register(app, {
+    application_type: 'native',
+    redirect_uris: ['http://127.0.0.1:33418/', 'https://vscode.dev/redirect', 'com.example.app:/callback'],
+  })
+  t.equal(native.statusCode, 201)
+  t.equal(native.json().application_type, 'native')
+  // Saying neither: judged by the redirect URIs alone, as before SEP-837 (clients of 2025 send none).
+  const unsaid = await register(app, { redirect_uris: ['http://127.0.0.1:1/cb'] })
+  t.equal(unsaid.statusCode, 201)
+  t.notOk('application_type' in unsaid.json())
+})

@@ -16,8 +16,15 @@ export function authorizationServerMetadata(app: FastifyInstance): Record<string
     ...(app.config.registrationOpen ? { registration_endpoint: `${issuer}/register` } : {}),
     revocation_endpoint: `${issuer}/revoke`,
     introspection_endpoint: `${issuer}/introspect`,
-    // The API's scopes, and OpenID Connect's (keygate is also an OpenID Provider).
-    scopes_supported: [...scopes, ...IDENTITY_SCOPES],
+    // The API's scopes, and OpenID Connect's (keygate is also an OpenID Provider); with
+    // refresh tokens, offline_access, which clients of OpenID-flavoured servers ask for to
+    // get one (SEP-2207). It is accepted and otherwise ignored: whether a client gets a
+    // refresh token follows its grant types. The protected resource's scopes never list it.
+    scopes_supported: [
+      ...scopes,
+      ...IDENTITY_SCOPES,
+      ...(app.config.accessTtl !== undefined ? ['offline_access'] : []),
+    ],
     jwks_uri: `${issuer}/jwks`,
     response_types_supported: ['code'],
     response_modes_supported: ['query'],

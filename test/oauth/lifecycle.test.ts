@@ -7,13 +7,17 @@ import { buildApp } from '../../src/app.js'
 import { sha256Hex } from '../../src/crypto/compare.js'
 import { cleanExpired } from '../../src/plugins/cleanup.js'
 import {
+  approve,
+  authorizeQuery,
   build,
   codeFor,
   createKey,
   createUser,
+  pkce,
   REDIRECT_URI,
   registerClient,
   SECRET,
+  sessionCookie,
   TestClock,
   tempDir,
   testConfig,
@@ -537,3 +541,41 @@ t.test('secret rotation: codes and sessions from the old secret still work; unli
     'a session signed with a dropped secret sends you to sign in',
   )
 })
+
+t.test(
+  'offline_access (SEP-2207): advertised with refresh tokens, accepted, never asked of clients by the resource',
+  async (t) => {
+    const plain = await build(t)
+    const meta = (await plain.app.inject({ url: '/.well-known/oauth-authorization-server' })).json()
+    t.notOk(meta.scopes_supported.includes('offline_access'), 'no refresh tokens, no offline_access')
+    const { app } = await build(t, { KEYGATE_ACCESS_TTL: '600' })
+    const expiring = (await app.inject({ url: '/.well-known/oauth-authorization-server' })).json()
+    t.ok(expiring.scopes_supported.includes('offline_access'), 'advertised when keys expire and refresh')
+    const resource = (await app.inject({ url: '/.well-known/oauth-protected-resource/mcp' })).json()
+    t.notOk(resource.scopes_supported.includes('offline_access'), 'never among the resource scopes')
+    // A client of an OpenID-flavoured server asks for it, and gets its key and refresh token.
+    const client = await registerClient(app)
+    await createUser(app, 'bob@example.com')
+    const pk = pkce()
+    const approved = await approve(
+      app,
+      await sessionCookie(app, 'bob@example.com'),
+      authorizeQuery(client.client_id, pk.challenge, { scope: 'read write offline_access' }),
+    )
+    t.equal(approved.statusCode, 302)
+    const back = new URL(approved.headers.location as string)
+    t.notOk(back.searchParams.get('error'), 'offline_access is not an invalid scope')
+    const res = await tokenRequest(app, {
+      grant_type: 'authorization_code',
+      code: back.searchParams.get('code')!,
+      code_verifier: pk.verifier,
+      client_id: client.client_id,
+      redirect_uri: REDIRECT_URI,
+    })
+    t.equal(res.statusCode, 200)
+    t.type(res.json().refresh_token, 'string', 'a refresh token')
+    t.notMatch(res.json().scope, /offline_access/, 'the key carries the API scopes only')
+    const challenge = await mcp(app, 'kg_not_a_key')
+    t.notMatch(String(challenge.headers['www-authenticate']), /offline_access/, 'no challenge names it')
+  },
+)

@@ -134,6 +134,8 @@ t.test('and with keygate under a path (https://example.com/oauth/2.1), RS256 for
   for (const path of [
     '/.well-known/oauth-authorization-server/oauth/2.1',
     '/.well-known/oauth-protected-resource/oauth/2.1/mcp',
+    // OpenID Connect discovery, inserted (as the MCP specification lists it) and appended.
+    '/.well-known/openid-configuration/oauth/2.1',
     '/oauth/2.1/.well-known/openid-configuration',
   ])
     t.equal((await fetch(`${origin}${path}`)).status, 200, path)

@@ -15,7 +15,7 @@ export class TestOAuthProvider implements OAuthClientProvider {
   redirects: URL[] = []
   pending: Promise<URL> | undefined
 
-  private readonly browser: Browser
+  protected readonly browser: Browser
   private readonly form: Record<string, string | string[]>
   readonly redirectUrl: string
   readonly clientMetadataUrl: string | undefined

@@ -147,6 +147,9 @@ function parseMessages(body: string): Parsed {
   return { batch, messages, requests }
 }
 
+/** The protocol's two eras: 2025 (initialize first) and 2026-07-28 (the _meta envelope). */
+type Era = 'legacy' | 'modern'
+
 /** The requests keygate's server answers, by the SDK's own schemas for them. */
 const REQUEST_SCHEMAS: Record<string, typeof PingRequestSchema | typeof CallToolRequestSchema> = {
   initialize: InitializeRequestSchema as never,
@@ -161,7 +164,9 @@ const REQUEST_SCHEMAS: Record<string, typeof PingRequestSchema | typeof CallTool
  * schema error as its message). Undefined when the params fit, or the method is not one of
  * keygate's (the SDK answers -32601).
  */
-export function invalidParams(request: JSONRPCRequest): JSONRPCMessage | undefined {
+export function invalidParams(request: JSONRPCRequest, era: Era): JSONRPCMessage | undefined {
+  // initialize and ping are not methods of the 2026-07-28 era: the SDK answers them 404 -32601.
+  if (era === 'modern' && !request.method.startsWith('tools/')) return undefined
   const schema = REQUEST_SCHEMAS[request.method]
   if (!schema) return undefined
   const parsed = schema.safeParse(request)
@@ -194,8 +199,6 @@ function checkProtocolVersion(req: FastifyRequest, parsed: Parsed): void {
 }
 
 /** Every tools/call names a tool whose scopes the key holds (403 insufficient_scope, RFC 6750 §3.1). */
-type Era = 'legacy' | 'modern'
-
 function checkToolScope(
   app: FastifyInstance,
   key: ApiKey,
@@ -350,7 +353,7 @@ export default async function mcpRoutes(app: FastifyInstance, options: McpRouteO
     raw: ServerResponse,
   ): Promise<JSONRPCMessage[]> {
     const known = (name: string) => toolDefs.some((t) => t.name === name)
-    const refused = requests.map(invalidParams)
+    const refused = requests.map((r) => invalidParams(r, 'legacy'))
     const calls = requests.map((r, i) => (direct && !refused[i] ? directCall(r, known) : undefined))
     const rest = requests.filter((_, i) => !calls[i] && !refused[i])
     const exchange = rest.length > 0 ? transport.exchange(rest, { authInfo }, deadlineMs) : undefined
@@ -438,7 +441,7 @@ export default async function mcpRoutes(app: FastifyInstance, options: McpRouteO
     const single = !Array.isArray(body) && typeof body === 'object' && body !== null && 'id' in body
     const refused =
       single && typeof (body as { method?: unknown }).method === 'string'
-        ? invalidParams(body as JSONRPCRequest)
+        ? invalidParams(body as JSONRPCRequest, 'modern')
         : undefined
     if (refused) {
       reply.code(200).header('content-type', 'application/json').header('cache-control', 'no-store')

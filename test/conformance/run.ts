@@ -1,4 +1,6 @@
-// Runs the MCP conformance suite's server scenarios against the demo. The suite cannot
+// Runs the MCP conformance suite's server scenarios against the demo: the 2025 ones named
+// below, then every scenario the 2026-07-28 revision requires, less those that do not apply
+// to keygate (not-applicable.2026-07-28.yaml says which and why). The suite cannot
 // send a Bearer header, so a small local proxy adds one (a real key made through the
 // store) and passes everything else through unchanged, Host and Origin included.
 // Then it runs the suite's authorization-server scenarios (0.2 prerelease): the suite
@@ -14,6 +16,7 @@ import { buildApp } from '../../src/app.js'
 import { loadConfig } from '../../src/config.js'
 import { hashPassword } from '../../src/crypto/password.js'
 import { createManualKey } from '../../src/keys/manual.js'
+import { repoPath } from '../../src/paths.js'
 import { Browser, freePort } from '../support/http.js'
 
 const SCENARIOS = (
@@ -100,6 +103,20 @@ for (const scenario of SCENARIOS) {
   )
   console.log(`scenario ${scenario}: ${code === 0 ? 'passed' : `FAILED (exit ${code})`}`)
   if (code !== 0) failed++
+}
+
+// The 2026-07-28 revision: exactly the server scenarios it requires, as frozen at its release.
+if (process.env.CONFORMANCE_MODERN !== 'skip') {
+  const modern = await conformance(
+    '0.2.0-alpha.12',
+    // CONFORMANCE_MODERN_ARGS: other arguments for the suite ({url} stands for keygate's /mcp).
+    (
+      process.env.CONFORMANCE_MODERN_ARGS ??
+      `conformance server --url {url} --requirements 2026-07-28 --expected-failures ${repoPath('test/conformance/not-applicable.2026-07-28.yaml')}`
+    ).replace('{url}', `http://localhost:${proxyPort}/mcp`),
+  )
+  console.log(`2026-07-28 server scenarios: ${modern === 0 ? 'passed' : `FAILED (exit ${modern})`}`)
+  if (modern !== 0) failed++
 }
 
 // Authorization server scenarios, with a client registered for the suite's callback.

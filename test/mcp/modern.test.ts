@@ -52,7 +52,14 @@ t.test('server/discover: the versions, capabilities and identity, without initia
     request('initialize', { protocolVersion: V, capabilities: {}, clientInfo: { name: 'x', version: '1' } }),
     headersFor('initialize'),
   )
+  t.equal(init.statusCode, 404, 'a removed method: 404')
   t.equal(bodyOf(init).error.code, -32601)
+  // Even with the params 2025 would refuse: the method is what is wrong.
+  const bare = await post(request('initialize'), headersFor('initialize'))
+  t.equal(bare.statusCode, 404)
+  t.equal(bodyOf(bare).error.code, -32601)
+  const ping = await post(request('ping'), headersFor('ping'))
+  t.equal(bodyOf(ping).error.code, -32601, 'ping is not a 2026-07-28 method either')
 })
 
 t.test('tools/list and tools/call carry resultType; a key sees and calls only what its scopes allow', async (t) => {

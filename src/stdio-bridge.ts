@@ -1,19 +1,21 @@
 // `keygate stdio --url https://host/mcp`: serves MCP over stdin/stdout for local clients
-// (Claude Desktop, Cursor, Codex CLI) and forwards every message to a remote keygate /mcp
-// with the API key from KEYGATE_API_KEY as the Bearer token. Both ends are the official
-// SDK's transports; the bridge only relays.
+// (Claude Desktop, Cursor, Codex CLI) and forwards their requests to a remote keygate /mcp
+// with the API key from KEYGATE_API_KEY (or the one `keygate login` stored) as the Bearer
+// token. Both ends are the official SDK v2's: the local end serves either era (a client
+// that opens with initialize gets the 2025 protocol, one that asks server/discover the
+// 2026-07-28 one), and the remote end is a Client that speaks the newest era the remote
+// offers (it probes with server/discover and falls back to initialize for an older server).
+// Between them only tools pass: tools/list and tools/call, with cancellation.
 import {
+  Client,
   InsufficientScopeError,
-  type JSONRPCMessage,
   StreamableHTTPClientTransport,
 } from '@modelcontextprotocol/client'
-import { StdioServerTransport } from '@modelcontextprotocol/server/stdio'
+import { type CallToolResult, ProtocolError, Server } from '@modelcontextprotocol/server'
+import { serveStdio } from '@modelcontextprotocol/server/stdio'
 import type { Io } from './cli.js'
 import { keyFor, parseUrl } from './device-login.js'
-
-function requestId(message: JSONRPCMessage): string | number | undefined {
-  return 'method' in message && 'id' in message ? message.id : undefined
-}
+import { VERSION } from './version.js'
 
 function failureText(err: unknown, stored: string | null): string {
   const message = (err as Error).message ?? String(err)
@@ -40,38 +42,62 @@ export async function runStdioBridge(args: string[], io: Io): Promise<number> {
       `no key for ${url.href}: run \`keygate login --url ${url.href}\`, or set KEYGATE_API_KEY to a key from the dashboard`,
     )
   const stored = pasted ? null : url.href
-  const remote = new StreamableHTTPClientTransport(url, {
-    requestInit: { headers: { authorization: `Bearer ${key}` } },
-  })
-  const local = new StdioServerTransport()
-  const initializeIds = new Set<string | number>()
 
-  local.onmessage = (message) => {
-    if ('method' in message && message.method === 'initialize' && 'id' in message) initializeIds.add(message.id)
-    remote.send(message).catch((err: unknown) => {
-      const id = requestId(message)
-      io.err(`keygate stdio: ${failureText(err, stored)}`)
-      if (id !== undefined)
-        void local.send({ jsonrpc: '2.0', id, error: { code: -32000, message: failureText(err, stored) } })
+  // The remote, connected on the first request that needs it, and again after a failure.
+  let remote: Promise<Client> | undefined
+  const connected = (): Promise<Client> => {
+    remote ??= (async () => {
+      const client = new Client({ name: 'keygate-stdio', version: VERSION }, { versionNegotiation: { mode: 'auto' } })
+      await client.connect(
+        new StreamableHTTPClientTransport(url, { requestInit: { headers: { authorization: `Bearer ${key}` } } }),
+      )
+      return client
+    })().catch((err: unknown) => {
+      remote = undefined
+      throw err
     })
+    return remote
   }
-  remote.onmessage = (message) => {
-    // The bridge is not a Client, so it tells the transport the negotiated version itself.
-    if ('id' in message && message.id !== undefined && initializeIds.delete(message.id) && 'result' in message) {
-      const version = (message.result as { protocolVersion?: unknown }).protocolVersion
-      if (typeof version === 'string') remote.setProtocolVersion(version)
+  /** Runs a request at the remote; a failure is a JSON-RPC error the local client can show. */
+  const atRemote = async <T>(run: (client: Client) => Promise<T>): Promise<T> => {
+    try {
+      return await run(await connected())
+    } catch (err) {
+      if (err instanceof ProtocolError) throw err
+      const text = failureText(err, stored)
+      io.err(`keygate stdio: ${text}`)
+      throw new ProtocolError(-32000, text)
     }
-    void local.send(message)
   }
-  remote.onerror = (err) => io.err(`keygate stdio: ${failureText(err, stored)}`)
 
-  const closed = new Promise<void>((resolve) => {
-    local.onclose = () => resolve()
+  const handle = serveStdio(
+    () => {
+      const server = new Server(
+        { name: 'keygate', version: VERSION },
+        { capabilities: { tools: { listChanged: false } } },
+      )
+      server.setRequestHandler('tools/list', (request) =>
+        atRemote((client) => client.listTools(request.params?.cursor ? { cursor: request.params.cursor } : {})),
+      )
+      server.setRequestHandler('tools/call', (request, ctx) =>
+        atRemote(
+          (client) =>
+            client.callTool(
+              { name: request.params.name, arguments: request.params.arguments ?? {} },
+              { signal: ctx.mcpReq.signal },
+            ) as Promise<CallToolResult>,
+        ),
+      )
+      return server
+    },
+    { onerror: (err) => io.err(`keygate stdio: ${err.message}`) },
+  )
+
+  await new Promise<void>((resolve) => {
     process.stdin.once('end', () => resolve())
+    process.stdin.once('close', () => resolve())
   })
-  await remote.start()
-  await local.start()
-  await closed
-  await remote.close().catch(() => undefined)
+  await handle.close().catch(() => undefined)
+  if (remote) await (await remote.catch(() => undefined))?.close().catch(() => undefined)
   return 0
 }

@@ -1,7 +1,10 @@
 // The stdio bridge as a child process (real stdin/stdout) against keygate on a real port.
 
 import { execFile } from 'node:child_process'
+import { createServer } from 'node:http'
 import { promisify } from 'node:util'
+import { Client as ClientV2 } from '@modelcontextprotocol/client'
+import { StdioClientTransport as StdioClientTransportV2 } from '@modelcontextprotocol/client/stdio'
 import { Client } from '@modelcontextprotocol/sdk/client/index.js'
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js'
 import t from 'tap'
@@ -66,4 +69,79 @@ t.test('the bridge refuses to start without a key or a URL', async (t) => {
     code: 1,
     stderr: 'keygate: --url must be http(s)\n',
   })
+})
+
+/** A pass-through proxy in front of keygate that records each request's MCP method and protocol version. */
+async function recordingProxy(t: Parameters<typeof listen>[0], target: string) {
+  const seen: string[] = []
+  const server = createServer(async (req, res) => {
+    const chunks: Buffer[] = []
+    for await (const chunk of req) chunks.push(chunk as Buffer)
+    const body = Buffer.concat(chunks).toString()
+    let method = ''
+    try {
+      method = (JSON.parse(body) as { method?: string }).method ?? ''
+    } catch {}
+    seen.push(`${req.method} ${method} ${req.headers['mcp-protocol-version'] ?? '-'}`.replace(/ +/g, ' '))
+    const answer = await fetch(`${target}${req.url}`, {
+      method: req.method,
+      headers: Object.fromEntries(
+        Object.entries(req.headers).filter(([name]) => name !== 'host' && name !== 'content-length') as [
+          string,
+          string,
+        ][],
+      ),
+      ...(req.method === 'POST' ? { body } : {}),
+    })
+    res.writeHead(answer.status, Object.fromEntries(answer.headers))
+    res.end(Buffer.from(await answer.arrayBuffer()))
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => new Promise<void>((resolve) => server.close(() => resolve())))
+  return { url: `http://127.0.0.1:${(server.address() as { port: number }).port}/mcp`, seen }
+}
+
+t.test('either era on stdio; the remote is spoken to in the newest era it offers', async (t) => {
+  const { app, base } = await listen(t, { KEYGATE_ALLOWED_HOSTS: '127.0.0.1' })
+  const { user, account } = await createUser(app, 'alice@example.com')
+  const key = await createKey(app, { userId: user.id, accountId: account.id })
+  const proxy = await recordingProxy(t, base)
+
+  // A 2026-07-28 client on stdio: server/discover, no initialize.
+  const modern = new ClientV2(
+    { name: 'desktop', version: '2' },
+    { versionNegotiation: { mode: { pin: '2026-07-28' } } },
+  )
+  await modern.connect(
+    new StdioClientTransportV2({
+      command: process.execPath,
+      args: ['bin/keygate.js', 'stdio', '--url', proxy.url],
+      env: { PATH: process.env.PATH ?? '', KEYGATE_API_KEY: key.token },
+      stderr: 'pipe',
+    }),
+  )
+  t.teardown(() => modern.close())
+  t.equal(modern.getProtocolEra(), 'modern')
+  const created = await modern.callTool({ name: 'create_note', arguments: { body: { title: 'modern stdio' } } })
+  t.equal((created.structuredContent as { title: string }).title, 'modern stdio')
+
+  // A 2025 client on stdio (initialize) through the same bridge program.
+  const legacy = new Client({ name: 'desktop', version: '1' })
+  await legacy.connect(bridge(proxy.url, key.token))
+  t.teardown(() => legacy.close())
+  const listed = await legacy.callTool({ name: 'list_notes', arguments: {} })
+  t.same(
+    (listed.structuredContent as { notes: Array<{ title: string }> }).notes.map((n) => n.title),
+    ['modern stdio'],
+  )
+  // Whatever the local client spoke, the bridge spoke 2026-07-28 to the remote: no initialize.
+  t.notOk(
+    proxy.seen.some((r) => r.includes('initialize')),
+    `no initialize reached the remote: ${proxy.seen.join('; ')}`,
+  )
+  t.ok(
+    proxy.seen.filter((r) => r.startsWith('POST tools/')).every((r) => r.endsWith('2026-07-28')),
+    'every tool request in the 2026-07-28 era',
+  )
+  t.ok(proxy.seen.includes('POST server/discover 2026-07-28'), 'the bridge probed with server/discover')
 })

@@ -6,11 +6,7 @@
 // 2026-07-28 one), and the remote end is a Client that speaks the newest era the remote
 // offers (it probes with server/discover and falls back to initialize for an older server).
 // Between them only tools pass: tools/list and tools/call, with cancellation.
-import {
-  Client,
-  InsufficientScopeError,
-  StreamableHTTPClientTransport,
-} from '@modelcontextprotocol/client'
+import { Client, InsufficientScopeError, StreamableHTTPClientTransport } from '@modelcontextprotocol/client'
 import { type CallToolResult, ProtocolError, Server } from '@modelcontextprotocol/server'
 import { serveStdio } from '@modelcontextprotocol/server/stdio'
 import type { Io } from './cli.js'

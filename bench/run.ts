@@ -1,7 +1,7 @@
 // npm run bench: tools/call throughput of keygate's /mcp set against what a team would run
 // instead, each server in a process of its own and the product's API in another
-// (bench/peers/): (a) keygate /mcp; (b) the MCP SDK's documented stateless server with
-// bearer auth; (c) FastMCP, stateless, with auth; (d) a plain proxy hop to the API; (e) that
+// (bench/peers/): (a) keygate /mcp; (b) the MCP SDK v2's documented server with bearer
+// auth; (c) FastMCP, stateless, with auth; (d) a plain proxy hop to the API; (e) that
 // hop after the same key lookup. Interleaved rounds, ratios per round, their median and
 // spread. Then the in-process cost of one bearer check (1k and 1M rows) and code-exchange
 // throughput. Reported as ratios, never as absolute pass/fail thresholds.
@@ -98,18 +98,45 @@ const call = JSON.stringify({
   method: 'tools/call',
   params: { name: 'list_notes', arguments: {} },
 })
-const mcp = (port: number, host = `127.0.0.1:${port}`): autocannon.Options => ({
-  url: `http://127.0.0.1:${port}/mcp`,
-  method: 'POST',
-  body: call,
-  headers: {
-    ...auth,
-    host,
-    'content-type': 'application/json',
-    accept: 'application/json, text/event-stream',
-    'mcp-protocol-version': '2025-06-18',
+/** The same call in the 2026-07-28 era: the _meta envelope and the revision's headers. */
+const modernCall = JSON.stringify({
+  jsonrpc: '2.0',
+  id: 1,
+  method: 'tools/call',
+  params: {
+    name: 'list_notes',
+    arguments: {},
+    _meta: {
+      'io.modelcontextprotocol/protocolVersion': '2026-07-28',
+      'io.modelcontextprotocol/clientInfo': { name: 'bench', version: '1' },
+      'io.modelcontextprotocol/clientCapabilities': {},
+    },
   },
 })
+const modern = (port: number, host = `127.0.0.1:${port}`): autocannon.Options => ({
+  ...mcp(port, host),
+  body: modernCall,
+  headers: {
+    ...mcp(port, host).headers,
+    'mcp-protocol-version': '2026-07-28',
+    'mcp-method': 'tools/call',
+    'mcp-name': 'list_notes',
+  },
+})
+function mcp(port: number, host = `127.0.0.1:${port}`): autocannon.Options {
+  return {
+    url: `http://127.0.0.1:${port}/mcp`,
+    method: 'POST',
+    body: call,
+    headers: {
+      ...auth,
+      host,
+      'content-type': 'application/json',
+      accept: 'application/json, text/event-stream',
+      'mcp-protocol-version': '2025-06-18',
+    },
+  }
+}
 
 const paths: Array<[string, autocannon.Options]> = [
   ['(a) keygate /mcp', mcp(keygatePort, `localhost:${keygatePort}`)],
@@ -126,6 +153,8 @@ const paths: Array<[string, autocannon.Options]> = [
     "(h) floor: (g) + the rest of keygate's per-call work",
     { ...mcp(floorPort), url: `http://127.0.0.1:${floorPort}/required/mcp` },
   ],
+  ['(i) keygate /mcp, 2026-07-28', modern(keygatePort, `localhost:${keygatePort}`)],
+  ["(j) the SDK's server, 2026-07-28", modern(sdkPort, `localhost:${sdkPort}`)],
 ]
 for (const [, opts] of paths) await sample(opts, 1) // warm-up
 const samples: Sample[][] = paths.map(() => [])
@@ -327,7 +356,7 @@ console.log('| path | req/s (median of rounds) | p50 ms | p99 ms | errors | non-
 console.log('|---|---|---|---|---|---|')
 for (const r of rows)
   console.log(`| ${r.name} | ${r.rps.toFixed(0)} | ${r.p50} | ${r.p99} | ${r.errors} | ${r.non2xx} |`)
-const [a, b, c, d, e, f, g, h] = rows as [Row, Row, Row, Row, Row, Row, Row, Row]
+const [a, b, c, d, e, f, g, h, i, j] = rows as [Row, Row, Row, Row, Row, Row, Row, Row, Row, Row]
 const show = (label: string, x: Row, y: Row, target: string) => {
   const r = ratio(x, y)
   console.log(`${label}: ${r.median.toFixed(2)} (rounds ${r.min.toFixed(2)}–${r.max.toFixed(2)})   target ${target}`)
@@ -336,6 +365,8 @@ console.log('')
 show("a/b keygate vs the SDK's server", a, b, '>= 4')
 show('a/c keygate vs FastMCP', a, c, '>= 4')
 show('a/d keygate vs a bare hop', a, d, '>= 0.5')
+show("i/j keygate vs the SDK's server, 2026-07-28", i, j, '>= 4')
+show('i/d keygate 2026-07-28 vs a bare hop', i, d, '>= 0.5')
 show('e/d the key lookup on a hop', e, d, '(reference)')
 show('f/d floor: the least tools/call proxy vs a bare hop', f, d, '(what any design allows)')
 show('g/d floor: (f) with the required protections vs a bare hop', g, d, '(reference)')

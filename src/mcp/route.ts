@@ -21,7 +21,6 @@ import {
   type AuthInfo,
   type CallToolResult,
   createMcpHandler,
-  isLegacyRequest,
   type JSONRPCMessage,
   type JSONRPCNotification,
   type JSONRPCRequest,
@@ -42,6 +41,7 @@ import { catalog } from './catalog.js'
 import { answerDirect, directCall, type ToolCallHandler } from './direct.js'
 import { type Cancellation, Stop, Upstream } from './forward.js'
 import { isJsonContentType } from './media-type.js'
+import { isModern, MODERN_VERSION, modernAnswer, modernToolCall, webRequest } from './modern.js'
 import type { ToolDef } from './openapi.js'
 import { type OriginPolicy, originPolicy } from './origin.js'
 import { CLIENT_GONE, DEADLINE_PASSED, ExchangeTransport } from './transport.js'
@@ -393,35 +393,43 @@ export default async function mcpRoutes(app: FastifyInstance, options: McpRouteO
     onerror: (err) => app.log.debug({ err }, 'a 2026-07-28 request was refused'),
   })
   app.addHook('onClose', async () => modern.close())
-  const legacyVersions = new Set<string>(SUPPORTED_PROTOCOL_VERSIONS)
-
   /**
-   * The request as the SDK sees it, when it may belong to the 2026-07-28 era: a body that
-   * names the envelope's protocol version, or a protocol-version header that is not a 2025
-   * one. The SDK's isLegacyRequest decides; everything else is 2025-era without asking.
+   * The plain 2026-07-28 tools/call (modern.ts), answered here with its scope checked: true
+   * when answered; false when the request is for the SDK's handler.
    */
-  async function modernRequest(req: FastifyRequest<{ Body: string }>): Promise<Request | undefined> {
-    const header = req.headers['mcp-protocol-version']
-    const claims = typeof req.body === 'string' && req.body.includes('io.modelcontextprotocol/protocolVersion')
-    if (!claims && (header === undefined || legacyVersions.has(String(header)))) return undefined
-    const headers = new Headers()
-    for (const [name, value] of Object.entries(req.headers))
-      if (value !== undefined) headers.set(name, Array.isArray(value) ? value.join(', ') : value)
-    const request = new Request(`${app.config.issuer}${req.url}`, { method: 'POST', headers, body: req.body })
-    let parsed: unknown
-    try {
-      parsed = JSON.parse(req.body)
-    } catch {
-      parsed = undefined
+  async function plainModernCall(
+    req: FastifyRequest<{ Body: string }>,
+    reply: FastifyReply,
+    key: ApiKey,
+    authInfo: AuthInfo,
+  ): Promise<boolean> {
+    if (req.headers['mcp-protocol-version'] !== MODERN_VERSION || typeof req.body !== 'string') return false
+    const toolDefs = await tools.tools().catch(() => undefined)
+    if (!toolDefs) return false
+    const plain = modernToolCall(req, (name) => toolDefs.some((t) => t.name === name))
+    if (!plain) return false
+    checkToolScope(app, key, [{ jsonrpc: '2.0', ...plain.call, id: plain.id }], toolDefs, 'modern')
+    const stop = new Stop()
+    const timer = setTimeout(() => stop.abort(DEADLINE_PASSED), deadlineMs)
+    const gone = () => {
+      if (!reply.raw.writableEnded) stop.abort(CLIENT_GONE)
     }
-    return (await isLegacyRequest(request.clone(), parsed)) ? undefined : request
+    reply.raw.once('close', gone)
+    try {
+      const answer = modernAnswer(await answerDirect(plain.id, plain.call, onCall, stop, authInfo))
+      reply.code(200).header('content-type', 'application/json')
+      reply.send(JSON.stringify(answer))
+      return true
+    } finally {
+      clearTimeout(timer)
+      reply.raw.off('close', gone)
+    }
   }
 
   /** A 2026-07-28 request: the tool scopes checked, then the SDK's answer streamed back. */
   async function answerModern(
     req: FastifyRequest<{ Body: string }>,
     reply: FastifyReply,
-    request: Request,
     key: ApiKey,
     authInfo: AuthInfo,
   ) {
@@ -452,15 +460,18 @@ export default async function mcpRoutes(app: FastifyInstance, options: McpRouteO
       if (!reply.raw.writableEnded) gone.abort()
     }
     reply.raw.once('close', onClose)
-    const answer = await modern.fetch(new Request(request, { signal: gone.signal }), { authInfo, parsedBody: body })
+    const answer = await modern.fetch(webRequest(app.config.issuer, req, gone.signal), { authInfo, parsedBody: body })
     reply.code(answer.status)
     answer.headers.forEach((value, name) => {
       // The length and framing are Node's to set for the body it sends.
       if (name !== 'content-length' && name !== 'transfer-encoding') reply.header(name, value)
     })
-    if (!answer.body) {
+    // An event stream (progress before the result) is passed on as it comes; a JSON answer
+    // whole, as keygate's own answers are sent.
+    if (!answer.body || !answer.headers.get('content-type')?.startsWith('text/event-stream')) {
+      const text = answer.body ? await answer.text() : undefined
       reply.raw.off('close', onClose)
-      return reply.send()
+      return reply.send(text)
     }
     const stream = Readable.fromWeb(answer.body as WebReadableStream)
     stream.once('close', () => reply.raw.off('close', onClose))
@@ -474,15 +485,16 @@ export default async function mcpRoutes(app: FastifyInstance, options: McpRouteO
     async (req, reply) => {
       checkHost(policy, req)
       const { key, token } = await authenticate(app, req)
-      const modernOne = await modernRequest(req)
-      if (modernOne)
-        return answerModern(req, reply, modernOne, key, { token, clientId: key.clientId ?? '', scopes: key.scopes })
+      const authInfo = { token, clientId: key.clientId ?? '', scopes: key.scopes }
+      // A plain 2026-07-28 tools/call is answered here, as the SDK would (modern.ts).
+      const plain = direct && !sse ? await plainModernCall(req, reply, key, authInfo) : false
+      if (plain) return reply
+      if (await isModern(app.config.issuer, req)) return answerModern(req, reply, key, authInfo)
       checkAccept(req)
       checkContentType(req)
       const parsed = parseMessages(req.body)
       checkProtocolVersion(req, parsed)
       const { messages, requests, batch } = parsed
-      const authInfo = { token, clientId: key.clientId ?? '', scopes: key.scopes }
       const notifications = messages.filter((m): m is JSONRPCNotification => 'method' in m && !('id' in m))
       if (requests.length === 0) {
         // Notifications (and stray responses) only: accepted, nothing to answer.

@@ -140,7 +140,7 @@ function mcp(port: number, host = `127.0.0.1:${port}`): autocannon.Options {
 
 const paths: Array<[string, autocannon.Options]> = [
   ['(a) keygate /mcp', mcp(keygatePort, `localhost:${keygatePort}`)],
-  ["(b) the SDK's stateless server", mcp(sdkPort)],
+  ["(b) the SDK v2's server", mcp(sdkPort)],
   ['(c) FastMCP, stateless', mcp(fastmcpPort)],
   ['(d) a plain proxy hop', { url: `http://127.0.0.1:${proxyPort}/api/v1/notes`, headers: auth }],
   ['(e) the hop + the key lookup', { url: `http://127.0.0.1:${proxyPort}/checked/api/v1/notes`, headers: auth }],

@@ -119,6 +119,59 @@ if (process.env.CONFORMANCE_MODERN !== 'skip') {
   if (modern !== 0) failed++
 }
 
+// Clients people use, as they are published: MCP Inspector's CLI and mcp-remote, with the key
+// as a header, straight to keygate (both need Node 22, fetched as the suite is).
+const node22 = (packages: string[], command: string) =>
+  new Promise<{ code: number; out: string }>((resolve) => {
+    const child = spawn('npx', ['-y', '-p', 'node@22', ...packages.flatMap((p) => ['-p', p]), '-c', command], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    })
+    let out = ''
+    child.stdout!.on('data', (chunk: Buffer) => {
+      out += String(chunk)
+    })
+    child.on('exit', (c) => resolve({ code: c ?? 1, out }))
+  })
+const mcpUrl = `http://localhost:${port}/mcp`
+const header = `Authorization: Bearer ${key.token}`
+for (const [what, args, expected] of [
+  ['tools/list', '--method tools/list', '"list_notes"'],
+  ['tools/call', '--method tools/call --tool-name list_notes', '"notes"'],
+] as const) {
+  const run = await node22(
+    ['@modelcontextprotocol/inspector@2.12.0'],
+    `mcp-inspector --cli ${mcpUrl} --transport http --header "${header}" ${args}`,
+  )
+  const ok = run.code === 0 && run.out.includes(expected)
+  console.log(`MCP Inspector CLI ${what}: ${ok ? 'passed' : `FAILED (exit ${run.code}) ${run.out.slice(0, 500)}`}`)
+  if (!ok) failed++
+}
+{
+  // mcp-remote is a stdio server in front of a remote one: an SDK client drives it.
+  const { Client } = await import('@modelcontextprotocol/client')
+  const { StdioClientTransport } = await import('@modelcontextprotocol/client/stdio')
+  const remote = new Client({ name: 'interop', version: '1' })
+  let ok = false
+  try {
+    await remote.connect(
+      new StdioClientTransport({
+        command: 'npx',
+        args: ['-y', '-p', 'node@22', '-p', 'mcp-remote@0.15.1', '-c', `mcp-remote ${mcpUrl} --header "${header}"`],
+        stderr: 'ignore',
+      }),
+    )
+    const { tools } = await remote.listTools()
+    const called = await remote.callTool({ name: 'list_notes', arguments: {} })
+    ok = tools.some((t) => t.name === 'list_notes') && !called.isError
+  } catch (err) {
+    console.log(`mcp-remote: ${(err as Error).message}`)
+  } finally {
+    await remote.close().catch(() => undefined)
+  }
+  console.log(`mcp-remote (header): ${ok ? 'passed' : 'FAILED'}`)
+  if (!ok) failed++
+}
+
 // Authorization server scenarios, with a client registered for the suite's callback.
 const callbackPort = await freePort()
 const base = `http://localhost:${port}`

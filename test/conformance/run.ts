@@ -8,7 +8,7 @@
 // approves the consent, as a person would.
 //   npm run test:conformance            (needs the npm registry: it fetches node@22)
 import { spawn } from 'node:child_process'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer, request as httpRequest } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -146,8 +146,11 @@ for (const [what, args, expected] of [
   console.log(`MCP Inspector CLI ${what}: ${ok ? 'passed' : `FAILED (exit ${run.code}) ${run.out.slice(0, 500)}`}`)
   if (!ok) failed++
 }
-{
-  // mcp-remote is a stdio server in front of a remote one: an SDK client drives it.
+/**
+ * mcp-remote, a stdio server in front of a remote one, driven by an SDK client: its tools
+ * listed and one called. `extra` is its arguments after the URL; `env` its environment.
+ */
+async function viaMcpRemote(label: string, extra: string, env: Record<string, string> = {}): Promise<void> {
   const { Client } = await import('@modelcontextprotocol/client')
   const { StdioClientTransport } = await import('@modelcontextprotocol/client/stdio')
   const remote = new Client({ name: 'interop', version: '1' })
@@ -156,7 +159,8 @@ for (const [what, args, expected] of [
     await remote.connect(
       new StdioClientTransport({
         command: 'npx',
-        args: ['-y', '-p', 'node@22', '-p', 'mcp-remote@0.15.1', '-c', `mcp-remote ${mcpUrl} --header "${header}"`],
+        args: ['-y', '-p', 'node@22', '-p', 'mcp-remote@0.15.1', '-c', `mcp-remote ${mcpUrl} ${extra}`],
+        env: { ...(process.env as Record<string, string>), ...env },
         stderr: 'ignore',
       }),
     )
@@ -164,13 +168,28 @@ for (const [what, args, expected] of [
     const called = await remote.callTool({ name: 'list_notes', arguments: {} })
     ok = tools.some((t) => t.name === 'list_notes') && !called.isError
   } catch (err) {
-    console.log(`mcp-remote: ${(err as Error).message}`)
+    console.log(`mcp-remote (${label}): ${(err as Error).message}`)
   } finally {
     await remote.close().catch(() => undefined)
   }
-  console.log(`mcp-remote (header): ${ok ? 'passed' : 'FAILED'}`)
+  console.log(`mcp-remote (${label}): ${ok ? 'passed' : 'FAILED'}`)
   if (!ok) failed++
 }
+await viaMcpRemote('header', `--header "${header}"`)
+// Through OAuth: discovery, registration, the consent page in "the browser" (a BROWSER
+// program that signs in and approves, as a person would), its callback, the token.
+const browserProgram = join(dir, 'browser.mjs')
+writeFileSync(
+  browserProgram,
+  `#!${process.execPath}
+import { Browser } from ${JSON.stringify(new URL('../support/http.js', import.meta.url).href)}
+const b = new Browser(${JSON.stringify(`http://localhost:${port}`)})
+await b.signIn(${JSON.stringify('conformance@example.com')}, ${JSON.stringify(PASSWORD)})
+await fetch(await b.approve(process.argv.at(-1)))
+`,
+  { mode: 0o755 },
+)
+await viaMcpRemote('OAuth', '', { BROWSER: browserProgram, MCP_REMOTE_CONFIG_DIR: join(dir, 'mcp-auth') })
 
 // Authorization server scenarios, with a client registered for the suite's callback.
 const callbackPort = await freePort()

@@ -4,11 +4,9 @@
 // answer must be the same bytes with the same status and headers.
 import type { FastifyRequest } from 'fastify'
 import t from 'tap'
-import { buildApp } from '../../src/app.js'
 import { modernToolCall } from '../../src/mcp/modern.js'
-import { build, createKey, createUser, type Test, tempDir } from '../helper.js'
+import { dispatchPair, sameAnswer } from '../support/dispatch-pair.js'
 import { INJECT_HEADERS } from '../support/mcp.js'
-import { startUpstream } from '../support/upstream.js'
 
 const V = '2026-07-28'
 const envelope = { 'io.modelcontextprotocol/protocolVersion': V, 'io.modelcontextprotocol/clientCapabilities': {} }
@@ -90,23 +88,8 @@ const CORPUS: Array<[string, unknown, Record<string, string>, boolean]> = [
   ],
 ]
 
-async function pair(t: Test) {
-  const upstream = await startUpstream(t, tempDir(t))
-  const gate = await build(t, {
-    KEYGATE_UPSTREAM: upstream.url,
-    KEYGATE_OPENAPI: upstream.openapiFile,
-    KEYGATE_UPSTREAM_TIMEOUT_MS: '500',
-    KEYGATE_UPSTREAM_MAX_BYTES: '100000',
-  })
-  const reference = await buildApp(gate.config, { store: gate.app.store, clock: gate.clock.now, mcpDispatch: 'sdk' })
-  t.teardown(() => reference.close())
-  const { user, account } = await createUser(gate.app, 'alice@example.com')
-  const key = await createKey(gate.app, { userId: user.id, accountId: account.id })
-  return { direct: gate.app, reference, key: key.token }
-}
-
 t.test("every 2026-07-28 answer is the SDK handler's, byte for byte", async (t) => {
-  const { direct, reference, key } = await pair(t)
+  const { direct, reference, key } = await dispatchPair(t)
   for (const [name, body, headers] of CORPUS) {
     const send = (app: typeof direct) =>
       app.inject({
@@ -115,14 +98,7 @@ t.test("every 2026-07-28 answer is the SDK handler's, byte for byte", async (t) 
         headers: { ...INJECT_HEADERS, authorization: `Bearer ${key}`, ...headers },
         payload: JSON.stringify(body),
       })
-    const [a, b] = [await send(direct), await send(reference)]
-    const moment = (h: Record<string, unknown>) => {
-      const { date: _d, 'x-request-id': _r, 'x-ratelimit-reset': _s, ...rest } = h
-      return rest
-    }
-    t.equal(a.statusCode, b.statusCode, `${name}: status`)
-    t.same(moment(a.headers), moment(b.headers), `${name}: headers`)
-    t.equal(a.body, b.body, `${name}: body`)
+    sameAnswer(t, name, await send(direct), await send(reference))
   }
 })
 

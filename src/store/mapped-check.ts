@@ -4,7 +4,8 @@
 import { sql } from 'kysely'
 import { ConfigError } from '../config-checks.js'
 import type { KeyMapping } from '../keys-config.js'
-import type { Database, DialectName } from './database.js'
+import { constraintError, type Database, type DialectName } from './database.js'
+import { ForeignKeyError, ProductTableRefused } from './types.js'
 
 type Kind = 'integer' | 'bigint' | 'text' | 'uuid' | 'boolean' | 'timestamp' | 'json' | 'text[]' | 'any' | 'other'
 type Column = {
@@ -223,4 +224,19 @@ function describeWanted(field: string, m: KeyMapping): string {
   if (field === 'revoked') return m.revoked === 'boolean' ? 'a boolean' : `a time as ${m.time}`
   if (['createdAt', 'lastUsedAt', 'expiresAt'].includes(field)) return `a time as ${m.time}`
   return 'text'
+}
+
+/**
+ * The product's table refusing the row keygate wrote: a foreign key of its own (an account
+ * the product does not have), or a value its column cannot hold. Other errors as they are.
+ */
+export function productRefusal(err: unknown): unknown {
+  const e = err as { code?: string; errno?: number; message?: string }
+  if (constraintError(err) instanceof ForeignKeyError)
+    return new ProductTableRefused(`the product's key table refused the key: ${e.message}`)
+  // PostgreSQL: invalid text for the type, too long, out of range; MySQL: incorrect value,
+  // too long, out of range, incorrect datetime.
+  if (['22P02', '22001', '22003'].includes(e.code ?? '') || [1366, 1406, 1264, 1292].includes(e.errno ?? 0))
+    return new ProductTableRefused(`the product's key table cannot hold the key's values: ${e.message}`)
+  return err
 }

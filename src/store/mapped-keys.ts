@@ -9,9 +9,9 @@ import { type RawBuilder, sql } from 'kysely'
 import type { KeyMapping } from '../keys-config.js'
 import { constraintError, type Database, type Db, lookupOnce, transaction } from './database.js'
 import { consentRefusal, type KeyTable, replacedKeys, revokeConnection } from './key-table.js'
-import { type TableShape, unfitFor } from './mapped-check.js'
+import { productRefusal, type TableShape, unfitFor } from './mapped-check.js'
 import { codecFor, liveCondition, UUID } from './mapped-codec.js'
-import { ConflictError, ForeignKeyError, type InsertKeyResult, type KeyListing, ProductTableRefused } from './types.js'
+import { ConflictError, ForeignKeyError, type InsertKeyResult, type KeyListing } from './types.js'
 
 /** A row of the product's table with keygate's facts beside it (null for the product's own keys). */
 type Row = {
@@ -39,21 +39,6 @@ type Row = {
 }
 
 class GrantTaken extends Error {}
-
-/**
- * The product's table refusing the row keygate wrote: a foreign key of its own (an account
- * the product does not have), or a value its column cannot hold. Other errors as they are.
- */
-function productRefusal(err: unknown): unknown {
-  const e = err as { code?: string; errno?: number; message?: string }
-  if (constraintError(err) instanceof ForeignKeyError)
-    return new ProductTableRefused(`the product's key table refused the key: ${e.message}`)
-  // PostgreSQL: invalid text for the type, too long, out of range; MySQL: incorrect value,
-  // too long, out of range, incorrect datetime.
-  if (['22P02', '22001', '22003'].includes(e.code ?? '') || [1366, 1406, 1264, 1292].includes(e.errno ?? 0))
-    return new ProductTableRefused(`the product's key table cannot hold the key's values: ${e.message}`)
-  return err
-}
 
 export function mappedKeys(database: Database, m: KeyMapping, shape: TableShape): KeyTable {
   const { db, dialect } = database
@@ -151,6 +136,39 @@ export function mappedKeys(database: Database, m: KeyMapping, shape: TableShape)
     return rows.map((r) => ({ ...toKey(r), clientName: r.client_name ?? null, creatorEmail: r.creator_email ?? null }))
   }
 
+  /** Writes the key's row in the product's table, its way; answers the row's id. */
+  async function productRow(trx: Db, k: Parameters<KeyTable['insert']>[0]): Promise<string> {
+    const external = await externalIds(trx, k.accountId, k.userId)
+    const values: Array<[string, unknown]> = [
+      [c.account, external.account],
+      [c.user, external.user],
+      [c.name, k.name],
+      [c.hash, k.keyHash],
+      [c.scopes, codec.scopesIn(k.scopes)],
+      [c.createdAt, codec.timeIn(k.createdAt)],
+    ]
+    if (c.prefix) values.push([c.prefix, k.displayPrefix])
+    if (c.expiresAt && k.expiresAt !== null) values.push([c.expiresAt, codec.timeIn(k.expiresAt)])
+    if (c.revoked && m.revoked === 'boolean') values.push([c.revoked, dialect === 'postgres' ? false : 0])
+    const given = m.id === 'uuid' && !shape.idHasDefault ? codec.newId() : undefined
+    if (given) values.unshift([c.id, given])
+    const columns = sql.join(values.map(([name]) => sql.ref(name)))
+    const params = sql.join(values.map(([, v]) => sql`${v}`))
+    const insert = sql`INSERT INTO ${table} (${columns}) VALUES (${params})`
+    if (given) {
+      await insert.execute(trx)
+      return given
+    }
+    const id = codec.asText(sql.ref(c.id))
+    if (dialect !== 'mysql')
+      return String((await sql<{ id: unknown }>`${insert} RETURNING ${id} AS id`.execute(trx)).rows[0]!.id)
+    const result = await insert.execute(trx)
+    if (m.id === 'integer') return String(result.insertId)
+    const { rows } = await sql<{ id: unknown }>`SELECT ${id} AS id FROM ${table}
+      WHERE ${sql.ref(c.hash)} = ${k.keyHash}`.execute(trx)
+    return String(rows[0]!.id)
+  }
+
   return {
     refreshTable: 'key_grant_refresh_tokens',
     hash: codec.hash,
@@ -160,45 +178,9 @@ export function mappedKeys(database: Database, m: KeyMapping, shape: TableShape)
         return await transaction(database, async (trx): Promise<InsertKeyResult> => {
           const refused = consent && (await refusal(trx, consent))
           if (refused) return { ok: false, reason: refused }
-          const external = await externalIds(trx, k.accountId, k.userId)
-          const values: Array<[string, unknown]> = [
-            [c.account, external.account],
-            [c.user, external.user],
-            [c.name, k.name],
-            [c.hash, k.keyHash],
-            [c.scopes, codec.scopesIn(k.scopes)],
-            [c.createdAt, codec.timeIn(k.createdAt)],
-          ]
-          if (c.prefix) values.push([c.prefix, k.displayPrefix])
-          if (c.expiresAt && k.expiresAt !== null) values.push([c.expiresAt, codec.timeIn(k.expiresAt)])
-          if (c.revoked && m.revoked === 'boolean') values.push([c.revoked, dialect === 'postgres' ? false : 0])
-          const given = m.id === 'uuid' && !shape.idHasDefault ? codec.newId() : undefined
-          if (given) values.unshift([c.id, given])
-          const columns = sql.join(values.map(([name]) => sql.ref(name)))
-          const params = sql.join(values.map(([, v]) => sql`${v}`))
-          const insert = sql`INSERT INTO ${table} (${columns}) VALUES (${params})`
-          let keyId = given
-          try {
-            if (!keyId && dialect !== 'mysql') {
-              const { rows } = await sql<{
-                id: unknown
-              }>`${insert} RETURNING ${codec.asText(sql.ref(c.id))} AS id`.execute(trx)
-              keyId = String(rows[0]!.id)
-            } else if (!keyId) {
-              const result = await insert.execute(trx)
-              keyId =
-                m.id === 'integer'
-                  ? String(result.insertId)
-                  : String(
-                      (
-                        await sql<{ id: unknown }>`SELECT ${codec.asText(sql.ref(c.id))} AS id FROM ${table}
-                          WHERE ${sql.ref(c.hash)} = ${k.keyHash}`.execute(trx)
-                      ).rows[0]!.id,
-                    )
-            } else await insert.execute(trx)
-          } catch (err) {
+          const keyId = await productRow(trx, k).catch((err: unknown) => {
             throw productRefusal(err)
-          }
+          })
           try {
             await trx
               .insertInto('key_grants')

@@ -137,6 +137,11 @@ t.test('bad values stop start-up with one line naming the variable', async (t) =
       },
       'KEYGATE_HANDOFF_URL: must be https when NODE_ENV=production',
     ],
+    [
+      { ...HANDOFF, KEYGATE_HANDOFF_TRUST_EMAIL: 'yes' },
+      'KEYGATE_HANDOFF_TRUST_EMAIL: Invalid option: expected one of',
+    ],
+    [{ KEYGATE_OIDC_TRUST_EMAIL: 'always' }, 'KEYGATE_OIDC_TRUST_EMAIL: Invalid option: expected one of'],
     [{ KEYGATE_LOGOUT_URL: 'nope' }, 'KEYGATE_LOGOUT_URL: not an absolute URL: nope'],
     [{ KEYGATE_LOGIN: 'oidc' }, 'KEYGATE_OIDC_ISSUER: is required when KEYGATE_LOGIN=oidc'],
     [

@@ -1,5 +1,6 @@
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import type { FastifyInstance } from 'fastify'
 import t from 'tap'
 import { loadConfig } from '../../src/config.js'
 import {
@@ -16,6 +17,21 @@ import {
   tempDir,
   testEnv,
 } from '../helper.js'
+
+/** A client the operator added (source cli), public, redirected to REDIRECT_URI. */
+const cliClient = (app: FastifyInstance, clientId: string, clientName: string) =>
+  app.store.clients.upsert(
+    {
+      clientId,
+      clientName,
+      redirectUris: [REDIRECT_URI],
+      tokenEndpointAuthMethod: 'none',
+      clientSecretHash: null,
+      metadata: {},
+      source: 'cli',
+    },
+    app.now(),
+  )
 
 async function setup(t: any, env: Record<string, string> = {}) {
   const built = await build(t, env)
@@ -277,18 +293,7 @@ t.test('a client name cannot reorder the consent page: cleaned and isolated in <
   const { app } = await build(t)
   await createUser(app, 'alice@example.com')
   // A row stored as it was before names were cleaned at registration.
-  await app.store.clients.upsert(
-    {
-      clientId: 'legacy-client',
-      clientName: 'Claude\u202E\u2066moc.live\u2069',
-      redirectUris: [REDIRECT_URI],
-      tokenEndpointAuthMethod: 'none',
-      clientSecretHash: null,
-      metadata: {},
-      source: 'cli',
-    },
-    app.now(),
-  )
+  await cliClient(app, 'legacy-client', 'Claude\u202E\u2066moc.live\u2069')
   const cookie = await sessionCookie(app, 'alice@example.com')
   const { challenge } = pkce()
   const page = await app.inject({
@@ -436,18 +441,7 @@ t.test('"Sign out" on the consent page comes back to the same request after the 
 t.test('a nonce is single use per client, whatever the lengths of the client id and the nonce', async (t) => {
   const { app, cookie, challenge } = await setup(t)
   // Client ids may be 512 characters (a metadata document's URL); the used-nonce row must still fit.
-  const long = await app.store.clients.upsert(
-    {
-      clientId: `cli-${'c'.repeat(500)}`,
-      clientName: 'Long Id',
-      redirectUris: [REDIRECT_URI],
-      tokenEndpointAuthMethod: 'none',
-      clientSecretHash: null,
-      metadata: {},
-      source: 'cli',
-    },
-    app.now(),
-  )
+  const long = await cliClient(app, `cli-${'c'.repeat(500)}`, 'Long Id')
   const withNonce = (nonce: string) =>
     approve(app, cookie, authorizeQuery(long.clientId, challenge, { scope: 'openid read', nonce }))
   const nonce = `n-${'x'.repeat(300)}`

@@ -76,6 +76,19 @@ async function onProduct(_t: unknown, dir: string, statements: string[]): Promis
   await onTestServer(statements, schema)
 }
 
+/** A test folder, and the product's schema (database) for it, dropped at the end; none on SQLite. */
+function productDir(t: Parameters<typeof tempDir>[0]) {
+  const dir = tempDir(t)
+  const schema = productSchema(dir)
+  if (schema)
+    t.teardown(() =>
+      onTestServer([
+        TEST_DIALECT === 'mysql' ? `DROP DATABASE IF EXISTS ${schema}` : `DROP SCHEMA IF EXISTS ${schema} CASCADE`,
+      ]),
+    )
+  return { dir, schema }
+}
+
 function mappingFile(dir: string, over: Record<string, unknown> = {}): string {
   const schema = productSchema(dir)
   const mapping = {
@@ -115,14 +128,7 @@ const ENV = {
 }
 
 async function setUp(t: Parameters<typeof tempDir>[0], env: Record<string, string> = {}) {
-  const dir = tempDir(t)
-  const schema = productSchema(dir)
-  if (schema)
-    t.teardown(() =>
-      onTestServer([
-        TEST_DIALECT === 'mysql' ? `DROP DATABASE IF EXISTS ${schema}` : `DROP SCHEMA IF EXISTS ${schema} CASCADE`,
-      ]),
-    )
+  const { dir } = productDir(t)
   await onProduct(t, dir, [DDL[TEST_DIALECT]])
   const config = testConfig(dir, { ...ENV, KEYGATE_KEYS_TABLE: mappingFile(dir), ...env })
   const clock = new TestClock()
@@ -370,14 +376,7 @@ t.test(`${TEST_DIALECT}: keygate's checked format only, by default`, async (t) =
 })
 
 t.test(`${TEST_DIALECT}: a mapping that does not fit the table stops start-up with one line`, async (t) => {
-  const dir = tempDir(t)
-  const schema = productSchema(dir)
-  if (schema)
-    t.teardown(() =>
-      onTestServer([
-        TEST_DIALECT === 'mysql' ? `DROP DATABASE IF EXISTS ${schema}` : `DROP SCHEMA IF EXISTS ${schema} CASCADE`,
-      ]),
-    )
+  const { dir, schema } = productDir(t)
   await onProduct(t, dir, [DDL[TEST_DIALECT]])
   const where = schema ? `${schema}.acme_tokens` : 'acme_tokens'
   const start = async (over: Record<string, unknown>, env: Record<string, string> = {}) =>
@@ -441,14 +440,7 @@ t.test(`${TEST_DIALECT}: a mapping that does not fit the table stops start-up wi
 })
 
 t.test(`${TEST_DIALECT}: product ids the key table cannot hold are refused at sign-in, not with a 500`, async (t) => {
-  const dir = tempDir(t)
-  const schema = productSchema(dir)
-  if (schema)
-    t.teardown(() =>
-      onTestServer([
-        TEST_DIALECT === 'mysql' ? `DROP DATABASE IF EXISTS ${schema}` : `DROP SCHEMA IF EXISTS ${schema} CASCADE`,
-      ]),
-    )
+  const { dir, schema } = productDir(t)
   // The product's accounts are integers, and its keys must name one it has.
   const id =
     TEST_DIALECT === 'sqlite'

@@ -66,6 +66,7 @@ t.test('bad bodies are refused with what is wrong; nothing is created', async (t
     [{ email: 'nope' }, 'email: is not an email address'],
     [{ email: 'moc.evil\u202E@corp.example' }, 'email: holds an invisible or reordering character'],
     [{ email: 'a\u3164@corp.example' }, 'email: holds an invisible or reordering character'],
+    [{ email: 'a@b.c', email_verified: 'yes' }, 'email_verified: '],
     [{ email: 'a@b.c', accounts: [{ id: 'o', name: 'O', role: 'root' }] }, 'accounts.0.role: '],
     [{ email: 'a@b.c', accounts: 'o' }, 'accounts: '],
   ] as const) {

@@ -200,7 +200,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
     // unknown field, rather than failing the request as "not valid JSON".
     onProtoPoisoning: 'remove',
     onConstructorPoisoning: 'remove',
-    // Slow clients are cut off (README, "Security"): the whole request within
+    // Slow clients are cut off (docs/security.md): the whole request within
     // requestTimeout, its headers within headersTimeout (Node answers 408 and closes), idle
     // keep-alive connections after keepAliveTimeout. Node checks every second.
     requestTimeout: config.requestTimeoutMs,

@@ -51,7 +51,7 @@ Commands:
   logout --url URL                                   revoke and forget the stored key for URL
   help                                               this text
 
-Accounts (A) are given by id or by name. See README.md for the configuration variables.`
+Accounts (A) are given by id or by name. See docs/configuration.md for the configuration variables.`
 
 export type Io = { out: (line: string) => void; err: (line: string) => void; env: NodeJS.ProcessEnv }
 

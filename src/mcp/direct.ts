@@ -1,6 +1,6 @@
 // tools/call without the SDK Server's dispatch. Profiling put the SDK Server's handling of a
 // tools/call (its request parse, its promise chain, its result check, the transport hop) at
-// about a fifth of a /mcp request (README, "Performance"); this path answers the tools/call
+// about a fifth of a /mcp request (docs/performance.md); this path answers the tools/call
 // requests it can answer exactly as the SDK Server would, with the SDK's own schemas and its
 // own validation function: the request through CallToolRequestSchema, the result through
 // CallToolResultSchema (the parsed data is what is sent), an error as Protocol renders it.

@@ -71,7 +71,7 @@ function validate(
       client_name: name.data,
       redirect_uris: checked.data,
       token_endpoint_auth_method: 'none',
-      // Omitted: the default grants (README, "Refresh tokens").
+      // Omitted: the default grants (docs/oauth.md, "Token lifecycle").
       ...(grantTypes.length ? { grant_types: grantTypes } : {}),
       response_types: ['code'],
       ...(typeof d.logo_uri === 'string' && d.logo_uri.startsWith('https://') && d.logo_uri.length <= 2048

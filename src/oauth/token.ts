@@ -73,7 +73,7 @@ function checkResource(expected: string, resource: string | undefined): void {
     throw new OAuthError('invalid_target', `resource must be ${expected}`)
 }
 
-/** Live grants a client shared by many installations may hold in one connection (README, "Connections"). */
+/** Live grants a client shared by many installations may hold in one connection (docs/oauth.md, "Token lifecycle"). */
 export const MAX_LIVE_PER_CONNECTION = 5
 
 export type Grant = {

@@ -38,7 +38,7 @@ export type LiveKey = {
 }
 
 /**
- * The keys a new grant replaces (README, "Connections"): the client's keys for the user in
+ * The keys a new grant replaces (docs/oauth.md, "Token lifecycle"): the client's keys for the user in
  * another account than the one the grant is for (one consent names one account), and, in
  * the grant's own connection (user, client, installation), all but the newest `keep` other
  * grants.

@@ -1,5 +1,5 @@
 // Sign-in with local users (scrypt). Attempts are counted in the database before the
-// password is checked (README, "Security": per email and address, and per email), so the
+// password is checked (docs/security.md: per email and address, and per email), so the
 // limits hold under any concurrency and across instances; failures are audited.
 import { createHmac } from 'node:crypto'
 import type { FastifyInstance } from 'fastify'

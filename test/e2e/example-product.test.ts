@@ -1,5 +1,5 @@
 // examples/product end to end: Acme (its own PostgreSQL tables, sign-in, API, settings
-// page and token check) with keygate in front, configured as the README's walkthrough
+// page and token check) with keygate in front, configured as docs/product-keys.md's walkthrough
 // says (examples/product/keygate-env.ts). The official SDK client goes from a bare 401
 // through sign-in at Acme, consent with Acme's organisations, token, and tools/call that
 // reaches Acme's API, which accepts the key with its own code; Acme's settings page then

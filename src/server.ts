@@ -1,6 +1,7 @@
 // Boots the app: logger, timeouts, listen, graceful close on SIGTERM/SIGINT.
 import type { FastifyInstance } from 'fastify'
 import { buildApp } from './app.js'
+import { banner } from './banner.js'
 import type { Config } from './config.js'
 
 export async function startServer(
@@ -37,10 +38,8 @@ export async function startServer(
   }
   const address = app.server.address()
   const port = typeof address === 'object' && address ? address.port : config.port
-  print(`keygate listening on http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`)
-  print(`issuer:   ${config.issuer}`)
-  print(`MCP URL:  ${config.resource}`)
-  print(`database: ${config.dbPath}`)
-  print('first user: npx keygate user add --email you@example.com --password <password>')
+  const host = config.host.includes(':') ? `[${config.host}]` : config.host
+  const users = config.login.mode === 'local' ? (await app.store.admin.listUsers()).length : 0
+  for (const line of banner(config, `http://${host}:${port}`, users)) print(line)
   return app
 }

@@ -1,46 +1,42 @@
 import { execFile, spawn } from 'node:child_process'
 import { once } from 'node:events'
+import { readFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { promisify } from 'node:util'
 import t from 'tap'
-import { main } from '../src/cli.js'
+import { main } from '../src/cli/index.js'
 import { hashToken, isWellFormedToken } from '../src/keys/format.js'
 import { createStore } from '../src/store/index.js'
 import { tempDir, testConfig, testEnv } from './helper.js'
 
-function cli(dir: string) {
+/** Runs the CLI in process; a password it asks for is answered with `password` (as if piped). */
+function cli(dir: string, password = 'long password') {
   const env = testEnv(dir)
-  return async (...argv: string[]) => {
+  const asked: number[] = []
+  const run = async (...argv: string[]) => {
     const out: string[] = []
     const err: string[] = []
-    const code = await main(argv, { out: (l) => out.push(l), err: (l) => err.push(l), env })
+    const io = { out: (l: string) => out.push(l), err: (l: string) => err.push(l), env }
+    const code = await main(argv, {
+      ...io,
+      password: async () => {
+        asked.push(1)
+        return password
+      },
+    })
     return { code, out, err }
   }
+  return Object.assign(run, { asked })
 }
 
 t.test('users, accounts, members, keys and clients from the CLI', async (t) => {
   const dir = tempDir(t)
   const run = cli(dir)
-  t.match(
-    await run('user add', '--email', 'alice@example.com', '--password', 'long password', '--name', 'Alice').then(
-      (r) => r.code,
-    ),
-    1,
-    'a command is two words',
-  )
-  const alice = await run(
-    'user',
-    'add',
-    '--email',
-    'Alice@Example.com',
-    '--password',
-    'long password',
-    '--name',
-    'Alice',
-  )
+  t.equal((await run('user add', '--email', 'alice@example.com')).code, 2, 'a command is two words')
+  const alice = await run('user', 'add', '--email', 'Alice@Example.com', '--name', 'Alice')
   t.equal(alice.code, 0)
   t.match(alice.out[0], /^user 1 alice@example.com created, with personal account 1 \(Alice\)$/)
-  t.equal((await run('user', 'add', '--email', 'bob@example.com', '--password', 'long password')).code, 0)
+  t.equal((await run('user', 'add', '--email', 'bob@example.com')).code, 0)
   const team = await run('account', 'add', '--name', 'Acme', '--owner', 'alice@example.com')
   t.match(team.out[0], /^account 3 \(Acme\) created, owned by alice@example.com$/)
   t.same((await run('member', 'add', '--account', 'Acme', '--email', 'bob@example.com', '--role', 'admin')).out, [
@@ -100,51 +96,77 @@ t.test('users, accounts, members, keys and clients from the CLI', async (t) => {
   t.notOk(client?.clientSecretHash?.includes(conf.out[1]!.split(' ')[1]!))
 })
 
-t.test('errors: one clear line, exit 1', async (t) => {
+t.test('errors: a wrong call exits 2 with its usage; a call that cannot be done exits 1 with one line', async (t) => {
   const run = cli(tempDir(t))
-  await run('user', 'add', '--email', 'alice@example.com', '--password', 'long password')
-  const cases: Array<[string[], string]> = [
-    [['frobnicate'], 'keygate: unknown command "frobnicate" (see keygate --help)'],
-    [['user', 'add', '--email', 'x@example.com'], 'keygate: --password is required'],
-    [['user', 'add', '--email', 'bad', '--password', 'long password'], 'keygate: --email bad is not an email address'],
+  await run('user', 'add', '--email', 'alice@example.com')
+  const usage: Array<[string[], string, string]> = [
+    [['user', 'add'], 'keygate: --email is required', 'usage: keygate user add --email E [--name N]'],
+    [['user', 'add', '--email', 'bad'], 'keygate: --email bad is not an email address', 'usage: keygate user add'],
+    [['user', 'add', '--bogus'], "keygate: Unknown option '--bogus'", 'usage: keygate user add'],
     [
-      ['user', 'add', '--email', 'y@example.com', '--password', 'short'],
-      'keygate: --password must be at least 8 characters',
+      ['user', 'add', '--email', 'y@example.com', '--password', 'pw on the command line'],
+      "keygate: Unknown option '--password'",
+      'usage: keygate user add',
     ],
-    [['user', 'add', '--email', 'alice@example.com', '--password', 'long password'], 'keygate: that already exists'],
-    [['user', 'add', '--bogus'], "keygate: Unknown option '--bogus'"],
+    [
+      ['member', 'add', '--account', '1', '--email', 'alice@example.com', '--role', 'god'],
+      'keygate: --role must be owner, admin or member',
+      'usage: keygate member add --account A --email E [--role owner|admin|member]',
+    ],
+    [
+      ['key', 'create', '--email', 'alice@example.com', '--account', '1', '--name', 'k', '--scopes', 'admin'],
+      'keygate: unknown scope admin (known: read write)',
+      'usage: keygate key create',
+    ],
+    [['key', 'revoke', 'a;b'], 'keygate: one key id is expected', 'usage: keygate key revoke ID'],
+    [['keys', 'rotate', '--alg', 'HS256'], 'keygate: --alg must be ES256 or RS256', 'usage: keygate keys rotate'],
+    [['client', 'show'], 'keygate: one id is expected', 'usage: keygate client show CLIENT_ID'],
+    [
+      ['client', 'add', '--name', 'x', '--redirect-uri', 'javascript:alert(1)'],
+      'keygate: redirect_uri "javascript:alert(1)" uses the forbidden scheme javascript:',
+      'usage: keygate client add',
+    ],
+    [
+      ['client', 'add', '--name', 'x'],
+      'keygate: --redirect-uri is required (repeat it for several)',
+      'usage: keygate client add',
+    ],
+    [['migrate', '--force'], 'keygate: unknown option --force for migrate', 'usage: keygate migrate [--status]'],
+    [['serve', '--port', '80'], 'keygate: serve takes no arguments', 'usage: keygate serve'],
+    [['login'], 'keygate: --url is required', 'usage: keygate login --url URL'],
+    [['stdio', '--url', 'not a url'], 'keygate: --url not a url is not an absolute URL', 'usage: keygate stdio'],
+  ]
+  for (const [argv, line, usageLine] of usage) {
+    const r = await run(...argv)
+    t.equal(r.code, 2, argv.join(' '))
+    t.equal(r.err.length, 2, `${argv.join(' ')}: one line and the usage`)
+    t.ok(r.err[0]?.startsWith(line), `${argv.join(' ')}: ${r.err[0]}`)
+    t.ok(r.err[1]?.startsWith(usageLine), `${argv.join(' ')}: ${r.err[1]}`)
+  }
+  const failures: Array<[string[], string]> = [
+    [['user', 'add', '--email', 'alice@example.com'], 'keygate: that already exists'],
     [
       ['account', 'add', '--name', 'T', '--owner', 'nobody@example.com'],
       'keygate: no user with email nobody@example.com',
     ],
     [['member', 'add', '--account', 'Nope', '--email', 'alice@example.com'], 'keygate: no account Nope'],
-    [
-      ['member', 'add', '--account', '1', '--email', 'alice@example.com', '--role', 'god'],
-      'keygate: --role must be owner, admin or member',
-    ],
     [['member', 'add', '--account', '1', '--email', 'alice@example.com'], 'keygate: that already exists'],
-    [
-      ['key', 'create', '--email', 'alice@example.com', '--account', '1', '--name', 'k', '--scopes', 'admin'],
-      'keygate: unknown scope admin (known: read write)',
-    ],
-    [['key', 'revoke', 'a;b'], 'keygate: usage: keygate key revoke ID'],
-    [['keys', 'rotate', '--alg', 'HS256'], 'keygate: --alg must be ES256 or RS256'],
-    [['client', 'show'], 'keygate: usage: keygate client show CLIENT_ID'],
     // Ids are the key table's: numbers in keygate's own, uuids in many a product's.
     [['key', 'revoke', 'abc'], 'keygate: no key abc'],
     [['key', 'revoke', '99'], 'keygate: no key 99'],
-    [
-      ['client', 'add', '--name', 'x', '--redirect-uri', 'javascript:alert(1)'],
-      'keygate: redirect_uri "javascript:alert(1)" uses the forbidden scheme javascript:',
-    ],
-    [['client', 'add', '--name', 'x'], 'keygate: --redirect-uri is required (repeat it for several)'],
   ]
-  for (const [argv, line] of cases) {
+  for (const [argv, line] of failures) {
     const r = await run(...argv)
     t.equal(r.code, 1, argv.join(' '))
     t.same(r.err, [line], argv.join(' '))
   }
-  const bob = await run('user', 'add', '--email', 'bob@example.com', '--password', 'long password')
+  const short = cli(tempDir(t), 'short')
+  t.same(await short('user', 'add', '--email', 'y@example.com'), {
+    code: 2,
+    out: [],
+    err: ['keygate: the password must be at least 8 characters', 'usage: keygate user add --email E [--name N]'],
+  })
+  const bob = await run('user', 'add', '--email', 'bob@example.com')
   t.equal(bob.code, 0)
   const foreign = await run('key', 'create', '--email', 'bob@example.com', '--account', '1', '--name', 'k')
   t.same(
@@ -154,10 +176,82 @@ t.test('errors: one clear line, exit 1', async (t) => {
   )
 })
 
-t.test('the installed bin prints help', async (t) => {
-  const { stdout } = await promisify(execFile)(process.execPath, ['bin/keygate.js', '--help'])
+t.test('the installed bin: help, version, a typo, and a password piped on standard input', async (t) => {
+  const exec = promisify(execFile)
+  const { stdout } = await exec(process.execPath, ['bin/keygate.js', '--help'])
   t.match(stdout, /^keygate: an OAuth 2.1 gateway/)
   t.match(stdout, /key create --email E --account A --name N/)
+  const { version } = JSON.parse(readFileSync('package.json', 'utf8'))
+  t.equal((await exec(process.execPath, ['bin/keygate.js', '--version'])).stdout, `keygate ${version}\n`)
+  await t.rejects(exec(process.execPath, ['bin/keygate.js', 'usr', 'add']), {
+    code: 2,
+    stderr: 'keygate: unknown command "usr add"; did you mean "keygate user add"? (keygate --help lists them)\n',
+  })
+  const dir = tempDir(t)
+  const env = { PATH: process.env.PATH ?? '', ...testEnv(dir) }
+  const child = spawn(process.execPath, ['bin/keygate.js', 'user', 'add', '--email', 'pipe@example.com'], { env })
+  child.stdin.end('piped password\nignored second line\n')
+  let stdout2 = ''
+  child.stdout.on('data', (d) => {
+    stdout2 += String(d)
+  })
+  const [code] = await once(child, 'exit')
+  t.equal(code, 0)
+  t.match(stdout2, /^user 1 pipe@example\.com created/)
+  const store = await createStore(testConfig(dir))
+  t.teardown(() => store.close())
+  const { verifyPassword } = await import('../src/crypto/password.js')
+  const user = await store.users.byEmail('pipe@example.com')
+  t.ok(await verifyPassword('piped password', user!.passwordHash!), 'the first line is the password')
+})
+
+t.test('--help on every command and group prints its usage and does nothing else', async (t) => {
+  const { USAGE } = await import('../src/cli/usage.js')
+  // An unreachable database: a command that started anything would fail, not print help.
+  const env = { ...testEnv(tempDir(t)), KEYGATE_DATABASE_URL: 'postgres://nobody@127.0.0.1:1/none' }
+  for (const { command } of USAGE) {
+    for (const flag of ['--help', '-h']) {
+      const out: string[] = []
+      const err: string[] = []
+      const code = await main([...command.split(' '), flag], {
+        out: (l) => out.push(l),
+        err: (l) => err.push(l),
+        env,
+        password: async () => t.fail('no password asked') as never,
+      })
+      t.equal(code, 0, `${command} ${flag}`)
+      t.same(err, [], `${command} ${flag}: nothing on stderr`)
+      t.match(out.join('\n'), command === 'help' ? /^usage: keygate help/ : new RegExp(`keygate ${command}`))
+    }
+  }
+  const group: string[] = []
+  t.equal(await main(['user', '--help'], { out: (l) => group.push(l), err: () => undefined, env }), 0)
+  for (const sub of ['add', 'list', 'disable', 'remove', 'password']) t.match(group.join('\n'), `keygate user ${sub}`)
+  const help: string[] = []
+  t.equal(await main(['help', 'key', 'create'], { out: (l) => help.push(l), err: () => undefined, env }), 0)
+  t.match(help[0], /^usage: keygate key create --email E/)
+  // serve --help must not start a server (it would print "listening" and never return).
+  const serve = await promisify(execFile)(process.execPath, ['bin/keygate.js', 'serve', '--help'], {
+    env: { PATH: process.env.PATH ?? '', ...env },
+  })
+  t.match(serve.stdout, /^usage: keygate serve/)
+})
+
+t.test('the password prompt does not echo, asks twice, and refuses two that differ', async (t) => {
+  const { PassThrough } = await import('node:stream')
+  const { readPassword } = await import('../src/cli/prompt.js')
+  const terminal = (typed: string) => {
+    const input = Object.assign(new PassThrough(), { isTTY: true, setRawMode: () => input }) as any
+    const shown: string[] = []
+    const output = { write: (s: string) => shown.push(s) } as any
+    setImmediate(() => input.write(typed))
+    return { input, output, shown }
+  }
+  const same = terminal('hunter22 secret\nhunter22 secret\n')
+  t.equal(await readPassword(same.input, same.output), 'hunter22 secret')
+  t.same(same.shown, ['Password: ', '\n', 'Again: ', '\n'], 'the prompts only: nothing typed is shown')
+  const differ = terminal('first one\nsecond one\n')
+  await t.rejects(readPassword(differ.input, differ.output), { message: 'the two passwords differ' })
 })
 
 t.test('serve on a port already taken: one line, exit 1, on every store', async (t) => {
@@ -183,8 +277,8 @@ t.test('serve on a port already taken: one line, exit 1, on every store', async 
 t.test("the operator's controls: clients, users, members and accounts, each audited", async (t) => {
   const dir = tempDir(t)
   const run = cli(dir)
-  await run('user', 'add', '--email', 'alice@example.com', '--password', 'long password', '--name', 'Alice')
-  await run('user', 'add', '--email', 'bob@example.com', '--password', 'long password', '--name', 'Bob')
+  await run('user', 'add', '--email', 'alice@example.com', '--name', 'Alice')
+  await run('user', 'add', '--email', 'bob@example.com', '--name', 'Bob')
   await run('account', 'add', '--name', 'Acme', '--owner', 'alice@example.com')
   await run('member', 'add', '--account', 'Acme', '--email', 'bob@example.com', '--role', 'admin')
   const bobKey = (await run('key', 'create', '--email', 'bob@example.com', '--account', 'Acme', '--name', 'ci')).out[2]!
@@ -222,10 +316,10 @@ t.test("the operator's controls: clients, users, members and accounts, each audi
   t.equal((await run('member', 'add', '--account', 'Acme', '--email', 'bob@example.com')).code, 0, 'can come back')
 
   // Users: password, disable, remove.
-  t.same((await run('user', 'password', '--email', 'alice@example.com', '--password', 'short')).err, [
-    'keygate: --password must be at least 8 characters',
-  ])
-  t.equal((await run('user', 'password', '--email', 'alice@example.com', '--password', 'a new long password')).code, 0)
+  t.equal((await cli(dir, 'short')('user', 'password', '--email', 'alice@example.com')).code, 2, 'too short')
+  const asked = run.asked.length
+  t.equal((await run('user', 'password', '--email', 'alice@example.com')).code, 0)
+  t.equal(run.asked.length, asked + 1, 'the new password was asked for')
   t.same((await run('user', 'disable', '--email', 'bob@example.com')).out, [
     'bob@example.com disabled: signed out, 0 key(s) revoked',
   ])
@@ -235,11 +329,7 @@ t.test("the operator's controls: clients, users, members and accounts, each audi
     'keygate: alice@example.com is the only owner of account 3 (Acme): make someone else owner first',
   ])
   t.match((await run('user', 'list')).out[1], /^1\talice@example\.com\tAlice\t.*\tactive$/, 'the only owner stays')
-  t.equal(
-    (await run('user', 'add', '--email', 'bob@example.com', '--password', 'long password')).code,
-    0,
-    'the email is free again',
-  )
+  t.equal((await run('user', 'add', '--email', 'bob@example.com')).code, 0, 'the email is free again')
 
   // Clients: disable, then remove.
   t.match((await run('client', 'disable', client)).out[0], /^client .* disabled: 0 key\(s\) revoked/)
@@ -289,8 +379,11 @@ t.test('a client id that begins with "-" is an id, not an option', async (t) => 
   t.ok((await run('client', 'show', '--', id)).out.includes(`client_id: ${id}`), 'after "--" too')
   t.match((await run('client', 'disable', id)).out[0], /^client -dGhp\S+ disabled: 0 key\(s\) revoked/)
   t.same((await run('client', 'show', '--bogus')).err, ['keygate: no client --bogus'])
-  t.same((await run('client', 'show', id, 'extra')).err, ['keygate: usage: keygate client show CLIENT_ID'])
-  t.same((await run('client', 'show')).err, ['keygate: usage: keygate client show CLIENT_ID'])
+  for (const args of [[id, 'extra'], []])
+    t.same((await run('client', 'show', ...args)).err, [
+      'keygate: one id is expected',
+      'usage: keygate client show CLIENT_ID',
+    ])
   t.match((await run('client', 'remove', id)).out[0], /^client -dGhp\S+ removed/)
   t.same((await run('client', 'show', id)).err, [`keygate: no client ${id}`])
 })
@@ -300,4 +393,27 @@ t.test('npm run bench refuses a bad setting with one line, before it starts anyt
     env: { PATH: process.env.PATH ?? '', BENCH_BULK_ROWS: 'lots' },
   })
   await t.rejects(run, { code: 2, stderr: 'bench: BENCH_BULK_ROWS must be a positive number, not "lots"\n' })
+})
+
+t.test('the build runs only when a source is newer, says so in one line, and drops orphans', async (t) => {
+  const { mkdirSync, writeFileSync, utimesSync, existsSync, rmSync } = await import('node:fs')
+  const { join } = await import('node:path')
+  const project = tempDir(t)
+  mkdirSync(join(project, 'src'))
+  writeFileSync(
+    join(project, 'tsconfig.json'),
+    JSON.stringify({ compilerOptions: { outDir: 'dist', rootDir: '.', module: 'NodeNext' }, include: ['src'] }),
+  )
+  writeFileSync(join(project, 'src', 'a.ts'), 'export const a = 1\n')
+  const build = () => promisify(execFile)(process.execPath, ['bin/ensure-built.js', project])
+  t.same(await build(), { stdout: '', stderr: 'keygate: compiling (no build yet)…\n' })
+  t.ok(existsSync(join(project, 'dist', 'src', 'a.js')))
+  t.same(await build(), { stdout: '', stderr: '' }, 'nothing newer: nothing done, nothing said')
+  const later = new Date(Date.now() + 60_000)
+  writeFileSync(join(project, 'src', 'b.ts'), 'export const b = 2\n')
+  utimesSync(join(project, 'src', 'b.ts'), later, later)
+  rmSync(join(project, 'src', 'a.ts'))
+  t.same(await build(), { stdout: '', stderr: 'keygate: compiling (src/b.ts changed since the last build)…\n' })
+  t.ok(existsSync(join(project, 'dist', 'src', 'b.js')))
+  t.notOk(existsSync(join(project, 'dist', 'src', 'a.js')), "a deleted source's output is gone")
 })

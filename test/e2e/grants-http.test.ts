@@ -3,7 +3,7 @@
 // key leaves "Connected apps"; a client that registered no grant_types still refreshes; a
 // disabled client's key is refused at /mcp; open registration keeps to its allowed hosts.
 import t from 'tap'
-import { main } from '../../src/cli.js'
+import { main } from '../../src/cli/index.js'
 import { createUser, pkce, testEnv } from '../helper.js'
 import { Browser, listen } from '../support/http.js'
 import { callTool } from '../support/mcp.js'

@@ -4,7 +4,7 @@
 // both publish the new key only.
 import { createLocalJWKSet, decodeProtectedHeader, type JSONWebKeySet, jwtVerify } from 'jose'
 import t from 'tap'
-import { main } from '../../src/cli.js'
+import { main } from '../../src/cli/index.js'
 import { createStore } from '../../src/store/index.js'
 import { createUser, pkce, tempDir, testConfig, testEnv } from '../helper.js'
 import { Browser } from '../support/http.js'

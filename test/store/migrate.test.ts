@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs'
 import Database from 'better-sqlite3'
 import t, { type Test as Tap } from 'tap'
 import { buildApp } from '../../src/app.js'
-import { main } from '../../src/cli.js'
+import { main } from '../../src/cli/index.js'
 import { hashPassword } from '../../src/crypto/password.js'
 import { mintToken, refreshPrefix } from '../../src/keys/format.js'
 import { repoPath } from '../../src/paths.js'
@@ -31,7 +31,8 @@ const fixture = (name: string) => readFileSync(repoPath('test', 'fixtures', 'v0.
 async function cli(env: Record<string, string>, ...argv: string[]) {
   const out: string[] = []
   const err: string[] = []
-  const code = await main(argv, { out: (l) => void out.push(l), err: (l) => void err.push(l), env })
+  const io = { out: (l: string) => void out.push(l), err: (l: string) => void err.push(l), env }
+  const code = await main(argv, { ...io, password: async () => 'long enough' })
   return { code, out, err }
 }
 
@@ -104,7 +105,10 @@ t.test('keygate migrate: pending, applied once, then up to date', async (t) => {
     ...MIGRATIONS.slice(1).map((m) => new RegExp(`^${m} {2}applied `)),
   ])
   const wrong = await cli(env, 'migrate', '--down')
-  t.same([wrong.code, wrong.err], [1, ['keygate: unknown option --down for migrate']])
+  t.same(
+    [wrong.code, wrong.err],
+    [2, ['keygate: unknown option --down for migrate', 'usage: keygate migrate [--status]']],
+  )
 })
 
 t.test('a migration that fails says which and why, applies nothing, and stops start-up', async (t) => {
@@ -126,7 +130,7 @@ t.test('a migration that fails says which and why, applies nothing, and stops st
   ])
   t.same((await cli(env, 'migrate', '--status')).out, PENDING, 'nothing recorded')
   await t.rejects(buildApp(testConfig(dir)), { message: /^migration 0001-baseline failed/ }, 'keygate does not start')
-  const users = await cli(env, 'user', 'add', '--email', 'a@example.com', '--password', 'long enough')
+  const users = await cli(env, 'user', 'add', '--email', 'a@example.com')
   t.same([users.code, users.err], [1, failed.err], 'every command refuses the same way until it is mended')
 })
 

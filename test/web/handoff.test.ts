@@ -7,7 +7,7 @@ import type { FastifyInstance } from 'fastify'
 import { exportJWK, generateKeyPair, type JWTPayload, SignJWT } from 'jose'
 import t from 'tap'
 import { buildApp } from '../../src/app.js'
-import { main } from '../../src/cli.js'
+import { main } from '../../src/cli/index.js'
 import {
   approve,
   authorizeQuery,
@@ -390,7 +390,8 @@ t.test('in handoff mode the password form is gone and the CLI does not add users
   t.equal(post.statusCode, 404)
   const out: string[] = []
   const err: string[] = []
-  const code = await main(['user', 'add', '--email', 'a@example.com', '--password', 'long enough'], {
+  const code = await main(['user', 'add', '--email', 'a@example.com'], {
+    password: async () => 'long enough',
     out: (l) => void out.push(l),
     err: (l) => void err.push(l),
     env: testEnv(dir, HANDOFF_ENV),

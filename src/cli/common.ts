@@ -1,13 +1,24 @@
 // What every CLI command shares: argument parsing, the error that prints one line, finding
-// users and accounts, and the command type.
+// users and accounts, the command type and its input and output.
 import { type ParseArgsConfig, parseArgs } from 'node:util'
-import type { Io } from './cli.js'
-import type { Config } from './config.js'
-import type { Account, Store } from './store/types.js'
+import type { Config } from '../config.js'
+import type { Account, Store } from '../store/types.js'
 
+/** The command was called wrongly: exit 2, with the command's usage line. */
 export class UsageError extends Error {}
 
-export type Command = (args: string[], ctx: { config: Config; store: Store; io: Io }) => Promise<void>
+/** The command was called rightly and could not be done (no such user, already revoked): exit 1. */
+export class CommandError extends Error {}
+
+export type Io = {
+  out: (line: string) => void
+  err: (line: string) => void
+  env: NodeJS.ProcessEnv
+  /** A password: typed at a prompt without echo, or standard input's first line (prompt.ts). */
+  password?: () => Promise<string>
+}
+
+export type Command = (args: string[], ctx: { config: Config; store: Store; io: Required<Io> }) => Promise<void>
 
 export const now = () => Math.floor(Date.now() / 1000)
 
@@ -30,7 +41,7 @@ export function required(values: Options, name: string): string {
 
 export async function findUser(store: Store, email: string) {
   const user = await store.users.byEmail(email)
-  if (!user) throw new UsageError(`no user with email ${email}`)
+  if (!user) throw new CommandError(`no user with email ${email}`)
   return user
 }
 
@@ -40,8 +51,14 @@ export async function findAccount(store: Store, ref: string): Promise<Account> {
     if (account) return account
   }
   const byName = await store.accounts.byName(ref)
-  if (byName.length === 0) throw new UsageError(`no account ${ref}`)
+  if (byName.length === 0) throw new CommandError(`no account ${ref}`)
   if (byName.length > 1)
-    throw new UsageError(`several accounts are named ${ref}: use the id (${byName.map((a) => a.id).join(', ')})`)
+    throw new CommandError(`several accounts are named ${ref}: use the id (${byName.map((a) => a.id).join(', ')})`)
   return byName[0]!
+}
+
+export function checkPassword(password: string): string {
+  if (password.length < 8) throw new UsageError('the password must be at least 8 characters')
+  if (password.length > 1024) throw new UsageError('the password must be at most 1024 characters')
+  return password
 }

@@ -7,8 +7,7 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
 import { homedir } from 'node:os'
 import { dirname, join } from 'node:path'
-import { parseArgs } from 'node:util'
-import type { Io } from './cli.js'
+import { type Io, parse, UsageError } from './common.js'
 
 const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code'
 
@@ -59,15 +58,17 @@ function saveCredential(env: NodeJS.ProcessEnv, url: URL, credential: Credential
 }
 
 export function parseUrl(args: string[]): URL {
-  const { values } = parseArgs({ args, options: { url: { type: 'string' } }, strict: true })
-  if (!values.url) throw new Error('--url is required, like --url https://mcp.example.com/mcp')
+  const { values, positionals } = parse(args, { url: { type: 'string' } })
+  if (positionals.length > 0) throw new UsageError(`unexpected argument ${positionals[0]}`)
+  if (typeof values.url !== 'string' || !values.url)
+    throw new UsageError('--url is required, like --url https://mcp.example.com/mcp')
   let url: URL
   try {
     url = new URL(values.url)
   } catch {
-    throw new Error(`--url ${values.url} is not an absolute URL`)
+    throw new UsageError(`--url ${values.url} is not an absolute URL`)
   }
-  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new Error('--url must be http(s)')
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new UsageError('--url must be http(s)')
   return url
 }
 

@@ -9,9 +9,9 @@
 import { Client, InsufficientScopeError, StreamableHTTPClientTransport } from '@modelcontextprotocol/client'
 import { type CallToolResult, ProtocolError, Server } from '@modelcontextprotocol/server'
 import { serveStdio } from '@modelcontextprotocol/server/stdio'
-import type { Io } from './cli.js'
-import { keyFor, parseUrl } from './device-login.js'
-import { VERSION } from './version.js'
+import { VERSION } from '../version.js'
+import type { Io } from './common.js'
+import { keyFor, parseUrl } from './login.js'
 
 function failureText(err: unknown, stored: string | null): string {
   const message = (err as Error).message ?? String(err)

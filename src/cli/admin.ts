@@ -1,12 +1,23 @@
 // The operator's commands: clients listed, shown, disabled or removed; users listed,
 // disabled, removed or given a new password; members removed or given another role;
 // accounts listed. Every change is audited (actor: the CLI).
-import { type Command, findAccount, findUser, now, parse, required, UsageError } from './cli-common.js'
-import { hashPassword } from './crypto/password.js'
-import { keyring } from './crypto/secrets.js'
-import { ALGS, type Alg, rotate } from './oidc/keys.js'
-import type { MemberChange } from './store/admin.js'
-import type { Role, Store } from './store/types.js'
+
+import { hashPassword } from '../crypto/password.js'
+import { keyring } from '../crypto/secrets.js'
+import { ALGS, type Alg, rotate } from '../oidc/keys.js'
+import type { MemberChange } from '../store/admin.js'
+import type { Role, Store } from '../store/types.js'
+import {
+  type Command,
+  CommandError,
+  checkPassword,
+  findAccount,
+  findUser,
+  now,
+  parse,
+  required,
+  UsageError,
+} from './common.js'
 
 const ROLES: Role[] = ['owner', 'admin', 'member']
 
@@ -27,17 +38,17 @@ async function record(
 }
 
 /** The one id a command takes, as given: a client id may begin with "-", so nothing here is an option. */
-function oneId(args: string[], usage: string): string {
+function oneId(args: string[]): string {
   const given = args[0] === '--' ? args.slice(1) : args
   const id = given[0]
-  if (!id || given.length > 1 || id.length > 512) throw new UsageError(`usage: keygate ${usage}`)
+  if (!id || given.length > 1 || id.length > 512) throw new UsageError('one id is expected')
   return id
 }
 
 /** A membership change that happened, or the one line saying why not. */
 function succeeded(change: MemberChange, email: string, accountId: number): Extract<MemberChange, { ok: true }> {
   if (change.ok) return change
-  throw new UsageError(
+  throw new CommandError(
     change.reason === 'last_owner'
       ? `${email} is the last owner of account ${accountId}: make someone else owner first`
       : `${email} is not a member of account ${accountId}`,
@@ -53,9 +64,9 @@ export const adminCommands: Record<string, Command> = {
       io.out([c.clientId, c.clientName, c.source, iso(c.createdAt), c.disabledAt ? 'disabled' : 'active'].join('\t'))
   },
   async 'client show'(args, { store, io }) {
-    const id = oneId(args, 'client show CLIENT_ID')
+    const id = oneId(args)
     const c = await store.clients.byId(id)
-    if (!c) throw new UsageError(`no client ${id}`)
+    if (!c) throw new CommandError(`no client ${id}`)
     io.out(`client_id: ${c.clientId}`)
     io.out(`name: ${c.clientName}`)
     io.out(`source: ${c.source}`)
@@ -66,16 +77,16 @@ export const adminCommands: Record<string, Command> = {
     io.out(`metadata: ${JSON.stringify(c.metadata)}`)
   },
   async 'client disable'(args, { store, io }) {
-    const id = oneId(args, 'client disable CLIENT_ID')
+    const id = oneId(args)
     const done = await store.clients.disable(id, now())
-    if (!done) throw new UsageError(`no client ${id}`)
+    if (!done) throw new CommandError(`no client ${id}`)
     await record(store, 'client_disabled', { subject: id, detail: { revoked_keys: done.revokedKeys } })
     io.out(`client ${id} disabled: ${done.revokedKeys} key(s) revoked, its authorizations refused`)
   },
   async 'client remove'(args, { store, io }) {
-    const id = oneId(args, 'client remove CLIENT_ID')
+    const id = oneId(args)
     const done = await store.clients.remove(id, now())
-    if (!done) throw new UsageError(`no client ${id}`)
+    if (!done) throw new CommandError(`no client ${id}`)
     await record(store, 'client_removed', { subject: id, detail: { revoked_keys: done.revokedKeys } })
     io.out(`client ${id} removed: ${done.revokedKeys} key(s) revoked, its consents deleted`)
   },
@@ -97,7 +108,7 @@ export const adminCommands: Record<string, Command> = {
     const user = await findUser(store, required(values, 'email'))
     const done = (await store.admin.removeUser(user.id, now()))!
     if (!done.ok)
-      throw new UsageError(
+      throw new CommandError(
         `${user.email} is the only owner of ${done.lastOwnerOf.map((a) => `account ${a.id} (${a.name})`).join(', ')}: make someone else owner first`,
       )
     await store.sessions.endAll(user.id, Date.now())
@@ -106,11 +117,12 @@ export const adminCommands: Record<string, Command> = {
   },
   async 'user password'(args, { config, store, io }) {
     if (config.login.mode !== 'local')
-      throw new UsageError(`people sign in through the product (KEYGATE_LOGIN=${config.login.mode}): no password here`)
-    const { values } = parse(args, { email: { type: 'string' }, password: { type: 'string' } })
+      throw new CommandError(
+        `people sign in through the product (KEYGATE_LOGIN=${config.login.mode}): no password here`,
+      )
+    const { values } = parse(args, { email: { type: 'string' } })
     const user = await findUser(store, required(values, 'email'))
-    const password = required(values, 'password')
-    if (password.length < 8) throw new UsageError('--password must be at least 8 characters')
+    const password = checkPassword(await io.password())
     await store.admin.setPassword(user.id, await hashPassword(password, config.scryptCost))
     await store.sessions.endAll(user.id, Date.now())
     await record(store, 'password_changed', { subject: user.email })

@@ -17,7 +17,8 @@ import type { Config } from './config.js'
 import demoApi from './demo/api.js'
 import { ApiError, JsonRpcError, KeygateError, OAuthError, PageError, type RouteKind } from './errors.js'
 import { issuerPathHooks, routeOf } from './issuer-path.js'
-import { logSerializers, REDACT_PATHS } from './log.js'
+import { censor, logSerializers, REDACT_PATHS } from './log.js'
+import { catalog } from './mcp/catalog.js'
 import mcpRoutes from './mcp/route.js'
 import authorizeRoutes from './oauth/authorize.js'
 import deviceAuthorizationRoutes from './oauth/device.js'
@@ -190,7 +191,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
         ? false
         : {
             level: config.logLevel,
-            redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+            redact: { paths: REDACT_PATHS, censor },
             serializers: logSerializers,
             ...(options.logger === true ? {} : options.logger),
           },
@@ -238,6 +239,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
 async function assemble(app: FastifyInstance, config: Config, store: Store, options: AppOptions): Promise<void> {
   await app.register(context, { config, store, clock: options.clock ?? Date.now, closeStore: !options.store })
   app.decorate('logos', logos(app))
+  app.decorate('catalog', catalog(app))
   app.decorate('signingKeys', signingKeys(store.signingKeys, app.keyrings.keyEncryption, app.now, config.idTokenTtl))
   // The ES256 key exists from the first start: /jwks is never empty.
   app.addHook('onReady', async () => {

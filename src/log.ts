@@ -17,6 +17,16 @@ export const REDACT_PATHS = [
   '*.token',
 ]
 
+/**
+ * What a redacted path is replaced with. A \`code\` that is an error's (ECONNREFUSED,
+ * ERR_INVALID_URL, FST_ERR_…, PostgreSQL's 23505) is kept: an operator needs it, and an
+ * authorization code (base64url, lower-case letters in it) never looks like one.
+ */
+export function censor(value: unknown, path: string[]): unknown {
+  if (path.at(-1) === 'code' && typeof value === 'string' && /^[A-Z0-9_]{1,64}$/.test(value)) return value
+  return '[redacted]'
+}
+
 const SECRET_PARAMS =
   /([?&](?:code|code_verifier|client_secret|password|refresh_token|access_token|token|api_key|key)=)[^&#]*/gi
 

@@ -82,3 +82,20 @@ t.test('an OAuthError with a 5xx status is logged with its error and shows no in
   t.ok(logged, 'the failure is logged')
   t.match(logged?.err?.message, /disk \/var\/lib\/x is full/, 'with its error')
 })
+
+t.test("an error's code (ECONNREFUSED) is logged; a code that could be a secret is not", async (t) => {
+  const { app, lines } = await loggedApp(t)
+  app.get('/test-only/refused', async () => {
+    throw Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:9'), { code: 'ECONNREFUSED' })
+  })
+  app.get('/test-only/oauth-code', async (req) => {
+    req.log.warn({ body: { code: 'kq3-Zx_8aLpW0s9dEr2vTy' } }, 'a body with an authorization code')
+    return {}
+  })
+  t.equal((await app.inject({ url: '/test-only/refused' })).statusCode, 500)
+  await app.inject({ url: '/test-only/oauth-code' })
+  const all = lines.join('')
+  t.match(all, /"code":"ECONNREFUSED"/, 'the error code is there for the operator')
+  t.notOk(all.includes('kq3-Zx_8aLpW0s9dEr2vTy'), 'the authorization code is not')
+  t.match(all, /"code":"\[redacted\]"/)
+})

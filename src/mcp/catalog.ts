@@ -24,6 +24,13 @@ function localBase(app: FastifyInstance): string {
   return `http://${host}:${address.port}/api/v1`
 }
 
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** The tools and where they are called: /mcp serves them, /readyz checks they load. */
+    catalog: Catalog
+  }
+}
+
 export function catalog(app: FastifyInstance): Catalog {
   const { openapi, upstream } = app.config
   const source = openapi ?? (upstream ? `${upstream}/openapi.json` : undefined)

@@ -21,7 +21,6 @@ import { JsonRpcError, type RequestId } from '../errors.js'
 import { limit } from '../plugins/rate-limit.js'
 import { ArgumentCheck } from './arguments.js'
 import { authenticate } from './bearer.js'
-import { catalog } from './catalog.js'
 import { answerDirect, directCall } from './direct.js'
 import { Stop, Upstream } from './forward.js'
 import { isJsonContentType } from './media-type.js'
@@ -133,7 +132,7 @@ export type McpRouteOptions = {
 
 export default async function mcpRoutes(app: FastifyInstance, options: McpRouteOptions = {}): Promise<void> {
   const policy = originPolicy(app.config)
-  const tools = catalog(app)
+  const tools = app.catalog
   const upstream = new Upstream({
     timeoutMs: app.config.upstreamTimeoutMs,
     maxBytes: app.config.upstreamMaxBytes,

@@ -8,12 +8,44 @@ t.test('/healthz and /readyz', async (t) => {
   const { app } = await build(t)
   const health = await app.inject({ url: '/healthz' })
   t.same(health.json(), { status: 'ok' })
-  t.same((await app.inject({ url: '/readyz' })).json(), { status: 'ready' })
+  t.same((await app.inject({ url: '/readyz' })).json(), { status: 'ready', tools: 4 })
   await app.store.close()
   const down = await app.inject({ url: '/readyz' })
   t.equal(down.statusCode, 503, 'not ready when the database does not answer')
   t.same(down.json(), { status: 'unavailable', error: 'the database did not answer' })
   t.equal((await app.inject({ url: '/healthz' })).statusCode, 200, 'but the process is up')
+})
+
+t.test("/readyz: not ready while the upstream's tools cannot be loaded, ready once they can", async (t) => {
+  const { createServer } = await import('node:http')
+  const { DEMO_OPENAPI } = await import('../../src/demo/openapi.js')
+  let serving = false
+  const upstream = createServer((_req, res) => {
+    res.writeHead(serving ? 200 : 502, { 'content-type': 'application/json' })
+    res.end(serving ? JSON.stringify(DEMO_OPENAPI) : '{"error":"bad gateway"}')
+  })
+  await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => new Promise<void>((resolve) => upstream.close(() => resolve())))
+  const base = `http://127.0.0.1:${(upstream.address() as { port: number }).port}/api/v1`
+  const { app } = await build(t, { KEYGATE_UPSTREAM: base })
+  const down = await app.inject({ url: '/readyz' })
+  t.equal(down.statusCode, 503)
+  t.match(down.json().error, /^the upstream's tools could not be loaded/)
+  t.notOk(down.body.includes('127.0.0.1'), "the public answer does not name the upstream's address")
+  serving = true
+  t.same((await app.inject({ url: '/readyz' })).json(), { status: 'ready', tools: 4 }, 'tried again, and ready')
+
+  // Nothing listens on the port: the reason names the error's code.
+  const closed = createServer()
+  await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve))
+  const port = (closed.address() as { port: number }).port
+  await new Promise<void>((resolve) => closed.close(() => resolve()))
+  const refused = await build(t, { KEYGATE_UPSTREAM: `http://127.0.0.1:${port}/api/v1` })
+  const answer = await refused.app.inject({ url: '/readyz' })
+  t.same(
+    [answer.statusCode, answer.json().error],
+    [503, "the upstream's tools could not be loaded (ECONNREFUSED); the log has the details"],
+  )
 })
 
 t.test(

@@ -13,7 +13,7 @@ import Fastify, {
   type RouteOptions,
 } from 'fastify'
 import helmet from 'helmet'
-import type { Config } from './config.js'
+import type { Config } from './config/index.js'
 import demoApi from './demo/api.js'
 import { ApiError, JsonRpcError, KeygateError, OAuthError, PageError, type RouteKind } from './errors.js'
 import { issuerPathHooks, routeOf } from './issuer-path.js'
@@ -22,6 +22,7 @@ import { catalog } from './mcp/catalog.js'
 import mcpRoutes from './mcp/route.js'
 import authorizeRoutes from './oauth/authorize.js'
 import deviceAuthorizationRoutes from './oauth/device.js'
+import { registerFirstPartyClients } from './oauth/first-party.js'
 import introspectRoutes from './oauth/introspect.js'
 import logoRoutes, { logos } from './oauth/logo.js'
 import metadataRoutes from './oauth/metadata.js'
@@ -250,6 +251,7 @@ async function assemble(app: FastifyInstance, config: Config, store: Store, opti
   await app.register(healthRoutes)
   await registerRateLimit(app)
   if (config.clientsFile) await loadPreregisteredClients(store, config.clientsFile, app.now())
+  await registerFirstPartyClients(store, app.now())
   scheduleCleanup(app)
   app.setErrorHandler((err: FastifyError, req, reply) => sendError(app, err, req, reply))
   app.setNotFoundHandler(async (req) => {

@@ -1,6 +1,6 @@
 // What a role may grant (KEYGATE_ROLE_SCOPES): the consent page, the dashboard and the
 // token endpoint ask here, and a lowered role revokes the keys that exceed it.
-import type { Config } from './config.js'
+import type { Config } from './config/index.js'
 import type { Role } from './store/types.js'
 
 /** The scopes a member with `role` may grant. */

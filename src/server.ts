@@ -2,7 +2,7 @@
 import type { FastifyInstance } from 'fastify'
 import { buildApp } from './app.js'
 import { banner } from './banner.js'
-import type { Config } from './config.js'
+import type { Config } from './config/index.js'
 
 export async function startServer(
   config: Config,

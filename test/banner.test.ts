@@ -2,7 +2,7 @@
 // people in, the upstream, and the next step that applies.
 import t from 'tap'
 import { banner } from '../src/banner.js'
-import { loadConfig } from '../src/config.js'
+import { loadConfig } from '../src/config/index.js'
 
 const SECRET = 'x'.repeat(32)
 

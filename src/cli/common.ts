@@ -1,7 +1,7 @@
 // What every CLI command shares: argument parsing, the error that prints one line, finding
 // users and accounts, the command type and its input and output.
 import { type ParseArgsConfig, parseArgs } from 'node:util'
-import type { Config } from '../config.js'
+import type { Config } from '../config/index.js'
 import type { Account, Store } from '../store/types.js'
 
 /** The command was called wrongly: exit 2, with the command's usage line. */

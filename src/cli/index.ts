@@ -2,7 +2,7 @@
 // wrongly prints one line and its usage on stderr and exits 2; one that could not be done
 // prints one line and exits 1. `--help` anywhere prints help and does nothing else.
 
-import { type Config, loadConfig } from '../config.js'
+import { type Config, loadConfig } from '../config/index.js'
 import { createStore } from '../store/index.js'
 import { ConflictError, ForeignKeyError } from '../store/types.js'
 import { VERSION } from '../version.js'

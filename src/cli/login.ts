@@ -7,6 +7,7 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
 import { homedir } from 'node:os'
 import { dirname, join } from 'node:path'
+import { CLI_CLIENT_ID } from '../oauth/first-party.js'
 import { type Io, parse, UsageError } from './common.js'
 
 const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code'
@@ -112,8 +113,7 @@ async function discover(url: URL): Promise<{ resource: string; as: Json }> {
   return { resource: typeof prm.resource === 'string' ? prm.resource : url.href, as }
 }
 
-async function register(as: Json, env: NodeJS.ProcessEnv): Promise<string> {
-  if (env.KEYGATE_CLIENT_ID) return env.KEYGATE_CLIENT_ID
+async function register(as: Json): Promise<string> {
   if (typeof as.registration_endpoint !== 'string')
     throw new Error('the server does not register clients: ask its operator for a client id and set KEYGATE_CLIENT_ID')
   const res = await fetch(as.registration_endpoint, {
@@ -156,9 +156,17 @@ export async function runLogin(args: string[], io: Io): Promise<number> {
   const { resource, as } = await discover(url)
   const issuer = String(as.issuer)
   const known = storedCredential(io.env, url)
-  const clientId = known?.issuer === issuer ? known.clientId : await register(as, io.env)
-  const started = await fetch(String(as.device_authorization_endpoint), form({ client_id: clientId, resource }))
-  const device = await json(started, 'the device authorization endpoint')
+  // keygate's own client id first (the consent page names it as this server's tool); a
+  // server that does not know it (another keygate version, another server) registers one.
+  let clientId = known?.issuer === issuer ? known.clientId : (io.env.KEYGATE_CLIENT_ID ?? CLI_CLIENT_ID)
+  const start = () => fetch(String(as.device_authorization_endpoint), form({ client_id: clientId, resource }))
+  let started = await start()
+  let device = await json(started, 'the device authorization endpoint')
+  if (started.status !== 200 && device.error === 'invalid_client' && clientId === CLI_CLIENT_ID) {
+    clientId = await register(as)
+    started = await start()
+    device = await json(started, 'the device authorization endpoint')
+  }
   if (started.status !== 200)
     throw new Error(`the device flow could not start: ${String(device.error_description ?? device.error)}`)
   io.out(`To sign in, open ${String(device.verification_uri)} and enter the code ${String(device.user_code)}`)

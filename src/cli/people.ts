@@ -1,7 +1,7 @@
 // The commands that create and list: users, team accounts, members, API keys and
 // pre-registered clients. Every change is audited (actor: the CLI).
 import { randomBytes } from 'node:crypto'
-import type { Config } from '../config.js'
+import type { Config } from '../config/index.js'
 import { sha256Hex } from '../crypto/compare.js'
 import { hashPassword } from '../crypto/password.js'
 import { createManualKey, keyStatus, revokeKey } from '../keys/manual.js'

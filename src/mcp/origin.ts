@@ -3,7 +3,7 @@
 // reverse proxy, list the public host in KEYGATE_ALLOWED_HOSTS (or set KEYGATE_TRUST_PROXY
 // so X-Forwarded-Host is used).
 import type { FastifyRequest } from 'fastify'
-import type { Config } from '../config.js'
+import type { Config } from '../config/index.js'
 
 const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]'])
 

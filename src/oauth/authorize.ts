@@ -22,6 +22,7 @@ import {
 import { type MetadataDocuments, metadataDocuments } from './cimd.js'
 import { cleanName } from './client-metadata.js'
 import { signCode } from './code.js'
+import { CLI_CLIENT_ID } from './first-party.js'
 import { consentForm } from './params.js'
 
 /** How long a used nonce is remembered: longer than any ID token lives. */
@@ -103,7 +104,13 @@ export async function consentPage(
       clientIdHost: request.client.source === 'cimd' ? new URL(request.client.clientId).host : null,
       // Where the name comes from: anyone may register any name by open registration.
       identity:
-        request.client.source === 'dcr' ? 'unverified' : request.client.source === 'cimd' ? 'document' : 'operator',
+        request.client.clientId === CLI_CLIENT_ID
+          ? 'first-party'
+          : request.client.source === 'dcr'
+            ? 'unverified'
+            : request.client.source === 'cimd'
+              ? 'document'
+              : 'operator',
       logo: 'image' in logo ? `/logo?client_id=${encodeURIComponent(request.client.clientId)}` : null,
       params: request.hidden,
       action: request.action,

@@ -41,6 +41,19 @@ export function normalizeUserCode(typed: string): string | undefined {
   return code
 }
 
+/** Why a typed code cannot be one, in words for the device page (undefined: it has the shape). */
+export function userCodeProblem(typed: string): string | undefined {
+  const code = typed.toUpperCase().replace(/[\s-]+/g, '')
+  const outside = [...new Set([...code].filter((c) => !USER_CODE_ALPHABET.includes(c)))]
+  if (outside.length > 0) {
+    const shown = outside.every((c) => /^[A-Z0-9]$/.test(c)) ? ` (${outside.join(', ')})` : ''
+    return `Codes use only the consonants ${USER_CODE_ALPHABET}: no vowels, digits or other signs${shown}. Check the code on your device.`
+  }
+  if (code.length !== USER_CODE_LENGTH)
+    return `A code has ${USER_CODE_LENGTH} letters, like BCDF-GHJK; this one has ${code.length}. Check the code on your device.`
+  return undefined
+}
+
 export const formatUserCode = (code: string) => `${code.slice(0, 4)}-${code.slice(4)}`
 
 function newUserCode(): string {

@@ -40,18 +40,21 @@ export function authorizationServerMetadata(app: FastifyInstance): Record<string
     code_challenge_methods_supported: ['S256'],
     authorization_response_iss_parameter_supported: true,
     client_id_metadata_document_supported: true,
-    service_documentation: `${issuer}/`,
+    service_documentation: app.config.brand.docsUrl ?? `${issuer}/connect`,
+    ...(app.config.brand.privacyUrl ? { op_policy_uri: app.config.brand.privacyUrl } : {}),
   }
 }
 
 export function protectedResourceMetadata(app: FastifyInstance): Record<string, unknown> {
-  const { issuer, resource, scopes } = app.config
+  const { issuer, resource, scopes, brand } = app.config
   return {
     resource,
     authorization_servers: [issuer],
     scopes_supported: scopes,
     bearer_methods_supported: ['header'],
-    resource_name: 'keygate MCP server',
+    resource_name: brand.name,
+    resource_documentation: brand.docsUrl ?? `${issuer}/connect`,
+    ...(brand.privacyUrl ? { resource_policy_uri: brand.privacyUrl } : {}),
   }
 }
 

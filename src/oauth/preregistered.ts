@@ -4,9 +4,10 @@
 // SHA-256 hex (`client_secret_sha256`), never in clear.
 import { readFileSync } from 'node:fs'
 import { z } from 'zod'
-import { ConfigError } from '../config.js'
+import { ConfigError } from '../config/index.js'
 import type { Store } from '../store/types.js'
 import { clientName, redirectUris } from './client-metadata.js'
+import { FIRST_PARTY_IDS } from './first-party.js'
 
 const clientSchema = z
   .object({
@@ -44,6 +45,7 @@ export async function loadPreregisteredClients(store: Store, path: string, now: 
     fail(`${where}: ${issue.message}`)
   }
   for (const [i, c] of parsed.data.entries()) {
+    if (FIRST_PARTY_IDS.includes(c.client_id)) fail(`${i}: ${c.client_id} is keygate's own client id`)
     const method = c.token_endpoint_auth_method ?? (c.client_secret_sha256 ? 'client_secret_basic' : 'none')
     if (method !== 'none' && !c.client_secret_sha256) fail(`${i}: ${method} needs client_secret_sha256`)
     if (method === 'none' && c.client_secret_sha256) fail(`${i}: a public client ("none") has no secret`)

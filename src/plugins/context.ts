@@ -1,7 +1,7 @@
 // Shared resources as one named plugin: configuration, the store, the clock and the
 // signing keyrings. Closed with the app.
 import fp from 'fastify-plugin'
-import type { Config } from '../config.js'
+import type { Config } from '../config/index.js'
 import { type Keyring, keyring } from '../crypto/secrets.js'
 import type { Store } from '../store/types.js'
 

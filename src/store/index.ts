@@ -1,6 +1,6 @@
 // The store: one implementation over Kysely (a module per concern), on the database the
 // configuration names: SQLite by default, PostgreSQL or MySQL/MariaDB by KEYGATE_DATABASE_URL.
-import type { Config, KeyMapping } from '../config.js'
+import type { Config, KeyMapping } from '../config/index.js'
 import { admin } from './admin.js'
 import { audit } from './audit.js'
 import { clients, consents } from './clients.js'

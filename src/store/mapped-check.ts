@@ -2,8 +2,8 @@
 // column is there with a type its encoding can use, and every column keygate does not
 // write can be left to its default. A mismatch stops start-up with one line naming it.
 import { sql } from 'kysely'
-import { ConfigError } from '../config-checks.js'
-import type { KeyMapping } from '../keys-config.js'
+import { ConfigError } from '../config/checks.js'
+import type { KeyMapping } from '../config/keys.js'
 import { constraintError, type Database, type DialectName } from './database.js'
 import { ForeignKeyError, ProductTableRefused } from './types.js'
 

@@ -2,8 +2,8 @@
 // hash, scopes, times, revocation and ids, each in the encoding the product chose.
 import { createHash, createHmac, randomUUID } from 'node:crypto'
 import { type RawBuilder, sql } from 'kysely'
+import type { KeyMapping } from '../config/keys.js'
 import { sha256Hex } from '../crypto/compare.js'
-import type { KeyMapping } from '../keys-config.js'
 import type { DialectName } from './database.js'
 
 export type Codec = {

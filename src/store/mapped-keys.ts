@@ -6,7 +6,7 @@
 // A key the product made itself has no key_grants row: it is listed and looked up all the
 // same (origin 'product'). Ids cross between the two tables as text.
 import { type RawBuilder, sql } from 'kysely'
-import type { KeyMapping } from '../keys-config.js'
+import type { KeyMapping } from '../config/keys.js'
 import { constraintError, type Database, type Db, lookupOnce, transaction } from './database.js'
 import { consentRefusal, type KeyTable, replacedKeys, revokeConnection } from './key-table.js'
 import { productRefusal, type TableShape, unfitFor } from './mapped-check.js'

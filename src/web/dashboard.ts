@@ -9,6 +9,7 @@ import { createManualKey, keyStatus, revokeKey } from '../keys/manual.js'
 import { readFields, textField, ticked } from '../request-fields.js'
 import { roleAllows, scopesFor } from '../roles.js'
 import { type ApiKey, type Membership, ProductTableRefused, type Role, type User } from '../store/types.js'
+import { sentences } from './audit-sentences.js'
 import { currentUser } from './current-user.js'
 import { renderPage } from './pages.js'
 import { checkCsrf, readSession } from './session.js'
@@ -29,10 +30,19 @@ const keyForm = z.object({
 })
 const revokeForm = z.object({ csrf: text, confirm: text })
 const csrfForm = z.object({ csrf: text })
-const accountQuery = z.object({ account: text })
+const accountQuery = z.object({ account: text, done: text })
 const auditQuery = z.object({ account: text, before: text })
 const keyParams = z.object({ id: text })
 const appParams = z.object({ clientId: text })
+
+/** What the dashboard says after an action (?done=…): fixed words, nothing from the query shown. */
+export const NOTICES: Record<string, string> = {
+  key_revoked: 'The key is revoked: its next request gets 401.',
+  app_disconnected: 'The app is disconnected and its keys are revoked.',
+  member_added: 'The member is added.',
+  role_changed: 'The role is changed; keys the new role may not grant are revoked.',
+  member_removed: 'The member is removed and their keys in this account are revoked.',
+}
 
 export const notFound = () =>
   new PageError(404, 'Not found', 'There is nothing here, or it belongs to an account you are not a member of.')
@@ -119,11 +129,17 @@ function checkName(raw: string): string {
 const PAGE = { config: { kind: 'page' as const } }
 
 export default async function dashboardRoutes(app: FastifyInstance): Promise<void> {
+  // How to add this server to an MCP client: public (the metadata's service_documentation).
+  app.get('/connect', PAGE, async (req, reply) =>
+    renderPage(app, req, reply, 'connect', {}, await currentUser(app, req)),
+  )
+
   app.get('/dashboard', PAGE, async (req, reply) => {
     const user = await signedIn(app, req, reply)
     if (!user) return reply
     const memberships = await app.store.accounts.membershipsOf(user.id)
-    const current = chooseAccount(memberships, readFields(accountQuery, req.query).account)
+    const query = readFields(accountQuery, req.query)
+    const current = chooseAccount(memberships, query.account)
     const keys = await app.store.keys.listForAccount(current.account.id, canManage(current.role) ? undefined : user.id)
     const now = app.now()
     return renderPage(
@@ -132,6 +148,7 @@ export default async function dashboardRoutes(app: FastifyInstance): Promise<voi
       reply,
       'dashboard',
       {
+        notice: Object.hasOwn(NOTICES, query.done) ? NOTICES[query.done] : null,
         memberships,
         current,
         canManage: canManage(current.role),
@@ -187,7 +204,7 @@ export default async function dashboardRoutes(app: FastifyInstance): Promise<voi
     const key = await keyForAction(app, user, readFields(keyParams, req.params).id)
     if (body.confirm !== 'yes') return renderPage(app, req, reply, 'confirm-revoke', { key }, user)
     await revokeKey(app.store, key, { userId: user.id, ip: req.ip, via: 'dashboard' }, app.now())
-    return reply.redirect(`/dashboard?account=${key.accountId}`, 303)
+    return reply.redirect(`/dashboard?account=${key.accountId}&done=key_revoked`, 303)
   })
 
   app.post('/dashboard/apps/:clientId/disconnect', PAGE, async (req, reply) => {
@@ -210,7 +227,7 @@ export default async function dashboardRoutes(app: FastifyInstance): Promise<voi
       subject: clientId,
       detail: { revoked_keys: revokedKeys },
     })
-    return reply.redirect(`/dashboard?account=${consent.accountId}`, 303)
+    return reply.redirect(`/dashboard?account=${consent.accountId}&done=app_disconnected`, 303)
   })
 
   app.get('/dashboard/audit', PAGE, async (req, reply) => {
@@ -230,7 +247,7 @@ export default async function dashboardRoutes(app: FastifyInstance): Promise<voi
       'audit',
       {
         current,
-        events: page.map((e) => ({ ...e, detailText: Object.keys(e.detail).length ? JSON.stringify(e.detail) : '' })),
+        events: (await sentences(app, page)).map((text, i) => ({ ...page[i]!, text })),
         older: events.length > AUDIT_PAGE ? page.at(-1)!.id : null,
       },
       user,

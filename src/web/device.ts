@@ -11,7 +11,7 @@ import { audit } from '../audit.js'
 import { PageError } from '../errors.js'
 import { consentPage, deniedIn, recordConsent } from '../oauth/authorize.js'
 import { cleanName } from '../oauth/client-metadata.js'
-import { formatUserCode, normalizeUserCode } from '../oauth/device.js'
+import { formatUserCode, normalizeUserCode, userCodeProblem } from '../oauth/device.js'
 import { limit } from '../plugins/rate-limit.js'
 import { readFields, textField, ticked } from '../request-fields.js'
 import type { DeviceGrant, SigninBuckets, SigninLimits, User } from '../store/types.js'
@@ -88,7 +88,7 @@ export default async function deviceRoutes(app: FastifyInstance): Promise<void> 
           userCode: form.user_code,
           problem: code
             ? 'That code is not waiting for approval: it may have expired or been used. Check the code on your device.'
-            : 'A code is 8 letters, like BCDF-GHJK.',
+            : userCodeProblem(form.user_code),
         },
         user,
       )

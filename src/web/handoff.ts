@@ -8,11 +8,12 @@ import { randomBytes } from 'node:crypto'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { createRemoteJWKSet, errors, type JWTPayload, type JWTVerifyGetKey, jwtVerify } from 'jose'
 import { z } from 'zod'
-import type { Login } from '../config.js'
+import type { Login } from '../config/index.js'
 import { safeEqual } from '../crypto/compare.js'
 import { limit } from '../plugins/rate-limit.js'
 import { readFields, textField } from '../request-fields.js'
 import type { ProductIdentity } from '../store/types.js'
+import { connectingApp } from './connecting.js'
 import { currentUser } from './current-user.js'
 import {
   accountsClaim,
@@ -104,6 +105,9 @@ export default async function handoffRoutes(app: FastifyInstance): Promise<void>
     const target = new URL(login.url)
     target.searchParams.set('return_to', `${app.config.issuer}/login/handoff`)
     target.searchParams.set('state', state)
+    // What the product may say on its sign-in page: "Sign in to connect <app>".
+    const connecting = await connectingApp(app, returnTo)
+    if (connecting) target.searchParams.set('connecting', connecting.app ?? (connecting.device ? 'a device' : 'an app'))
     return reply.redirect(target.href, 303)
   })
 

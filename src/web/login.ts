@@ -9,6 +9,7 @@ import { dummyPasswordHash, verifyPassword } from '../crypto/password.js'
 import { limit } from '../plugins/rate-limit.js'
 import { readFields, textField } from '../request-fields.js'
 import type { SigninBuckets, SigninLimits } from '../store/types.js'
+import { connectingApp } from './connecting.js'
 import { currentUser } from './current-user.js'
 import { renderPage } from './pages.js'
 import { checkCsrf, endSession, ensureSession, readSession, safeReturnTo, startSession } from './session.js'
@@ -76,7 +77,12 @@ async function passwordRoutes(app: FastifyInstance): Promise<void> {
   app.get('/login', PAGE, async (req, reply) => {
     const returnTo = safeReturnTo(readFields(returnQuery, req.query).return_to)
     if (await currentUser(app, req)) return reply.redirect(returnTo, 303)
-    return renderPage(app, req, reply, 'login', { returnTo, email: '', error: null })
+    return renderPage(app, req, reply, 'login', {
+      returnTo,
+      email: '',
+      error: null,
+      connecting: await connectingApp(app, returnTo),
+    })
   })
 
   app.post('/login', { config: { kind: 'page', ...limit(app, 'login') } }, async (req, reply) => {
@@ -95,6 +101,7 @@ async function passwordRoutes(app: FastifyInstance): Promise<void> {
       return renderPage(app, req, reply, 'login', {
         returnTo,
         email,
+        connecting: await connectingApp(app, returnTo),
         error: `Too many failed sign-ins for this email. Try again in ${wait}.`,
       })
     }
@@ -115,7 +122,12 @@ async function passwordRoutes(app: FastifyInstance): Promise<void> {
         accountId: personal?.account.id ?? null,
       })
       reply.code(401)
-      return renderPage(app, req, reply, 'login', { returnTo, email, error: 'Wrong email or password.' })
+      return renderPage(app, req, reply, 'login', {
+        returnTo,
+        email,
+        error: 'Wrong email or password.',
+        connecting: await connectingApp(app, returnTo),
+      })
     }
     await app.store.signins.succeeded(buckets)
     await startSession(app, req, reply, user.id)

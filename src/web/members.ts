@@ -67,7 +67,7 @@ export default async function memberRoutes(app: FastifyInstance): Promise<void> 
       subject: member.email,
       detail: { role: chosen },
     })
-    return reply.redirect(`/dashboard?account=${account.id}`, 303)
+    return reply.redirect(`/dashboard?account=${account.id}&done=member_added`, 303)
   })
 
   app.post('/dashboard/members/:userId/role', PAGE, async (req, reply) => {
@@ -83,7 +83,7 @@ export default async function memberRoutes(app: FastifyInstance): Promise<void> 
       subject: member.email,
       detail: { role: chosen, previous_role: change.previousRole, revoked_keys: change.revokedKeys },
     })
-    return reply.redirect(`/dashboard?account=${account.id}`, 303)
+    return reply.redirect(`/dashboard?account=${account.id}&done=role_changed`, 303)
   })
 
   app.post('/dashboard/members/:userId/remove', PAGE, async (req, reply) => {
@@ -99,6 +99,6 @@ export default async function memberRoutes(app: FastifyInstance): Promise<void> 
       subject: member.email,
       detail: { role: change.previousRole, revoked_keys: change.revokedKeys },
     })
-    return reply.redirect(`/dashboard?account=${account.id}`, 303)
+    return reply.redirect(`/dashboard?account=${account.id}&done=member_removed`, 303)
   })
 }

@@ -7,7 +7,7 @@
 import type { FastifyInstance } from 'fastify'
 import * as oidc from 'openid-client'
 import { z } from 'zod'
-import type { Login } from '../config.js'
+import type { Login } from '../config/index.js'
 import { PageError } from '../errors.js'
 import { limit } from '../plugins/rate-limit.js'
 import { readFields, textField } from '../request-fields.js'

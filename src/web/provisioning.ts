@@ -10,7 +10,7 @@
 // shape instead.
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { z } from 'zod'
-import type { Login } from '../config.js'
+import type { Login } from '../config/index.js'
 import { safeEqual, sha256Hex } from '../crypto/compare.js'
 import { ApiError } from '../errors.js'
 import type { MembershipChange, ProductIdentity, User } from '../store/types.js'

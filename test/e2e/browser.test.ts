@@ -147,7 +147,8 @@ t.test('consent, keys, revocation, apps and audit in Chromium', async (t) => {
   t.ok(await page.getByRole('heading', { name: 'Revoke key "laptop"?' }).isVisible(), 'asks for confirmation')
   shots.push(await screenshot(page, '06-confirm-revoke'))
   await page.getByRole('button', { name: 'Yes, revoke' }).click()
-  await page.waitForURL(`${base}/dashboard?account=${team.id}`)
+  await page.waitForURL(`${base}/dashboard?account=${team.id}&done=key_revoked`)
+  t.match(await page.getByRole('status').textContent(), 'The key is revoked', 'a notice says it is done')
   t.equal(
     (await page.locator('tr', { hasText: 'laptop' }).locator('td.status-revoked').textContent())?.trim(),
     'revoked',
@@ -158,20 +159,25 @@ t.test('consent, keys, revocation, apps and audit in Chromium', async (t) => {
   // 5. Disconnect the app: its key stops working too.
   shots.push(await screenshot(page, '07-dashboard-revoked'))
   await page.getByRole('button', { name: 'Disconnect Browser Test App' }).click()
-  await page.waitForURL(`${base}/dashboard?account=${team.id}`)
+  await page.waitForURL(`${base}/dashboard?account=${team.id}&done=app_disconnected`)
   t.equal(await page.locator('tr[data-client-id]').count(), 0, 'the app is gone')
   t.equal((await callTool(base, token.access_token, 'list_notes')).status, 401, "the app's key is revoked")
 
   // 6. The audit log.
   await page.getByRole('link', { name: 'Audit log' }).click()
   const log = await page.locator('table').textContent()
-  for (const event of ['key created', 'key revoked', 'consent granted', 'app disconnected'])
-    t.match(log, event, `audit shows ${event}`)
+  for (const sentence of [
+    'alice@example.com created the key “laptop”',
+    'alice@example.com revoked the key “laptop”',
+    'alice@example.com connected “Browser Test App”',
+    'alice@example.com disconnected “Browser Test App”',
+  ])
+    t.match(log, sentence, `the audit log says: ${sentence}`)
   shots.push(await screenshot(page, '08-audit'))
   await page.goto(`${base}/dashboard/audit?account=${alice.account.id}`)
   t.match(
     await page.locator('table').textContent(),
-    'signin failed',
+    'A sign-in as alice@example.com failed',
     'the failed sign-in is in the personal account log',
   )
 

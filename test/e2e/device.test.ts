@@ -164,7 +164,8 @@ t.test('keygate login, then keygate stdio without a pasted key, then keygate log
   const client = (await app.store.clients.byId(
     (JSON.parse(readFileSync(credentials, 'utf8')) as any).servers[url].clientId,
   ))!
-  t.equal(client.clientName, 'keygate CLI', 'it registered itself')
+  t.match(client, { clientId: 'keygate-cli', clientName: 'keygate CLI', source: 'config' }, "keygate's own client")
+  t.equal((await app.store.clients.list()).filter((c) => c.source === 'dcr').length, 0, 'nothing registered')
 
   const mcp = new Client({ name: 'desktop', version: '1' })
   await mcp.connect(
@@ -197,4 +198,20 @@ t.test('keygate login, then keygate stdio without a pasted key, then keygate log
     without.stderr,
     `keygate: no key for ${url}: run \`keygate login --url ${url}\`, or set KEYGATE_API_KEY to a key from the dashboard\n`,
   )
+})
+
+t.test("keygate login on a server that does not know keygate's own client registers one", async (t) => {
+  const { app, base } = await listen(t)
+  await createUser(app, 'alice@example.com')
+  await app.store.clients.disable('keygate-cli', app.now())
+  const env = { PATH: process.env.PATH ?? '', KEYGATE_CREDENTIALS: join(tempDir(t), 'credentials.json') }
+  const login = spawnCli(['login', '--url', `${base}/mcp`], env)
+  const exited = new Promise<number | null>((resolve) => login.child.once('exit', resolve))
+  const userCode = /enter the code (\S+)$/.exec(await login.next(/^To sign in, open /))![1]!
+  const browser = new Browser(base)
+  await browser.signIn('alice@example.com')
+  t.match(await approveWith(browser, userCode), 'Device connected')
+  t.equal(await exited, 0, login.lines.join('\n'))
+  const registered = (await app.store.clients.list()).filter((c) => c.source === 'dcr')
+  t.match(registered, [{ clientName: 'keygate CLI' }], 'registered by dynamic registration instead')
 })

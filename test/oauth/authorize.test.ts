@@ -2,7 +2,7 @@ import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { FastifyInstance } from 'fastify'
 import t from 'tap'
-import { loadConfig } from '../../src/config.js'
+import { loadConfig } from '../../src/config/index.js'
 import {
   approve,
   authorizeQuery,
@@ -301,7 +301,7 @@ t.test('a client name cannot reorder the consent page: cleaned and isolated in <
     headers: { cookie },
   })
   t.equal(page.statusCode, 200)
-  t.match(page.body, '<h1><bdi class="client-name">Claudemoc.live</bdi> wants to use your account</h1>')
+  t.match(page.body, '<h1><bdi class="client-name">Claudemoc.live</bdi> wants to use your keygate account</h1>')
   t.notMatch(page.body, /[\u202A-\u202E\u2066-\u2069]/, 'no bidi control anywhere on the page')
 })
 

@@ -234,8 +234,19 @@ t.test('bad inputs are refused with RFC 6749 / RFC 8628 errors', async (t) => {
       remoteAddress: '198.51.100.7',
     })
   }
-  for (const wrong of ['BCDF-GHJ', 'BCDF-GHJKL', 'BCDF-GHJ0', 'AEIO-UBCD', '<script>'])
-    t.match((await enter(wrong)).body, 'A code is 8 letters', wrong)
+  const problems: Array<[string, string]> = [
+    ['BCDF-GHJ', 'A code has 8 letters, like BCDF-GHJK; this one has 7.'],
+    ['BCDF-GHJKL', 'A code has 8 letters, like BCDF-GHJK; this one has 9.'],
+    ['BCDF-GHJ0', 'no vowels, digits or other signs (0).'],
+    // Eight letters, with vowels: the page says what is wrong, not that it is not 8 letters.
+    ['AEIO-UBCD', 'no vowels, digits or other signs (A, E, I, O, U).'],
+    ['<script>', 'no vowels, digits or other signs.'],
+  ]
+  for (const [wrong, says] of problems) {
+    const body = (await enter(wrong)).body
+    t.match(body, says, wrong)
+    t.notMatch(body, '<script>', `${wrong}: nothing typed is echoed unescaped`)
+  }
   t.equal((await enter('BCDF-GHJK')).statusCode, 429, 'five wrong entries: the user is slowed')
   clock.advance(DEVICE_ENTRY_LIMITS.slowSeconds)
   t.equal((await enter(user_code)).statusCode, 200, 'after the pause, the right code goes through')

@@ -69,7 +69,7 @@ t.test('a client one installation registered: approving it again replaces its ke
   const live = (await app.store.keys.list({ userId: user.id })).filter((k) => k.revokedAt === null)
   t.equal(live.length, 1, 'one live key per connection')
   const page = await app.inject({ url: `/dashboard?account=${team.id}`, headers: { cookie } })
-  t.equal([...page.body.matchAll(/<td>MCP — Claude<\/td>/g)].length, 1)
+  t.equal([...page.body.matchAll(/<td data-label="Name">MCP — Claude<\/td>/g)].length, 1)
 })
 
 t.test(

@@ -60,7 +60,7 @@ t.test('a dribbling body and a dribbling header are cut off; others are served',
 })
 
 t.test('headers time-out above the request time-out is refused at start', async (t) => {
-  const { loadConfig } = await import('../../src/config.js')
+  const { loadConfig } = await import('../../src/config/index.js')
   t.throws(
     () =>
       loadConfig({

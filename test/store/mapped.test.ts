@@ -10,7 +10,7 @@ import type { FastifyInstance } from 'fastify'
 import { SignJWT } from 'jose'
 import t from 'tap'
 import { buildApp } from '../../src/app.js'
-import type { Config } from '../../src/config.js'
+import type { Config } from '../../src/config/index.js'
 import {
   approve,
   authorizeQuery,
@@ -294,7 +294,7 @@ t.test(
     const cookie = await sessionCookie(app, 'alice@product.example')
     const page = await app.inject({ url: `/dashboard?account=${accountId}`, headers: { cookie } })
     t.match(page.body, /CI deploy key/, "the product's own key is listed")
-    t.match(page.body, /<td>the product<\/td>/, 'its source: the product')
+    t.match(page.body, /<td data-label="Source">the product<\/td>/, 'its source: the product')
     t.match(page.body, /MCP — Test Client/, "and keygate's")
 
     const key = (await app.store.keys.byHash(digest(own)))!

@@ -52,7 +52,7 @@ function spawnInstance(dir: string, ports: number[], port: number, env: Record<s
   child.stderr!.on('data', (d) => stderr.push(String(d)))
   const ready = new Promise<void>((resolve, reject) => {
     const lines = createInterface({ input: child.stdout! })
-    lines.on('line', (line) => line.startsWith('keygate listening') && resolve())
+    lines.on('line', (line) => /^keygate \S+ listening on /.test(line) && resolve())
     child.once('exit', (code) => {
       const said = stderr.join('')
       const Failure = said.includes('EADDRINUSE') ? PortTaken : Error

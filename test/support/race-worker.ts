@@ -2,7 +2,7 @@
 // environment names, says "ready", waits for "go" on stdin, then runs its share of the
 // race at once and prints the results as one JSON line.
 import { createInterface } from 'node:readline'
-import { loadConfig } from '../../src/config.js'
+import { loadConfig } from '../../src/config/index.js'
 import { createStore } from '../../src/store/index.js'
 import type { Store } from '../../src/store/types.js'
 

@@ -1,6 +1,6 @@
 // Reads rows straight from the test's database (SQLite file, PostgreSQL schema or MySQL
 // database), for tests that check what is stored, not what the store returns.
-import type { Config } from '../../src/config.js'
+import type { Config } from '../../src/config/index.js'
 
 export async function rawRows(config: Config, sql: string): Promise<Array<Record<string, unknown>>> {
   if (config.databaseUrl?.startsWith('mysql:')) {

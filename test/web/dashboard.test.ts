@@ -100,7 +100,7 @@ t.test('revocation rules: members only their own keys; other accounts 404; forge
   t.equal((await app.store.keys.byId(k1.key.id))!.revokedAt, null, 'nothing revoked before confirmation')
   const done = await post(app, m1, `/dashboard/keys/${k1.key.id}/revoke`, { csrf, confirm: 'yes' })
   t.equal(done.statusCode, 303)
-  t.equal(done.headers.location, `/dashboard?account=${acme.id}`)
+  t.equal(done.headers.location, `/dashboard?account=${acme.id}&done=key_revoked`)
   t.ok((await app.store.keys.byId(k1.key.id))!.revokedAt)
 
   const admin = await sessionCookie(app, 'admin@example.com')
@@ -200,8 +200,11 @@ t.test('connected apps: listed, disconnect revokes every key and deletes the con
   }
   const dash = await page(app, cookie, '/dashboard')
   t.equal([...dash.body.matchAll(/data-client-id=/g)].length, 1, 're-approval kept one consent row')
-  t.match(dash.body, /<td class="client-name"><bdi>Claude<\/bdi><\/td>\s*<td>client\.example<\/td>/)
-  t.equal([...dash.body.matchAll(/<td>MCP — Claude<\/td>/g)].length, 1, 'one row per connection')
+  t.match(
+    dash.body,
+    /<td class="client-name" data-label="App"><bdi>Claude<\/bdi><\/td>\s*<td data-label="Redirects to">client\.example<\/td>/,
+  )
+  t.equal([...dash.body.matchAll(/<td data-label="Name">MCP — Claude<\/td>/g)].length, 1, 'one row per connection')
   const first = await app.store.keys.byHash(app.store.keys.hash(tokens[0]!))
   t.not(first!.revokedAt, null, 'approving the app again replaced its key')
   const csrf = csrfOf(dash.body)
@@ -250,16 +253,20 @@ t.test('audit log: owners and admins only, paginated', async (t) => {
   const owner = await sessionCookie(app, 'owner@example.com')
   const first = await page(app, owner, `/dashboard/audit?account=${acme.id}`)
   t.equal(first.statusCode, 200)
-  t.equal([...first.body.matchAll(/<td>key created<\/td>/g)].length, 50)
+  t.equal([...first.body.matchAll(/data-event="key_created">Someone created the key “\d+”<\/td>/g)].length, 50)
   const older = /href="(\/dashboard\/audit\?account=\d+&amp;before=\d+)"/.exec(first.body)![1]!.replace('&amp;', '&')
   const second = await page(app, owner, older)
-  t.equal([...second.body.matchAll(/<td>key created<\/td>/g)].length, 50)
+  t.equal([...second.body.matchAll(/data-event="key_created">Someone created the key “\d+”<\/td>/g)].length, 50)
   const third = await page(
     app,
     owner,
     /href="(\/dashboard\/audit\?account=\d+&amp;before=\d+)"/.exec(second.body)![1]!.replace('&amp;', '&'),
   )
-  t.equal([...third.body.matchAll(/<td>key created<\/td>/g)].length, 20, '120 events, 50 a page')
+  t.equal(
+    [...third.body.matchAll(/data-event="key_created">Someone created the key “\d+”<\/td>/g)].length,
+    20,
+    '120 events, 50 a page',
+  )
   t.notMatch(third.body, /Older events/)
   const member = await sessionCookie(app, 'member1@example.com')
   t.equal((await page(app, member, `/dashboard/audit?account=${acme.id}`)).statusCode, 403)
@@ -285,7 +292,7 @@ t.test('markup in a client name and logo URL shows as text on the consent page a
   await approve(app, cookie, authorizeQuery(client.client_id, challenge))
   const dash = await page(app, cookie, '/dashboard')
   t.notMatch(dash.body, /<script>alert/)
-  t.match(dash.body, /<td class="client-name"><bdi>&lt;script&gt;alert\(1\)/)
+  t.match(dash.body, /<td class="client-name" data-label="App"><bdi>&lt;script&gt;alert\(1\)/)
   t.match(consent.headers['content-security-policy'], /script-src 'self'/)
 })
 

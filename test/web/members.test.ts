@@ -32,7 +32,7 @@ t.test('an owner adds, re-roles and removes members; each is audited', async (t)
   const { app, acme, bob, owner } = await team(t)
   const page = await app.inject({ url: `/dashboard?account=${acme.id}`, headers: { cookie: owner } })
   t.match(page.body, '<h2>Members</h2>')
-  t.match(page.body, /<td>bob@example\.com<\/td>/)
+  t.match(page.body, /<td data-label="Email">bob@example\.com<\/td>/)
   const csrf = csrfOf(page.body)
   const account_id = String(acme.id)
 

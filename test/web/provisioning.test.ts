@@ -2,7 +2,7 @@
 // changed or that they left. The same sync and revocation as a sign-in, with no sign-in.
 import type { FastifyInstance } from 'fastify'
 import t from 'tap'
-import { loadConfig } from '../../src/config.js'
+import { loadConfig } from '../../src/config/index.js'
 import { build, createKey, SECRET } from '../helper.js'
 import { INJECT_HEADERS, rpc } from '../support/mcp.js'
 

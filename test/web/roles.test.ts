@@ -4,7 +4,7 @@
 import type { FastifyInstance } from 'fastify'
 import { SignJWT } from 'jose'
 import t from 'tap'
-import { loadConfig } from '../../src/config.js'
+import { loadConfig } from '../../src/config/index.js'
 import {
   approve,
   authorizeQuery,

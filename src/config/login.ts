@@ -2,9 +2,9 @@
 // handoff, oidc) and its settings, what each role may grant (KEYGATE_ROLE_SCOPES), the
 // provisioning token. Part of the configuration (config.ts), parsed with it.
 import { z } from 'zod'
-import { fail, list, positiveInt } from './config-checks.js'
-import { sha256Hex } from './crypto/compare.js'
-import type { Role } from './store/types.js'
+import { sha256Hex } from '../crypto/compare.js'
+import type { Role } from '../store/types.js'
+import { fail, list, positiveInt } from './checks.js'
 
 /** true: every email the provider or product sends counts as verified (its email_verified claim is not needed). */
 const trust = z

@@ -5,10 +5,11 @@ import { randomBytes } from 'node:crypto'
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
 import { z } from 'zod'
-import { ConfigError, fail, list, positiveInt } from './config-checks.js'
-import { sha256Hex } from './crypto/compare.js'
-import { DEFAULT_SCRYPT_COST } from './crypto/password.js'
-import { type KeyMapping, type KeysSettings, keysEnv, parseKeys } from './keys-config.js'
+import { sha256Hex } from '../crypto/compare.js'
+import { DEFAULT_SCRYPT_COST } from '../crypto/password.js'
+import { type Brand, brandEnv, parseBrand } from './brand.js'
+import { ConfigError, fail, list, positiveInt } from './checks.js'
+import { type KeyMapping, type KeysSettings, keysEnv, parseKeys } from './keys.js'
 import {
   absoluteUrl,
   type Login,
@@ -17,10 +18,10 @@ import {
   parseProvisioningToken,
   parseRoleScopes,
   type RoleScopes,
-} from './login-config.js'
-import { parseScopes, type ScopeInfo } from './scopes-config.js'
+} from './login.js'
+import { parseScopes, type ScopeInfo } from './scopes.js'
 
-export type { KeyMapping, KeysSettings, Login, RoleScopes }
+export type { Brand, KeyMapping, KeysSettings, Login, RoleScopes }
 export { ConfigError }
 
 const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]'])
@@ -98,13 +99,17 @@ const envSchema = z.object({
     .string()
     .regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL')
     .optional(),
-  // Who signs people in (login-config.ts).
+  // Who signs people in (login.ts).
   ...loginEnv,
   ...keysEnv,
+  // The product's face (brand.ts).
+  ...brandEnv,
 })
 
 export type Config = {
   production: boolean
+  /** The product's name, logo, colour and links on every page (brand.ts). */
+  brand: Brand
   login: Login
   /** Where keys live: keygate's api_keys, or the product's table (mapping); which tokens /mcp hashes. */
   keys: KeysSettings
@@ -135,7 +140,7 @@ export type Config = {
   keyPrefix: string
   scopes: string[]
   alwaysScopes: string[]
-  /** Every scope with its words and its default on the consent page (src/scopes-config.ts). */
+  /** Every scope with its words and its default on the consent page (scopes.ts). */
   scopeCatalogue: ScopeInfo[]
   logLevel: string
   loginMaxFailures: number
@@ -293,6 +298,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: LoadOp
     e.KEYGATE_LOGOUT_URL === undefined ? undefined : absoluteUrl('KEYGATE_LOGOUT_URL', e.KEYGATE_LOGOUT_URL, production)
   return {
     production,
+    brand: parseBrand(e, production),
     login,
     keys: parseKeys(e, login, e.KEYGATE_ACCESS_TTL),
     logoutUrl,

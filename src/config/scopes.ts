@@ -4,7 +4,7 @@
 // KEYGATE_SCOPES with KEYGATE_ALWAYS_SCOPES (every other scope 'on').
 import { readFileSync } from 'node:fs'
 import { z } from 'zod'
-import { fail, list } from './config-checks.js'
+import { fail, list } from './checks.js'
 
 const SCOPE_TOKEN = /^[\x21\x23-\x5b\x5d-\x7e]+$/ // RFC 6749 §3.3 scope-token
 

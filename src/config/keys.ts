@@ -3,8 +3,8 @@
 // checked against the database when the store opens, src/store/mapped-check.ts).
 import { readFileSync } from 'node:fs'
 import { z } from 'zod'
-import { fail } from './config-checks.js'
-import type { Login } from './login-config.js'
+import { fail } from './checks.js'
+import type { Login } from './login.js'
 
 export const keysEnv = {
   KEYGATE_KEYS_TABLE: z.string().min(1).optional(),

@@ -1,18 +1,15 @@
 # keygate: multi-stage build on the current Node LTS, non-root runtime, data on a volume.
-# The build stage compiles TypeScript; the final stage installs production dependencies
-# only (npm ci --omit=dev) and takes the compiled dist/ from the build stage.
+# The build stage compiles src/ (tsconfig.build.json); the final stage installs production
+# dependencies only (npm ci --omit=dev) and takes the compiled dist/ from the build stage.
 ARG NODE_IMAGE=node:24-bookworm-slim
 
 FROM ${NODE_IMAGE} AS build
 WORKDIR /app
-RUN apt-get update && apt-get install -y --no-install-recommends python3 make g++ && rm -rf /var/lib/apt/lists/*
-COPY package.json package-lock.json tsconfig.json ./
-COPY bin ./bin
+COPY package.json package-lock.json tsconfig.json tsconfig.build.json ./
+# The compiler only: install scripts are skipped (no native module is built or run here).
+RUN npm ci --ignore-scripts
 COPY src ./src
-COPY test ./test
-COPY bench ./bench
-# npm ci runs the prepare script, which compiles src/ into dist/.
-RUN npm ci && rm -rf dist/test dist/bench
+RUN npx tsc -p tsconfig.build.json
 
 FROM ${NODE_IMAGE}
 ENV NODE_ENV=production HOST=0.0.0.0 PORT=3000 KEYGATE_DB=/data/keygate.db

@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url'
 const ROOT = process.argv[2] ?? join(dirname(fileURLToPath(import.meta.url)), '..')
 const DIST = join(ROOT, 'dist')
 const STAMP = join(DIST, '.built')
-const SOURCES = ['src', 'test', 'bench', 'examples']
+const SOURCES = ['src', 'test', 'bench', 'examples', 'scripts']
 const CONFIG = ['tsconfig.json', 'package-lock.json']
 const TSC = join(dirname(fileURLToPath(import.meta.url)), '..', 'node_modules', 'typescript', 'bin', 'tsc')
 

@@ -69,7 +69,7 @@ for (const [brand, env] of Object.entries(BRANDS))
         await p.waitForLoadState('load')
         await p.evaluate(AXE)
         const axeResult = (await p.evaluate(async () => {
-          // biome-ignore lint/suspicious/noExplicitAny: axe is the script evaluated above
+          // axe is the script evaluated above.
           const axe = (globalThis as any).axe
           const result = await axe.run(document, {
             runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] },

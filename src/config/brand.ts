@@ -24,6 +24,8 @@ type BrandEnv = z.infer<z.ZodObject<typeof brandEnv>>
 export type Brand = {
   /** What people see as the service's name: page titles, headings, the resource's name. */
   name: string
+  /** The name as a key ("acme-notes"): MCP's serverInfo.name, client configurations. */
+  slug: string
   /** A file path or an https URL, read once at start-up and served from keygate's origin. */
   logo: string | undefined
   /** The accent colour (#rrggbb); the text on it and the links' shade are derived for contrast. */
@@ -62,8 +64,15 @@ export function parseBrand(e: BrandEnv, production: boolean): Brand {
     fail('KEYGATE_PRODUCT_LOGO', 'must be a file path or an https URL')
   if (logo !== undefined && /^http:\/\//i.test(logo) && production)
     fail('KEYGATE_PRODUCT_LOGO', 'must be https when NODE_ENV=production')
+  const slug =
+    name
+      .toLowerCase()
+      .normalize('NFKD')
+      .replace(/[^a-z0-9]+/g, '-')
+      .replace(/^-+|-+$/g, '') || 'keygate'
   return {
     name,
+    slug,
     logo,
     color: e.KEYGATE_PRODUCT_COLOR.toLowerCase(),
     homeUrl: link('KEYGATE_PRODUCT_URL', e.KEYGATE_PRODUCT_URL, production),

@@ -20,14 +20,13 @@ import {
 } from '@modelcontextprotocol/server'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { ApiKey } from '../store/types.js'
-import { VERSION } from '../version.js'
 import type { ArgumentCheck } from './arguments.js'
 import { answerDirect, directCall, type ToolCallHandler } from './direct.js'
 import { Stop } from './forward.js'
 import { isJsonContentType } from './media-type.js'
 import type { ToolDef } from './openapi.js'
 import { checkToolScope } from './scope.js'
-import { buildServer, invalidParams } from './server.js'
+import { buildServer, invalidParams, type ServerInfo, serverInfo } from './server.js'
 import { CLIENT_GONE, DEADLINE_PASSED } from './transport.js'
 
 export const MODERN_VERSION = '2026-07-28'
@@ -101,14 +100,14 @@ export function modernToolCall(
 }
 
 /** A direct answer in the 2026-07-28 shape: the result's resultType and the server's identity. */
-function modernAnswer(answer: JSONRPCMessage): JSONRPCMessage {
+function modernAnswer(answer: JSONRPCMessage, info: ServerInfo): JSONRPCMessage {
   if (!('result' in answer)) return answer
   return {
     ...answer,
     result: {
       ...answer.result,
       resultType: 'complete',
-      _meta: { 'io.modelcontextprotocol/serverInfo': { name: 'keygate', version: VERSION } },
+      _meta: { 'io.modelcontextprotocol/serverInfo': info },
     },
   } as JSONRPCMessage
 }
@@ -132,7 +131,8 @@ export type ModernDeps = {
  */
 export function modernEra(app: FastifyInstance, deps: ModernDeps) {
   const { tools, onCall, checks, deadlineMs, sse } = deps
-  const handler = createMcpHandler(() => buildServer(tools, onCall, checks), {
+  const info = serverInfo(app.config.brand)
+  const handler = createMcpHandler(() => buildServer(tools, onCall, checks, info), {
     legacy: 'reject',
     responseMode: sse ? 'sse' : 'auto',
     maxRequestBodySize: app.config.mcpMaxBodyBytes,
@@ -157,7 +157,7 @@ export function modernEra(app: FastifyInstance, deps: ModernDeps) {
       }
       reply.raw.once('close', gone)
       try {
-        const answer = modernAnswer(await answerDirect(plain.id, plain.call, onCall, stop, authInfo))
+        const answer = modernAnswer(await answerDirect(plain.id, plain.call, onCall, stop, authInfo), info)
         reply.code(200).header('content-type', 'application/json').send(JSON.stringify(answer))
         return true
       } finally {

@@ -28,7 +28,7 @@ import { modernEra } from './modern.js'
 import type { ToolDef } from './openapi.js'
 import { type OriginPolicy, originPolicy } from './origin.js'
 import { checkToolScope } from './scope.js'
-import { buildServer, invalidParams, toolCallHandler } from './server.js'
+import { buildServer, invalidParams, serverInfo, toolCallHandler } from './server.js'
 import { CLIENT_GONE, DEADLINE_PASSED, ExchangeTransport } from './transport.js'
 
 /** At most this many messages in one batch (the SDK's transport allows as many). */
@@ -171,7 +171,7 @@ export default async function mcpRoutes(app: FastifyInstance, options: McpRouteO
     (tool, args, token, signal) => upstream.call(tools.upstreamBase(), tool, args, token, signal),
     checks,
   )
-  const server = buildServer(() => tools.tools(), onCall, checks)
+  const server = buildServer(() => tools.tools(), onCall, checks, serverInfo(app.config.brand))
   await server.connect(transport)
   app.addHook('onClose', async () => server.close())
   const sse = app.config.mcpResponse === 'sse'

@@ -85,11 +85,25 @@ export function toolCallHandler(tools: () => Promise<ToolDef[]>, call: Call, arg
  * arrives with each request), and one per request for the 2026-07-28 era (the SDK binds a
  * server to the revision of the request it serves).
  */
-export function buildServer(tools: () => Promise<ToolDef[]>, onCall: ToolCallHandler, args: ArgumentCheck): Server {
-  const server = new Server(
-    { name: 'keygate', version: VERSION },
-    { capabilities: { tools: { listChanged: false } }, jsonSchemaValidator: args.validator },
-  )
+/** Who answers, as MCP clients show it: the product's name (KEYGATE_PRODUCT_NAME). */
+export type ServerInfo = { name: string; title: string; version: string }
+
+export const serverInfo = (brand: { name: string; slug: string }): ServerInfo => ({
+  name: brand.slug,
+  title: brand.name,
+  version: VERSION,
+})
+
+export function buildServer(
+  tools: () => Promise<ToolDef[]>,
+  onCall: ToolCallHandler,
+  args: ArgumentCheck,
+  info: ServerInfo,
+): Server {
+  const server = new Server(info, {
+    capabilities: { tools: { listChanged: false } },
+    jsonSchemaValidator: args.validator,
+  })
   // Only the tools the key may call are listed (a call to another is refused: 403 insufficient_scope).
   server.setRequestHandler('tools/list', async (_request, ctx) => ({
     tools: listedTools(await tools(), ctx.http?.authInfo?.scopes ?? []) as Tool[],

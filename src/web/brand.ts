@@ -137,12 +137,6 @@ export type BrandView = {
 
 export function brandView(app: FastifyInstance, logo: Logo | undefined): BrandView {
   const { brand, issuer, resource } = app.config
-  const slug =
-    brand.name
-      .toLowerCase()
-      .normalize('NFKD')
-      .replace(/[^a-z0-9]+/g, '-')
-      .replace(/^-+|-+$/g, '') || 'keygate'
   return {
     name: brand.name,
     logoUrl: logo ? '/brand/logo' : null,
@@ -152,7 +146,7 @@ export function brandView(app: FastifyInstance, logo: Logo | undefined): BrandVi
     privacyUrl: brand.privacyUrl ?? null,
     docsUrl: brand.docsUrl ?? `${issuer}/connect`,
     mcpUrl: resource,
-    slug,
+    slug: brand.slug,
   }
 }
 

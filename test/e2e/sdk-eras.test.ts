@@ -39,7 +39,11 @@ t.test('a pinned 2026-07-28 client: server/discover, then its first tool result,
   await client.connect(transport)
   t.teardown(() => client.close())
   t.equal(client.getProtocolEra(), 'modern')
-  t.same(client.getServerVersion(), { name: 'keygate', version: client.getServerVersion()!.version })
+  t.same(client.getServerVersion(), {
+    name: 'keygate',
+    title: 'keygate',
+    version: client.getServerVersion()!.version,
+  })
   const listed = await client.callTool({ name: 'list_notes', arguments: {} })
   t.notOk(listed.isError, 'the tool reached the demo API')
   t.same(sent, ['POST server/discover', 'POST tools/call'], 'two requests to the first tool result')

@@ -24,7 +24,10 @@ const modernHeaders = (method: string, name?: string) => ({
 /** The SDK's server with keygate's tools, every one listed and every call answered. */
 function reference(tools: Tool[]) {
   const server = () => {
-    const s = new Server({ name: 'keygate', version: VERSION }, { capabilities: { tools: { listChanged: false } } })
+    const s = new Server(
+      { name: 'keygate', title: 'keygate', version: VERSION },
+      { capabilities: { tools: { listChanged: false } } },
+    )
     s.setRequestHandler('tools/list', async () => ({ tools }))
     s.setRequestHandler('tools/call', async () => ({ content: [{ type: 'text', text: 'called' }] }))
     return s

@@ -233,3 +233,35 @@ t.test('the audit log reads as sentences with app names; each dashboard action e
   const proto = await app.inject({ url: '/dashboard?done=constructor', headers: { cookie } })
   t.notMatch(proto.body, 'class="notice"')
 })
+
+t.test("MCP clients see the product: serverInfo is the product's name in both eras", async (t) => {
+  const { INJECT_HEADERS, rpc } = await import('../support/mcp.js')
+  const { createKey } = await import('../helper.js')
+  const { app } = await build(t, ACME)
+  const { user, account } = await createUser(app, 'alice@example.com')
+  const { token } = await createKey(app, { userId: user.id, accountId: account.id })
+  const headers = { ...INJECT_HEADERS, authorization: `Bearer ${token}` }
+  const init = await app.inject({
+    method: 'POST',
+    url: '/mcp',
+    headers,
+    payload: rpc('initialize', {
+      protocolVersion: '2025-06-18',
+      capabilities: {},
+      clientInfo: { name: 'test', version: '1' },
+    }),
+  })
+  t.match(init.json().result.serverInfo, { name: 'acme-notes', title: 'Acme Notes' })
+  const modern = await app.inject({
+    method: 'POST',
+    url: '/mcp',
+    headers: { ...headers, 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'server/discover' },
+    payload: rpc('server/discover', {
+      _meta: {
+        'io.modelcontextprotocol/protocolVersion': '2026-07-28',
+        'io.modelcontextprotocol/clientCapabilities': {},
+      },
+    }),
+  })
+  t.match(modern.json().result._meta['io.modelcontextprotocol/serverInfo'], { name: 'acme-notes', title: 'Acme Notes' })
+})

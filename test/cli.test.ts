@@ -8,6 +8,7 @@ import { main } from '../src/cli/index.js'
 import { hashToken, isWellFormedToken } from '../src/keys/format.js'
 import { createStore } from '../src/store/index.js'
 import { tempDir, testConfig, testEnv } from './helper.js'
+import { freePort } from './support/http.js'
 
 /** Runs the CLI in process; a password it asks for is answered with `password` (as if piped). */
 function cli(dir: string, password = 'long password') {
@@ -417,3 +418,28 @@ t.test('the build runs only when a source is newer, says so in one line, and dro
   t.ok(existsSync(join(project, 'dist', 'src', 'b.js')))
   t.notOk(existsSync(join(project, 'dist', 'src', 'a.js')), "a deleted source's output is gone")
 })
+
+t.test(
+  'the test preflight: a missing service stops the run at once with one line saying how to start it',
+  async (t) => {
+    const env = {
+      PATH: process.env.PATH ?? '',
+      CHROMIUM_PATH: '/nowhere/chromium',
+      KEYGATE_TEST_REDIS_URL: `redis://127.0.0.1:${await freePort()}`,
+      KEYGATE_TEST_DATABASE_URL: `postgres://postgres@127.0.0.1:${await freePort()}/postgres`,
+    }
+    await t.rejects(
+      promisify(execFile)(process.execPath, ['bin/preflight.js', 'chromium', 'redis', 'database'], { env }),
+      {
+        code: 1,
+        stderr: new RegExp(
+          [
+            '^keygate tests: Chromium is not at /nowhere/chromium: install it \\(apt-get install -y chromium\\)',
+            'keygate tests: Redis does not answer at redis://127\\.0\\.0\\.1:\\d+: start it',
+            'keygate tests: PostgreSQL does not answer at 127\\.0\\.0\\.1:\\d+: start it',
+          ].join('.*\\n'),
+        ),
+      },
+    )
+  },
+)

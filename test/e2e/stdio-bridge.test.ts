@@ -61,13 +61,14 @@ t.test('the bridge refuses to start without a key or a URL', async (t) => {
     stderr:
       'keygate: no key for http://localhost:1/mcp: run `keygate login --url http://localhost:1/mcp`, or set KEYGATE_API_KEY to a key from the dashboard\n',
   })
+  // A wrong call: exit 2, with the usage line.
   t.same(await run([], { KEYGATE_API_KEY: 'kg_x' }), {
-    code: 1,
-    stderr: 'keygate: --url is required, like --url https://mcp.example.com/mcp\n',
+    code: 2,
+    stderr: 'keygate: --url is required, like --url https://mcp.example.com/mcp\nusage: keygate stdio --url URL\n',
   })
   t.same(await run(['--url', 'ftp://x/mcp'], { KEYGATE_API_KEY: 'kg_x' }), {
-    code: 1,
-    stderr: 'keygate: --url must be http(s)\n',
+    code: 2,
+    stderr: 'keygate: --url must be http(s)\nusage: keygate stdio --url URL\n',
   })
 })
 

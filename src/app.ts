@@ -33,7 +33,7 @@ import tokenRoutes from './oauth/token.js'
 import { signingKeys } from './oidc/keys.js'
 import oidcProviderRoutes from './oidc/routes.js'
 import { scheduleCleanup } from './plugins/cleanup.js'
-import context, { type Clock } from './plugins/context.js'
+import context, { type Clock, clockFor } from './plugins/context.js'
 import healthRoutes from './plugins/health.js'
 import metrics from './plugins/metrics.js'
 import { registerRateLimit } from './plugins/rate-limit.js'
@@ -238,7 +238,12 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
 }
 
 async function assemble(app: FastifyInstance, config: Config, store: Store, options: AppOptions): Promise<void> {
-  await app.register(context, { config, store, clock: options.clock ?? Date.now, closeStore: !options.store })
+  await app.register(context, {
+    config,
+    store,
+    clock: options.clock ?? clockFor(config.testClockFile),
+    closeStore: !options.store,
+  })
   app.decorate('logos', logos(app))
   app.decorate('catalog', catalog(app))
   app.decorate('signingKeys', signingKeys(store.signingKeys, app.keyrings.keyEncryption, app.now, config.idTokenTtl))

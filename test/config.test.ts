@@ -109,6 +109,10 @@ t.test('bad values stop start-up with one line naming the variable', async (t) =
     [{ KEYGATE_SCRYPT_COST: '1000' }, 'KEYGATE_SCRYPT_COST: must be a power of two from 2 to 1048576'],
     [{ KEYGATE_SCRYPT_COST: String(2 ** 21) }, 'KEYGATE_SCRYPT_COST: must be a power of two from 2 to 1048576'],
     [
+      { NODE_ENV: 'production', KEYGATE_ISSUER: 'https://mcp.example.com', KEYGATE_TEST_CLOCK_FILE: '/tmp/clock' },
+      'KEYGATE_TEST_CLOCK_FILE: is for tests only: refused when NODE_ENV=production',
+    ],
+    [
       { NODE_ENV: 'production', KEYGATE_ISSUER: 'https://mcp.example.com', KEYGATE_SCRYPT_COST: '1024' },
       'KEYGATE_SCRYPT_COST: must be at least 16384 when NODE_ENV=production',
     ],
@@ -185,4 +189,20 @@ t.test('bad values stop start-up with one line naming the variable', async (t) =
   t.throws(() => loadConfig({ NODE_ENV: 'production' }), {
     message: /^KEYGATE_SECRET: is required when NODE_ENV=production/,
   })
+})
+
+t.test('the test clock: the time a file holds, read at every call; anything else in it is an error', async (t) => {
+  const { writeFileSync } = await import('node:fs')
+  const { join } = await import('node:path')
+  const { clockFor } = await import('../src/plugins/context.js')
+  t.equal(clockFor(undefined), Date.now, 'unset: the system clock')
+  const { tempDir } = await import('./helper.js')
+  const file = join(tempDir(t), 'clock')
+  writeFileSync(file, '1796700000000\n')
+  const clock = clockFor(file)
+  t.equal(clock(), 1796700000000)
+  writeFileSync(file, '1796700005000')
+  t.equal(clock(), 1796700005000, 'moved by the file')
+  writeFileSync(file, 'soon')
+  t.throws(() => clock(), { message: /does not hold a time in ms/ })
 })

@@ -2,7 +2,7 @@
 // small fixtures that drive the real routes (sign-in, registration, consent) through
 // app.inject.
 import { createHash, randomBytes } from 'node:crypto'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Writable } from 'node:stream'
@@ -26,6 +26,30 @@ export class TestClock {
   now = () => this.ms
   advance(seconds: number) {
     this.ms += seconds * 1000
+  }
+}
+
+/**
+ * A clock for keygate processes (KEYGATE_TEST_CLOCK_FILE): every process started with
+ * `env` reads the time this file holds, so moving it moves all of them at once.
+ */
+export class FileClock {
+  readonly path: string
+  ms = Date.parse('2026-11-23T12:00:00Z')
+  constructor(t: Test) {
+    this.path = join(tempDir(t), 'clock')
+    this.write()
+  }
+  get env() {
+    return { KEYGATE_TEST_CLOCK_FILE: this.path }
+  }
+  now = () => this.ms
+  advance(seconds: number) {
+    this.ms += seconds * 1000
+    this.write()
+  }
+  private write() {
+    writeFileSync(this.path, String(this.ms))
   }
 }
 

@@ -14,6 +14,7 @@ import {
   findAccount,
   findUser,
   now,
+  nowMs,
   parse,
   required,
   UsageError,
@@ -99,7 +100,7 @@ export const adminCommands: Record<string, Command> = {
     const { values } = parse(args, { email: { type: 'string' } })
     const user = await findUser(store, required(values, 'email'))
     const done = (await store.admin.disableUser(user.id, now()))!
-    await store.sessions.endAll(user.id, Date.now())
+    await store.sessions.endAll(user.id, nowMs())
     await record(store, 'user_disabled', { subject: user.email, detail: { revoked_keys: done.revokedKeys } })
     io.out(`${user.email} disabled: signed out, ${done.revokedKeys} key(s) revoked`)
   },
@@ -111,7 +112,7 @@ export const adminCommands: Record<string, Command> = {
       throw new CommandError(
         `${user.email} is the only owner of ${done.lastOwnerOf.map((a) => `account ${a.id} (${a.name})`).join(', ')}: make someone else owner first`,
       )
-    await store.sessions.endAll(user.id, Date.now())
+    await store.sessions.endAll(user.id, nowMs())
     await record(store, 'user_removed', { subject: user.email, detail: { revoked_keys: done.revokedKeys } })
     io.out(`${user.email} removed: every membership ended, ${done.revokedKeys} key(s) revoked`)
   },
@@ -124,7 +125,7 @@ export const adminCommands: Record<string, Command> = {
     const user = await findUser(store, required(values, 'email'))
     const password = checkPassword(await io.password())
     await store.admin.setPassword(user.id, await hashPassword(password, config.scryptCost))
-    await store.sessions.endAll(user.id, Date.now())
+    await store.sessions.endAll(user.id, nowMs())
     await record(store, 'password_changed', { subject: user.email })
     io.out(`${user.email}: password set; their sessions are ended`)
   },

@@ -20,7 +20,13 @@ export type Io = {
 
 export type Command = (args: string[], ctx: { config: Config; store: Store; io: Required<Io> }) => Promise<void>
 
-export const now = () => Math.floor(Date.now() / 1000)
+let clock: () => number = Date.now
+/** The clock the commands read (the configured one: see clockFor in plugins/context.ts). */
+export const setClock = (c: () => number) => {
+  clock = c
+}
+export const nowMs = () => clock()
+export const now = () => Math.floor(clock() / 1000)
 
 export type Options = Record<string, string | boolean | string[] | undefined>
 

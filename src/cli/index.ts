@@ -3,11 +3,12 @@
 // prints one line and exits 1. `--help` anywhere prints help and does nothing else.
 
 import { type Config, loadConfig } from '../config/index.js'
+import { clockFor } from '../plugins/context.js'
 import { createStore } from '../store/index.js'
 import { ConflictError, ForeignKeyError } from '../store/types.js'
 import { VERSION } from '../version.js'
 import { adminCommands } from './admin.js'
-import { type Command, type Io, UsageError } from './common.js'
+import { type Command, type Io, setClock, UsageError } from './common.js'
 import { peopleCommands } from './people.js'
 import { readPassword } from './prompt.js'
 import { HELP, helpFor, NAMES, suggest, usageLine, usagesFor } from './usage.js'
@@ -120,6 +121,7 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
     const own = standalone[found.name]
     if (own) return await own(found.args, io)
     const config: Config = loadConfig(io.env, { warn: io.err })
+    setClock(clockFor(config.testClockFile))
     const store = await createStore(config)
     try {
       await commands[found.name]!(found.args, { config, store, io: { password: () => readPassword(), ...io } })

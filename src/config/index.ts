@@ -62,6 +62,7 @@ export const envSchema = z.object({
     .refine((n) => n >= 2 && (n & (n - 1)) === 0 && n <= 2 ** 20, 'must be a power of two from 2 to 1048576')
     .default(DEFAULT_SCRYPT_COST),
   KEYGATE_SESSION_TTL_SECONDS: positiveInt.default(60 * 60 * 12),
+  KEYGATE_TEST_CLOCK_FILE: z.string().min(1).optional(),
   KEYGATE_UPSTREAM: z.string().optional(),
   KEYGATE_OPENAPI: z.string().optional(),
   KEYGATE_UPSTREAM_TIMEOUT_MS: positiveInt.default(10_000),
@@ -152,6 +153,8 @@ export type Config = {
   /** scrypt's N for new password hashes. */
   scryptCost: number
   sessionTtlSeconds: number
+  /** Tests only (refused in production): a file holding the time in ms that keygate reads as now. */
+  testClockFile: string | undefined
   upstream: string | undefined
   openapi: string | undefined
   upstreamTimeoutMs: number
@@ -285,6 +288,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: LoadOp
     catalogue: scopeCatalogue,
   } = parseScopes(env, e.KEYGATE_SCOPES, e.KEYGATE_ALWAYS_SCOPES)
   // A cheap cost is for tests only: in production it would make stolen hashes cheap to crack.
+  // A clock others can set is for tests across processes only.
+  if (production && e.KEYGATE_TEST_CLOCK_FILE !== undefined)
+    fail('KEYGATE_TEST_CLOCK_FILE', 'is for tests only: refused when NODE_ENV=production')
   if (production && e.KEYGATE_SCRYPT_COST < DEFAULT_SCRYPT_COST)
     fail('KEYGATE_SCRYPT_COST', `must be at least ${DEFAULT_SCRYPT_COST} when NODE_ENV=production`)
   if (e.KEYGATE_HEADERS_TIMEOUT_MS > e.KEYGATE_REQUEST_TIMEOUT_MS)
@@ -326,6 +332,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: LoadOp
     loginSlowSeconds: e.KEYGATE_LOGIN_SLOW_SECONDS,
     scryptCost: e.KEYGATE_SCRYPT_COST,
     sessionTtlSeconds: e.KEYGATE_SESSION_TTL_SECONDS,
+    testClockFile: e.KEYGATE_TEST_CLOCK_FILE,
     upstream: e.KEYGATE_UPSTREAM?.replace(/\/+$/, ''),
     openapi: e.KEYGATE_OPENAPI,
     upstreamTimeoutMs: e.KEYGATE_UPSTREAM_TIMEOUT_MS,

@@ -119,6 +119,12 @@ export const SETTINGS: Record<string, Setting> = {
     default: '`43200`',
     meaning: 'lifetime of a dashboard session cookie',
   },
+  KEYGATE_TEST_CLOCK_FILE: {
+    group: 'server',
+    default: 'unset: the system clock',
+    meaning:
+      'tests only, refused when `NODE_ENV=production`: a file holding the time in milliseconds that keygate reads as now, so that a test moves the time of every keygate process at once',
+  },
   KEYGATE_UPSTREAM: {
     group: 'mcp',
     default: 'the built-in demo API',

@@ -10,8 +10,9 @@ import { promisify } from 'node:util'
 import { Client } from '@modelcontextprotocol/sdk/client/index.js'
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js'
 import t from 'tap'
+import { POLL_INTERVAL } from '../../src/oauth/device.js'
 import { createStore } from '../../src/store/index.js'
-import { createUser, tempDir, testConfig } from '../helper.js'
+import { createUser, FileClock, TestClock, tempDir, testConfig } from '../helper.js'
 import { launchChromium, screenshot } from '../support/browser.js'
 import { Browser, csrfIn, listen } from '../support/http.js'
 import { startInstances } from '../support/instances.js'
@@ -57,7 +58,8 @@ async function approveWith(browser: Browser, userCode: string): Promise<string> 
 }
 
 t.test('a device approved in Chromium gets a key that works on /mcp', async (t) => {
-  const { app, base } = await listen(t)
+  const clock = new TestClock()
+  const { app, base } = await listen(t, {}, tempDir(t), clock.now)
   const alice = await createUser(app, 'alice@example.com')
   const clientId = await deviceClient(base)
   const device = await startDevice(base, clientId)
@@ -82,7 +84,7 @@ t.test('a device approved in Chromium gets a key that works on /mcp', async (t) 
   const done = await screenshot(page, 'device-03-done')
   for (const shot of [entry, consent, done]) t.ok(statSync(shot).size > 5000, shot)
 
-  await new Promise((r) => setTimeout(r, 5000)) // the interval: a sooner poll is slow_down
+  clock.advance(POLL_INTERVAL) // the interval: a sooner poll is slow_down
   const token = await poll(base, clientId, device.device_code!)
   t.equal(token.status, 200)
   const { access_token } = (await token.json()) as { access_token: string }
@@ -99,17 +101,18 @@ t.test('a device approved in Chromium gets a key that works on /mcp', async (t) 
 
 t.test('two instances race the poll of one approved code: exactly one key', async (t) => {
   const dir = tempDir(t)
-  const instances = await startInstances(t, dir, 2)
+  const clock = new FileClock(t)
+  const instances = await startInstances(t, dir, 2, clock.env)
   const [a, b] = instances as [(typeof instances)[0], (typeof instances)[0]]
   const store = await createStore(testConfig(dir))
   t.teardown(() => store.close())
-  await createUser({ store, now: () => Math.floor(Date.now() / 1000) } as never, 'alice@example.com')
+  await createUser({ store, now: () => Math.floor(clock.now() / 1000) } as never, 'alice@example.com')
   const clientId = await deviceClient(a.base)
   const device = await startDevice(a.base, clientId)
   const browser = new Browser(b.base)
   await browser.signIn('alice@example.com')
   t.match(await approveWith(browser, device.user_code!), 'Device connected', 'approved on the other instance')
-  await new Promise((r) => setTimeout(r, 5000))
+  clock.advance(POLL_INTERVAL)
   const answers = await Promise.all(
     Array.from({ length: 8 }, (_, i) => poll(i % 2 ? a.base : b.base, clientId, device.device_code!)),
   )

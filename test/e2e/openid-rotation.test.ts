@@ -6,28 +6,29 @@ import { createLocalJWKSet, decodeProtectedHeader, type JSONWebKeySet, jwtVerify
 import t from 'tap'
 import { main } from '../../src/cli/index.js'
 import { createStore } from '../../src/store/index.js'
-import { createUser, pkce, tempDir, testConfig, testEnv } from '../helper.js'
+import { createUser, FileClock, pkce, tempDir, testConfig, testEnv } from '../helper.js'
 import { Browser } from '../support/http.js'
 import { startInstances } from '../support/instances.js'
 
-// The grace is long enough for the sign-in and exchange made during it to end inside it on a
-// loaded machine; the ID tokens outlive the grace, so the token signed before the rotation
-// is still valid when the new key starts signing.
+// Time is the test's: every process (both instances and the CLI) reads the clock file, so the
+// grace and the tokens' lifetime pass when the test moves it, however slow the machine. The ID
+// tokens outlive the grace, so the token signed before the rotation is still valid when the
+// new key starts signing.
 const GRACE = 10
 const TTL = 12
-const sleep = (seconds: number) => new Promise((r) => setTimeout(r, seconds * 1000))
 
 t.test(
   'a rotated key is published first, signs after the grace period, and the old one leaves after its tokens',
   async (t) => {
     const dir = tempDir(t)
-    const env = { KEYGATE_SIGNING_KEY_GRACE: String(GRACE), KEYGATE_ID_TOKEN_TTL: String(TTL) }
+    const clock = new FileClock(t)
+    const env = { KEYGATE_SIGNING_KEY_GRACE: String(GRACE), KEYGATE_ID_TOKEN_TTL: String(TTL), ...clock.env }
     const instances = await startInstances(t, dir, 2, env)
     const a = instances[0]!
     const b = instances[1]!
     const store = await createStore(testConfig(dir, env))
     t.teardown(() => store.close())
-    await createUser({ store, now: () => Math.floor(Date.now() / 1000) } as never, 'alice@example.com')
+    await createUser({ store, now: () => Math.floor(clock.now() / 1000) } as never, 'alice@example.com')
     const browser = new Browser(a.base)
     await browser.signIn('alice@example.com')
     const rp = (await (
@@ -66,7 +67,11 @@ t.test(
     const jwks = async (at: string) => (await (await fetch(`${at}/jwks`)).json()) as JSONWebKeySet
     const kids = async (at: string) => (await jwks(at)).keys.map((k) => k.kid!).sort()
     const verifies = async (token: string, at: string) =>
-      jwtVerify(token, createLocalJWKSet(await jwks(at)), { algorithms: ['ES256'], issuer: a.base }).then(
+      jwtVerify(token, createLocalJWKSet(await jwks(at)), {
+        algorithms: ['ES256'],
+        issuer: a.base,
+        currentDate: new Date(clock.now()),
+      }).then(
         () => true,
         () => false,
       )
@@ -78,7 +83,6 @@ t.test(
     t.same(initial, [oldKid], 'the two instances, started together, made one key between them')
 
     const out: string[] = []
-    const rotated = Date.now()
     t.equal(
       await main(['keys', 'rotate'], { out: (l) => out.push(l), err: (l) => out.push(l), env: testEnv(dir, env) }),
       0,
@@ -87,13 +91,11 @@ t.test(
     t.same(await kids(a.base), [...initial, newKid].sort(), 'published at once on A')
     t.same(await kids(b.base), [...initial, newKid].sort(), 'and on B')
     t.ok(await verifies(before, b.base), 'a token signed before the rotation still verifies')
+    clock.advance(GRACE - 1)
     const during = await idToken(b.base)
-    // Times are whole seconds: the rotation's second, floored, plus the grace is when the new key signs.
-    const switchMs = (Math.floor(rotated / 1000) + GRACE) * 1000
-    t.ok(Date.now() < switchMs, 'that token was made within the grace period')
-    t.equal(decodeProtectedHeader(during).kid, oldKid, 'during the grace period the old key signs')
+    t.equal(decodeProtectedHeader(during).kid, oldKid, 'a second before the grace ends the old key still signs')
 
-    await sleep(GRACE + 0.5 - (Date.now() - rotated) / 1000)
+    clock.advance(1)
     const after = await idToken(b.base)
     t.equal(decodeProtectedHeader(after).kid, newKid, 'after the grace period the new key signs, on either instance')
     t.equal(decodeProtectedHeader(await idToken(a.base)).kid, newKid)
@@ -101,7 +103,9 @@ t.test(
     t.ok(await verifies(before, a.base), 'the old key is still published while its tokens live')
 
     // The old key is retired when the last token it could sign expires: rotation + grace + TTL.
-    await sleep(GRACE + TTL + 0.5 - (Date.now() - rotated) / 1000)
+    clock.advance(TTL - 1)
+    t.same(await kids(a.base), [...initial, newKid].sort(), 'a second before, the old key is still published')
+    clock.advance(1)
     t.same(await kids(a.base), [newKid], 'once its last token expired, only the new key is published')
     t.same(await kids(b.base), [newKid])
   },

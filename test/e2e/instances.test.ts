@@ -204,7 +204,8 @@ t.test('graceful shutdown finishes in-flight requests', async (t) => {
   const k = newKey({ userId: user.id, accountId: account.id })
   await store.keys.insert(k.key)
   const slow = callTool(a!.base, k.token, 'fault', { kind: 'slow' })
-  await new Promise((r) => setTimeout(r, 500))
+  // In flight once the upstream has it (however long that takes on a loaded machine).
+  while (!upstream.seen.some((r) => r.url.endsWith('/fault/slow'))) await new Promise((r) => setTimeout(r, 10))
   a!.child.kill('SIGTERM')
   const res = await slow
   t.equal(res.status, 200, 'the in-flight call completed')

@@ -155,7 +155,8 @@ t.test('revocation under concurrent load: nothing is accepted after the revocati
   const key = await createKey(app, { userId: user.id, accountId: account.id })
   let revokedAt = Infinity
   const results: Array<{ sentAt: number; status: number }> = []
-  const deadline = performance.now() + 5000
+  // A safety net only: each worker ends by itself after a few 401s.
+  const deadline = performance.now() + 60_000
   const worker = async () => {
     // Each worker stops by itself: after the first 401 it sends a few more, then ends.
     let after = 0
@@ -167,7 +168,8 @@ t.test('revocation under concurrent load: nothing is accepted after the revocati
     }
   }
   const workers = Array.from({ length: 8 }, worker)
-  await new Promise((r) => setTimeout(r, 300))
+  // Revoked once calls have gone through (however long that takes on a loaded machine).
+  while (!results.some((r) => r.status === 200)) await new Promise((r) => setTimeout(r, 10))
   await app.store.keys.revoke(key.key.id, app.now())
   revokedAt = performance.now()
   await Promise.all(workers)

@@ -6,7 +6,7 @@
 import { statSync } from 'node:fs'
 import { createServer } from 'node:http'
 import t from 'tap'
-import { createUser, pkce } from '../helper.js'
+import { authorizeQuery, createUser, pkce } from '../helper.js'
 import { launchChromium, screenshot } from '../support/browser.js'
 import { freePort, listen } from '../support/http.js'
 import { callTool } from '../support/mcp.js'
@@ -59,14 +59,9 @@ t.test('consent, keys, revocation, apps and audit in Chromium', async (t) => {
 
   // 1. The client sends the user to /authorize; keygate asks them to sign in first.
   const { verifier, challenge } = pkce()
-  const query = new URLSearchParams({
-    response_type: 'code',
-    client_id: client.client_id,
+  const query = authorizeQuery(client.client_id, challenge, {
     redirect_uri: callback.uri,
-    code_challenge: challenge,
-    code_challenge_method: 'S256',
     state: 'browser-state',
-    scope: 'read write',
     resource: `${base}/mcp`,
   })
   await page.goto(`${base}/authorize?${query}`)

@@ -8,7 +8,7 @@ import { createRequire } from 'node:module'
 import type { Page } from 'playwright-core'
 import t from 'tap'
 import { repoPath } from '../../src/paths.js'
-import { createUser, pkce } from '../helper.js'
+import { authorizeQuery, createUser, pkce } from '../helper.js'
 import { launchChromium, screenshot } from '../support/browser.js'
 import { freePort, listen } from '../support/http.js'
 
@@ -96,16 +96,7 @@ for (const [brand, env] of Object.entries(BRANDS))
       await page.goto(`${base}/authorize?client_id=nobody&response_type=code`)
       await check('error')
       const { challenge } = pkce()
-      const query = new URLSearchParams({
-        response_type: 'code',
-        client_id: client.client_id,
-        redirect_uri: callback,
-        code_challenge: challenge,
-        code_challenge_method: 'S256',
-        state: 's',
-        scope: 'read write',
-        resource: `${base}/mcp`,
-      })
+      const query = authorizeQuery(client.client_id, challenge, { redirect_uri: callback, resource: `${base}/mcp` })
       await page.goto(`${base}/authorize?${query}`)
       t.match(await page.locator('h1').textContent(), `Sign in to ${name} to connect Claude`)
       await check('login')

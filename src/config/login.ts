@@ -3,8 +3,8 @@
 // provisioning token. Part of the configuration (config.ts), parsed with it.
 import { z } from 'zod'
 import { sha256Hex } from '../crypto/compare.js'
-import type { Role } from '../store/types.js'
 import { fail, list, positiveInt } from './checks.js'
+import type { Role } from './roles.js'
 
 /** true: every email the provider or product sends counts as verified (its email_verified claim is not needed). */
 const trust = z

@@ -4,8 +4,8 @@
 // redirect). Everything after is reported to the client by redirect.
 import type { FastifyInstance } from 'fastify'
 import type { z } from 'zod'
+import { IDENTITY_SCOPES } from '../config/roles.js'
 import { OAuthError, PageError } from '../errors.js'
-import { IDENTITY_SCOPES } from '../roles.js'
 import type { Client } from '../store/types.js'
 import { isMetadataDocumentUrl, type MetadataDocuments } from './cimd.js'
 import { authorizeClientParams, authorizeRequestParams, parseForPage, parseOAuth, stateOf } from './params.js'

@@ -3,11 +3,11 @@
 
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { audit } from '../audit.js'
+import { IDENTITY_SCOPE_INFO, IDENTITY_SCOPES, roleAllows, scopesFor } from '../config/roles.js'
 import { sha256Hex } from '../crypto/compare.js'
 import { OAuthError, PageError } from '../errors.js'
 import { limit } from '../plugins/rate-limit.js'
 import { fieldsOf } from '../request-fields.js'
-import { IDENTITY_SCOPE_INFO, IDENTITY_SCOPES, roleAllows, scopesFor } from '../roles.js'
 import { type Client, type Consent, ForeignKeyError, type User } from '../store/types.js'
 import { currentUser } from '../web/current-user.js'
 import { renderPage } from '../web/pages.js'

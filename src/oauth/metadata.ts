@@ -3,8 +3,8 @@
 // clients compare them exactly. Unknown /.well-known paths answer a JSON 404, never HTML,
 // a redirect or a 5xx (the MCP SDK gives up on a 5xx).
 import type { FastifyInstance } from 'fastify'
+import { IDENTITY_SCOPES } from '../config/roles.js'
 import { OAuthError } from '../errors.js'
-import { IDENTITY_SCOPES } from '../roles.js'
 import { DEVICE_GRANT } from './client-metadata.js'
 
 export function authorizationServerMetadata(app: FastifyInstance): Record<string, unknown> {

@@ -2,12 +2,12 @@
 // with the RFC 8414 document), the published signing keys (/jwks) and userinfo (GET and
 // POST, the Bearer key; the claims its grant allows; 401 with the challenge /mcp gives).
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { IDENTITY_SCOPES } from '../config/roles.js'
 import { OAuthError } from '../errors.js'
 import { classify, present } from '../keys/lookup.js'
 import { bearerToken, challenge, unauthorized } from '../mcp/bearer.js'
 import { authorizationServerMetadata } from '../oauth/metadata.js'
 import { limit } from '../plugins/rate-limit.js'
-import { IDENTITY_SCOPES } from '../roles.js'
 import { userClaims } from './id-token.js'
 import { ALGS } from './keys.js'
 

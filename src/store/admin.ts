@@ -2,7 +2,7 @@
 // removed, passwords set, members added, removed or given another role. Each change and
 // what it takes with it (keys revoked, consents deleted) is one transaction.
 
-import { exceeds } from '../roles.js'
+import { exceeds } from '../config/roles.js'
 import { changed, type Database, type Db, transaction } from './database.js'
 import type { KeyTable } from './key-table.js'
 import { toAccount, toUser } from './rows.js'

@@ -2,7 +2,7 @@
 // few statements other modules run on keys inside their own transactions (a disconnect, a
 // membership the product ended, a lowered role). keys.ts is keygate's own api_keys table;
 // mapped-keys.ts is the product's table under a mapping (KEYGATE_KEYS_TABLE).
-import { exceeds } from '../roles.js'
+import { exceeds } from '../config/roles.js'
 import { compiledOnce, type Database, type Db, locking } from './database.js'
 import { toConsent } from './rows.js'
 import { type ApiKey, type ConsentCondition, consentStands, type KeyStore } from './types.js'

@@ -2,7 +2,7 @@
 // keyed by the product's ids (external ids beside keygate's own), brought in line on every
 // sign-in in one transaction; and the single use of the product's assertions.
 
-import { exceeds } from '../roles.js'
+import { exceeds } from '../config/roles.js'
 import { type Database, type Db, deleteSome, mapConstraint, onConflictDoNothing, transaction } from './database.js'
 import { emailIs, insertWithId } from './identity.js'
 import type { KeyTable } from './key-table.js'

@@ -7,6 +7,7 @@ import type { ProductStore } from './product-types.js'
 import type { SigninBuckets, SigninLimits, SigninVerdict } from './signin-rule.js'
 import type { SigningKeyStore } from './signing.js'
 
+export type { Role } from '../config/roles.js'
 export type {
   MembershipChange,
   ProductAccount,
@@ -16,7 +17,7 @@ export type {
 } from './product-types.js'
 export type { SigninBuckets, SigninLimits, SigninVerdict }
 
-export type Role = 'owner' | 'admin' | 'member'
+import type { Role } from '../config/roles.js'
 export type AccountKind = 'personal' | 'team'
 export type AuthMethod = 'none' | 'client_secret_basic' | 'client_secret_post'
 export type ClientSource = 'dcr' | 'cli' | 'config' | 'cimd'

@@ -1,7 +1,9 @@
 // What a role may grant (KEYGATE_ROLE_SCOPES): the consent page, the dashboard and the
 // token endpoint ask here, and a lowered role revokes the keys that exceed it.
-import type { Config } from './config/index.js'
-import type { Role } from './store/types.js'
+import type { Config } from './index.js'
+
+/** A member's role in an account. */
+export type Role = 'owner' | 'admin' | 'member'
 
 /** The scopes a member with `role` may grant. */
 export function scopesFor(config: Pick<Config, 'roleScopes' | 'scopes'>, role: Role): string[] {

@@ -2,7 +2,7 @@
 // operator's own templates. Checked here; the logo and the templates are read at start-up
 // (src/web/brand.ts), so a missing file or a broken template stops keygate with one line.
 import { z } from 'zod'
-import { holdsInvisible } from '../oauth/client-metadata.js'
+import { holdsInvisible } from '../shared/text.js'
 import { fail } from './checks.js'
 
 export const brandEnv = {

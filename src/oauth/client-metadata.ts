@@ -5,6 +5,7 @@
 // only https URLs are ever kept for display. Names lose control, format (bidi overrides,
 // zero-width) and other invisible characters, so no name can reorder the text around it.
 import { z } from 'zod'
+import { cleanName } from '../shared/text.js'
 import type { AuthMethod } from '../store/types.js'
 import { checkRedirectUriForRegistration, LOOPBACK_HOSTS } from './redirect-uri.js'
 
@@ -26,22 +27,6 @@ export const AUTH_METHODS = [
 /** RFC 8628 §3.4. */
 export const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code'
 const GRANT_TYPES = ['authorization_code', 'refresh_token', DEVICE_GRANT]
-
-// Cc controls, Cf format characters (U+202E and the other bidi controls, zero-width joiners,
-// U+FEFF), line and paragraph separators, private-use and unassigned code points; the
-// default-ignorable code points that are letters yet draw nothing (the Hangul fillers
-// U+115F, U+1160, U+3164, U+FFA0) and the blank Braille pattern U+2800.
-const INVISIBLE_CHARS = '\\p{Cc}\\p{Cf}\\p{Zl}\\p{Zp}\\p{Co}\\p{Cn}\\p{Default_Ignorable_Code_Point}\\u2800'
-const INVISIBLE = new RegExp(`[${INVISIBLE_CHARS}]`, 'gu')
-const INVISIBLE_ONE = new RegExp(`[${INVISIBLE_CHARS}]`, 'u')
-
-/** Whether a text holds a character that draws nothing or reorders the text around it. */
-export const holdsInvisible = (text: string): boolean => INVISIBLE_ONE.test(text)
-
-/** A name safe to show: invisible and reordering characters removed, spaces folded. */
-export function cleanName(name: string): string {
-  return name.replace(INVISIBLE, '').replace(/\s+/gu, ' ').trim()
-}
 
 /** An absolute https URL with a host and no userinfo, or undefined: only such URLs are shown as links. */
 export function httpsUrl(value: unknown): string | undefined {

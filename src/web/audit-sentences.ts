@@ -1,7 +1,7 @@
 // The audit log read as sentences: who did what to which key, person or app, with the
 // app's name rather than its client id. The stored event is unchanged (docs/dashboard.md).
 import type { FastifyInstance } from 'fastify'
-import { cleanName } from '../oauth/client-metadata.js'
+import { cleanName } from '../shared/text.js'
 import type { AuditEvent } from '../store/types.js'
 
 type Shown = AuditEvent & { actorEmail?: string | null }

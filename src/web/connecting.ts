@@ -2,8 +2,8 @@
 // device code says "Sign in to <product> to connect <app>" (and the handoff tells the
 // product the same). Only clients keygate already knows are named: nothing is fetched here.
 import type { FastifyInstance } from 'fastify'
-import { cleanName } from '../oauth/client-metadata.js'
 import { normalizeUserCode } from '../oauth/device.js'
+import { cleanName } from '../shared/text.js'
 
 export type Connecting = { app: string | null; device: boolean }
 

@@ -5,8 +5,8 @@
 
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { ApiError } from '../errors.js'
+import { bearerToken } from '../keys/bearer.js'
 import { lookUpKey } from '../keys/lookup.js'
-import { bearerToken } from '../mcp/bearer.js'
 import { fieldsOf } from '../request-fields.js'
 import type { ApiKey, Note } from '../store/types.js'
 import { DEMO_OPENAPI } from './openapi.js'

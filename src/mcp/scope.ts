@@ -4,8 +4,8 @@
 import type { JSONRPCRequest } from '@modelcontextprotocol/server'
 import type { FastifyInstance } from 'fastify'
 import { OAuthError } from '../errors.js'
+import { challenge } from '../keys/bearer.js'
 import type { ApiKey } from '../store/types.js'
-import { challenge } from './bearer.js'
 import type { ToolDef } from './openapi.js'
 
 /** The protocol's two eras: 2025 (initialize first) and 2026-07-28 (the _meta envelope). */

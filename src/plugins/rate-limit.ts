@@ -10,7 +10,7 @@ import rateLimit from '@fastify/rate-limit'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { Redis } from 'ioredis'
 import { OAuthError, PageError } from '../errors.js'
-import { presentedToken } from '../mcp/bearer.js'
+import { presentedToken } from '../keys/bearer.js'
 
 export type LimitKind = 'register' | 'token' | 'authorize' | 'login' | 'mcp'
 

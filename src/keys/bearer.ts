@@ -6,8 +6,8 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { OAuthError } from '../errors.js'
 import { wellKnownFor } from '../issuer-path.js'
-import { classify, type KeyOutcome, type PresentedToken, present } from '../keys/lookup.js'
 import type { ApiKey } from '../store/types.js'
+import { classify, type KeyOutcome, type PresentedToken, present } from './lookup.js'
 
 export const LAST_USED_INTERVAL_SECONDS = 60
 

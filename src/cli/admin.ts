@@ -4,7 +4,7 @@
 
 import { hashPassword } from '../crypto/password.js'
 import { keyring } from '../crypto/secrets.js'
-import { ALGS, type Alg, rotate } from '../oidc/keys.js'
+import { ALGS, type Alg, rotate } from '../oauth/signing-keys.js'
 import type { MemberChange } from '../store/admin.js'
 import type { Role, Store } from '../store/types.js'
 import {

@@ -18,7 +18,6 @@ import { safeEqual } from '../crypto/compare.js'
 import { OAuthError } from '../errors.js'
 import { mintToken, refreshPrefix } from '../keys/format.js'
 import { findToken } from '../keys/lookup.js'
-import { idToken } from '../oidc/id-token.js'
 import { limit } from '../plugins/rate-limit.js'
 import {
   type ApiKey,
@@ -32,6 +31,7 @@ import { authenticateClient } from './client-auth.js'
 import { DEVICE_GRANT, grantsOf } from './client-metadata.js'
 import { type CodeClaims, verifyCode } from './code.js'
 import { deviceGrant } from './device.js'
+import { idToken } from './id-token.js'
 import { codeGrantForm, parseOAuth, refreshGrantForm, tokenForm } from './params.js'
 
 export const TOKEN_BODY_LIMIT = 16 * 1024

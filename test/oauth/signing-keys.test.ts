@@ -4,7 +4,7 @@
 import t from 'tap'
 import { buildApp } from '../../src/app.js'
 import { keyring } from '../../src/crypto/secrets.js'
-import { signingKeys } from '../../src/oidc/keys.js'
+import { signingKeys } from '../../src/oauth/signing-keys.js'
 import { createStore } from '../../src/store/index.js'
 import { tempDir, testConfig } from '../helper.js'
 import { rawRows } from '../support/raw.js'

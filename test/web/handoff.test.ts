@@ -514,7 +514,7 @@ t.test('an existing person is linked by email only when the email is verified', 
   t.equal(linked.id, local.id, 'the same person, who keeps their keys')
   t.equal(linked.emailVerified, true)
   t.equal((await app.store.keys.byId(key.key.id))!.revokedAt, null)
-  const { userClaims } = await import('../../src/oidc/id-token.js')
+  const { userClaims } = await import('../../src/oauth/id-token.js')
   t.same(userClaims(linked, ['email']), { sub: String(local.id), email: 'local@corp.example', email_verified: true })
   // The product's latest word: the address no longer said to be verified.
   await signIn(app, { ...claimer })

@@ -6,10 +6,10 @@ import { IDENTITY_SCOPES } from '../config/roles.js'
 import { OAuthError } from '../errors.js'
 import { bearerToken, challenge, unauthorized } from '../keys/bearer.js'
 import { classify, present } from '../keys/lookup.js'
-import { authorizationServerMetadata } from '../oauth/metadata.js'
 import { limit } from '../plugins/rate-limit.js'
 import { userClaims } from './id-token.js'
-import { ALGS } from './keys.js'
+import { authorizationServerMetadata } from './metadata.js'
+import { ALGS } from './signing-keys.js'
 
 export const CLAIMS = [
   'sub',

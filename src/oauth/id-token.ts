@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto'
 import type { FastifyInstance } from 'fastify'
 import { SignJWT } from 'jose'
 import type { Client, User } from '../store/types.js'
-import { ALGS, type Alg } from './keys.js'
+import { ALGS, type Alg } from './signing-keys.js'
 
 export function algOf(client: Client): Alg {
   const asked = client.metadata.id_token_signed_response_alg

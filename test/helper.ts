@@ -11,8 +11,8 @@ import { buildApp } from '../src/app.js'
 import { type Config, loadConfig } from '../src/config/index.js'
 import { hashPassword } from '../src/crypto/password.js'
 import { mintToken } from '../src/keys/format.js'
+import { cookieName, signSession } from '../src/pages/session.js'
 import type { NewApiKey } from '../src/store/types.js'
-import { cookieName, signSession } from '../src/web/session.js'
 
 export type Test = { teardown(fn: () => unknown): void }
 

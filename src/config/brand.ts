@@ -1,6 +1,6 @@
 // The product's face: its name, logo, colour and links on every page keygate shows, and an
 // operator's own templates. Checked here; the logo and the templates are read at start-up
-// (src/web/brand.ts), so a missing file or a broken template stops keygate with one line.
+// (src/pages/brand.ts), so a missing file or a broken template stops keygate with one line.
 import { z } from 'zod'
 import { holdsInvisible } from '../shared/text.js'
 import { fail } from './checks.js'

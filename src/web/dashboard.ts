@@ -7,12 +7,12 @@ import { audit } from '../audit.js'
 import { roleAllows, scopesFor } from '../config/roles.js'
 import { PageError } from '../errors.js'
 import { createManualKey, keyStatus, revokeKey } from '../keys/manual.js'
+import { currentUser } from '../pages/current-user.js'
+import { renderPage } from '../pages/render.js'
+import { checkCsrf, readSession } from '../pages/session.js'
 import { readFields, textField, ticked } from '../request-fields.js'
 import { type ApiKey, type Membership, ProductTableRefused, type Role, type User } from '../store/types.js'
 import { sentences } from './audit-sentences.js'
-import { currentUser } from './current-user.js'
-import { renderPage } from './pages.js'
-import { checkCsrf, readSession } from './session.js'
 
 const AUDIT_PAGE = 50
 const EXPIRY_DAYS = [7, 30, 90, 365]

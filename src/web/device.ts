@@ -11,13 +11,13 @@ import { audit } from '../audit.js'
 import { PageError } from '../errors.js'
 import { consentPage, deniedIn, recordConsent } from '../oauth/authorize.js'
 import { formatUserCode, normalizeUserCode, userCodeProblem } from '../oauth/device.js'
+import { currentUser } from '../pages/current-user.js'
+import { renderPage } from '../pages/render.js'
+import { checkCsrf, readSession } from '../pages/session.js'
 import { limit } from '../plugins/rate-limit.js'
 import { readFields, textField, ticked } from '../request-fields.js'
 import { cleanName } from '../shared/text.js'
 import type { DeviceGrant, SigninBuckets, SigninLimits, User } from '../store/types.js'
-import { currentUser } from './current-user.js'
-import { renderPage } from './pages.js'
-import { checkCsrf, readSession } from './session.js'
 
 /**
  * Code entries: from one address, 20 in 15 minutes, then that address is locked out until

@@ -10,11 +10,12 @@ import { createRemoteJWKSet, errors, type JWTPayload, type JWTVerifyGetKey, jwtV
 import { z } from 'zod'
 import type { Login } from '../config/index.js'
 import { safeEqual } from '../crypto/compare.js'
+import { currentUser } from '../pages/current-user.js'
+import { safeReturnTo } from '../pages/session.js'
 import { limit } from '../plugins/rate-limit.js'
 import { readFields, textField } from '../request-fields.js'
 import type { ProductIdentity } from '../store/types.js'
 import { connectingApp } from './connecting.js'
-import { currentUser } from './current-user.js'
 import {
   accountsClaim,
   auditedSignIn,
@@ -25,7 +26,6 @@ import {
   SignInRefused,
   startFlow,
 } from './product-signin.js'
-import { safeReturnTo } from './session.js'
 
 type Handoff = Extract<Login, { mode: 'handoff' }>
 

@@ -6,13 +6,13 @@ import type { FastifyInstance } from 'fastify'
 import { z } from 'zod'
 import { audit } from '../audit.js'
 import { dummyPasswordHash, verifyPassword } from '../crypto/password.js'
+import { currentUser } from '../pages/current-user.js'
+import { renderPage } from '../pages/render.js'
+import { checkCsrf, endSession, ensureSession, readSession, safeReturnTo, startSession } from '../pages/session.js'
 import { limit } from '../plugins/rate-limit.js'
 import { readFields, textField } from '../request-fields.js'
 import type { SigninBuckets, SigninLimits } from '../store/types.js'
 import { connectingApp } from './connecting.js'
-import { currentUser } from './current-user.js'
-import { renderPage } from './pages.js'
-import { checkCsrf, endSession, ensureSession, readSession, safeReturnTo, startSession } from './session.js'
 
 const MAX_FIELD = 1024
 

@@ -7,11 +7,11 @@ import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { z } from 'zod'
 import { audit } from '../audit.js'
 import { PageError } from '../errors.js'
+import { renderPage } from '../pages/render.js'
 import { readFields, textField } from '../request-fields.js'
 import type { MemberChange } from '../store/admin.js'
 import type { Role, User } from '../store/types.js'
 import { managesMembers, notFound, parseId, signedInPost } from './dashboard.js'
-import { renderPage } from './pages.js'
 
 const ROLES: Role[] = ['owner', 'admin', 'member']
 const text = textField(4096)

@@ -9,10 +9,11 @@ import * as oidc from 'openid-client'
 import { z } from 'zod'
 import type { Login } from '../config/index.js'
 import { PageError } from '../errors.js'
+import { currentUser } from '../pages/current-user.js'
+import { safeReturnTo } from '../pages/session.js'
 import { limit } from '../plugins/rate-limit.js'
 import { readFields, textField } from '../request-fields.js'
 import type { ProductIdentity } from '../store/types.js'
-import { currentUser } from './current-user.js'
 import {
   accountsClaim,
   auditedSignIn,
@@ -23,7 +24,6 @@ import {
   SignInRefused,
   startFlow,
 } from './product-signin.js'
-import { safeReturnTo } from './session.js'
 
 type Oidc = Extract<Login, { mode: 'oidc' }>
 

@@ -7,9 +7,9 @@ import { decodeProtectedHeader, type JWTPayload, jwtVerify, SignJWT } from 'jose
 import { z } from 'zod'
 import { audit } from '../audit.js'
 import { PageError } from '../errors.js'
+import { safeReturnTo, startSession } from '../pages/session.js'
 import { holdsInvisible } from '../shared/text.js'
 import type { MembershipChange, ProductIdentity, User } from '../store/types.js'
-import { safeReturnTo, startSession } from './session.js'
 
 export const emailClaim = z
   .string()

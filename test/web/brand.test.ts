@@ -4,8 +4,8 @@ import { createServer } from 'node:http'
 import t from 'tap'
 import { buildApp } from '../../src/app.js'
 import { loadConfig } from '../../src/config/index.js'
+import { contrast, imageType, palette } from '../../src/pages/brand.js'
 import { repoPath } from '../../src/paths.js'
-import { contrast, imageType, palette } from '../../src/web/brand.js'
 import { NOTICES } from '../../src/web/dashboard.js'
 import {
   authorizeQuery,

@@ -39,15 +39,15 @@ import context, { type Clock, clockFor } from './plugins/context.js'
 import healthRoutes from './plugins/health.js'
 import metrics from './plugins/metrics.js'
 import { registerRateLimit } from './plugins/rate-limit.js'
+import handoffRoutes from './product/handoff.js'
+import oidcRoutes from './product/oidc.js'
+import provisioningRoutes from './product/provisioning.js'
 import { createStore } from './store/index.js'
 import type { Store } from './store/types.js'
 import dashboardRoutes from './web/dashboard.js'
 import deviceRoutes from './web/device.js'
-import handoffRoutes from './web/handoff.js'
 import loginRoutes from './web/login.js'
 import memberRoutes from './web/members.js'
-import oidcRoutes from './web/oidc.js'
-import provisioningRoutes from './web/provisioning.js'
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/
 

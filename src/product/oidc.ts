@@ -23,7 +23,7 @@ import {
   readFlow,
   SignInRefused,
   startFlow,
-} from './product-signin.js'
+} from './sign-in.js'
 
 type Oidc = Extract<Login, { mode: 'oidc' }>
 

@@ -15,7 +15,7 @@ import { safeReturnTo } from '../pages/session.js'
 import { limit } from '../plugins/rate-limit.js'
 import { readFields, textField } from '../request-fields.js'
 import type { ProductIdentity } from '../store/types.js'
-import { connectingApp } from './connecting.js'
+import { connectingApp } from '../web/connecting.js'
 import {
   accountsClaim,
   auditedSignIn,
@@ -25,7 +25,7 @@ import {
   readFlow,
   SignInRefused,
   startFlow,
-} from './product-signin.js'
+} from './sign-in.js'
 
 type Handoff = Extract<Login, { mode: 'handoff' }>
 

@@ -14,7 +14,7 @@ import type { Login } from '../config/index.js'
 import { safeEqual, sha256Hex } from '../crypto/compare.js'
 import { ApiError } from '../errors.js'
 import type { MembershipChange, ProductIdentity, User } from '../store/types.js'
-import { accountsClaim, auditChanges, emailClaim, unfitIds } from './product-signin.js'
+import { accountsClaim, auditChanges, emailClaim, unfitIds } from './sign-in.js'
 
 const body = z.object({
   email: emailClaim,

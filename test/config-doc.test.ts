@@ -5,7 +5,7 @@ import t from 'tap'
 import { configurationDoc, schemaDefault } from '../src/config/doc.js'
 import { envSchema } from '../src/config/index.js'
 import { SETTINGS } from '../src/config/settings.js'
-import { repoPath } from '../src/paths.js'
+import { repoPath } from '../src/shared/paths.js'
 
 t.test('every variable of the schema is described, and nothing else', async (t) => {
   t.same(Object.keys(SETTINGS).sort(), Object.keys(envSchema.shape).sort())

@@ -11,7 +11,7 @@ import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { promisify } from 'node:util'
 import t from 'tap'
-import { repoPath } from '../src/paths.js'
+import { repoPath } from '../src/shared/paths.js'
 import { tempDir } from './helper.js'
 import { freePort } from './support/http.js'
 

@@ -2,7 +2,7 @@
 // JSON-RPC error or RFC 9457 problem details; every 5xx logged and never shown.
 import t from 'tap'
 import { checkRouteKind } from '../src/app.js'
-import { ApiError, JsonRpcError, KeygateError, OAuthError, PageError, type RouteKind } from '../src/errors.js'
+import { ApiError, JsonRpcError, KeygateError, OAuthError, PageError, type RouteKind } from '../src/shared/errors.js'
 import { ConflictError, ForeignKeyError, StoreError } from '../src/store/types.js'
 import { build, createKey, createUser, loggedApp } from './helper.js'
 

@@ -70,7 +70,7 @@ t.test('a key anywhere in a URL is redacted by its shape', async (t) => {
 
 t.test('an OAuthError with a 5xx status is logged with its error and shows no internal message', async (t) => {
   const { app, lines } = await loggedApp(t)
-  const { OAuthError } = await import('../src/errors.js')
+  const { OAuthError } = await import('../src/shared/errors.js')
   app.get('/test-only/fail', async () => {
     throw new OAuthError('server_error', 'the store said: disk /var/lib/x is full', 500)
   })

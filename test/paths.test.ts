@@ -1,6 +1,6 @@
 import { existsSync, realpathSync } from 'node:fs'
 import t from 'tap'
-import { PACKAGE_ROOT, repoPath } from '../src/paths.js'
+import { PACKAGE_ROOT, repoPath } from '../src/shared/paths.js'
 
 t.test('repository files are found from the package root, wherever the module is compiled to', async (t) => {
   // The tests run from dist/test/, the server from dist/src/: both resolve to the checkout.

@@ -5,7 +5,7 @@ import { readdirSync, readFileSync } from 'node:fs'
 import { dirname, join, relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import t from 'tap'
-import { repoPath } from '../src/paths.js'
+import { repoPath } from '../src/shared/paths.js'
 
 /** Tests that start processes, a browser, Redis clients, hold sockets open or fuzz at length. */
 export const OWN_PROCESS = [

@@ -1,7 +1,7 @@
 // keygate's whole configuration in front of Acme: sign-in through Acme's session (handoff),
 // keys in Acme's developer_tokens (the mapping in keygate-keys.json), tool calls to Acme's
 // API, Acme's permission names as scopes. keygate's own tables go in their own schema.
-import { repoPath } from '../../src/paths.js'
+import { repoPath } from '../../src/shared/paths.js'
 
 export function keygateEnv(o: {
   databaseUrl: string

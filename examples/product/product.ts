@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs'
 import formbody from '@fastify/formbody'
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import pg from 'pg'
-import { repoPath } from '../../src/paths.js'
+import { repoPath } from '../../src/shared/paths.js'
 import { keygateHandoff } from './handoff.js'
 
 export type Person = { id: string; email: string; display_name: string }

@@ -4,7 +4,7 @@
 import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import pg from 'pg'
-import { repoPath } from '../../src/paths.js'
+import { repoPath } from '../../src/shared/paths.js'
 import { keygateEnv } from './keygate-env.js'
 import { digest, newToken, seed, startProduct } from './product.js'
 

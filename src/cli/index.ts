@@ -4,9 +4,9 @@
 
 import { type Config, loadConfig } from '../config/index.js'
 import { clockFor } from '../plugins/context.js'
+import { VERSION } from '../shared/version.js'
 import { createStore } from '../store/index.js'
 import { ConflictError, ForeignKeyError } from '../store/types.js'
-import { VERSION } from '../version.js'
 import { adminCommands } from './admin.js'
 import { type Command, type Io, setClock, UsageError } from './common.js'
 import { peopleCommands } from './people.js'

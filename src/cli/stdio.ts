@@ -9,7 +9,7 @@
 import { Client, InsufficientScopeError, StreamableHTTPClientTransport } from '@modelcontextprotocol/client'
 import { type CallToolResult, ProtocolError, Server } from '@modelcontextprotocol/server'
 import { serveStdio } from '@modelcontextprotocol/server/stdio'
-import { VERSION } from '../version.js'
+import { VERSION } from '../shared/version.js'
 import type { Io } from './common.js'
 import { keyFor, parseUrl } from './login.js'
 

@@ -4,10 +4,10 @@
 // the key's account.
 
 import type { FastifyInstance, FastifyRequest } from 'fastify'
-import { ApiError } from '../errors.js'
 import { bearerToken } from '../keys/bearer.js'
 import { lookUpKey } from '../keys/lookup.js'
-import { fieldsOf } from '../request-fields.js'
+import { ApiError } from '../shared/errors.js'
+import { fieldsOf } from '../shared/request-fields.js'
 import type { ApiKey, Note } from '../store/types.js'
 import { DEMO_OPENAPI } from './openapi.js'
 

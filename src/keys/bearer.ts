@@ -4,8 +4,8 @@
 // hand); src/keys/ does the format and the lookup. Failures answer 401 with a
 // WWW-Authenticate challenge that points at the protected resource metadata (RFC 9728 §5.1).
 import type { FastifyInstance, FastifyRequest } from 'fastify'
-import { OAuthError } from '../errors.js'
-import { wellKnownFor } from '../issuer-path.js'
+import { OAuthError } from '../shared/errors.js'
+import { wellKnownFor } from '../shared/issuer-path.js'
 import type { ApiKey } from '../store/types.js'
 import { classify, type KeyOutcome, type PresentedToken, present } from './lookup.js'
 

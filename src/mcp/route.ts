@@ -17,9 +17,9 @@ import {
   SUPPORTED_PROTOCOL_VERSIONS,
 } from '@modelcontextprotocol/server'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
-import { JsonRpcError, type RequestId } from '../errors.js'
 import { authenticate } from '../keys/bearer.js'
 import { limit } from '../plugins/rate-limit.js'
+import { JsonRpcError, type RequestId } from '../shared/errors.js'
 import { ArgumentCheck } from './arguments.js'
 import { answerDirect, directCall } from './direct.js'
 import { Stop, Upstream } from './forward.js'

@@ -3,8 +3,8 @@
 // upstream; tools/list shows only the callable tools (server.ts).
 import type { JSONRPCRequest } from '@modelcontextprotocol/server'
 import type { FastifyInstance } from 'fastify'
-import { OAuthError } from '../errors.js'
 import { challenge } from '../keys/bearer.js'
+import { OAuthError } from '../shared/errors.js'
 import type { ApiKey } from '../store/types.js'
 import type { ToolDef } from './openapi.js'
 

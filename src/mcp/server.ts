@@ -18,7 +18,7 @@ import {
   type Tool,
 } from '@modelcontextprotocol/server'
 import type { z } from 'zod'
-import { VERSION } from '../version.js'
+import { VERSION } from '../shared/version.js'
 import type { ArgumentCheck } from './arguments.js'
 import type { ToolCallHandler } from './direct.js'
 import type { Cancellation } from './forward.js'

@@ -5,7 +5,7 @@
 import type { FastifyInstance } from 'fastify'
 import type { z } from 'zod'
 import { IDENTITY_SCOPES } from '../config/roles.js'
-import { OAuthError, PageError } from '../errors.js'
+import { OAuthError, PageError } from '../shared/errors.js'
 import type { Client } from '../store/types.js'
 import { isMetadataDocumentUrl, type MetadataDocuments } from './cimd.js'
 import { authorizeClientParams, authorizeRequestParams, parseForPage, parseOAuth, stateOf } from './params.js'

@@ -2,15 +2,15 @@
 // a redirect carrying a signed code, or access_denied. Both run the same checks.
 
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import { audit } from '../audit.js'
 import { IDENTITY_SCOPE_INFO, IDENTITY_SCOPES, roleAllows, scopesFor } from '../config/roles.js'
 import { sha256Hex } from '../crypto/compare.js'
-import { OAuthError, PageError } from '../errors.js'
 import { currentUser } from '../pages/current-user.js'
 import { renderPage } from '../pages/render.js'
 import { checkCsrf, readSession } from '../pages/session.js'
 import { limit } from '../plugins/rate-limit.js'
-import { fieldsOf } from '../request-fields.js'
+import { audit } from '../shared/audit.js'
+import { OAuthError, PageError } from '../shared/errors.js'
+import { fieldsOf } from '../shared/request-fields.js'
 import { cleanName } from '../shared/text.js'
 import { type Client, type Consent, ForeignKeyError, type User } from '../store/types.js'
 import {

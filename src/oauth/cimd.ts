@@ -6,7 +6,7 @@
 // caches it per its Cache-Control within bounds, and keeps a row in oauth_clients so that
 // consents and keys can reference it.
 import type { FastifyInstance } from 'fastify'
-import { PageError } from '../errors.js'
+import { PageError } from '../shared/errors.js'
 import type { Client } from '../store/types.js'
 import { clientName, MAX_NAME, MAX_REDIRECT_URIS, redirectUris } from './client-metadata.js'
 import { cacheSeconds, FetchRefused, guardedFetcher, singleFlight } from './guarded-fetch.js'

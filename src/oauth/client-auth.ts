@@ -3,7 +3,7 @@
 // client registered. invalid_client answers 401 when the client tried to authenticate.
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { safeEqual, sha256Hex } from '../crypto/compare.js'
-import { OAuthError } from '../errors.js'
+import { OAuthError } from '../shared/errors.js'
 import type { AuthMethod, Client } from '../store/types.js'
 
 type Presented = { clientId: string; secret: string | null; method: AuthMethod }

@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto'
 import { decodeProtectedHeader, errors, jwtVerify, SignJWT } from 'jose'
 import type { Keyring } from '../crypto/secrets.js'
-import { OAuthError } from '../errors.js'
+import { OAuthError } from '../shared/errors.js'
 
 export const CODE_LIFETIME_SECONDS = 60
 const TYP = 'kg-code+jwt'

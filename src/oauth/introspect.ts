@@ -4,9 +4,9 @@
 // revoked, expired, unknown or malformed is just {"active": false}.
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { safeEqual, sha256Hex } from '../crypto/compare.js'
-import { OAuthError } from '../errors.js'
 import { findToken } from '../keys/lookup.js'
 import { limit } from '../plugins/rate-limit.js'
+import { OAuthError } from '../shared/errors.js'
 import { parseBasic } from './client-auth.js'
 import { introspectForm, parseOAuth } from './params.js'
 

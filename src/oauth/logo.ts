@@ -6,9 +6,9 @@
 // Cache-Control between an hour and a day; a refusal is remembered for five minutes. Requests
 // for a logo being fetched share that fetch; /logo is rate-limited as /authorize is.
 import type { FastifyInstance } from 'fastify'
-import { PageError } from '../errors.js'
 import { limit } from '../plugins/rate-limit.js'
-import { fieldsOf } from '../request-fields.js'
+import { PageError } from '../shared/errors.js'
+import { fieldsOf } from '../shared/request-fields.js'
 import type { Client } from '../store/types.js'
 import { cacheSeconds, FetchRefused, guardedFetcher, singleFlight } from './guarded-fetch.js'
 

@@ -4,7 +4,7 @@
 // a redirect or a 5xx (the MCP SDK gives up on a 5xx).
 import type { FastifyInstance } from 'fastify'
 import { IDENTITY_SCOPES } from '../config/roles.js'
-import { OAuthError } from '../errors.js'
+import { OAuthError } from '../shared/errors.js'
 import { DEVICE_GRANT } from './client-metadata.js'
 
 export function authorizationServerMetadata(app: FastifyInstance): Record<string, unknown> {

@@ -3,10 +3,10 @@
 // POST, the Bearer key; the claims its grant allows; 401 with the challenge /mcp gives).
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { IDENTITY_SCOPES } from '../config/roles.js'
-import { OAuthError } from '../errors.js'
 import { bearerToken, challenge, unauthorized } from '../keys/bearer.js'
 import { classify, present } from '../keys/lookup.js'
 import { limit } from '../plugins/rate-limit.js'
+import { OAuthError } from '../shared/errors.js'
 import { userClaims } from './id-token.js'
 import { authorizationServerMetadata } from './metadata.js'
 import { ALGS } from './signing-keys.js'

@@ -7,8 +7,8 @@
 // that missing, repeated, wrong-typed and oversized parameters are all refused in one place;
 // the routes' named checks then read typed values and check what they mean.
 import { z } from 'zod'
-import { OAuthError, type OAuthErrorCode, PageError } from '../errors.js'
-import { fieldsOf, textField, ticked } from '../request-fields.js'
+import { OAuthError, type OAuthErrorCode, PageError } from '../shared/errors.js'
+import { fieldsOf, textField, ticked } from '../shared/request-fields.js'
 
 export const MAX_PARAM = 4096
 

@@ -1,7 +1,7 @@
 // Redirect URI policy: what may be registered (RFC 7591 §2, RFC 8252 §7, OAuth 2.1 §2.3.1)
 // and how a requested URI is matched against the registered ones. Schemes are an
 // allow-list: https; http on loopback only; private-use schemes in reverse-domain form.
-import { OAuthError } from '../errors.js'
+import { OAuthError } from '../shared/errors.js'
 
 export const MAX_REDIRECT_URI_LENGTH = 2000
 export const LOOPBACK_HOSTS = new Set(['127.0.0.1', '[::1]', 'localhost'])

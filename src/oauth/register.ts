@@ -6,8 +6,8 @@
 import { randomBytes } from 'node:crypto'
 import type { FastifyInstance } from 'fastify'
 import { sha256Hex } from '../crypto/compare.js'
-import { OAuthError } from '../errors.js'
 import { limit } from '../plugins/rate-limit.js'
+import { OAuthError } from '../shared/errors.js'
 import type { AuthMethod } from '../store/types.js'
 import { firstProblem, grantsOf, registrationSchema, wireMetadata } from './client-metadata.js'
 

@@ -4,10 +4,10 @@
 // When the client holds no live key for the user any more, its consent is deleted: the app
 // leaves the user's "Connected apps", as if they had disconnected it.
 import type { FastifyInstance } from 'fastify'
-import { audit } from '../audit.js'
-import { OAuthError } from '../errors.js'
 import { findToken } from '../keys/lookup.js'
 import { limit } from '../plugins/rate-limit.js'
+import { audit } from '../shared/audit.js'
+import { OAuthError } from '../shared/errors.js'
 import { authenticateClient } from './client-auth.js'
 import { parseOAuth, revokeForm } from './params.js'
 

@@ -13,12 +13,12 @@
 import { createHash } from 'node:crypto'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { z } from 'zod'
-import { audit } from '../audit.js'
 import { safeEqual } from '../crypto/compare.js'
-import { OAuthError } from '../errors.js'
 import { mintToken, refreshPrefix } from '../keys/format.js'
 import { findToken } from '../keys/lookup.js'
 import { limit } from '../plugins/rate-limit.js'
+import { audit } from '../shared/audit.js'
+import { OAuthError } from '../shared/errors.js'
 import {
   type ApiKey,
   type Client,

@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { decodeProtectedHeader, jwtVerify, SignJWT } from 'jose'
 import { safeEqual } from '../crypto/compare.js'
-import { PageError } from '../errors.js'
+import { PageError } from '../shared/errors.js'
 
 /** issuedMs: when the session was issued, in ms; a sign-out voids those issued up to then. */
 export type Session = { userId: number | null; csrf: string; issuedMs: number }

@@ -9,8 +9,8 @@ import { createHash } from 'node:crypto'
 import rateLimit from '@fastify/rate-limit'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { Redis } from 'ioredis'
-import { OAuthError, PageError } from '../errors.js'
 import { presentedToken } from '../keys/bearer.js'
+import { OAuthError, PageError } from '../shared/errors.js'
 
 export type LimitKind = 'register' | 'token' | 'authorize' | 'login' | 'mcp'
 

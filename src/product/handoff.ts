@@ -13,7 +13,7 @@ import { safeEqual } from '../crypto/compare.js'
 import { currentUser } from '../pages/current-user.js'
 import { safeReturnTo } from '../pages/session.js'
 import { limit } from '../plugins/rate-limit.js'
-import { readFields, textField } from '../request-fields.js'
+import { readFields, textField } from '../shared/request-fields.js'
 import type { ProductIdentity } from '../store/types.js'
 import { connectingApp } from '../web/connecting.js'
 import {

@@ -8,11 +8,11 @@ import type { FastifyInstance } from 'fastify'
 import * as oidc from 'openid-client'
 import { z } from 'zod'
 import type { Login } from '../config/index.js'
-import { PageError } from '../errors.js'
 import { currentUser } from '../pages/current-user.js'
 import { safeReturnTo } from '../pages/session.js'
 import { limit } from '../plugins/rate-limit.js'
-import { readFields, textField } from '../request-fields.js'
+import { PageError } from '../shared/errors.js'
+import { readFields, textField } from '../shared/request-fields.js'
 import type { ProductIdentity } from '../store/types.js'
 import {
   accountsClaim,

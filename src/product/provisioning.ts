@@ -12,7 +12,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { z } from 'zod'
 import type { Login } from '../config/index.js'
 import { safeEqual, sha256Hex } from '../crypto/compare.js'
-import { ApiError } from '../errors.js'
+import { ApiError } from '../shared/errors.js'
 import type { MembershipChange, ProductIdentity, User } from '../store/types.js'
 import { accountsClaim, auditChanges, emailClaim, unfitIds } from './sign-in.js'
 

@@ -5,9 +5,9 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { decodeProtectedHeader, type JWTPayload, jwtVerify, SignJWT } from 'jose'
 import { z } from 'zod'
-import { audit } from '../audit.js'
-import { PageError } from '../errors.js'
 import { safeReturnTo, startSession } from '../pages/session.js'
+import { audit } from '../shared/audit.js'
+import { PageError } from '../shared/errors.js'
 import { holdsInvisible } from '../shared/text.js'
 import type { MembershipChange, ProductIdentity, User } from '../store/types.js'
 

@@ -6,7 +6,7 @@
 // that fails half-way is named, and the next start tries it again).
 import { readdirSync, readFileSync } from 'node:fs'
 import { type Migration, type MigrationInfo, type MigrationProvider, Migrator, sql } from 'kysely'
-import { repoPath } from '../paths.js'
+import { repoPath } from '../shared/paths.js'
 import type { Database, DialectName } from './database.js'
 import type { Collations } from './dialects/mysql.js'
 

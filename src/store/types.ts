@@ -1,7 +1,7 @@
 // The storage contract. Routes and services only see these interfaces, whose methods all
 // return promises, so a PostgreSQL store can replace SQLite without touching them.
 
-import { KeygateError } from '../errors.js'
+import { KeygateError } from '../shared/errors.js'
 import type { AdminStore } from './admin.js'
 import type { ProductStore } from './product-types.js'
 import type { SigninBuckets, SigninLimits, SigninVerdict } from './signin-rule.js'

@@ -3,14 +3,14 @@
 // own. A key or account the user has no membership in answers 404, as if it did not exist.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { z } from 'zod'
-import { audit } from '../audit.js'
 import { roleAllows, scopesFor } from '../config/roles.js'
-import { PageError } from '../errors.js'
 import { createManualKey, keyStatus, revokeKey } from '../keys/manual.js'
 import { currentUser } from '../pages/current-user.js'
 import { renderPage } from '../pages/render.js'
 import { checkCsrf, readSession } from '../pages/session.js'
-import { readFields, textField, ticked } from '../request-fields.js'
+import { audit } from '../shared/audit.js'
+import { PageError } from '../shared/errors.js'
+import { readFields, textField, ticked } from '../shared/request-fields.js'
 import { type ApiKey, type Membership, ProductTableRefused, type Role, type User } from '../store/types.js'
 import { sentences } from './audit-sentences.js'
 

@@ -5,10 +5,10 @@
 // revokes the keys that exceed it; the last owner stays.
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { z } from 'zod'
-import { audit } from '../audit.js'
-import { PageError } from '../errors.js'
 import { renderPage } from '../pages/render.js'
-import { readFields, textField } from '../request-fields.js'
+import { audit } from '../shared/audit.js'
+import { PageError } from '../shared/errors.js'
+import { readFields, textField } from '../shared/request-fields.js'
 import type { MemberChange } from '../store/admin.js'
 import type { Role, User } from '../store/types.js'
 import { managesMembers, notFound, parseId, signedInPost } from './dashboard.js'

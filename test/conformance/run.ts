@@ -16,7 +16,7 @@ import { buildApp } from '../../src/app.js'
 import { loadConfig } from '../../src/config/index.js'
 import { hashPassword } from '../../src/crypto/password.js'
 import { createManualKey } from '../../src/keys/manual.js'
-import { repoPath } from '../../src/paths.js'
+import { repoPath } from '../../src/shared/paths.js'
 import { Browser, freePort } from '../support/http.js'
 
 const SCENARIOS = (

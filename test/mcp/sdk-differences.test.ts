@@ -9,7 +9,7 @@ import {
   WebStandardStreamableHTTPServerTransport,
 } from '@modelcontextprotocol/server'
 import t from 'tap'
-import { VERSION } from '../../src/version.js'
+import { VERSION } from '../../src/shared/version.js'
 import { build, createKey, createUser } from '../helper.js'
 import { INJECT_HEADERS } from '../support/mcp.js'
 

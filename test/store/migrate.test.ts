@@ -10,7 +10,7 @@ import { buildApp } from '../../src/app.js'
 import { main } from '../../src/cli/index.js'
 import { hashPassword } from '../../src/crypto/password.js'
 import { mintToken, refreshPrefix } from '../../src/keys/format.js'
-import { repoPath } from '../../src/paths.js'
+import { repoPath } from '../../src/shared/paths.js'
 import { collationsFor } from '../../src/store/dialects/mysql.js'
 import { statements, withCollations } from '../../src/store/migrate.js'
 import {

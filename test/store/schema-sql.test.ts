@@ -1,7 +1,7 @@
 // schema.sql shows what the migrations create: generated from them, and up to date.
 import { readFileSync } from 'node:fs'
 import t from 'tap'
-import { repoPath } from '../../src/paths.js'
+import { repoPath } from '../../src/shared/paths.js'
 import { schemaSql } from '../../src/store/schema-sql.js'
 
 t.test('schema.sql is what `npm run docs` generates from the migrations', async (t) => {

@@ -5,7 +5,7 @@ import t from 'tap'
 import { buildApp } from '../../src/app.js'
 import { loadConfig } from '../../src/config/index.js'
 import { contrast, imageType, palette } from '../../src/pages/brand.js'
-import { repoPath } from '../../src/paths.js'
+import { repoPath } from '../../src/shared/paths.js'
 import { NOTICES } from '../../src/web/dashboard.js'
 import {
   authorizeQuery,

@@ -5,9 +5,9 @@
 import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { buildApp } from '../src/app.js'
 import { loadConfig } from '../src/config/index.js'
 import { createManualKey } from '../src/keys/manual.js'
+import { buildApp } from '../src/server/app.js'
 
 const port = Number(process.argv[2])
 const upstream = process.argv[3]!

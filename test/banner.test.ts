@@ -1,8 +1,8 @@
 // The start banner says what is configured: the database without credentials, who signs
 // people in, the upstream, and the next step that applies.
 import t from 'tap'
-import { banner } from '../src/banner.js'
 import { loadConfig } from '../src/config/index.js'
+import { banner } from '../src/server/banner.js'
 
 const SECRET = 'x'.repeat(32)
 

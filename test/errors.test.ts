@@ -1,7 +1,7 @@
 // One error family, rendered by the route's declared kind: OAuth JSON, an HTML page, a
 // JSON-RPC error or RFC 9457 problem details; every 5xx logged and never shown.
 import t from 'tap'
-import { checkRouteKind } from '../src/app.js'
+import { checkRouteKind } from '../src/server/app.js'
 import { ApiError, JsonRpcError, KeygateError, OAuthError, PageError, type RouteKind } from '../src/shared/errors.js'
 import { ConflictError, ForeignKeyError, StoreError } from '../src/store/types.js'
 import { build, createKey, createUser, loggedApp } from './helper.js'

@@ -7,11 +7,11 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Writable } from 'node:stream'
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
-import { buildApp } from '../src/app.js'
 import { type Config, loadConfig } from '../src/config/index.js'
 import { hashPassword } from '../src/crypto/password.js'
 import { mintToken } from '../src/keys/format.js'
 import { cookieName, signSession } from '../src/pages/session.js'
+import { buildApp } from '../src/server/app.js'
 import type { NewApiKey } from '../src/store/types.js'
 
 export type Test = { teardown(fn: () => unknown): void }

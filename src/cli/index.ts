@@ -25,7 +25,7 @@ const standalone: Record<string, (args: string[], io: Io) => Promise<number>> = 
   async serve(args, io) {
     if (args.length > 0)
       throw new UsageError(`serve takes no arguments (got ${args[0]}): it is configured by KEYGATE_*`)
-    const { startServer } = await import('../server.js')
+    const { startServer } = await import('../server/listen.js')
     await startServer(loadConfig(io.env, { warn: io.err }), io.out)
     return 0
   },

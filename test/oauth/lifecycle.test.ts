@@ -3,9 +3,9 @@
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
-import { buildApp } from '../../src/app.js'
 import { sha256Hex } from '../../src/crypto/compare.js'
 import { cleanExpired } from '../../src/plugins/cleanup.js'
+import { buildApp } from '../../src/server/app.js'
 import {
   approve,
   authorizeQuery,

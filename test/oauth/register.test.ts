@@ -166,7 +166,7 @@ t.test('a public registration: 201, echoes metadata, no secret, no null, persist
   t.not(different.json().client_id, json.client_id)
 
   // Registrations survive a restart: a new app on the same database file knows the client.
-  const { buildApp } = await import('../../src/app.js')
+  const { buildApp } = await import('../../src/server/app.js')
   const second = await buildApp(config)
   t.teardown(() => second.close())
   t.equal((await second.store.clients.byId(json.client_id))?.clientName, 'Claude')

@@ -2,9 +2,9 @@
 // server secret; a secret rotation that lists the old secret keeps the key, one that does
 // not retires it (still published while its tokens live) and makes a new one.
 import t from 'tap'
-import { buildApp } from '../../src/app.js'
 import { keyring } from '../../src/crypto/secrets.js'
 import { signingKeys } from '../../src/oauth/signing-keys.js'
+import { buildApp } from '../../src/server/app.js'
 import { createStore } from '../../src/store/index.js'
 import { tempDir, testConfig } from '../helper.js'
 import { rawRows } from '../support/raw.js'

@@ -1,6 +1,6 @@
 import { Writable } from 'node:stream'
 import t from 'tap'
-import { buildApp } from '../../src/app.js'
+import { buildApp } from '../../src/server/app.js'
 import { build, codeFor, createKey, createUser, REDIRECT_URI, tempDir, testConfig, tokenRequest } from '../helper.js'
 import { INJECT_HEADERS, rpc } from '../support/mcp.js'
 

@@ -4,7 +4,7 @@
 import { createServer } from 'node:http'
 import helmet from 'helmet'
 import t from 'tap'
-import { helmetOptions } from '../../src/app.js'
+import { helmetOptions } from '../../src/server/app.js'
 import { build } from '../helper.js'
 import { INJECT_HEADERS } from '../support/mcp.js'
 

@@ -9,8 +9,8 @@ import { join } from 'node:path'
 import type { FastifyInstance } from 'fastify'
 import { SignJWT } from 'jose'
 import t from 'tap'
-import { buildApp } from '../../src/app.js'
 import type { Config } from '../../src/config/index.js'
+import { buildApp } from '../../src/server/app.js'
 import {
   approve,
   authorizeQuery,

@@ -4,7 +4,7 @@ import { existsSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
-import { buildApp } from '../../src/app.js'
+import { buildApp } from '../../src/server/app.js'
 import { TEST_DIALECT, tempDir, testConfig } from '../helper.js'
 
 const sockets = () => process.getActiveResourcesInfo().filter((r) => r === 'TCPSocketWrap').length

@@ -2,7 +2,7 @@
 // request to the SDK (mcpDispatch 'sdk'), for the direct paths' differential tests.
 import type { LightMyRequestResponse } from 'fastify'
 import type { Test as Tap } from 'tap'
-import { buildApp } from '../../src/app.js'
+import { buildApp } from '../../src/server/app.js'
 import { build, createKey, createUser, type Test, tempDir } from '../helper.js'
 import { startUpstream } from './upstream.js'
 

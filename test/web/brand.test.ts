@@ -2,9 +2,9 @@
 // "Sign in to Acme to connect <app>"; an operator's own templates; bad settings refused.
 import { createServer } from 'node:http'
 import t from 'tap'
-import { buildApp } from '../../src/app.js'
 import { loadConfig } from '../../src/config/index.js'
 import { contrast, imageType, palette } from '../../src/pages/brand.js'
+import { buildApp } from '../../src/server/app.js'
 import { repoPath } from '../../src/shared/paths.js'
 import { NOTICES } from '../../src/web/dashboard.js'
 import {

@@ -6,8 +6,8 @@ import { createServer } from 'node:http'
 import type { FastifyInstance } from 'fastify'
 import { exportJWK, generateKeyPair, type JWTPayload, SignJWT } from 'jose'
 import t from 'tap'
-import { buildApp } from '../../src/app.js'
 import { main } from '../../src/cli/index.js'
+import { buildApp } from '../../src/server/app.js'
 import {
   approve,
   authorizeQuery,

@@ -1,8 +1,8 @@
 // Boots the app: logger, timeouts, listen, graceful close on SIGTERM/SIGINT.
 import type { FastifyInstance } from 'fastify'
+import type { Config } from '../config/index.js'
 import { buildApp } from './app.js'
 import { banner } from './banner.js'
-import type { Config } from './config/index.js'
 
 export async function startServer(
   config: Config,

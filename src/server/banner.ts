@@ -1,8 +1,8 @@
 // What `keygate serve` prints once it listens: what is actually configured (the database
 // without its credentials, who signs people in, the upstream) and the next step that applies.
 import { resolve } from 'node:path'
-import type { Config } from './config/index.js'
-import { VERSION } from './shared/version.js'
+import type { Config } from '../config/index.js'
+import { VERSION } from '../shared/version.js'
 
 /** The database kind and where it is, never its password or user. */
 export function describeDatabase(config: Config): string {

@@ -39,4 +39,12 @@ t.ok(
   '.taprc includes every test that runs in its own process',
 )
 
+// The tests left out of the PostgreSQL and MySQL runs are named, exist, and each runs in a
+// process of its own: the in-process tests (this file) run on every database, whole.
+const { SQLITE_ONLY } = await import('./databases.js')
+for (const file of Object.keys(SQLITE_ONLY)) {
+  t.ok(testFiles(HERE).includes(file), `${file} (left out of the database runs) is a test`)
+  t.ok(ownProcess(file), `${file} (left out of the database runs) runs in a process of its own`)
+}
+
 for (const file of inProcess) await import(`./${file}`)

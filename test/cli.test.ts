@@ -443,3 +443,27 @@ t.test(
     )
   },
 )
+
+t.test('the load script starts CPU-bound processes and stops them', async (t) => {
+  const { join } = await import('node:path')
+  const env = { PATH: process.env.PATH ?? '', KEYGATE_LOAD_PIDS: join(tempDir(t), 'load.pids') }
+  const exec = promisify(execFile)
+  const started = await exec(process.execPath, ['bin/load.js', 'start', '2'], { env })
+  const pids = readFileSync(env.KEYGATE_LOAD_PIDS, 'utf8').trim().split('\n').map(Number)
+  t.teardown(() => exec(process.execPath, ['bin/load.js', 'stop'], { env }).catch(() => undefined))
+  t.match(started.stdout, /^load: 2 CPU-bound processes started/)
+  const alive = (pid: number) => {
+    try {
+      process.kill(pid, 0)
+      return true
+    } catch {
+      return false
+    }
+  }
+  t.same(pids.map(alive), [true, true])
+  t.equal((await exec(process.execPath, ['bin/load.js', 'stop'], { env })).stdout, 'load: 2 stopped\n')
+  // A killed process is reaped by the system a moment later: wait for that, not for a time.
+  while (pids.some(alive)) await new Promise((r) => setTimeout(r, 20))
+  t.pass('both gone')
+  await t.rejects(exec(process.execPath, ['bin/load.js', 'sometimes'], { env }), { code: 2 })
+})

@@ -291,14 +291,19 @@ export async function approve(
 /** Full flow to a code: register, sign in, approve. */
 export async function codeFor(
   app: FastifyInstance,
-  opts: { email?: string; form?: Record<string, string | string[]>; client?: Record<string, any> } = {},
+  opts: {
+    email?: string
+    form?: Record<string, string | string[]>
+    client?: Record<string, any>
+    query?: Record<string, string>
+  } = {},
 ) {
   const email = opts.email ?? 'alice@example.com'
   if (!(await app.store.users.byEmail(email))) await createUser(app, email)
   const client = opts.client ?? (await registerClient(app))
   const cookie = await sessionCookie(app, email)
   const { verifier, challenge } = pkce()
-  const res = await approve(app, cookie, authorizeQuery(client.client_id, challenge), opts.form)
+  const res = await approve(app, cookie, authorizeQuery(client.client_id, challenge, opts.query), opts.form)
   if (res.statusCode !== 302) throw new Error(`approve: ${res.statusCode} ${res.body.slice(0, 300)}`)
   const location = new URL(res.headers.location as string)
   return { code: location.searchParams.get('code')!, verifier, client, cookie, location }

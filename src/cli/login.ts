@@ -50,7 +50,7 @@ export function storedCredential(env: NodeJS.ProcessEnv, url: URL): Credential |
   return readCredentials(credentialsPath(env)).servers[url.href]
 }
 
-function saveCredential(env: NodeJS.ProcessEnv, url: URL, credential: Credential | undefined): void {
+export function saveCredential(env: NodeJS.ProcessEnv, url: URL, credential: Credential | undefined): void {
   const path = credentialsPath(env)
   const file = readCredentials(path)
   if (credential) file.servers[url.href] = credential
@@ -227,12 +227,16 @@ export async function runLogout(args: string[], io: Io): Promise<number> {
  * The stored key for a URL, refreshed first when it expired and a refresh token is kept;
  * undefined when there is none.
  */
-export async function keyFor(io: Io, url: URL): Promise<string | undefined> {
+/**
+ * The stored key for `url`, refreshed first when it expires within 30 s, or at once with
+ * `refresh` (the server refused it: it expired by the server's clock, or ended early).
+ */
+export async function keyFor(io: Io, url: URL, refresh = false): Promise<string | undefined> {
   const credential = storedCredential(io.env, url)
   if (!credential) return undefined
   const now = Math.floor(Date.now() / 1000)
-  if (credential.expiresAt === null || credential.expiresAt > now + 30 || !credential.refreshToken)
-    return credential.accessToken
+  const due = credential.expiresAt !== null && credential.expiresAt <= now + 30
+  if (!credential.refreshToken || !(due || refresh)) return credential.accessToken
   const res = await fetch(
     credential.tokenEndpoint,
     form({ grant_type: 'refresh_token', refresh_token: credential.refreshToken, client_id: credential.clientId }),

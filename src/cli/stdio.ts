@@ -32,7 +32,7 @@ export async function runStdioBridge(args: string[], io: Io): Promise<number> {
   const url = parseUrl(args)
   // A pasted key first; else the one `keygate login` stored for this URL.
   const pasted = io.env.KEYGATE_API_KEY?.trim()
-  const key = pasted || (await keyFor(io, url))
+  let key = pasted || (await keyFor(io, url))
   if (!key)
     throw new Error(
       `no key for ${url.href}: run \`keygate login --url ${url.href}\`, or set KEYGATE_API_KEY to a key from the dashboard`,
@@ -54,10 +54,35 @@ export async function runStdioBridge(args: string[], io: Io): Promise<number> {
     })
     return remote
   }
+  /**
+   * A stored key that was refreshed (it was due, or the remote refused it) replaces the one
+   * the remote was connected with; true when it did.
+   */
+  const renewed = async (refresh: boolean): Promise<boolean> => {
+    if (!stored) return false
+    const fresh = await keyFor(io, url, refresh).catch(() => undefined)
+    if (!fresh || fresh === key) return false
+    key = fresh
+    const old = remote
+    remote = undefined
+    await old?.then((c) => c.close()).catch(() => undefined)
+    return true
+  }
+  const refused = (err: unknown) => {
+    const status = (err as { status?: unknown }).status
+    return status === 401 || /\b401\b/.test((err as Error).message ?? '')
+  }
   /** Runs a request at the remote; a failure is a JSON-RPC error the local client can show. */
   const atRemote = async <T>(run: (client: Client) => Promise<T>): Promise<T> => {
     try {
-      return await run(await connected())
+      await renewed(false)
+      try {
+        return await run(await connected())
+      } catch (err) {
+        // Refused: a stored key may have expired by the remote's clock; refreshed, tried once more.
+        if (refused(err) && (await renewed(true))) return await run(await connected())
+        throw err
+      }
     } catch (err) {
       if (err instanceof ProtocolError) throw err
       const text = failureText(err, stored)

@@ -21,7 +21,8 @@ function localBase(app: FastifyInstance): string {
       : address.address === '0.0.0.0'
         ? '127.0.0.1'
         : address.address
-  return `http://${host}:${address.port}/api/v1`
+  // Under an issuer path the demo API is served under it too (src/shared/issuer-path.ts).
+  return `http://${host}:${address.port}${app.config.issuerPath}/api/v1`
 }
 
 declare module 'fastify' {

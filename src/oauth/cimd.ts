@@ -9,7 +9,7 @@ import type { FastifyInstance } from 'fastify'
 import { PageError } from '../shared/errors.js'
 import type { Client } from '../store/types.js'
 import { clientName, MAX_NAME, MAX_REDIRECT_URIS, redirectUris } from './client-metadata.js'
-import { cacheSeconds, FetchRefused, guardedFetcher, singleFlight } from './guarded-fetch.js'
+import { cacheSeconds, FetchRefused, guardedFetcher, singleFlight, userAgent } from './guarded-fetch.js'
 
 const MAX_BYTES = 5 * 1024
 /** The longest client_id a database stores (docs/storage.md): MySQL indexes at most 512 characters. */
@@ -85,7 +85,11 @@ export type MetadataDocuments = { resolve(clientId: string): Promise<Client> }
 
 export function metadataDocuments(app: FastifyInstance): MetadataDocuments {
   const { cimdAllowPrivate, cimdTimeoutMs } = app.config
-  const fetcher = guardedFetcher({ allowPrivate: cimdAllowPrivate, timeoutMs: cimdTimeoutMs })
+  const fetcher = guardedFetcher({
+    allowPrivate: cimdAllowPrivate,
+    timeoutMs: cimdTimeoutMs,
+    userAgent: userAgent(app.config.issuer),
+  })
   const cache = new Map<string, { client: Client; until: number } | { refused: string; until: number }>()
   const once = singleFlight<Client>()
   app.addHook('onClose', async () => fetcher.close())
@@ -114,6 +118,12 @@ export function metadataDocuments(app: FastifyInstance): MetadataDocuments {
   return {
     async resolve(url) {
       const now = app.now()
+      // Closed registration closes this way in too: a client known before keeps its record.
+      if (!app.config.registrationOpen) {
+        const known = await app.store.clients.byId(url)
+        if (known?.source === 'cimd') return known
+        throw refusedPage(url, 'this server accepts no new applications (its registration is closed)')
+      }
       const cached = cache.get(url)
       if (cached && cached.until > now) {
         if ('client' in cached) return cached.client

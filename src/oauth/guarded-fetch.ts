@@ -7,6 +7,7 @@ import { lookup as dnsLookup, type LookupAddress } from 'node:dns'
 import { isIP } from 'node:net'
 import ipaddr from 'ipaddr.js'
 import { Agent, type Dispatcher, request } from 'undici'
+import { VERSION } from '../shared/version.js'
 
 // An allow-list, not a deny-list: only public unicast addresses may be fetched. ipaddr.js
 // names the special-purpose ranges of the IANA registries (RFC 6890 and successors):
@@ -52,7 +53,14 @@ export type GuardedFetcher = {
   close(): Promise<void>
 }
 
-export function guardedFetcher(options: { allowPrivate: boolean; timeoutMs: number }): GuardedFetcher {
+/** What keygate calls itself when it fetches: its version and where it answers. */
+export const userAgent = (issuer: string) => `keygate/${VERSION} (+${issuer})`
+
+export function guardedFetcher(options: {
+  allowPrivate: boolean
+  timeoutMs: number
+  userAgent: string
+}): GuardedFetcher {
   const { allowPrivate, timeoutMs } = options
   const agent = new Agent({
     connect: { lookup: guardedLookup(allowPrivate) as never, timeout: timeoutMs },
@@ -100,7 +108,7 @@ export function guardedFetcher(options: { allowPrivate: boolean; timeoutMs: numb
       const signal = AbortSignal.timeout(timeoutMs)
       let res: Dispatcher.ResponseData
       try {
-        res = await request(url, { dispatcher: agent, headers: { accept }, signal })
+        res = await request(url, { dispatcher: agent, headers: { accept, 'user-agent': options.userAgent }, signal })
       } catch (err) {
         throw refusal(err)
       }

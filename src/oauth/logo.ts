@@ -10,7 +10,7 @@ import { limit } from '../plugins/rate-limit.js'
 import { PageError } from '../shared/errors.js'
 import { fieldsOf } from '../shared/request-fields.js'
 import type { Client } from '../store/types.js'
-import { cacheSeconds, FetchRefused, guardedFetcher, singleFlight } from './guarded-fetch.js'
+import { cacheSeconds, FetchRefused, guardedFetcher, singleFlight, userAgent } from './guarded-fetch.js'
 
 export const MAX_LOGO_BYTES = 64 * 1024
 const REFUSED_SECONDS = 300
@@ -41,7 +41,11 @@ export function logoUri(client: Client, allowHttp: boolean): string | undefined 
 
 export function logos(app: FastifyInstance): Logos {
   const { cimdAllowPrivate, cimdTimeoutMs } = app.config
-  const fetcher = guardedFetcher({ allowPrivate: cimdAllowPrivate, timeoutMs: cimdTimeoutMs })
+  const fetcher = guardedFetcher({
+    allowPrivate: cimdAllowPrivate,
+    timeoutMs: cimdTimeoutMs,
+    userAgent: userAgent(app.config.issuer),
+  })
   app.addHook('onClose', async () => fetcher.close())
   const cache = new Map<string, Cached>()
   const once = singleFlight<Cached>()

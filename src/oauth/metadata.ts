@@ -39,7 +39,8 @@ export function authorizationServerMetadata(app: FastifyInstance): Record<string
     introspection_endpoint_auth_methods_supported: ['client_secret_basic'],
     code_challenge_methods_supported: ['S256'],
     authorization_response_iss_parameter_supported: true,
-    client_id_metadata_document_supported: true,
+    // Metadata documents are a way to register: closed registration closes it.
+    client_id_metadata_document_supported: app.config.registrationOpen,
     service_documentation: app.config.brand.docsUrl ?? `${issuer}/connect`,
     ...(app.config.brand.privacyUrl ? { op_policy_uri: app.config.brand.privacyUrl } : {}),
   }

@@ -260,7 +260,8 @@ async function assemble(app: FastifyInstance, config: Config, store: Store, opti
   scheduleCleanup(app)
   app.setErrorHandler((err: FastifyError, req, reply) => sendError(app, err, req, reply))
   app.setNotFoundHandler(async (req) => {
-    const path = req.url.split('?')[0]!.slice(0, 200)
+    // As the client sent it (under an issuer path, req.url is the route keygate looked for).
+    const path = (req.originalUrl ?? req.url).split('?')[0]!.slice(0, 200)
     if (kindOf(req) === 'page') throw new PageError(404, 'Not found', 'There is no page at this address.')
     throw new OAuthError('not_found', `no route for ${req.method} ${path}`, 404)
   })

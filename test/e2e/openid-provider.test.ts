@@ -151,7 +151,17 @@ t.test('and with keygate under a path (https://example.com/oauth/2.1), RS256 for
   const login = await (await fetch(`${issuer}/login`)).text()
   t.match(login, 'href="/oauth/2.1/static/style.css"', 'pages link under the path')
   t.match(login, 'action="/oauth/2.1/login"')
-  void app
+  // The built-in demo API is under the path too: a tool call reaches it through keygate.
+  const person = (await app.store.users.byEmail('alice@example.com'))!
+  const [own] = await app.store.accounts.membershipsOf(person.id)
+  const { token } = await createKey(app, { userId: person.id, accountId: own!.account.id })
+  const called = await callTool(issuer, token, 'list_notes')
+  t.equal(called.status, 200, 'a tool call under the path reaches the demo API')
+  t.notOk(called.body.result.isError, JSON.stringify(called.body.result))
+  // Outside the path: 404 naming the address the client sent, not a route of keygate's own.
+  const outside = await fetch(`${origin}/elsewhere?x=1`)
+  t.equal(outside.status, 404)
+  t.equal((await outside.json()).error_description, 'no route for GET /elsewhere')
 })
 
 t.test('bad inputs: nonce missing or replayed, openid not registered, userinfo refused, alg downgrades', async (t) => {

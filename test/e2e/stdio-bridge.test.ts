@@ -146,3 +146,43 @@ t.test('either era on stdio; the remote is spoken to in the newest era it offers
   )
   t.ok(proxy.seen.includes('POST server/discover 2026-07-28'), 'the bridge probed with server/discover')
 })
+
+t.test('a stored key that expires during a session is refreshed, and the call goes through', async (t) => {
+  const { TestClock, codeFor, exchangeCode } = await import('../helper.js')
+  const { saveCredential, storedCredential } = await import('../../src/cli/login.js')
+  const clock = new TestClock()
+  const { app, base } = await listen(t, { KEYGATE_ACCESS_TTL: '600' }, tempDir(t), clock.now)
+  const { code, verifier, client: registered } = await codeFor(app, { query: { resource: `${base}/mcp` } })
+  const tokens = (await exchangeCode(app, code, verifier, registered.client_id)).json()
+  t.ok(tokens.refresh_token, 'keys expire, so a refresh token came with the key')
+  const url = new URL(`${base}/mcp`)
+  const env = { PATH: process.env.PATH ?? '', KEYGATE_CREDENTIALS: `${tempDir(t)}/credentials.json` }
+  // As `keygate login` stores it; by this machine's clock the key has an hour left.
+  saveCredential(env, url, {
+    issuer: base,
+    clientId: registered.client_id,
+    tokenEndpoint: `${base}/token`,
+    revocationEndpoint: `${base}/revoke`,
+    accessToken: tokens.access_token,
+    refreshToken: tokens.refresh_token,
+    expiresAt: Math.floor(Date.now() / 1000) + 3600,
+  })
+  const client = new Client({ name: 'desktop', version: '1' })
+  await client.connect(
+    new StdioClientTransport({
+      command: process.execPath,
+      args: ['bin/keygate.js', 'stdio', '--url', url.href],
+      env,
+      stderr: 'pipe',
+    }),
+  )
+  t.teardown(() => client.close())
+  t.notOk((await client.callTool({ name: 'list_notes', arguments: {} })).isError, 'the stored key works')
+  // By the server's clock the key has expired: the bridge refreshes it and calls again.
+  clock.advance(601)
+  const later = await client.callTool({ name: 'list_notes', arguments: {} })
+  t.notOk(later.isError, 'the call after the expiry goes through')
+  const saved = storedCredential(env, url)!
+  t.not(saved.accessToken, tokens.access_token, 'a new key is stored')
+  t.not(saved.refreshToken, tokens.refresh_token, 'with the rotated refresh token')
+})

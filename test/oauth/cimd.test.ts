@@ -27,8 +27,10 @@ async function documentServer(t: Test, extraRedirect?: string) {
       redirect_uris: [REDIRECT_URI, ...(extraRedirect ? [extraRedirect] : [])],
       ...over,
     })
+  const agents: Array<string | undefined> = []
   const server = createServer((req, res) => {
     fetches.push(req.url!)
+    agents.push(req.headers['user-agent'])
     const path = req.url!
     const json = (body: string, headers: Record<string, string> = {}) =>
       res.writeHead(200, { 'content-type': 'application/json', ...headers }).end(body)
@@ -61,7 +63,7 @@ async function documentServer(t: Test, extraRedirect?: string) {
         server.close(() => resolve())
       }),
   )
-  return { base, port, fetches }
+  return { base, port, fetches, agents }
 }
 
 t.test('a metadata document completes a full flow, and is cached', async (t) => {
@@ -241,4 +243,52 @@ t.test('a refused document is remembered, and requests for one document share on
     'each is sent to sign in',
   )
   t.equal(docs.fetches.filter((f) => f === '/good.json').length, 1, '20 concurrent requests: 1 fetch')
+})
+
+t.test('keygate names itself when it fetches a metadata document', async (t) => {
+  const docs = await documentServer(t)
+  const { app } = await build(t, { KEYGATE_CIMD_ALLOW_PRIVATE: 'true', KEYGATE_CIMD_TIMEOUT_MS: '500' })
+  await createUser(app, 'alice@example.com')
+  const cookie = await sessionCookie(app, 'alice@example.com')
+  const { challenge } = pkce()
+  await app.inject({ url: `/authorize?${authorizeQuery(`${docs.base}/good.json`, challenge)}`, headers: { cookie } })
+  t.match(docs.agents, [/^keygate\/\d+\.\d+\.\d+ \(\+http:\/\/localhost:3000\)$/])
+})
+
+t.test('closed registration closes metadata documents too; a client known before keeps working', async (t) => {
+  const docs = await documentServer(t)
+  const { app } = await build(t, {
+    KEYGATE_CIMD_ALLOW_PRIVATE: 'true',
+    KEYGATE_CIMD_TIMEOUT_MS: '500',
+    KEYGATE_REGISTRATION: 'closed',
+  })
+  const metadata = (await app.inject({ url: '/.well-known/oauth-authorization-server' })).json()
+  t.equal(metadata.client_id_metadata_document_supported, false, 'not advertised')
+  await createUser(app, 'alice@example.com')
+  const cookie = await sessionCookie(app, 'alice@example.com')
+  const { challenge } = pkce()
+  const fresh = await app.inject({
+    url: `/authorize?${authorizeQuery(`${docs.base}/good.json`, challenge)}`,
+    headers: { cookie },
+  })
+  t.equal(fresh.statusCode, 400)
+  t.match(fresh.body, 'its registration is closed')
+  t.same(docs.fetches, [], 'nothing fetched')
+  const known = `${docs.base}/known.json`
+  await app.store.clients.upsert(
+    {
+      clientId: known,
+      clientName: 'Known Before',
+      redirectUris: [REDIRECT_URI],
+      tokenEndpointAuthMethod: 'none',
+      clientSecretHash: null,
+      metadata: { client_name: 'Known Before', redirect_uris: [REDIRECT_URI] },
+      source: 'cimd',
+    },
+    app.now(),
+  )
+  const page = await app.inject({ url: `/authorize?${authorizeQuery(known, challenge)}`, headers: { cookie } })
+  t.equal(page.statusCode, 200)
+  t.match(page.body, 'Known Before')
+  t.same(docs.fetches, [], 'still nothing fetched')
 })

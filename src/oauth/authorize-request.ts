@@ -10,6 +10,7 @@ import type { Client } from '../store/types.js'
 import { isMetadataDocumentUrl, type MetadataDocuments } from './cimd.js'
 import { authorizeClientParams, authorizeRequestParams, parseForPage, parseOAuth, stateOf } from './params.js'
 import { matchRedirectUri } from './redirect-uri.js'
+import { namedResource } from './resource.js'
 
 export type AuthorizationRequest = {
   client: Client
@@ -67,14 +68,6 @@ function checkPkce(params: RequestParams): string {
   return params.code_challenge
 }
 
-function checkResource(app: FastifyInstance, resource: string | undefined): string {
-  // Absent: the MCP resource (one Claude Code version omitted it).
-  if (resource === undefined) return app.config.resource
-  if (resource !== app.config.resource)
-    throw new OAuthError('invalid_target', `resource must be ${app.config.resource}`)
-  return resource
-}
-
 export function offeredScopes(app: FastifyInstance, scope: string | undefined, client?: Client): string[] {
   const asked = (scope ?? '').split(' ')
   const requested = asked.filter((s) => app.config.scopes.includes(s))
@@ -112,7 +105,7 @@ export function checkRest(
   const params = parseOAuth(authorizeRequestParams, fields)
   checkResponseType(params.response_type)
   const codeChallenge = checkPkce(params)
-  const resource = checkResource(app, params.resource)
+  const resource = namedResource(app.config, params.resource)
   const scopes = offeredScopes(app, params.scope, client)
   return { codeChallenge, resource, scopes, nonce: scopes.includes('openid') ? params.nonce : undefined }
 }

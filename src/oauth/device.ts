@@ -16,6 +16,7 @@ import { offeredScopes } from './authorize-request.js'
 import { authenticateClient } from './client-auth.js'
 import { DEVICE_GRANT } from './client-metadata.js'
 import { param, parseOAuth, required, tokenForm } from './params.js'
+import { namedResource } from './resource.js'
 import { installationOf, issue, TOKEN_BODY_LIMIT, type TokenResponse } from './token.js'
 
 /** RFC 8628 §6.1: consonants only (no vowels, so no words; no 0/O or 1/I look-alikes). */
@@ -118,8 +119,7 @@ export default async function deviceAuthorizationRoutes(app: FastifyInstance): P
       const form = parseOAuth(deviceAuthorizationForm, req.body)
       const client = await authenticateClient(app, req, form)
       checkDeviceClient(client)
-      if (form.resource !== undefined && form.resource !== app.config.resource)
-        throw new OAuthError('invalid_target', `resource must be ${app.config.resource}`)
+      namedResource(app.config, form.resource)
       const now = app.now()
       const deviceCode = randomBytes(32).toString('base64url')
       for (let attempt = 0; attempt < 5; attempt++) {

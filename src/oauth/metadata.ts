@@ -68,7 +68,9 @@ export default async function metadataRoutes(app: FastifyInstance): Promise<void
     reply.header('cache-control', 'public, max-age=300').send(body)
 
   app.get('/.well-known/oauth-authorization-server', OAUTH, send(asMetadata))
-  app.get('/.well-known/oauth-protected-resource', OAUTH, send(prMetadata))
+  // The root document describes the resource named by the issuer (RFC 9728 §3.3: its
+  // `resource` is the URL it was found for); keygate takes that name for its /mcp.
+  app.get('/.well-known/oauth-protected-resource', OAUTH, send({ ...prMetadata, resource: app.config.issuer }))
   app.get('/.well-known/oauth-protected-resource/mcp', OAUTH, send(prMetadata))
   // /.well-known/openid-configuration: src/oidc/routes.ts.
   app.all('/.well-known/*', OAUTH, async () => {

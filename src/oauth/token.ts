@@ -33,6 +33,7 @@ import { type CodeClaims, verifyCode } from './code.js'
 import { deviceGrant } from './device.js'
 import { idToken } from './id-token.js'
 import { codeGrantForm, parseOAuth, refreshGrantForm, tokenForm } from './params.js'
+import { namedResource } from './resource.js'
 
 export const TOKEN_BODY_LIMIT = 16 * 1024
 const VERIFIER = /^[A-Za-z0-9._~-]{43,128}$/ // RFC 7636 §4.1
@@ -68,8 +69,8 @@ function checkPkce(code: CodeClaims, verifier: string): void {
     throw new OAuthError('invalid_grant', 'code_verifier does not match the code_challenge')
 }
 
-function checkResource(expected: string, resource: string | undefined): void {
-  if (resource !== undefined && resource !== expected)
+function checkResource(app: FastifyInstance, expected: string, resource: string | undefined): void {
+  if (resource !== undefined && namedResource(app.config, resource) !== expected)
     throw new OAuthError('invalid_target', `resource must be ${expected}`)
 }
 
@@ -172,7 +173,7 @@ async function exchangeCode(app: FastifyInstance, req: FastifyRequest, form: Cod
   checkClientBinding(code, client)
   checkRedirectUri(code, form.redirect_uri)
   checkPkce(code, form.code_verifier)
-  checkResource(code.resource, form.resource)
+  checkResource(app, code.resource, form.resource)
   const response = await issue(app, client, {
     accountId: code.accountId,
     userId: code.userId,
@@ -223,7 +224,7 @@ async function refreshGrant(app: FastifyInstance, req: FastifyRequest, form: Ref
     throw new OAuthError('invalid_grant', 'refresh token was issued to another client')
   if (refresh.expiresAt <= now) throw new OAuthError('invalid_grant', 'refresh token has expired')
   if (key.revokedAt !== null) throw new OAuthError('invalid_grant', 'refresh token has been revoked')
-  checkResource(key.resource ?? app.config.resource, form.resource)
+  checkResource(app, key.resource ?? app.config.resource, form.resource)
   const scopes = checkScopeNarrowing(key, form.scope)
   const rotation = await app.store.refresh.markRotated(refresh.tokenHash, now)
   if (!rotation.first && now - rotation.rotatedAt > app.config.refreshGraceSeconds) {

@@ -24,7 +24,10 @@ t.test('authorization server and protected resource metadata', async (t) => {
     const pr = await app.inject({ method: 'GET', url: path })
     t.equal(pr.statusCode, 200, path)
     const body = pr.json()
-    t.equal(body.resource, 'https://mcp.example.com/mcp', 'resource is ISSUER/mcp exactly')
+    // Each document's resource is the URL it is found for (RFC 9728 §3.3): the root one names
+    // the issuer, which keygate takes as a name of its /mcp.
+    const expected = path.endsWith('/mcp') ? 'https://mcp.example.com/mcp' : 'https://mcp.example.com'
+    t.equal(body.resource, expected, `${path}: resource is ${expected} exactly`)
     t.same(body.authorization_servers, ['https://mcp.example.com'])
     t.equal(body.authorization_servers[0], meta.issuer, 'byte-identical to the AS issuer')
     t.same(body.bearer_methods_supported, ['header'])
